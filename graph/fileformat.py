@@ -1,0 +1,251 @@
+"""The ``.loom`` file format: JSON data, never code.
+
+Loading is parse -> plain data -> migrations -> build. Every problem ends in one
+:class:`~graph.errors.GraphFileError` naming the file, the place and the problem.
+Nothing read from a file is executed, imported, unpickled or evaluated: layer types
+are looked up in the registry's allow-list and every value is checked against its
+layer's schema. Saving is atomic and deterministic, so save -> load -> save gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from graph.errors import GraphError, GraphFileError, UnknownLayerError
+from graph.model import Edge, Graph
+from graph.registry import REGISTRY
+
+FORMAT = "layerloom.graph"
+FORMAT_VERSION = 1
+SUFFIX = ".loom"
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_NODES = 20_000
+MAX_SETTINGS_DEPTH = 8
+MAX_TEXT = 10_000
+
+# version -> function turning data of that version into data of version + 1.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, Migration] = {}
+
+SECTIONS = ("meta", "dataset", "training")
+
+
+# -------------------------------------------------------------------- writing
+def graph_to_data(graph: Graph) -> dict[str, Any]:
+    """Plain JSON-ready data for ``graph``, in a fixed order."""
+    nodes = []
+    for node in graph.nodes:
+        spec = node.spec
+        nodes.append({
+            "id": node.id,
+            "type": node.type,
+            "label": node.label,
+            "position": [_num(node.position[0]), _num(node.position[1])],
+            "params": {p.name: p.to_json(node.params[p.name]) for p in spec.params},
+        })
+    edges = [
+        {"source": e.source, "source_port": e.source_port, "target": e.target, "target_port": e.target_port}
+        for e in graph.edges
+    ]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "meta": graph.meta,
+        "nodes": nodes,
+        "edges": edges,
+        "dataset": graph.dataset,
+        "training": graph.training,
+    }
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(float(x), 3)
+
+
+def dumps(graph: Graph) -> str:
+    return json.dumps(graph_to_data(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save_graph(graph: Graph, path: str | os.PathLike) -> None:
+    """Write ``graph`` to ``path`` atomically: a temporary file in the same folder,
+    flushed to disk, then renamed over the target. A failure leaves the old file."""
+    path = Path(path)
+    text = dumps(graph).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# -------------------------------------------------------------------- reading
+def load_graph(path: str | os.PathLike) -> Graph:
+    """Read a ``.loom`` file; any problem raises :class:`GraphFileError`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise GraphFileError(path, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        raw = path.read_bytes()
+    except GraphFileError:
+        raise
+    except FileNotFoundError:
+        raise GraphFileError(path, "", "no such file") from None
+    except IsADirectoryError:
+        raise GraphFileError(path, "", "is a folder, not a .loom file") from None
+    except OSError as exc:
+        raise GraphFileError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    return loads(raw, str(path))
+
+
+def loads(text: str | bytes, name: str = "<text>") -> Graph:
+    """Build a graph from ``.loom`` text; ``name`` is used in error messages."""
+    return build_graph(parse(text, name), name)
+
+
+def parse(text: str | bytes, name: str = "<text>") -> dict[str, Any]:
+    """JSON text -> plain data at the current format version."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise GraphFileError(name, f"byte {exc.start}", "not UTF-8 text; is this a .loom file?") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise GraphFileError(name, "", f"text is {len(text):,} characters; the limit is {MAX_FILE_BYTES:,}")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        problem = "the file ends too early (truncated?)" if exc.pos >= len(text.rstrip()) else exc.msg
+        raise GraphFileError(name, f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {problem}") from None
+    except RecursionError:
+        raise GraphFileError(name, "", "JSON nested too deeply") from None
+    except ValueError as exc:  # huge integers, NaN/Infinity
+        raise GraphFileError(name, "", f"unreadable number: {exc}") from None
+    if not isinstance(data, dict):
+        raise GraphFileError(name, "top level", f"expected a JSON object, got {_kind(data)}")
+    if data.get("format") != FORMAT:
+        raise GraphFileError(name, "format", f"expected {FORMAT!r}, got {data.get('format')!r}; not a LayerLoom graph")
+    version = data.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise GraphFileError(name, "format_version", f"expected an integer, got {version!r}")
+    if version > FORMAT_VERSION or version < 1:
+        hint = "; it was written by a newer LayerLoom, please update" if version > FORMAT_VERSION else ""
+        raise GraphFileError(
+            name, "format_version", f"unsupported version {version} (this LayerLoom reads 1..{FORMAT_VERSION}){hint}"
+        )
+    while version < FORMAT_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+        data["format_version"] = version
+    return data
+
+
+def _reject_constant(token: str):
+    raise ValueError(f"{token} is not allowed")
+
+
+def build_graph(data: dict[str, Any], name: str = "<data>") -> Graph:
+    """Plain data (current version) -> a checked :class:`Graph`."""
+    graph = Graph()
+    nodes = data.get("nodes", [])
+    edges = data.get("edges", [])
+    if not isinstance(nodes, list):
+        raise GraphFileError(name, "nodes", f"expected a list, got {_kind(nodes)}")
+    if not isinstance(edges, list):
+        raise GraphFileError(name, "edges", f"expected a list, got {_kind(edges)}")
+    if len(nodes) > MAX_NODES:
+        raise GraphFileError(name, "nodes", f"{len(nodes):,} nodes; the limit is {MAX_NODES:,}")
+    for i, raw in enumerate(nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(raw, dict):
+            raise GraphFileError(name, where, f"expected an object, got {_kind(raw)}")
+        node_id = raw.get("id")
+        if isinstance(node_id, str):
+            where = f"nodes[{i}] (id {node_id!r})"
+        type_id = raw.get("type")
+        if not isinstance(type_id, str):
+            raise GraphFileError(name, where, f"'type' must be a layer type id, got {type_id!r}")
+        if isinstance(node_id, str) and graph.has_node(node_id):
+            raise GraphFileError(name, where, f"duplicate node id {node_id!r}")
+        params = raw.get("params", {})
+        if not isinstance(params, dict):
+            raise GraphFileError(name, f"{where}.params", f"expected an object, got {_kind(params)}")
+        try:
+            graph.add_node(
+                type_id,
+                params=params,
+                position=raw.get("position", (0, 0)),
+                label=raw.get("label", ""),
+                node_id=node_id,
+            )
+        except UnknownLayerError:
+            raise GraphFileError(name, where, f"unknown layer type {type_id!r}") from None
+        except GraphError as exc:
+            raise GraphFileError(name, where, str(exc)) from None
+    for i, raw in enumerate(edges):
+        where = f"edges[{i}]"
+        if not isinstance(raw, dict):
+            raise GraphFileError(name, where, f"expected an object, got {_kind(raw)}")
+        fields = [raw.get(k) for k in ("source", "source_port", "target", "target_port")]
+        if not all(isinstance(f, str) for f in fields):
+            raise GraphFileError(name, where, "needs text fields source, source_port, target, target_port")
+        for node_id in (fields[0], fields[2]):
+            if not graph.has_node(node_id):
+                raise GraphFileError(name, where, f"refers to node {node_id!r}, which does not exist")
+        try:
+            graph.add_edge(Edge(*fields))
+        except GraphError as exc:
+            raise GraphFileError(name, where, str(exc)) from None
+    for section in SECTIONS:
+        value = data.get(section, {})
+        if not isinstance(value, dict):
+            raise GraphFileError(name, section, f"expected an object, got {_kind(value)}")
+        _check_plain(value, name, section, 0)
+        setattr(graph, section, value)
+    graph.revision = 0
+    return graph
+
+
+def _check_plain(value: Any, name: str, where: str, depth: int) -> None:
+    """Settings hold plain JSON values of bounded depth and size."""
+    if depth > MAX_SETTINGS_DEPTH:
+        raise GraphFileError(name, where, "nested too deeply")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_plain(v, name, f"{where}.{k}", depth + 1)
+    elif isinstance(value, list):
+        if len(value) > MAX_TEXT:
+            raise GraphFileError(name, where, f"list of {len(value):,} items is too long")
+        for i, v in enumerate(value):
+            _check_plain(v, name, f"{where}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise GraphFileError(name, where, f"text of {len(value):,} characters is too long")
+    elif isinstance(value, float):
+        if abs(value) > 1e300:
+            raise GraphFileError(name, where, f"number {value!r} is out of range")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > 2**63:
+            raise GraphFileError(name, where, f"number {value} is out of range")
+    elif value is not None and not isinstance(value, bool):
+        raise GraphFileError(name, where, f"unexpected value {value!r}")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number"
+    )

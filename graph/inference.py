@@ -1,0 +1,153 @@
+"""Shape inference and validation in one topological walk.
+
+Every edge gets the tensor spec flowing through it (batch dim symbolic), every node
+its parameter count, FLOPs and activation memory per sample, and an error when it
+cannot work. An error never stops the walk: nodes downstream of it simply have no
+shapes, and every other node is still inferred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from graph.errors import GraphInvalidError, ShapeError
+from graph.model import Edge, Graph
+from graph.tensor import TensorSpec
+
+BYTES = {"float": 4, "long": 8}
+
+
+@dataclass
+class NodeInfo:
+    """What inference learned about one node."""
+
+    inputs: dict[str, TensorSpec] = field(default_factory=dict)
+    outputs: dict[str, TensorSpec] = field(default_factory=dict)
+    params: int = 0
+    flops: int = 0
+    activation_bytes: int = 0
+    error: str | None = None
+    fix: str | None = None
+    blocked: bool = False  # an upstream node has an error, so no shapes here
+
+    @property
+    def out(self) -> TensorSpec | None:
+        """The first output's spec (most layers have one output)."""
+        return next(iter(self.outputs.values()), None)
+
+    @property
+    def message(self) -> str | None:
+        if self.error is None:
+            return None
+        return f"{self.error} — {self.fix}" if self.fix else self.error
+
+
+@dataclass
+class Analysis:
+    """Inference results for a whole graph."""
+
+    order: list[str]
+    nodes: dict[str, NodeInfo]
+    edges: dict[Edge, TensorSpec]
+    graph_errors: list[str]
+    warnings: list[tuple[str, str]]
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """``(node id or "graph", message)`` for every problem, in graph order."""
+        out = [("graph", msg) for msg in self.graph_errors]
+        out += [(nid, self.nodes[nid].message) for nid in self.order if self.nodes[nid].error]
+        return out
+
+    @property
+    def valid(self) -> bool:
+        return not self.graph_errors and not any(i.error for i in self.nodes.values())
+
+    @property
+    def total_params(self) -> int:
+        return sum(i.params for i in self.nodes.values())
+
+    @property
+    def total_flops(self) -> int:
+        return sum(i.flops for i in self.nodes.values())
+
+    @property
+    def total_activation_bytes(self) -> int:
+        return sum(i.activation_bytes for i in self.nodes.values())
+
+    def raise_if_invalid(self) -> None:
+        if not self.valid:
+            raise GraphInvalidError(self.errors)
+
+
+def analyse(graph: Graph) -> Analysis:
+    """Infer shapes, counts and errors for every node of ``graph``."""
+    order = graph.topological_order()
+    infos: dict[str, NodeInfo] = {}
+    edge_specs: dict[Edge, TensorSpec] = {}
+    for nid in order:
+        node = graph.node(nid)
+        spec = node.spec
+        info = NodeInfo()
+        infos[nid] = info
+        incoming = graph.incoming(nid)
+        missing = [p for p in node.input_ports() if p not in incoming]
+        if missing:
+            ports = ", ".join(missing)
+            info.error = f"{node.title}: input {ports} is not connected"
+            info.fix = "wire an output into it, or delete the node"
+            continue
+        for port, edge in incoming.items():
+            upstream = infos[edge.source]
+            t = upstream.outputs.get(edge.source_port)
+            if t is None:
+                info.blocked = True
+                break
+            info.inputs[port] = t
+        if info.blocked:
+            continue
+        try:
+            info.outputs = spec.infer(node.params, info.inputs)
+            info.params = int(spec.param_count(node.params, info.inputs, info.outputs))
+            info.flops = int(spec.flops(node.params, info.inputs, info.outputs))
+        except ShapeError as exc:
+            info.outputs = {}
+            info.error = f"{node.title} ({spec.name}): {exc.message}"
+            info.fix = exc.fix
+            continue
+        info.activation_bytes = sum(t.numel * BYTES[t.dtype] for t in info.outputs.values())
+        for edge in graph.outgoing(nid):
+            if edge.source_port in info.outputs:
+                edge_specs[edge] = info.outputs[edge.source_port]
+        for edge in incoming.values():
+            edge_specs.setdefault(edge, info.inputs[edge.target_port])
+
+    graph_errors = []
+    if graph.nodes:
+        if not graph.inputs():
+            graph_errors.append("the graph has no Input node; add one from the palette")
+        if not graph.outputs():
+            graph_errors.append("the graph has no Output node; add one and wire the last layer into it")
+    else:
+        graph_errors.append("the graph is empty; drag an Input, some layers and an Output onto the canvas")
+    return Analysis(order, infos, edge_specs, graph_errors, _warnings(graph, order))
+
+
+def _warnings(graph: Graph, order: Iterable[str]) -> list[tuple[str, str]]:
+    """Nodes whose result reaches no Output (they would be computed for nothing)."""
+    feeds_output = set()
+    for nid in reversed(list(order)):
+        node = graph.node(nid)
+        if node.spec.is_output or any(e.target in feeds_output for e in graph.outgoing(nid)):
+            feeds_output.add(nid)
+    return [
+        (nid, f"{graph.node(nid).title} does not reach any Output; its result is unused")
+        for nid in order
+        if nid not in feeds_output
+    ]
+
+
+def validate(graph: Graph) -> list[tuple[str, str]]:
+    """The errors of ``graph`` as ``(node id, message)``; empty when it is valid."""
+    return graph.analysis().errors

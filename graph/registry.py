@@ -1,0 +1,196 @@
+"""The layer registry: one declaration per layer type.
+
+A :class:`LayerSpec` gives a layer's stable id, palette entry (name, category,
+keywords, docs line), parameter schema, ports and shape rule. The GUI builds its
+palette and property forms from it; the loader checks files against it; the
+backend looks up its torch factory by the same id. Ids never change: a renamed
+layer keeps its old id as an alias so that old files still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.errors import ParamError, ShapeError, UnknownLayerError
+from graph.params import Param
+from graph.tensor import TensorSpec
+
+CATEGORIES = (
+    "Input / Output",
+    "Core",
+    "Convolution",
+    "Pooling",
+    "Normalisation",
+    "Activation",
+    "Recurrent",
+    "Attention",
+    "Merge",
+)
+
+Params = Mapping[str, Any]
+Inputs = Mapping[str, TensorSpec]
+ShapeRule = Callable[[Params, Inputs], dict[str, TensorSpec]]
+CountRule = Callable[[Params, Inputs, Mapping[str, TensorSpec]], int]
+
+
+def _no_params(params: Params, ins: Inputs, outs: Mapping[str, TensorSpec]) -> int:
+    return 0
+
+
+def _elementwise_flops(params: Params, ins: Inputs, outs: Mapping[str, TensorSpec]) -> int:
+    return sum(t.numel for t in outs.values())
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Declaration of one layer type.
+
+    Parameters
+    ----------
+    type_id : str
+        Stable id written to files (``"conv2d"``). Never change it; add an alias.
+    name : str
+        Palette name (``"Conv2d"``).
+    category : str
+        One of :data:`CATEGORIES`.
+    doc : str
+        One line for tooltips and the inspector.
+    params : tuple of Param
+        The parameter schema, in form order.
+    shape_rule : callable
+        ``(params, inputs) -> {output port: TensorSpec}``; raises
+        :class:`~graph.errors.ShapeError` when the inputs do not fit.
+    inputs : tuple of str or callable
+        Input port names, or ``params -> tuple`` for variadic layers (merges).
+    outputs : tuple of str
+        Output port names.
+    param_count, flops : callable
+        ``(params, inputs, outputs) -> int`` estimates per sample.
+    keywords : tuple of str
+        Extra words the palette search matches.
+    aliases : tuple of str
+        Old ids that load as this layer.
+    """
+
+    type_id: str
+    name: str
+    category: str
+    doc: str
+    params: tuple[Param, ...]
+    shape_rule: ShapeRule
+    inputs: tuple[str, ...] | Callable[[Params], tuple[str, ...]] = ("in",)
+    outputs: tuple[str, ...] = ("out",)
+    param_count: CountRule = _no_params
+    flops: CountRule = _elementwise_flops
+    keywords: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    _by_name: dict[str, Param] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.type_id}: unknown category {self.category!r}")
+        self._by_name.update({p.name: p for p in self.params})
+
+    def param(self, name: str) -> Param:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self._by_name) or "none"
+            raise ParamError(f"{self.name} has no parameter {name!r} (it has: {known})") from None
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.coerce(p.default) for p in self.params}
+
+    def check_params(self, params: Params | None) -> dict[str, Any]:
+        """Full, canonical params: defaults filled in, every value checked."""
+        values = self.defaults()
+        for name, value in (params or {}).items():
+            values[name] = self.param(name).coerce(value)
+        return values
+
+    def input_ports(self, params: Params) -> tuple[str, ...]:
+        return self.inputs(params) if callable(self.inputs) else self.inputs
+
+    def output_ports(self, params: Params) -> tuple[str, ...]:
+        return self.outputs
+
+    @property
+    def is_input(self) -> bool:
+        return not callable(self.inputs) and not self.inputs
+
+    @property
+    def is_output(self) -> bool:
+        return not self.outputs
+
+    def infer(self, params: Params, inputs: Inputs) -> dict[str, TensorSpec]:
+        outs = self.shape_rule(params, inputs)
+        for spec in outs.values():
+            if any(d <= 0 for d in spec.shape):
+                raise ShapeError(
+                    f"{self.name} would produce an empty tensor {spec}",
+                    "use a larger input or smaller kernel / stride",
+                )
+        return outs
+
+
+class Registry:
+    """All layer types by id, with aliases for renamed ids."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, LayerSpec] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, spec: LayerSpec) -> LayerSpec:
+        for key in (spec.type_id, *spec.aliases):
+            if key in self._specs or key in self._aliases:
+                raise ValueError(f"layer id {key!r} is registered twice")
+        self._specs[spec.type_id] = spec
+        for alias in spec.aliases:
+            self._aliases[alias] = spec.type_id
+        return spec
+
+    def resolve(self, type_id: str) -> str:
+        """The current id for ``type_id`` (follows aliases)."""
+        if type_id in self._specs:
+            return type_id
+        if type_id in self._aliases:
+            return self._aliases[type_id]
+        raise UnknownLayerError(f"unknown layer type {type_id!r}")
+
+    def get(self, type_id: str) -> LayerSpec:
+        return self._specs[self.resolve(type_id)]
+
+    def __contains__(self, type_id: object) -> bool:
+        return type_id in self._specs or type_id in self._aliases
+
+    def __iter__(self):
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def by_category(self) -> dict[str, list[LayerSpec]]:
+        groups: dict[str, list[LayerSpec]] = {c: [] for c in CATEGORIES}
+        for spec in self._specs.values():
+            groups[spec.category].append(spec)
+        return {c: specs for c, specs in groups.items() if specs}
+
+    def search(self, text: str) -> list[LayerSpec]:
+        """Specs whose name, id or keywords contain every word of ``text``."""
+        words = text.lower().split()
+        found = []
+        for spec in self._specs.values():
+            hay = " ".join((spec.name, spec.type_id, spec.category, *spec.keywords)).lower()
+            if all(w in hay for w in words):
+                found.append(spec)
+        return found
+
+
+REGISTRY = Registry()
+
+
+def register_all(specs: Iterable[LayerSpec]) -> None:
+    for spec in specs:
+        REGISTRY.register(spec)
