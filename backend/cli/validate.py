@@ -1,0 +1,71 @@
+"""``layerloom validate FILE``: check a graph and print its table."""
+
+from __future__ import annotations
+
+import sys
+
+from backend.cli import EXIT_INVALID, CommandError
+from graph import GraphFileError, load_graph
+
+
+def add_parser(subs, name: str) -> None:
+    p = subs.add_parser(name, help="check a .loom file and print its layers, shapes and sizes")
+    p.add_argument("file", help="the .loom graph file")
+    p.set_defaults(run=run)
+
+
+def human(n: float, unit: str = "") -> str:
+    """1234567 -> '1.23M' (for parameter counts, FLOPs and bytes)."""
+    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{suffix}{unit}"
+    return f"{int(n)}{unit}"
+
+
+def human_bytes(n: float) -> str:
+    for size, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= size:
+            return f"{n / size:.1f} {suffix}"
+    return f"{int(n)} B"
+
+
+def table(graph) -> str:
+    """The validate table: node, type, output shape, parameters, then totals."""
+    analysis = graph.analysis()
+    rows = [("node", "type", "output shape", "params")]
+    for nid in analysis.order:
+        node, info = graph.node(nid), analysis.nodes[nid]
+        shape = str(info.out) if info.out else ("-" if node.spec.is_output else "?")
+        if node.spec.is_output and info.inputs:
+            shape = str(next(iter(info.inputs.values())))
+        rows.append((node.title, node.spec.name, shape, f"{info.params:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for i, r in enumerate(rows):
+        lines.append("  ".join((r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]), r[3].rjust(widths[3]))).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(
+        f"total: {len(graph)} nodes, {analysis.total_params:,} parameters, "
+        f"{human(analysis.total_flops)} FLOPs and {human_bytes(analysis.total_activation_bytes)} "
+        "of activations per sample"
+    )
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    try:
+        graph = load_graph(args.file)
+    except GraphFileError as exc:
+        raise CommandError(str(exc)) from None
+    print(table(graph))
+    analysis = graph.analysis()
+    for nid, msg in analysis.warnings:
+        print(f"warning: {nid}: {msg}", file=sys.stderr)
+    if not analysis.valid:
+        for nid, msg in analysis.errors:
+            print(f"error: {nid}: {msg}")
+        return EXIT_INVALID
+    print("valid")
+    return 0
