@@ -8,7 +8,6 @@ shapes, and every other node is still inferred.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from graph.errors import GraphInvalidError, ShapeError
@@ -86,6 +85,9 @@ def analyse(graph: Graph) -> Analysis:
     order = graph.topological_order()
     infos: dict[str, NodeInfo] = {}
     edge_specs: dict[Edge, TensorSpec] = {}
+    outgoing: dict[str, list[Edge]] = {nid: [] for nid in order}
+    for edge in graph.edges:
+        outgoing[edge.source].append(edge)
     for nid in order:
         node = graph.node(nid)
         spec = node.spec
@@ -117,7 +119,7 @@ def analyse(graph: Graph) -> Analysis:
             info.fix = exc.fix
             continue
         info.activation_bytes = sum(t.numel * BYTES[t.dtype] for t in info.outputs.values())
-        for edge in graph.outgoing(nid):
+        for edge in outgoing[nid]:
             if edge.source_port in info.outputs:
                 edge_specs[edge] = info.outputs[edge.source_port]
         for edge in incoming.values():
@@ -131,15 +133,15 @@ def analyse(graph: Graph) -> Analysis:
             graph_errors.append("the graph has no Output node; add one and wire the last layer into it")
     else:
         graph_errors.append("the graph is empty; drag an Input, some layers and an Output onto the canvas")
-    return Analysis(order, infos, edge_specs, graph_errors, _warnings(graph, order))
+    return Analysis(order, infos, edge_specs, graph_errors, _warnings(graph, order, outgoing))
 
 
-def _warnings(graph: Graph, order: Iterable[str]) -> list[tuple[str, str]]:
+def _warnings(graph: Graph, order: list[str], outgoing: dict[str, list[Edge]]) -> list[tuple[str, str]]:
     """Nodes whose result reaches no Output (they would be computed for nothing)."""
     feeds_output = set()
-    for nid in reversed(list(order)):
+    for nid in reversed(order):
         node = graph.node(nid)
-        if node.spec.is_output or any(e.target in feeds_output for e in graph.outgoing(nid)):
+        if node.spec.is_output or any(e.target in feeds_output for e in outgoing[nid]):
             feeds_output.add(nid)
     return [
         (nid, f"{graph.node(nid).title} does not reach any Output; its result is unused")

@@ -1,9 +1,9 @@
 """Every built-in layer type, registered on import of :mod:`graph`."""
 
-from graph.layers import io_core, merge
+from graph.layers import attention, conv, io_core, merge, norm_act, recurrent
 from graph.registry import register_all
 
-MODULES = (io_core, merge)
+MODULES = (io_core, merge, attention, norm_act, recurrent, conv)
 
 for _module in MODULES:
     register_all(_module.SPECS)
