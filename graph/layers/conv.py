@@ -61,9 +61,9 @@ def _check_groups(name: str, t: TensorSpec, out_channels: int, groups: int) -> N
     for what, count in (("input channels", in_channels), ("output channels", out_channels)):
         if count % groups:
             raise ShapeError(
-                f"{name}: groups={groups} must divide the {what} ({count}); the input is "
+                f"{name} groups={groups} must divide the {what} ({count}); the input is "
                 f"{fmt_shape(t.shape)} and channels={out_channels}",
-                f"choose groups that divides both {in_channels} and {out_channels} "
+                f"choose a groups value that divides both {in_channels} and {out_channels} "
                 f"(for example {math.gcd(in_channels, out_channels)})",
             )
 
@@ -85,7 +85,7 @@ def _conv_rule(name: str, sibling: str, nd: int):
         if padding == "same":
             if any(s != 1 for s in stride):
                 raise ShapeError(
-                    f"{name}: padding 'same' works only with stride 1 (as in PyTorch); "
+                    f"{name} padding 'same' works only with stride 1 (as in PyTorch); "
                     f"stride is {fmt_shape(stride)} for input {fmt_shape(t.shape)}",
                     "set stride to 1, or give the padding as numbers",
                 )
@@ -96,7 +96,7 @@ def _conv_rule(name: str, sibling: str, nd: int):
         padded = [s + 2 * pad for s, pad in zip(spatial, padding, strict=True)]
         if any(span > size for span, size in zip(spans, padded, strict=True)):
             raise ShapeError(
-                f"{name}: the kernel {fmt_shape(kernel)} with dilation {fmt_shape(dilation)} "
+                f"{name} kernel {fmt_shape(kernel)} with dilation {fmt_shape(dilation)} "
                 f"spans {fmt_shape(spans)}, more than the padded input {fmt_shape(padded)} "
                 f"(input {fmt_shape(t.shape)}, padding {fmt_shape(padding)})",
                 "use a smaller kernel or dilation, more padding, or a larger input",
@@ -120,7 +120,7 @@ def _conv_transpose_rule(name: str, nd: int):
         for op, s, d in zip(extra, stride, dilation, strict=True):
             if op >= s and op >= d:
                 raise ShapeError(
-                    f"{name}: output_padding {fmt_shape(extra)} must be smaller than the stride "
+                    f"{name} output_padding {fmt_shape(extra)} must be smaller than the stride "
                     f"{fmt_shape(stride)} or the dilation {fmt_shape(dilation)} in every dim "
                     f"(input {fmt_shape(t.shape)})",
                     "lower output_padding (it only picks between sizes a stride leaves open)",
@@ -162,7 +162,7 @@ def _pool_rule(name: str, sibling: str, nd: int):
         dilation = p.get("dilation", (1,) * nd)
         if any(pad > k // 2 for pad, k in zip(padding, kernel, strict=True)):
             raise ShapeError(
-                f"{name}: padding {fmt_shape(padding)} must be at most half the kernel "
+                f"{name} padding {fmt_shape(padding)} must be at most half the kernel "
                 f"{fmt_shape(kernel)} (as in PyTorch); the input is {fmt_shape(t.shape)}",
                 f"use padding of at most {fmt_shape([k // 2 for k in kernel])}",
             )
