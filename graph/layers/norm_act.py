@@ -141,7 +141,7 @@ SPECS = [
     LayerSpec(
         "batch_norm", "BatchNorm", "Normalisation",
         "Normalises each channel over the batch: BatchNorm1d for (C,) or (C, L), "
-        "BatchNorm2d for (C, H, W).",
+        "BatchNorm2d for (C, H, W); trains on batches of 2 or more samples.",
         (
             Float("eps", 1e-5, "Added to the variance so that it never divides by zero",
                   minimum=1e-12, maximum=1.0),
@@ -150,7 +150,7 @@ SPECS = [
             Bool("affine", True, "Learn a per-channel scale (weight) and shift (bias)"),
             Bool("track_running_stats", True,
                  "Keep running mean and variance for inference; off: always use the "
-                 "batch's own statistics (training needs more than one value per channel)"),
+                 "batch's own statistics"),
         ),
         _batch_norm_rule, param_count=_batch_norm_params, flops=_batch_norm_flops,
         keywords=("batchnorm", "bn", "normalization", "normalisation", "batch normalization"),

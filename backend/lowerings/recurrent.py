@@ -1,0 +1,120 @@
+"""Recurrent layers: ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` that return one tensor.
+
+torch's recurrent modules return ``(output, h_n)`` (``(output, (h_n, c_n))`` for an
+LSTM), but a graph edge carries one tensor. The classes below subclass them, so
+their parameters keep torch's flat names (``weight_ih_l0``, ...) and a hand-written
+model's ``state_dict`` loads as is, and return either the whole output sequence or
+its last step. Each class is self-contained on purpose: the code exporter copies
+their source into a standalone file.
+
+The last step of a bidirectional layer is the forward direction's output at step
+``T-1`` joined with the backward direction's output at step ``0``: both directions'
+final hidden states, exactly torch's ``h_n`` of the top layer.
+
+They work as ``torch.fx`` leaves, with ``torch.jit.trace`` and with the ONNX
+exporter (``dynamo=True``); ``torch.jit.script`` does not support the ``super()``
+call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from backend.lowering import Lowering, lowering
+
+
+class RNN(nn.RNN):
+    """``nn.RNN`` with ``batch_first=True`` returning the output or its last step."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, return_sequences: bool = True):
+        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity,
+                         bias=bias, batch_first=True, dropout=dropout,
+                         bidirectional=bidirectional)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output, _ = super().forward(x)
+        if self.return_sequences:
+            return output
+        if self.bidirectional:
+            h = self.hidden_size
+            return torch.cat((output[:, -1, :h], output[:, 0, h:]), dim=-1)
+        return output[:, -1]
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, return_sequences={self.return_sequences}"
+
+
+class LSTM(nn.LSTM):
+    """``nn.LSTM`` with ``batch_first=True`` returning the output or its last step."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 return_sequences: bool = True):
+        super().__init__(input_size, hidden_size, num_layers, bias=bias, batch_first=True,
+                         dropout=dropout, bidirectional=bidirectional)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output, _ = super().forward(x)
+        if self.return_sequences:
+            return output
+        if self.bidirectional:
+            h = self.hidden_size
+            return torch.cat((output[:, -1, :h], output[:, 0, h:]), dim=-1)
+        return output[:, -1]
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, return_sequences={self.return_sequences}"
+
+
+class GRU(nn.GRU):
+    """``nn.GRU`` with ``batch_first=True`` returning the output or its last step."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 return_sequences: bool = True):
+        super().__init__(input_size, hidden_size, num_layers, bias=bias, batch_first=True,
+                         dropout=dropout, bidirectional=bidirectional)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output, _ = super().forward(x)
+        if self.return_sequences:
+            return output
+        if self.bidirectional:
+            h = self.hidden_size
+            return torch.cat((output[:, -1, :h], output[:, 0, h:]), dim=-1)
+        return output[:, -1]
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, return_sequences={self.return_sequences}"
+
+
+RECURRENT_CLASSES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def _common_kwargs(p) -> dict:
+    return {
+        "num_layers": p["num_layers"], "bias": p["bias"], "dropout": p["dropout"],
+        "bidirectional": p["bidirectional"], "return_sequences": p["return_sequences"],
+    }
+
+
+@lowering("rnn")
+def _rnn(p, ins, outs):
+    return Lowering(RNN(ins["in"].shape[1], p["hidden_size"],
+                        nonlinearity=p["nonlinearity"], **_common_kwargs(p)))
+
+
+@lowering("lstm")
+def _lstm(p, ins, outs):
+    return Lowering(LSTM(ins["in"].shape[1], p["hidden_size"], **_common_kwargs(p)))
+
+
+@lowering("gru")
+def _gru(p, ins, outs):
+    return Lowering(GRU(ins["in"].shape[1], p["hidden_size"], **_common_kwargs(p)))
