@@ -1,0 +1,171 @@
+"""MNIST-format IDX files (raw or gzipped): an images file and a labels file.
+
+An IDX file is a 4-byte magic number (two zero bytes, a type code, the number of
+dims), the dims as big-endian 32-bit counts, then the values. Every part is
+checked against the file's real length before any array is built, so a
+truncated download or a swapped file gives a message naming it, never a
+garbled array. Give the images file and ``labels=`` the labels file, or a folder
+holding the usual names (``train-images-idx3-ubyte.gz`` and friends; the test
+files, ``t10k-*``, then ride along as ``Dataset.test``).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from backend.datasets.base import Dataset, DatasetError
+from backend.datasets.files import (
+    MAX_ELEMENTS,
+    check_choice,
+    class_labels,
+    first_non_finite,
+    open_maybe_gzip,
+)
+from graph.tensor import fmt_shape
+
+IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+TYPE_NAMES = {0x08: "ubyte", 0x09: "byte", 0x0B: "short", 0x0C: "int", 0x0D: "float", 0x0E: "double"}
+PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """The array stored in one IDX file, after checking header, dims and length."""
+    limit = MAX_ELEMENTS * 8 + 64
+    try:
+        with open_maybe_gzip(path) as fh:
+            raw = fh.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc}); the file may be a truncated download") from None
+    if len(raw) > limit:
+        raise DatasetError(f"{path}: more than {limit:,} bytes of data, too large to load")
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or not 1 <= raw[3] <= 4:
+        raise DatasetError(
+            f"{path}: bad magic number 0x{raw[:4].hex() or 'empty'}; an IDX file starts with two "
+            "zero bytes, a type code (08 ubyte, 09 byte, 0b short, 0c int, 0d float, 0e double) "
+            "and its number of dims (e.g. 0x00000803 for images); is this an MNIST-format file?"
+        )
+    type_code, ndim = raw[2], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: the header declares {ndim} dims but the file ends after {len(raw)} bytes")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(IDX_TYPES[type_code])
+    expected = math.prod(dims) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DatasetError(
+            f"{path}: the header declares {' x '.join(map(str, dims))} {TYPE_NAMES[type_code]} "
+            f"values ({expected:,} bytes) but the file holds {len(raw) - header:,} bytes after "
+            "it; the file is truncated or damaged, download it again"
+        )
+    return np.frombuffer(raw, dtype, offset=header).reshape(dims)
+
+
+def find_idx_pair(folder: Path, split: str) -> tuple[Path, Path | None] | None:
+    """The (images, labels) files of ``split`` in ``folder`` by the usual MNIST names.
+
+    ``labels`` is ``None`` when only the images file is there; the whole result is
+    ``None`` when there is no images file.
+    """
+    def first(prefix: str, what: str, idx: str) -> Path | None:
+        for sep in ("-", "."):
+            for gz in ("", ".gz"):
+                p = folder / f"{prefix}-{what}{sep}{idx}-ubyte{gz}"
+                if p.is_file():
+                    return p
+        return None
+
+    for prefix in PREFIXES[split]:
+        images = first(prefix, "images", "idx3")
+        if images is not None:
+            return images, first(prefix, "labels", "idx1")
+    return None
+
+
+def guess_labels(images: Path) -> Path | None:
+    """``train-images-idx3-ubyte.gz`` -> ``train-labels-idx1-ubyte.gz`` if that exists."""
+    name = images.name.replace("images", "labels").replace("idx3", "idx1")
+    candidate = images.with_name(name)
+    return candidate if name != images.name and candidate.is_file() else None
+
+
+def _build(images_path: Path, labels_path: Path, name: str, num_classes: int | None = None) -> Dataset:
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim == 1:
+        raise DatasetError(
+            f"{images_path}: holds one value per item {fmt_shape(images.shape)}, like a labels "
+            "file; give the images file as the path and the labels file as labels="
+        )
+    if images.ndim > 3:
+        raise DatasetError(f"{images_path}: images must be (n, H, W) or (n, features), got {fmt_shape(images.shape)}")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DatasetError(
+            f"{labels_path}: a labels file holds one whole number per image, got "
+            f"{fmt_shape(labels.shape)} of {labels.dtype}; is it the images file?"
+        )
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{images_path} holds {len(images):,} images but {labels_path} holds "
+            f"{len(labels):,} labels; give the labels file that belongs to these images"
+        )
+    x = images.astype(np.float32)
+    if images.dtype == np.uint8:
+        x /= 255.0
+    first_non_finite(images_path, "images", x)
+    if images.ndim == 3:
+        x = x.reshape(len(x), 1, *images.shape[1:])
+    y = labels.astype(np.int64)
+    count = max(class_labels(labels_path, "labels", y), num_classes or 0)
+    return Dataset(
+        name=name, x=np.ascontiguousarray(x), y=y, task="classification", input_shape=x.shape[1:],
+        input_dtype="float", target_shape=(), num_classes=count,
+        class_names=[str(i) for i in range(count)],
+        description=f"{name}: {len(x):,} IDX images of {fmt_shape(x.shape[1:])}, {count} classes",
+    )
+
+
+def load_idx(path: Path, labels: str | Path | None = None, split: str | None = None) -> Dataset:
+    """Read an IDX images file with its labels file, or a folder of MNIST-named files."""
+    if not path.is_dir():
+        if split is not None:
+            raise DatasetError(f"{path}: split= is for a folder of IDX files; for one file give labels= instead")
+        labels_path = Path(labels).expanduser() if labels is not None else guess_labels(path)
+        if labels_path is None:
+            raise DatasetError(
+                f"{path}: no labels file found next to it; give it with labels=PATH "
+                "(e.g. train-labels-idx1-ubyte.gz)"
+            )
+        if not labels_path.is_file():
+            raise DatasetError(f"{labels_path}: labels file not found; check the labels= path")
+        return _build(path, labels_path, path.name)
+
+    if labels is not None:
+        raise DatasetError(f"{path}: labels= is for an images file; in a folder the labels are found by name")
+    split = check_choice(path, "split", split or "train", ("train", "test"))
+    pair = find_idx_pair(path, split)
+    if pair is None or pair[1] is None:
+        prefix = PREFIXES[split][0]
+        what = "images" if pair is None else "labels"
+        raise DatasetError(
+            f"{path}: no {split} {what} file; expected {prefix}-images-idx3-ubyte and "
+            f"{prefix}-labels-idx1-ubyte (optionally .gz) in this folder"
+        )
+    data = _build(pair[0], pair[1], path.name)
+    if split == "train":
+        test_pair = find_idx_pair(path, "test")
+        if test_pair is not None and test_pair[1] is not None:
+            test = _build(test_pair[0], test_pair[1], path.name, data.num_classes)
+            if test.input_shape != data.input_shape:
+                raise DatasetError(
+                    f"{test_pair[0]}: test images are {fmt_shape(test.input_shape)} but training "
+                    f"images are {fmt_shape(data.input_shape)}; the two sets must match"
+                )
+            if test.num_classes > data.num_classes:
+                data = _build(pair[0], pair[1], path.name, test.num_classes)
+            data.test = test
+    return data
+
