@@ -179,16 +179,26 @@ class Graph:
         position: Iterable[float] = (0.0, 0.0),
         label: str = "",
         node_id: str | None = None,
+        index: int | None = None,
     ) -> Node:
-        """Add a layer; unknown types and bad params raise before anything changes."""
+        """Add a layer; unknown types and bad params raise before anything changes.
+
+        ``index`` puts the node at that place in the node order (undo of a delete
+        uses it: the order of a model's inputs and outputs follows node order).
+        """
         spec = REGISTRY.get(type_id)
         values = spec.check_params(params)
         node_id = node_id or self.new_id(spec.type_id)
         _check_id(node_id)
         if node_id in self._nodes:
             raise GraphError(f"a node with id {node_id!r} already exists")
-        node = Node(node_id, spec.type_id, values, _check_position(position), _check_label(label))
-        self._nodes[node_id] = node
+        node = Node(node_id, spec.type_id, values, check_position(position), check_label(label))
+        if index is None or index >= len(self._nodes):
+            self._nodes[node_id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(max(index, 0), (node_id, node))
+            self._nodes = dict(items)
         self._nx.add_node(node_id)
         self._emit(Event("node_added", node_id))
         return node
@@ -209,20 +219,26 @@ class Graph:
         allow, and a change that would remove a port that still has a wire."""
         return self.set_params(node_id, {name: value})[name]
 
-    def set_params(self, node_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        """Set several parameters at once; returns their old values."""
+    def check_params(self, node_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The node's full params with ``values`` applied, checked against the schema;
+        refuses a change that would remove an input port that still has a wire."""
         node = self.node(node_id)
         spec = node.spec
         new = dict(node.params)
         for name, value in values.items():
             new[name] = spec.param(name).coerce(value)
-        old_ports = set(node.input_ports())
-        lost = old_ports - set(spec.input_ports(new))
+        lost = set(node.input_ports()) - set(spec.input_ports(new))
         wired = sorted(p for p in lost if (node_id, p) in self._incoming)
         if wired:
             raise GraphError(
                 f"{node.title}: ports {', '.join(wired)} still have wires; disconnect them first"
             )
+        return new
+
+    def set_params(self, node_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Set several parameters at once; returns their old values."""
+        new = self.check_params(node_id, values)
+        node = self.node(node_id)
         old = {name: node.params[name] for name in values}
         if all(new[n] == node.params[n] for n in values):
             return old
@@ -232,14 +248,14 @@ class Graph:
 
     def set_label(self, node_id: str, label: str) -> str:
         node = self.node(node_id)
-        old, node.label = node.label, _check_label(label)
+        old, node.label = node.label, check_label(label)
         if old != node.label:
             self._emit(Event("node_changed", node_id, detail={"label": True}))
         return old
 
     def move_node(self, node_id: str, position: Iterable[float]) -> tuple[float, float]:
         node = self.node(node_id)
-        old, node.position = node.position, _check_position(position)
+        old, node.position = node.position, check_position(position)
         if old != node.position:
             self._emit(Event("node_moved", node_id))
         return old
@@ -367,7 +383,8 @@ def _check_id(node_id: Any) -> None:
         )
 
 
-def _check_label(label: Any) -> str:
+def check_label(label: Any) -> str:
+    """``label`` if it is a valid node label, else :class:`GraphError`."""
     if not isinstance(label, str):
         raise GraphError(f"label must be text, got {label!r}")
     if len(label) > MAX_LABEL or any(ord(c) < 32 for c in label):
@@ -375,7 +392,8 @@ def _check_label(label: Any) -> str:
     return label
 
 
-def _check_position(position: Iterable[float]) -> tuple[float, float]:
+def check_position(position: Iterable[float]) -> tuple[float, float]:
+    """``position`` as two finite floats inside the canvas, else :class:`GraphError`."""
     try:
         x, y = position
         x, y = float(x), float(y)

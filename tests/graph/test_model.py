@@ -139,3 +139,19 @@ def test_copy_is_independent():
 
 def test_edge_str():
     assert str(Edge("a", "out", "b", "in")) == "a.out -> b.in"
+
+
+def test_add_node_at_index_restores_node_order():
+    g = mlp(hidden=(4, 4))
+    order = [n.id for n in g.nodes]
+    node, _ = g.remove_node("dense_2")
+    g.add_node(node.type, node.params, node.position, node.label, node.id, index=order.index("dense_2"))
+    assert [n.id for n in g.nodes] == order
+
+
+def test_check_params_refuses_without_changing():
+    g = mlp()
+    with pytest.raises(ParamError):
+        g.check_params("dense_1", {"units": -1})
+    assert g.check_params("dense_1", {"units": 7})["units"] == 7
+    assert g.node("dense_1").params["units"] == 16

@@ -1,0 +1,396 @@
+"""The scene: one item per node and per edge of a :class:`~graph.model.Graph`.
+
+The scene follows the graph's events (node and edge added, removed, changed,
+moved; reset) and holds no state the graph does not: a node item sits at
+``node.position`` except while the user drags it, and the drag becomes one
+:class:`~gui.commands.MoveNodes` on release. Shapes, counts and errors come from
+``graph.analysis()``, re-read once per undo-stack step (or once per burst of
+events from elsewhere), and only the items whose text changed are repainted.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import shiboken6
+from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QGraphicsScene
+
+from graph.errors import GraphError
+from graph.inference import Analysis
+from graph.model import Edge, Event, Graph
+from gui import commands
+from gui.canvas import theme
+from gui.canvas.edge_item import EdgeItem
+from gui.canvas.node_item import NodeItem
+from gui.canvas.port_item import BAD, NORMAL, OK, PortItem
+from gui.canvas.wire_check import wire_problem
+from gui.canvas.wire_preview import WirePreview
+
+SCENE_EXTENT = 50_000.0  # the canvas is this far in every direction
+
+
+@dataclass
+class _WireDrag:
+    """A wire being dragged from ``port``: the preview and, per candidate port, why
+    it would be refused (``None``: accepted)."""
+
+    port: PortItem
+    preview: WirePreview
+    verdicts: dict[PortItem, str | None] = field(default_factory=dict)
+
+
+class GraphScene(QGraphicsScene):
+    """Items for ``graph``; user edits go to ``undo_stack`` as commands.
+
+    Signals
+    -------
+    selectionChangedIds(list)
+        The selected node ids, in graph order, whenever they change.
+    statusMessage(str)
+        A short message for the status bar (why a wire was refused, ...).
+    """
+
+    selectionChangedIds = Signal(list)
+    statusMessage = Signal(str)
+
+    def __init__(self, graph: Graph, undo_stack: QUndoStack, parent=None):
+        super().__init__(parent)
+        self.undo_stack = undo_stack
+        self.graph: Graph | None = None
+        self._nodes: dict[str, NodeItem] = {}
+        self._edges: dict[Edge, EdgeItem] = {}
+        self._adjacent: dict[str, set[Edge]] = {}
+        self._analysis: Analysis | None = None
+        self._dirty = False
+        self._wire: _WireDrag | None = None
+        self._selection_batch = False
+        self._last_selection: list[str] = []
+        ref = weakref.ref(self)
+        following: list[Graph] = []  # the graph the listener is subscribed to
+
+        def listener(event: Event) -> None:
+            # Holds the scene weakly: a scene deleted with its window (without
+            # detach) unsubscribes itself at the graph's next event.
+            scene = ref()
+            if scene is not None and shiboken6.isValid(scene):
+                scene._on_graph_event(event)
+            elif following:
+                following.pop().unsubscribe(listener)
+
+        self._listener = listener
+        self._following = following
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self.refresh_analysis)
+        undo_stack.indexChanged.connect(self.refresh_analysis)
+        self.selectionChanged.connect(self._emit_selection)
+        self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
+        self.set_graph(graph)
+
+    # ------------------------------------------------------------------ graph
+    def set_graph(self, graph: Graph) -> None:
+        """Show ``graph`` instead of the current one (the document opened another)."""
+        self.detach()
+        self.graph = graph
+        graph.subscribe(self._listener)
+        self._following.append(graph)
+        self._rebuild()
+
+    def detach(self) -> None:
+        """Stop following the graph (before the scene is thrown away)."""
+        while self._following:
+            self._following.pop().unsubscribe(self._listener)
+
+    def _rebuild(self) -> None:
+        self.cancel_wire()
+        self._selection_batch = True
+        try:
+            for item in self._edges.values():
+                self.removeItem(item)
+            for item in self._nodes.values():
+                self.removeItem(item)
+        finally:
+            self._selection_batch = False
+        self._nodes.clear()
+        self._edges.clear()
+        self._adjacent.clear()
+        self._analysis = None
+        for node in self.graph.nodes:
+            self._add_node_item(node.id)
+        for edge in self.graph.edges:
+            self._add_edge_item(edge)
+        self._dirty = True
+        self.refresh_analysis()
+        self._emit_selection()
+
+    def _on_graph_event(self, event: Event) -> None:
+        kind, nid = event.kind, event.node_id
+        if self._wire is not None and kind != "settings_changed":
+            self.cancel_wire()  # its verdicts were for the graph as it was
+        if kind == "node_added":
+            self._add_node_item(nid)
+        elif kind == "node_removed":
+            self._remove_node_item(nid)
+        elif kind == "node_changed":
+            item = self._nodes[nid]
+            info = self._analysis.nodes.get(nid) if self._analysis else None
+            if item.set_node(self.graph.node(nid), info):
+                self.node_item_moved(item)  # ports may have moved
+        elif kind == "node_moved":
+            self._nodes[nid].place(self.graph.node(nid).position)
+            return  # positions do not change the analysis
+        elif kind == "edge_added":
+            self._add_edge_item(event.edge)
+        elif kind == "edge_removed":
+            self._remove_edge_item(event.edge)
+        elif kind == "reset":
+            self._rebuild()
+            return
+        else:
+            return
+        self._dirty = True
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _add_node_item(self, node_id: str) -> None:
+        node = self.graph.node(node_id)
+        info = self._analysis.nodes.get(node_id) if self._analysis else None
+        item = NodeItem(node)
+        item.set_node(node, info)
+        self._nodes[node_id] = item
+        self._adjacent[node_id] = set()
+        self.addItem(item)
+
+    def _remove_node_item(self, node_id: str) -> None:
+        item = self._nodes.pop(node_id)
+        self._adjacent.pop(node_id, None)
+        self.removeItem(item)
+
+    def _add_edge_item(self, edge: Edge) -> None:
+        source = self._nodes[edge.source].port(edge.source_port, output=True)
+        target = self._nodes[edge.target].port(edge.target_port, output=False)
+        item = EdgeItem(edge, source, target)
+        self._edges[edge] = item
+        self._adjacent[edge.source].add(edge)
+        self._adjacent[edge.target].add(edge)
+        self.addItem(item)
+
+    def _remove_edge_item(self, edge: Edge) -> None:
+        item = self._edges.pop(edge)
+        for nid in (edge.source, edge.target):
+            if nid in self._adjacent:
+                self._adjacent[nid].discard(edge)
+        self.removeItem(item)
+
+    def refresh_analysis(self) -> None:
+        """Re-read the analysis after changes and update the items it affects."""
+        self._refresh_timer.stop()
+        if not self._dirty or self.graph is None:
+            return
+        self._dirty = False
+        analysis = self._analysis = self.graph.analysis()
+        for nid, item in self._nodes.items():
+            if item.set_node(self.graph.node(nid), analysis.nodes.get(nid)):
+                self.node_item_moved(item)
+        for edge, item in self._edges.items():
+            item.set_spec(analysis.edges.get(edge))
+
+    # ---------------------------------------------------------------- lookups
+    def node_item(self, node_id: str) -> NodeItem:
+        return self._nodes[node_id]
+
+    def edge_item(self, edge: Edge) -> EdgeItem:
+        return self._edges[edge]
+
+    def node_items(self) -> list[NodeItem]:
+        return list(self._nodes.values())
+
+    def edge_items(self) -> list[EdgeItem]:
+        return list(self._edges.values())
+
+    def nodes_bounding_rect(self) -> QRectF:
+        """The area the nodes cover (empty when there are none)."""
+        rect = QRectF()
+        for item in self._nodes.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    # -------------------------------------------------------------- selection
+    def selected_node_ids(self) -> list[str]:
+        chosen = {i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)}
+        return [n.id for n in self.graph.nodes if n.id in chosen]
+
+    def selected_edges(self) -> list[Edge]:
+        chosen = {i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)}
+        return [e for e in self.graph.edges if e in chosen]
+
+    def select_nodes(self, node_ids) -> None:
+        """Select exactly these nodes (one selection signal, not one per node)."""
+        self._selection_batch = True
+        try:
+            self.clearSelection()
+            for nid in node_ids:
+                if nid in self._nodes:
+                    self._nodes[nid].setSelected(True)
+        finally:
+            self._selection_batch = False
+        self._emit_selection()
+
+    def select_all(self) -> None:
+        self.select_nodes(list(self._nodes))
+
+    def _emit_selection(self) -> None:
+        if self._selection_batch or self.graph is None:
+            return
+        ids = self.selected_node_ids()
+        if ids != self._last_selection:
+            self._last_selection = ids
+            self.selectionChangedIds.emit(ids)
+
+    # ---------------------------------------------------------------- editing
+    def push(self, build: Callable[[], QUndoCommand]) -> QUndoCommand | None:
+        """Push the command ``build()`` makes, or report why it was refused."""
+        try:
+            command = build()
+        except GraphError as exc:
+            self.statusMessage.emit(str(exc))
+            return None
+        self.undo_stack.push(command)
+        return command
+
+    def delete_selection(self) -> bool:
+        """Delete the selected nodes (with their wires) and selected wires."""
+        nodes, edges = self.selected_node_ids(), self.selected_edges()
+        if not nodes and not edges:
+            return False
+        return self.push(lambda: commands.DeleteItems(self.graph, nodes, edges)) is not None
+
+    def add_node(self, type_id: str, position: tuple[float, float]) -> str | None:
+        """Add a layer at ``position`` (top-left, snapped) and select it."""
+        snapped = (theme.snap(position[0]), theme.snap(position[1]))
+        command = self.push(lambda: commands.AddNode(self.graph, type_id, position=snapped))
+        if command is None:
+            return None
+        self.select_nodes([command.node_id])
+        return command.node_id
+
+    def paste(self, data: dict, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
+        """Paste copied nodes (see :mod:`gui.clipboard`) and select them."""
+        command = self.push(lambda: commands.Paste(self.graph, data, offset))
+        if command is None:
+            return []
+        self.select_nodes(command.node_ids)
+        return list(command.node_ids)
+
+    def auto_layout(self) -> None:
+        """Arrange the nodes in columns, sized for the cards on this canvas."""
+        if not self._nodes:
+            return
+        tallest = max(item.height for item in self._nodes.values())
+        self.push(lambda: commands.AutoLayout(
+            self.graph, node_width=theme.NODE_WIDTH, node_height=theme.snap(tallest + 10),
+            h_gap=5 * theme.GRID, v_gap=2 * theme.GRID,
+        ))
+
+    # -------------------------------------------------------- dragging nodes
+    def node_item_moved(self, item: NodeItem) -> None:
+        """Keep the wires of ``item`` attached while it moves (or its ports move)."""
+        for edge in self._adjacent.get(item.node_id, ()):
+            self._edges[edge].update_geometry()
+
+    def commit_drag(self) -> None:
+        """After a mouse drag: one :class:`MoveNodes` for every node that moved."""
+        moves = {}
+        for nid, item in self._nodes.items():
+            pos = (item.pos().x(), item.pos().y())
+            old = self.graph.node(nid).position
+            if pos != old:
+                moves[nid] = (old, pos)
+        if moves:
+            self.push(lambda: commands.MoveNodes(self.graph, moves))
+
+    # -------------------------------------------------------- dragging wires
+    def begin_wire(self, port: PortItem, pos: QPointF) -> None:
+        """Start a wire from ``port``; light up the ports that would take it."""
+        self.cancel_wire()
+        preview = WirePreview(port.scene_anchor(), port.is_output)
+        self.addItem(preview)
+        self._wire = drag = _WireDrag(port, preview)
+        self.refresh_analysis()
+        analysis = self.graph.analysis()
+        for item in self._nodes.values():
+            for other in item.ports():
+                if other.is_output == port.is_output:
+                    other.set_state(BAD if other is not port else OK)
+                    continue
+                src, dst = (port, other) if port.is_output else (other, port)
+                problem = wire_problem(self.graph, analysis, src.node_id, src.name, dst.node_id, dst.name)
+                drag.verdicts[other] = problem
+                other.set_state(OK if problem is None else BAD)
+
+    def drag_wire(self, pos: QPointF) -> None:
+        drag = self._wire
+        if drag is None:
+            return
+        target = self._drop_port(pos)
+        if target is None:
+            drag.preview.follow(pos)
+            drag.preview.set_verdict(None)
+        else:
+            drag.preview.follow(target.scene_anchor())
+            drag.preview.set_verdict(drag.verdicts.get(target) is None)
+
+    def end_wire(self, pos: QPointF) -> None:
+        """Finish the wire over ``pos``: connect, or say why not."""
+        drag = self._wire
+        if drag is None:
+            return
+        target = self._drop_port(pos)
+        self.cancel_wire()
+        if target is None:
+            return
+        problem = drag.verdicts.get(target)
+        if problem is not None:
+            self.statusMessage.emit(f"Wire refused: {problem}")
+            return
+        src, dst = (drag.port, target) if drag.port.is_output else (target, drag.port)
+        self.push(lambda: commands.Connect(self.graph, src.node_id, src.name, dst.node_id, dst.name))
+
+    def _drop_port(self, pos: QPointF) -> PortItem | None:
+        """The candidate port under ``pos``; over a node's card, its first port that
+        accepts the wire (or else its first candidate, to say why not)."""
+        drag = self._wire
+        r = theme.PORT_HIT
+        near = [i for i in self.items(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r))
+                if isinstance(i, PortItem) and i in drag.verdicts]
+        if near:
+            return min(near, key=lambda p: _distance(p.scene_anchor(), pos))
+        for item in self.items(pos):
+            if isinstance(item, NodeItem) and item.node_id != drag.port.node_id:
+                ports = [p for p in item.ports() if p in drag.verdicts]
+                free = [p for p in ports if drag.verdicts[p] is None]
+                return (free or ports or [None])[0]
+        return None
+
+    def cancel_wire(self) -> None:
+        """Drop the wire being dragged, if any (Escape, or its node went away)."""
+        drag, self._wire = self._wire, None
+        if drag is None:
+            return
+        if shiboken6.isValid(drag.preview) and drag.preview.scene() is self:
+            self.removeItem(drag.preview)
+        for item in self._nodes.values():
+            for port in item.ports():
+                port.set_state(NORMAL)
+
+    def wire_in_progress(self) -> bool:
+        return self._wire is not None
+
+
+def _distance(a: QPointF, b: QPointF) -> float:
+    return ((a.x() - b.x()) ** 2 + (a.y() - b.y()) ** 2) ** 0.5

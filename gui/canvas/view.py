@@ -1,0 +1,290 @@
+"""The canvas widget: zoom, pan, grid, rubber-band selection and drops.
+
+Wheel zooms around the cursor (anchored by hand: Qt's own anchor needs a
+recent mouse move over the view); the middle button, or the left button with Space
+held, pans; a left drag on empty canvas selects with a rubber band; Delete or
+Backspace removes the selection. Layers dragged from the palette (mime type
+:data:`LAYER_MIME_TYPE`) land snapped to the grid; ``.loom`` files dropped on the
+canvas are handed to the window with :attr:`GraphView.fileDropped`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QGraphicsView
+
+from graph.registry import REGISTRY
+from gui.canvas import theme
+from gui.canvas.scene import GraphScene
+
+LAYER_MIME_TYPE = "application/x-layerloom-layer"
+GRAPH_SUFFIX = ".loom"
+MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+ZOOM_STEP = 1.25
+MIN_LINE_GAP = 10.0  # pixels; denser minor grid lines are skipped
+MIN_MAJOR_GAP = 28.0  # pixels; below this the grid would crowd the zoomed-out nodes
+
+
+class GraphView(QGraphicsView):
+    """Shows a :class:`GraphScene`.
+
+    Signals
+    -------
+    fileDropped(str)
+        A ``.loom`` file was dropped on the canvas; the window opens it.
+    zoomChanged(float)
+        The zoom level changed (1.0 is 100 %).
+    """
+
+    fileDropped = Signal(str)
+    zoomChanged = Signal(float)
+
+    def __init__(self, scene: GraphScene, parent=None):
+        super().__init__(scene, parent)
+        self.setObjectName("canvas")
+        hint = QPainter.RenderHint
+        self.setRenderHints(hint.Antialiasing | hint.TextAntialiasing | hint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(True)
+        self._pan_from: QPointF | None = None
+        self._space_held = False
+        self.centerOn(0, 0)
+
+    def graph_scene(self) -> GraphScene:
+        return self.scene()
+
+    # ------------------------------------------------------------------- zoom
+    @property
+    def zoom(self) -> float:
+        """The current scale (1.0 shows the scene at its own size)."""
+        return self.transform().m11()
+
+    @zoom.setter
+    def zoom(self, value: float) -> None:
+        self.set_zoom(value)
+
+    def set_zoom(self, value: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``value`` keeping the scene point under ``anchor`` (viewport
+        coordinates; the centre by default) where it is on screen."""
+        value = min(max(value, MIN_ZOOM), MAX_ZOOM)
+        current = self.zoom
+        if math.isclose(value, current):
+            return
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        fixed = self.mapToScene(anchor.toPoint())
+        self.scale(value / current, value / current)
+        moved = QPointF(self.mapFromScene(fixed)) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(moved.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
+        self.zoomChanged.emit(self.zoom)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom / ZOOM_STEP)
+
+    def reset_zoom(self) -> None:
+        self.set_zoom(1.0)
+
+    def fit_to_view(self) -> None:
+        """Show every node, at most at 100 % (a small graph is not blown up)."""
+        rect = self.graph_scene().nodes_bounding_rect()
+        if rect.isEmpty():
+            self.set_zoom(1.0)
+            self.centerOn(0, 0)
+            return
+        margin = 3 * theme.GRID
+        rect = rect.adjusted(-margin, -margin, margin, margin)
+        view = self.viewport().rect()
+        fit = min(view.width() / rect.width(), view.height() / rect.height())
+        self.set_zoom(min(fit, 1.0))
+        self.centerOn(rect.center())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if not delta:
+            event.ignore()
+            return
+        self.set_zoom(self.zoom * 1.2 ** (delta / 120), anchor=event.position())
+        event.accept()
+
+    # ------------------------------------------------------------- background
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        """A grid: minor lines every cell, major every few; only the visible ones,
+        and only where they are far enough apart on screen to be worth drawing."""
+        painter.fillRect(rect, theme.BACKGROUND)
+        zoom = self.zoom
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        major = theme.GRID * theme.MAJOR_EVERY
+        if theme.GRID * zoom >= MIN_LINE_GAP:
+            painter.setPen(QPen(theme.GRID_MINOR, 0))
+            painter.drawLines(_grid_lines(rect, theme.GRID, skip=theme.MAJOR_EVERY))
+        if major * zoom >= MIN_MAJOR_GAP:
+            painter.setPen(QPen(theme.GRID_MAJOR, 0))
+            painter.drawLines(_grid_lines(rect, major))
+
+    # ------------------------------------------------------------- panning
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            self._set_idle_cursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def _set_idle_cursor(self) -> None:
+        if self._space_held:
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    # ------------------------------------------------------------------ keys
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+            self._set_idle_cursor()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape and self.graph_scene().wire_in_progress():
+            self.graph_scene().cancel_wire()
+            event.accept()
+            return
+        if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.graph_scene().delete_selection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            if self._pan_from is None:
+                self._set_idle_cursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        self._space_held = False
+        super().focusOutEvent(event)
+
+    # ----------------------------------------------------------------- drops
+    def scene_pos_for_drop(self, view_point: QPointF | QPoint) -> QPointF:
+        """Top-left scene position, snapped, for a node whose header centres on
+        ``view_point`` (viewport coordinates)."""
+        point = view_point.toPoint() if isinstance(view_point, QPointF) else view_point
+        pos = self.mapToScene(point)
+        return theme.snap_point(QPointF(pos.x() - theme.NODE_WIDTH / 2, pos.y() - theme.HEADER_HEIGHT / 2))
+
+    def add_layer(self, type_id: str) -> str | None:
+        """Add a layer in the middle of the visible canvas (palette double-click),
+        stepping aside from any node already placed exactly there."""
+        pos = self.scene_pos_for_drop(self.viewport().rect().center())
+        taken = {tuple(n.position) for n in self.graph_scene().graph.nodes}
+        while (pos.x(), pos.y()) in taken:
+            pos += QPointF(theme.GRID, theme.GRID)
+        return self.graph_scene().add_node(type_id, (pos.x(), pos.y()))
+
+    def _dropped_files(self, event) -> list[str]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [u.toLocalFile() for u in mime.urls()
+                if u.isLocalFile() and u.toLocalFile().lower().endswith(GRAPH_SUFFIX)]
+
+    def _accepts(self, event) -> bool:
+        return event.mimeData().hasFormat(LAYER_MIME_TYPE) or bool(self._dropped_files(event))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._accepts(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._accepts(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        mime = event.mimeData()
+        if mime.hasFormat(LAYER_MIME_TYPE):
+            type_id = bytes(mime.data(LAYER_MIME_TYPE).data()).decode("utf-8", "replace").strip()
+            if type_id not in REGISTRY:
+                self.graph_scene().statusMessage.emit(f"Unknown layer type {type_id[:60]!r}; nothing added")
+                event.ignore()
+                return
+            pos = self.scene_pos_for_drop(event.position())
+            self.graph_scene().add_node(type_id, (pos.x(), pos.y()))
+            event.acceptProposedAction()
+            self.setFocus()
+            return
+        files = self._dropped_files(event)
+        if files:
+            event.acceptProposedAction()
+            self.fileDropped.emit(files[0])
+            return
+        event.ignore()
+
+
+def _grid_lines(rect: QRectF, step: float, skip: int = 0) -> list[QLineF]:
+    """Vertical and horizontal lines every ``step`` inside ``rect``; with ``skip``,
+    leave out every ``skip``-th line (drawn by the major grid)."""
+    lines = []
+    first_x = math.floor(rect.left() / step)
+    last_x = math.ceil(rect.right() / step)
+    first_y = math.floor(rect.top() / step)
+    last_y = math.ceil(rect.bottom() / step)
+    for i in range(first_x, last_x + 1):
+        if not skip or i % skip:
+            x = i * step
+            lines.append(QLineF(x, rect.top(), x, rect.bottom()))
+    for j in range(first_y, last_y + 1):
+        if not skip or j % skip:
+            y = j * step
+            lines.append(QLineF(rect.left(), y, rect.right(), y))
+    return lines
