@@ -79,6 +79,7 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> None:
     text = dumps(graph).encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as fh:
             fh.write(text)
             fh.flush()
@@ -90,6 +91,17 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> None:
         except OSError:
             pass
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """Permissions for the saved file: the old file's, else 0666 minus the umask
+    (mkstemp's 0600 would make every saved graph private)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 # -------------------------------------------------------------------- reading

@@ -149,3 +149,17 @@ def test_loading_never_imports_or_executes(tmp_path, monkeypatch):
 def test_alias_in_file_is_resolved():
     text = _bad(lambda d: d["nodes"][1].update(type="linear"))
     assert loads(text).node("dense_1").type == "dense"
+
+
+def test_save_keeps_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "m.loom"
+    save_graph(_sample(), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    path.chmod(0o640)
+    save_graph(_sample(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

@@ -14,6 +14,19 @@ from graph import Graph
 from gui.canvas import GraphScene, GraphView
 
 
+@pytest.fixture(autouse=True)
+def _private_settings(tmp_path_factory, monkeypatch):
+    """Every GUI test keeps its QSettings, recent files and recovery files in a
+    temporary folder, never in the user's real settings."""
+    from tests.gui.test_window_helpers import isolate_settings
+
+    folder = tmp_path_factory.mktemp("settings")
+    isolate_settings(folder)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder / "data"))
+    monkeypatch.setenv("LAYERLOOM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def graph() -> Graph:
     return Graph()

@@ -1,0 +1,390 @@
+"""The inspector: a form for the selected node(s), generated from the layer schema.
+
+Shows the layer's name and docs, its label (rename), one editor per parameter
+(:mod:`gui.param_editors`), its input and output shapes, parameter count, cost,
+and its error. Several selected nodes of one type are edited together. Every edit
+is an undo command; refused values stay in the form with the reason below it.
+The form follows the graph's events (undo, redo, edits on the canvas) and writes
+the model's values with the editors' signals blocked, so the two never loop.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph import Event, Graph, GraphError
+from graph.model import MAX_LABEL
+from gui.commands import Rename, SetParams
+from gui.param_editors import make_editor
+
+
+def human_count(n: int) -> str:
+    """``1234567`` -> ``"1.23 M"``; small numbers stay exact (``"25,120"``)."""
+    n = int(n)
+    if abs(n) < 100_000:
+        return f"{n:,}"
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= factor:
+            return f"{n / factor:.3g} {suffix}"
+    return str(n)
+
+
+def human_bytes(n: int) -> str:
+    """``3_200`` -> ``"3.1 KiB"``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def qt_listener(method: Callable[[Event], None]) -> Callable[[Event], None]:
+    """A graph listener calling ``method`` (of a Qt object) only while that object
+    lives: the graph may outlive the widgets that follow it, and an event must
+    never reach a deleted one. Holds the object weakly."""
+    ref = weakref.WeakMethod(method)
+
+    def listener(event: Event) -> None:
+        bound = ref()
+        if bound is not None and shiboken6.isValid(bound.__self__):
+            bound(event)
+
+    return listener
+
+
+def _section(text: str, parent: QWidget) -> QLabel:
+    label = QLabel(text, parent)
+    label.setProperty("role", "section")
+    return label
+
+
+class Inspector(QWidget):
+    """Parameter form of the selected nodes (objectName ``inspector``).
+
+    Parameters
+    ----------
+    graph : Graph
+        The document's graph; the inspector follows its events.
+    undo_stack : QUndoStack
+        Where edits go, as :class:`~gui.commands.SetParams` / ``Rename``.
+    """
+
+    def __init__(self, graph: Graph, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        self.graph = graph
+        self.undo_stack = undo_stack
+        self._ids: list[str] = []
+        self._form_type: str | None = None
+        self.editors: dict[str, QWidget] = {}
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(0)
+        self._refresh.timeout.connect(self._refresh_from_events)
+        self._values_stale = False
+        self._build()
+        self._listener = qt_listener(self._on_graph_event)
+        graph.subscribe(self._listener)
+        self.refresh()
+
+    # ---------------------------------------------------------------- widgets
+    def _build(self) -> None:
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        body = QWidget(scroll)
+        body.setObjectName("inspectorBody")
+        scroll.setWidget(body)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(10, 10, 10, 10)
+        layout.setSpacing(6)
+
+        self.title = QLabel(body)
+        self.title.setObjectName("inspectorTitle")
+        self.doc = QLabel(body)
+        self.doc.setObjectName("inspectorDoc")
+        self.doc.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.doc)
+
+        self.node_box = QWidget(body)
+        node_layout = QVBoxLayout(self.node_box)
+        node_layout.setContentsMargins(0, 4, 0, 0)
+        node_layout.setSpacing(6)
+        top = QFormLayout()
+        top.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.label_edit = QLineEdit(self.node_box)
+        self.label_edit.setObjectName("inspectorLabel")
+        self.label_edit.setMaxLength(MAX_LABEL)
+        self.label_edit.setToolTip("Name shown on the canvas; empty shows the node id")
+        self.label_edit.editingFinished.connect(self._rename)
+        top.addRow("Label", self.label_edit)
+        node_layout.addLayout(top)
+
+        node_layout.addWidget(_section("Parameters", self.node_box))
+        self.form_host = QWidget(self.node_box)
+        self.form_host.setObjectName("inspectorForm")
+        self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        node_layout.addWidget(self.form_host)
+        self.no_params = QLabel("This layer has no parameters.", self.node_box)
+        self.no_params.setProperty("role", "hint")
+        node_layout.addWidget(self.no_params)
+        self.edit_error = QLabel(self.node_box)
+        self.edit_error.setObjectName("inspectorEditError")
+        self.edit_error.setWordWrap(True)
+        self.edit_error.setProperty("role", "error")
+        self.edit_error.hide()
+        node_layout.addWidget(self.edit_error)
+
+        node_layout.addWidget(_section("Shapes and cost", self.node_box))
+        facts = QFormLayout()
+        facts.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.facts: dict[str, QLabel] = {}
+        for key, text in (
+            ("inputs", "Input"), ("outputs", "Output"), ("params", "Parameters"),
+            ("flops", "FLOPs"), ("memory", "Activations"),
+        ):
+            value = QLabel(self.node_box)
+            value.setObjectName(f"inspector_{key}")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            facts.addRow(text, value)
+            self.facts[key] = value
+        node_layout.addLayout(facts)
+        self.node_error = QLabel(self.node_box)
+        self.node_error.setObjectName("inspectorNodeError")
+        self.node_error.setWordWrap(True)
+        self.node_error.setProperty("role", "errorBox")
+        self.node_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        node_layout.addWidget(self.node_error)
+        layout.addWidget(self.node_box)
+
+        self.hint = QLabel(body)
+        self.hint.setObjectName("inspectorHint")
+        self.hint.setWordWrap(True)
+        self.hint.setProperty("role", "hint")
+        layout.addWidget(self.hint)
+        layout.addStretch(1)
+
+    # -------------------------------------------------------------- selection
+    @property
+    def node_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def set_selection(self, node_ids: list[str]) -> None:
+        """Show the nodes ``node_ids`` (the canvas selection)."""
+        ids = [nid for nid in dict.fromkeys(node_ids) if self.graph.has_node(nid)]
+        if ids == self._ids:
+            return
+        self._ids = ids
+        self._show_edit_error("")
+        self.refresh()
+
+    def set_graph(self, graph: Graph) -> None:
+        """Follow another graph (the document keeps one, but a caller may swap)."""
+        self.graph.unsubscribe(self._listener)
+        self.graph = graph
+        graph.subscribe(self._listener)
+        self._ids = []
+        self.refresh()
+
+    def _on_graph_event(self, event: Event) -> None:
+        if event.kind == "reset":
+            self._ids = []
+            self._values_stale = True
+        elif event.kind == "node_removed" and event.node_id in self._ids:
+            self._ids.remove(event.node_id)
+            self._values_stale = True
+        elif event.kind == "node_changed" and event.node_id in self._ids:
+            self._show_edit_error("")
+            self._values_stale = True
+        self._refresh.start()  # shapes and costs depend on the whole graph: coalesce
+
+    def _refresh_from_events(self) -> None:
+        # Other nodes' changes only move shapes and costs; leave the editors alone
+        # so that text being typed (or refused) is not overwritten.
+        self.refresh(values=self._values_stale)
+
+    # ---------------------------------------------------------------- display
+    def refresh(self, values: bool = True) -> None:
+        """Rebuild (when the type changed) and refill the form from the model;
+        with ``values=False`` only the shapes, costs and errors."""
+        self._refresh.stop()
+        self._values_stale = False
+        nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
+        types = {n.type for n in nodes}
+        if not nodes or len(types) > 1:
+            self._show_no_form(nodes)
+            return
+        spec = nodes[0].spec
+        if self._form_type != spec.type_id:
+            self._rebuild_form(spec)
+            values = True
+        elif not values and not self.node_box.isHidden():
+            self._show_facts(nodes)
+            return
+        self.node_box.show()
+        self.hint.hide()
+        if len(nodes) == 1:
+            self.title.setText(spec.name)
+            self.doc.setText(spec.doc)
+        else:
+            self.title.setText(f"{len(nodes)} × {spec.name}")
+            self.doc.setText(f"{spec.doc}\nEdits apply to all {len(nodes)} selected nodes.")
+        self.label_edit.setEnabled(len(nodes) == 1)
+        self.label_edit.blockSignals(True)
+        self.label_edit.setText(nodes[0].label if len(nodes) == 1 else "")
+        self.label_edit.setPlaceholderText(nodes[0].id if len(nodes) == 1 else "several nodes")
+        self.label_edit.blockSignals(False)
+        self.refresh_values()
+        self._show_facts(nodes)
+
+    def _rebuild_form(self, spec) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        for param in spec.params:
+            editor = make_editor(param, self.form_host)
+            editor.edited.connect(lambda value, name=param.name: self.apply(name, value))
+            editor.rejected.connect(self._show_edit_error)
+            label = QLabel(param.title.capitalize(), self.form_host)
+            label.setToolTip(editor.toolTip())
+            label.setBuddy(editor)
+            self.form.addRow(label, editor)
+            self.editors[param.name] = editor
+        self.no_params.setVisible(not spec.params)
+        self.form_host.setVisible(bool(spec.params))
+        self._form_type = spec.type_id
+
+    def _show_no_form(self, nodes) -> None:
+        self.node_box.hide()
+        self.hint.show()
+        if not nodes:
+            meta = self.graph.meta
+            title = meta.get("title") if isinstance(meta.get("title"), str) else ""
+            self.title.setText(title or "No selection")
+            description = meta.get("description") if isinstance(meta.get("description"), str) else ""
+            self.doc.setText(description)
+            self.doc.setVisible(bool(description))
+            self.hint.setText(
+                "Select a layer on the canvas to see and edit its parameters. "
+                "Drag layers from the palette to add them."
+            )
+            return
+        self.doc.show()
+        names = sorted({n.spec.name for n in nodes})
+        self.title.setText(f"{len(nodes)} nodes selected")
+        self.doc.setText(", ".join(names))
+        total = sum(self.graph.analysis().nodes[n.id].params for n in nodes)
+        self.hint.setText(
+            f"They have {human_count(total)} parameters together. Select nodes of one type "
+            "to edit their parameters together."
+        )
+
+    def _show_facts(self, nodes) -> None:
+        analysis = self.graph.analysis()
+        infos = [analysis.nodes[n.id] for n in nodes]
+        self.doc.show()
+        if len(nodes) == 1:
+            info = infos[0]
+            ins = ", ".join(f"{p}: {t}" if len(info.inputs) > 1 else str(t) for p, t in info.inputs.items())
+            outs = ", ".join(str(t) for t in info.outputs.values())
+            self.facts["inputs"].setText(ins or "—")
+            self.facts["outputs"].setText(outs or ("—" if nodes[0].output_ports() else "model output"))
+        else:
+            self.facts["inputs"].setText("—")
+            self.facts["outputs"].setText("—")
+        if any(i.error or i.blocked for i in infos):  # not computed: do not claim zero
+            for key in ("params", "flops", "memory"):
+                self.facts[key].setText("—")
+        else:
+            self.facts["params"].setText(human_count(sum(i.params for i in infos)))
+            self.facts["flops"].setText(human_count(sum(i.flops for i in infos)) + " per sample")
+            self.facts["memory"].setText(human_bytes(sum(i.activation_bytes for i in infos)) + " per sample")
+        errors = [i.message for i in infos if i.error]
+        blocked = any(i.blocked for i in infos)
+        if errors:
+            self.node_error.setText("\n".join(errors))
+        elif blocked:
+            self.node_error.setText("No shapes: a layer upstream has an error; fix it first.")
+        self.node_error.setVisible(bool(errors) or blocked)
+
+    def _show_edit_error(self, message: str) -> None:
+        self.edit_error.setText(message)
+        self.edit_error.setVisible(bool(message))
+
+    # ------------------------------------------------------------------ edits
+    def apply(self, name: str, value: Any) -> bool:
+        """Set parameter ``name`` to ``value`` on every shown node, as one undo step.
+
+        A value the schema refuses (:class:`~graph.ParamError`) or a change that
+        would remove a wired port (:class:`~graph.GraphError`) is not applied; its
+        message is shown under the form. Returns True when the edit was pushed.
+        """
+        if not self._ids or not shiboken6.isValid(self):  # an editor losing focus as the window goes
+            return False
+        try:
+            command = SetParams(self.graph, self._ids, {name: value})
+        except GraphError as exc:
+            self._show_edit_error(str(exc))
+            editor = self.editors.get(name)
+            if hasattr(editor, "set_invalid"):
+                editor.set_invalid(True)
+            if not getattr(editor, "holds_text", False):  # spin, check, combo: show the model again
+                QTimer.singleShot(0, self.refresh_values)
+            return False
+        self._show_edit_error("")
+        new = command.values[name]
+        if all(self.graph.node(nid).params[name] == new for nid in self._ids):
+            self.refresh_values()  # "3" typed over (3, 3): nothing changes, show it canonically
+            return False
+        self.undo_stack.push(command)
+        return True
+
+    def refresh_values(self) -> None:
+        """Write the model's values into the editors (signals blocked)."""
+        nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
+        if not nodes or self._form_type != nodes[0].type:
+            return
+        for param in nodes[0].spec.params:
+            values = [n.params[param.name] for n in nodes]
+            editor = self.editors[param.name]
+            editor.set_value(values[0])
+            if any(v != values[0] for v in values):
+                editor.set_mixed()
+
+    def _rename(self) -> None:
+        if len(self._ids) != 1:
+            return
+        node = self.graph.node(self._ids[0])
+        text = self.label_edit.text().strip()
+        if text == node.label:
+            return
+        try:
+            command = Rename(self.graph, node.id, text)
+        except GraphError as exc:
+            self._show_edit_error(str(exc))
+            return
+        self._show_edit_error("")
+        self.undo_stack.push(command)

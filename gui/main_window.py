@@ -1,0 +1,477 @@
+"""The main window: palette | canvas | inspector, menus, toolbar and status bar.
+
+Files are handled here as in every desktop editor: New / Open / Save / Save As /
+Open Recent, a ``*`` in the title while there are unsaved changes, a Save /
+Discard / Cancel question before anything would lose them, autosave with crash
+recovery. Every question and file dialog goes through a small method
+(``ask_save_discard_cancel``, ``ask_open_path``, ...) that tests replace, so no
+test ever blocks on a modal dialog.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+from graph import SUFFIX, Graph, GraphError, GraphFileError
+from gui.app import examples_dir, user_settings
+from gui.autosave import INTERVAL_MS, Autosaver, Recovery
+from gui.canvas import GraphScene, GraphView
+from gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
+from gui.clipboard import copy_selection, from_mime, to_mime
+from gui.document import Document, RecentFiles
+from gui.inspector import Inspector, qt_listener
+from gui.main_window_actions import build_actions, build_menus, build_toolbar
+from gui.main_window_status import GraphStatus
+from gui.palette import Palette
+
+FILE_FILTER = f"LayerLoom graphs (*{SUFFIX});;All files (*)"
+PASTE_STEP = 40.0
+
+
+class MainWindow(QMainWindow):
+    """The LayerLoom editor window (objectName ``mainWindow``).
+
+    Parameters
+    ----------
+    recovery_dir : Path, optional
+        Folder for autosave files; beside the user's settings by default.
+    autosave_ms : int
+        Autosave interval (two minutes).
+    """
+
+    def __init__(
+        self,
+        recovery_dir: Path | None = None,
+        autosave_ms: int = INTERVAL_MS,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.settings = user_settings()
+        self.recent = RecentFiles(self.settings)
+        # The document is not a Qt child of the window: its undo stack must outlive
+        # the actions and views that follow it while the window is torn down.
+        self.document = Document()
+        self.scene = GraphScene(self.graph, self.undo_stack)
+        self.scene.setParent(self)
+        self.view = GraphView(self.scene)
+        self.view.setObjectName("canvas")
+        self.setCentralWidget(self.view)
+        self.layer_palette = Palette(self)
+        self.inspector = Inspector(self.graph, self.undo_stack, self)
+        self.palette_dock = self._dock("Layers", "paletteDock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock(
+            "Inspector", "inspectorDock", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.canvas_hint = self._make_canvas_hint()
+        self.autosaver = Autosaver(self.document, recovery_dir, autosave_ms, self)
+        self._paste_count = 0
+
+        self.actions = build_actions(self)
+        build_menus(self)
+        self.toolbar = build_toolbar(self)
+        self.graph_status = GraphStatus(self.graph, self.statusBar())
+        self.graph_status.errorClicked.connect(self.select_node)
+
+        self._listener = qt_listener(self._on_graph_event)
+        self.graph.subscribe(self._listener)
+        self.document.modifiedChanged.connect(self._update_title)
+        self.document.pathChanged.connect(self._update_title)
+        self.scene.selectionChangedIds.connect(self._on_selection_changed)
+        self.scene.statusMessage.connect(self.show_status)
+        self.view.fileDropped.connect(self.open_file)
+        self.layer_palette.layerActivated.connect(self.add_layer)
+        QApplication.clipboard().dataChanged.connect(self._update_edit_actions)
+        self._update_title()
+        self._update_edit_actions()
+        self._initial_size()
+        self._restore_window_state()
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _make_canvas_hint(self) -> QLabel:
+        """A quiet line in the middle of an empty canvas saying how to begin."""
+        hint = _CanvasHint(
+            "Drag layers here from the palette\nor start from an example: File ▸ New from Template",
+            self.view.viewport(),
+        )
+        hint.setObjectName("canvasHint")
+        return hint
+
+    def _on_graph_event(self, event) -> None:
+        empty = len(self.graph) == 0
+        if self.canvas_hint.isHidden() == empty:
+            self.canvas_hint.setVisible(empty)
+            self.canvas_hint.centre()
+
+    def show_status(self, text: str, msecs: int = 6000) -> None:
+        """A passing message in the status bar (the canvas's, a refused edit's)."""
+        self.statusBar().showMessage(text, msecs)
+
+    # ----------------------------------------------------------------- model
+    @property
+    def graph(self) -> Graph:
+        return self.document.graph
+
+    @property
+    def undo_stack(self):
+        return self.document.undo_stack
+
+    # ------------------------------------------------- questions (replaceable)
+    def ask_save_discard_cancel(self) -> str:
+        """``"save"``, ``"discard"`` or ``"cancel"`` for unsaved changes."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          f"Save the changes to {self.document.display_name} before closing it?",
+                          parent=self)
+        box.setInformativeText("Your changes are lost if you don't save them.")
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        return {QMessageBox.StandardButton.Save: "save",
+                QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_open_path(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open graph", self._dialog_dir(), FILE_FILTER)
+        return path or None
+
+    def ask_save_path(self) -> str | None:
+        start = str(self.document.path or Path(self._dialog_dir()) / f"untitled{SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph as", start, FILE_FILTER)
+        return path or None
+
+    def ask_template(self) -> Path | None:
+        from gui.template_gallery import TemplateGallery
+
+        dialog = TemplateGallery(examples_dir(), self)
+        return dialog.selected_path() if dialog.exec() else None
+
+    def ask_restore(self, recovery: Recovery) -> bool:
+        answer = QMessageBox.question(
+            self, "Recover unsaved work",
+            f"LayerLoom did not close normally. Restore the {recovery.describe()}?\n\n"
+            "Discard deletes the recovered copy.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+            QMessageBox.StandardButton.Yes,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_error(self, title: str, message: str) -> None:
+        QMessageBox.warning(self, title, message)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About LayerLoom",
+            "<b>LayerLoom</b><br>Build, train and export neural networks visually."
+            "<br><br>Drag layers from the palette, wire them, and read every tensor shape "
+            "and parameter count as you edit.",
+        )
+
+    def _dialog_dir(self) -> str:
+        if self.document.path:
+            return str(self.document.path.parent)
+        recent = self.recent.paths()
+        return str(recent[0].parent) if recent else str(Path.home())
+
+    # ----------------------------------------------------------------- files
+    def start(self, path: Path | None = None, sample: Path | None = None) -> None:
+        """After the window shows: offer recovery, then open ``path`` or ``sample``."""
+        QTimer.singleShot(0, lambda: self.open_startup(path, sample))
+
+    def open_startup(self, path: Path | None, sample: Path | None) -> None:
+        if self.offer_recovery():
+            return
+        if path is not None:
+            self.load(path)
+        elif sample is not None:
+            try:
+                self.document.open_copy(sample)
+            except GraphFileError as exc:
+                self.show_error("Cannot open the sample project", str(exc))
+        self.view.fit_to_view()
+
+    def commit_pending_edit(self) -> None:
+        """Finish a value being typed in the inspector (its editor commits when it
+        loses focus), so that saving or the unsaved-changes check includes it."""
+        focused = QApplication.focusWidget()
+        if focused is not None and self.isAncestorOf(focused):
+            focused.clearFocus()
+
+    def maybe_save(self) -> bool:
+        """True when it is safe to drop the current content (saved, discarded)."""
+        self.commit_pending_edit()
+        if not self.document.is_modified:
+            return True
+        answer = self.ask_save_discard_cancel()
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def new_document(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.document.new()
+        self.statusBar().showMessage("New graph", 3000)
+        return True
+
+    def new_from_template(self) -> bool:
+        if not self.maybe_save():
+            return False
+        path = self.ask_template()
+        if path is None:
+            return False
+        try:
+            self.document.open_copy(path)
+        except GraphFileError as exc:
+            self.show_error("Cannot open the template", str(exc))
+            return False
+        self.view.fit_to_view()
+        return True
+
+    def open_file(self, path: str | Path | None = None) -> bool:
+        """Open ``path`` (or ask for one) after the unsaved-changes question."""
+        if not self.maybe_save():
+            return False
+        if path is None:
+            path = self.ask_open_path()
+            if not path:
+                return False
+        return self.load(Path(path))
+
+    def load(self, path: Path) -> bool:
+        """Read ``path`` into the document; a bad file shows the loader's message
+        and leaves the current document untouched.
+
+        A shipped example opens as an untitled copy, so that Save asks for a name
+        instead of changing the example for every later user.
+        """
+        example = _is_example(path)
+        try:
+            if example:
+                self.document.open_copy(path)
+            else:
+                self.document.open(path)
+        except GraphFileError as exc:
+            self.show_error("Cannot open file", str(exc))
+            if not Path(path).exists():
+                self.recent.remove(path)
+            return False
+        self.view.fit_to_view()
+        if example:
+            self.statusBar().showMessage(
+                f"Opened the example {Path(path).name} as a new graph; Save asks where to keep it", 8000
+            )
+        else:
+            self.recent.add(self.document.path)
+            self.statusBar().showMessage(f"Opened {self.document.path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        path = self.ask_save_path()
+        if not path:
+            return False
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(SUFFIX)
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        self.commit_pending_edit()
+        try:
+            saved = self.document.save(path)
+        except OSError as exc:
+            self.show_error(
+                "Cannot save",
+                f"{path}: {exc.strerror or exc}. The graph is not saved; choose another "
+                "folder with Save As.",
+            )
+            return False
+        self.recent.add(saved)
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return True
+
+    def offer_recovery(self) -> bool:
+        """Offer the autosave of a LayerLoom that crashed; True when restored."""
+        orphan = self.autosaver.find_orphan()
+        if orphan is None:
+            return False
+        if not self.ask_restore(orphan):
+            orphan.discard()
+            return False
+        try:
+            graph = orphan.load()
+        except GraphFileError as exc:
+            self.show_error("Cannot recover", f"The recovered copy is damaged: {exc}")
+            orphan.discard()
+            return False
+        self.document.restore(graph, orphan.original_path)
+        self.autosaver.save_if_modified()  # our own copy, before the old one goes
+        orphan.discard()
+        self.view.fit_to_view()
+        self.statusBar().showMessage("Restored unsaved work; save it to keep it", 8000)
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+        self.autosaver.stop()
+        self.autosaver.discard()
+        event.accept()
+
+    def _initial_size(self) -> None:
+        """1280 x 800, or 90 % of a smaller screen (replaced by the saved geometry)."""
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width, height = 1280, 800
+        if screen is not None and screen.width() > 0:
+            width, height = min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9))
+        self.resize(width, height)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 290], Qt.Orientation.Horizontal)
+
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def _update_title(self, *_args) -> None:
+        star = "*" if self.document.is_modified else ""
+        self.setWindowTitle(f"{self.document.display_name}{star} — LayerLoom")
+
+    # ------------------------------------------------------------------ edits
+    def selected_ids(self) -> list[str]:
+        return list(self.scene.selected_node_ids())
+
+    def add_layer(self, type_id: str) -> str | None:
+        """Add a layer in the middle of the view (palette double-click or Enter),
+        select it, and return its id."""
+        return self.view.add_layer(type_id)
+
+    def copy(self) -> bool:
+        ids = self.selected_ids()
+        if not ids:
+            return False
+        QApplication.clipboard().setMimeData(to_mime(copy_selection(self.graph, ids)))
+        self._paste_count = 0
+        return True
+
+    def cut(self) -> None:
+        if self.copy():
+            self.scene.delete_selection()
+
+    def paste(self) -> list[str]:
+        """Paste the clipboard's nodes, each paste a step further down-right."""
+        try:
+            data = from_mime(QApplication.clipboard().mimeData())
+        except GraphError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return []
+        if data is None:
+            self.statusBar().showMessage("The clipboard holds no LayerLoom layers", 4000)
+            return []
+        self._paste_count += 1
+        step = PASTE_STEP * self._paste_count
+        return self.scene.paste(data, (step, step))
+
+    def duplicate(self) -> list[str]:
+        ids = self.selected_ids()
+        if not ids:
+            return []
+        return self.scene.paste(copy_selection(self.graph, ids), (PASTE_STEP, PASTE_STEP))
+
+    def delete(self) -> None:
+        self.scene.delete_selection()
+
+    def select_all(self) -> None:
+        self.scene.select_all()
+
+    def select_node(self, node_id: str) -> None:
+        """Select one node and bring it into view (the status bar's error button)."""
+        if not self.graph.has_node(node_id):
+            return
+        self.scene.select_nodes([node_id])
+        self.view.centerOn(self.scene.node_item(node_id).sceneBoundingRect().center())
+
+    def auto_layout(self) -> None:
+        if len(self.graph):
+            self.scene.auto_layout()
+            self.view.fit_to_view()
+
+    def _on_selection_changed(self, ids: list[str]) -> None:
+        self.inspector.set_selection(list(ids))
+        self._update_edit_actions()
+
+    def _update_edit_actions(self) -> None:
+        has_selection = bool(self.selected_ids())
+        for name in ("cut", "copy", "duplicate", "delete"):
+            self.actions[name].setEnabled(has_selection or name == "delete")
+        mime = QApplication.clipboard().mimeData()
+        self.actions["paste"].setEnabled(mime is not None and mime.hasFormat(CLIPBOARD_MIME))
+
+    def shortcut_text(self, name: str) -> str:
+        return self.actions[name].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+    def action(self, name: str) -> QAction:
+        return self.actions[name]
+
+
+def _is_example(path: str | Path) -> bool:
+    """True for a file inside the shipped examples folder."""
+    try:
+        Path(path).resolve().relative_to(examples_dir().resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+class _CanvasHint(QLabel):
+    """Centred text over the canvas; lets every click and drop through to it."""
+
+    def __init__(self, text: str, viewport: QWidget) -> None:
+        super().__init__(text, viewport)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        viewport.installEventFilter(self)
+        self.centre()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.centre()
+        return False
+
+    def centre(self) -> None:
+        self.adjustSize()
+        area = self.parentWidget().rect()
+        self.move(area.center().x() - self.width() // 2, area.center().y() - self.height() // 2)
