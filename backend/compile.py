@@ -5,11 +5,21 @@ become placeholders, layers become ``call_module`` (or ``call_function`` for mer
 and Output nodes the returned values. The forward pass is therefore plain generated
 Python (see ``module.code``) with no per-step interpretation of the graph, and no
 text from the document is ever executed: names are checked identifiers.
+
+Names follow the document so that ``module.code``, error traces and exported source
+read like the graph: each node's submodule and its result are called after the
+node's label (or its id when it has none); a value computed on the way inside one
+node is called ``<node>_out`` (a module's result before its activation) or
+``<node>_<operation>``.
 """
 
 from __future__ import annotations
 
+import builtins
+import copy
+import itertools
 import keyword
+import operator
 import re
 
 import torch
@@ -21,28 +31,71 @@ from backend.lowering import LOWERINGS, call_module
 from graph import Graph, GraphInvalidError
 
 _NAME_RE = re.compile(r"[^0-9A-Za-z_]+")
+_SUFFIX_RE = re.compile(r"_\d+$")
+
+# Attributes the compiled module keeps besides its submodules.
+METADATA = ("input_names", "output_names", "module_nodes", "input_specs", "output_specs")
+
+# Names no value of the generated forward may take: Python keywords and builtins
+# (a variable would shadow them) and the names generated code and exported source
+# use. A layer's name is also an attribute of the model, so it may not be any
+# attribute of a GraphModule either (a submodule called ``training`` or ``graph``
+# would replace it).
+VALUE_RESERVED = (
+    set(keyword.kwlist)
+    | set(dir(builtins))
+    | {"self", "torch", "nn", "F", "math", "operator", "output"}
+)
+RESERVED = (
+    VALUE_RESERVED
+    | set(dir(fx.GraphModule))
+    | set(vars(fx.GraphModule(nn.Module(), fx.Graph())))
+    | {"graph", "code", "meta"}
+    | set(METADATA)
+)
 
 
 class CompiledGraph(fx.GraphModule):
     """A GraphModule that remembers which node each input, output and module came from.
 
-    ``input_names`` and ``output_names`` list the Input and Output node ids in the
-    order of ``forward``'s arguments and results; ``module_nodes`` maps a submodule
-    name to its node id.
+    Attributes
+    ----------
+    input_names, output_names : list of str
+        The Input and Output node ids in the order of ``forward``'s arguments and
+        results.
+    input_specs, output_specs : list of TensorSpec
+        The per-sample shape and dtype of each argument and result (what exporters
+        need to build example inputs).
+    module_nodes : dict
+        Submodule name -> id of the node it implements.
     """
 
-    input_names: list[str]
-    output_names: list[str]
-    module_nodes: dict[str, str]
+    # The attributes are set by compile_graph and not annotated here on purpose:
+    # torch.jit.script reads class annotations as TorchScript attribute types.
+
+    def __deepcopy__(self, memo):
+        # GraphModule's deepcopy rebuilds the module and keeps only its own
+        # attributes; a copy (a training run's, an export's) must keep ours too.
+        result = super().__deepcopy__(memo)
+        type(result).__name__ = type(self).__name__
+        for attr in METADATA:
+            if attr in self.__dict__:
+                setattr(result, attr, copy.deepcopy(self.__dict__[attr], memo))
+        return result
 
 
-def module_name(node_id: str, label: str, taken: set[str]) -> str:
-    """A readable, unique Python identifier for a node: its label if it has one."""
+def module_name(node_id: str, label: str, taken: set[str], reserved: set[str] = RESERVED) -> str:
+    """A readable, unique Python identifier for a node: its label if it has one.
+
+    ``taken`` holds the names already given; the new name is added to it. A label
+    that is not usable (empty after cleaning, starting with a digit) falls back to
+    the node id; a ``reserved`` or taken name gets a ``_2``, ``_3``, ... suffix.
+    """
     base = _NAME_RE.sub("_", label.strip().lower()).strip("_") if label else ""
-    if not base or base[0].isdigit() or keyword.iskeyword(base):
+    if not base or base[0].isdigit():
         base = node_id
     name, i = base, 2
-    while name in taken:
+    while name in taken or name in reserved:
         name, i = f"{base}_{i}", i + 1
     taken.add(name)
     return name
@@ -54,9 +107,11 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
     Parameters
     ----------
     graph : Graph
-        Must be valid; otherwise :class:`GraphInvalidError` lists the nodes at fault.
+        Must be valid; otherwise :class:`GraphInvalidError` lists the nodes at fault
+        with the messages of validation.
     seed : int, optional
-        Seeds parameter initialisation (``torch.manual_seed``) for reproducible models.
+        Seeds parameter initialisation, for reproducible models. The global random
+        state is left as it was, so compiling never changes a training run's draws.
 
     Returns
     -------
@@ -67,27 +122,49 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
     analysis = graph.analysis()
     if not analysis.valid:
         raise GraphInvalidError(analysis.errors)
-    if seed is not None:
+    if seed is None:
+        return _build(graph, analysis)
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        return _build(graph, analysis)
+
+
+def _build(graph: Graph, analysis) -> CompiledGraph:
     root = nn.Module()
     fxg = fx.Graph()
     values: dict[tuple[str, str], fx.Node] = {}
-    taken: set[str] = {"self", "torch", "forward"}
+    # Unlabelled nodes keep their ids, so a label never takes another node's id.
+    taken = {n.id for n in graph.nodes if not n.label}
+    names: dict[str, str] = {}
+    for nid in analysis.order:
+        node = graph.node(nid)
+        if not node.label:
+            taken.discard(nid)
+        # An input is only a variable; every other node may own a submodule.
+        reserved = VALUE_RESERVED if node.spec.is_input else RESERVED
+        names[nid] = module_name(nid, node.label, taken, reserved)
     input_names, output_names, module_nodes = [], [], {}
+    input_specs, output_specs = [], []
     results: list[fx.Node] = []
+    owner: dict[fx.Node, str] = {}  # fx node -> name of the graph node that made it
+    final: dict[fx.Node, str] = {}  # fx node -> the name its value must have
     for nid in analysis.order:
         node = graph.node(nid)
         info = analysis.nodes[nid]
         spec = node.spec
-        name = module_name(nid, node.label, taken)
+        name = names[nid]
         if spec.is_input:
-            values[(nid, "out")] = fxg.placeholder(name)
+            placeholder = fxg.placeholder(name)
+            values[(nid, "out")] = placeholder
+            final[placeholder] = name
             input_names.append(nid)
+            input_specs.append(info.outputs["out"])
             continue
         args = [values[(e.source, e.source_port)] for e in _in_port_order(graph, nid)]
         if spec.is_output:
             results.append(args[0])
             output_names.append(nid)
+            output_specs.append(next(iter(info.inputs.values())))
             continue
         lowered = LOWERINGS[spec.type_id](node.params, info.inputs, info.outputs)
         target = None
@@ -95,15 +172,74 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
             root.add_module(name, lowered.module)
             module_nodes[name] = nid
             target = name
+        before = len(fxg.nodes)
         out = (lowered.emit or call_module)(fxg, args, target)
-        out.name = name if lowered.module is None else out.name
-        values[(nid, "out")] = out
+        for made in itertools.islice(reversed(fxg.nodes), len(fxg.nodes) - before):
+            owner[made] = name
+        ports = node.output_ports()
+        for port, value in _by_port(out, ports, fxg).items():
+            values[(nid, port)] = value
+            final[value] = name if port == ports[0] else f"{name}_{port}"
     fxg.output(results[0] if len(results) == 1 else tuple(results))
-    gm = CompiledGraph(root, fxg, class_name="LayerLoomModel")
+    gm = CompiledGraph(root, _renamed(fxg, final, owner), class_name="LayerLoomModel")
     gm.input_names = input_names
     gm.output_names = output_names
+    gm.input_specs = input_specs
+    gm.output_specs = output_specs
     gm.module_nodes = module_nodes
     return gm
+
+
+def _by_port(out, ports: tuple[str, ...], fxg: fx.Graph) -> dict[str, fx.Node]:
+    """Map an emit's result to the node's output ports.
+
+    One fx node for a one-port layer; for a layer with several ports, a dict by
+    port, a tuple in port order, or one fx node whose value is such a tuple.
+    """
+    if isinstance(out, dict):
+        return {port: out[port] for port in ports}
+    if isinstance(out, (tuple, list)):
+        return dict(zip(ports, out, strict=True))
+    if len(ports) == 1:
+        return {ports[0]: out}
+    return {port: fxg.call_function(operator.getitem, (out, i)) for i, port in enumerate(ports)}
+
+
+def _renamed(fxg: fx.Graph, final: dict[fx.Node, str], owner: dict[fx.Node, str]) -> fx.Graph:
+    """A copy of ``fxg`` whose values carry the document's names.
+
+    Each node's result gets the node's name; a value made on the way inside a node
+    is named after that node (``conv_1_out`` for a module's result before its
+    activation). The names are chosen first, all distinct and none reserved, and
+    the graph is then copied with them, so torch.fx keeps them exactly.
+    """
+    used = set(final.values())
+    chosen: dict[fx.Node, str] = {}
+    for n in fxg.nodes:
+        if n.op == "output":
+            continue
+        if n in final:
+            chosen[n] = final[n]
+            continue
+        node_name = owner.get(n)
+        if node_name is None:
+            base = _SUFFIX_RE.sub("", n.name)
+        elif n.op == "call_module":
+            base = f"{node_name}_out"
+        else:
+            base = f"{node_name}_{_SUFFIX_RE.sub('', n.name)}"
+        name, i = base, 2
+        while name in used or name in VALUE_RESERVED:
+            name, i = f"{base}_{i}", i + 1
+        used.add(name)
+        chosen[n] = name
+    new = fx.Graph()
+    env: dict[fx.Node, fx.Node] = {}
+    for n in fxg.nodes:
+        if n.op != "output":
+            n.name = chosen[n]
+        env[n] = new.node_copy(n, lambda x: env[x])
+    return new
 
 
 def _in_port_order(graph: Graph, nid: str):
