@@ -23,6 +23,17 @@ _LAZY = {
     "load_model": "backend.export",
     "load_weights": "backend.export",
     "save_weights": "backend.export",
+    "DatasetSettings": "backend.training",
+    "EventQueue": "backend.training",
+    "SettingsError": "backend.training",
+    "TrainSettings": "backend.training",
+    "Trainer": "backend.training",
+    "TrainingError": "backend.training",
+    "prepare_data": "backend.training",
+    "Dataset": "backend.datasets",
+    "DatasetError": "backend.datasets",
+    "list_datasets": "backend.datasets",
+    "load_dataset": "backend.datasets",
 }
 
 __all__ = sorted(_LAZY)

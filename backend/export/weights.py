@@ -31,7 +31,9 @@ WEIGHTS_FORMAT_VERSION = "1"
 MAX_LISTED = 6  # tensors named in one error message
 
 
-def save_weights(graph: Graph, model: nn.Module, path: str | os.PathLike) -> ExportResult:
+def save_weights(
+    graph: Graph, model: nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None
+) -> ExportResult:
     """Write ``model``'s state_dict and ``graph`` to one ``.safetensors`` file.
 
     The file is written under a temporary name, read back and compared tensor by
@@ -45,6 +47,9 @@ def save_weights(graph: Graph, model: nn.Module, path: str | os.PathLike) -> Exp
         Usually a :class:`~backend.compile.CompiledGraph`.
     path : path-like
         The target file.
+    metadata : dict of str, optional
+        Extra string entries for the file's metadata (a run's step, the input
+        normalisation); the format keys and the graph cannot be overridden.
 
     Raises
     ------
@@ -53,12 +58,14 @@ def save_weights(graph: Graph, model: nn.Module, path: str | os.PathLike) -> Exp
     """
     path = check_target(path)
     with staging(path) as staged:
-        write_weights(graph, model, staged)
+        write_weights(graph, model, staged, metadata)
         files = publish(staged, path)
     return ExportResult(path, "safetensors", files)
 
 
-def write_weights(graph: Graph, model: nn.Module, target: Path) -> None:
+def write_weights(
+    graph: Graph, model: nn.Module, target: Path, extra: dict[str, str] | None = None
+) -> None:
     """Write the weights file at ``target`` and check that it reads back identical
     (the caller stages and publishes it)."""
     from safetensors.torch import save_file
@@ -67,6 +74,7 @@ def write_weights(graph: Graph, model: nn.Module, target: Path) -> None:
         name: t.detach().to("cpu").contiguous().clone() for name, t in model.state_dict().items()
     }
     metadata = {
+        **(extra or {}),
         "format": WEIGHTS_FORMAT,
         "format_version": WEIGHTS_FORMAT_VERSION,
         "graph": dumps(graph),

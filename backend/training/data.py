@@ -1,0 +1,55 @@
+"""From a graph's ``"dataset"`` section to normalised train / validation / test sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.datasets import Dataset, DatasetError, Normalisation, load_dataset, normalise
+from backend.training.settings import DatasetSettings
+
+
+@dataclass
+class TrainingData:
+    """The sets one run uses, scaled with statistics of ``train`` only.
+
+    ``val`` is ``None`` when ``val_split`` is 0; ``test`` is the dataset's own
+    held-out split where it ships one (``mnist1d``), else ``None``.
+    ``normalisation`` is what was applied, to store with the trained weights.
+    """
+
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    normalisation: Normalisation
+
+
+def prepare_data(settings: DatasetSettings, seed: int = 0, base_dir: str | None = None,
+                 dataset: Dataset | None = None) -> TrainingData:
+    """Load (unless ``dataset`` is given), split and normalise.
+
+    Parameters
+    ----------
+    settings : DatasetSettings
+        The ``"dataset"`` section: name, options, normalisation, validation share.
+    seed : int
+        Seed of the validation split (the run's seed).
+    base_dir : str, optional
+        Folder that relative data paths are relative to (the ``.loom`` file's).
+    dataset : Dataset, optional
+        Data already loaded (``settings.name`` and ``options`` are then ignored).
+
+    Raises
+    ------
+    DatasetError
+        No dataset chosen, unknown name, missing file, bad options, too few samples.
+    """
+    if dataset is None:
+        if not settings.name:
+            raise DatasetError(
+                "no dataset is chosen: set one in the graph's dataset settings or pass "
+                "--dataset NAME|PATH"
+            )
+        dataset = load_dataset(settings.resolve_name(base_dir), **settings.options)
+    train, val = dataset.split(settings.val_split, seed)
+    (train, val), stats = normalise(train, val, method=settings.normalise)  # scales train.test too
+    return TrainingData(train, val if len(val) else None, train.test, stats)

@@ -1,0 +1,145 @@
+"""Metrics accumulated on the device, read once per epoch.
+
+Adding a batch only queues a few tensor operations (no ``.item()``), so computing
+training metrics does not stall a GPU step by step; :meth:`MetricSums.result` reads
+the sums back at the end of the epoch.
+
+Classification and sequence tasks report ``accuracy`` (per token for sequences);
+regression reports ``mae`` (mean absolute error over every value) and ``r2`` (the
+coefficient of determination of each target column, averaged like scikit-learn's
+``r2_score``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from backend.training.losses import Objective
+
+FOLD = 256  # batches whose partial sums wait before being added up
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    """Metric names a task reports besides ``loss``."""
+    return ("mae", "r2") if task == "regression" else ("accuracy",)
+
+
+class MetricSums:
+    """Running sums for one pass over a dataset.
+
+    Each batch queues two or three tensor operations whose results wait in a list
+    (folded every :data:`FOLD` batches). A training pass over class labels does
+    less still: :meth:`add_ordered` writes the batch's predictions into a buffer
+    with one ``argmax``, and :meth:`settle` compares them with the targets in one go
+    at the end of the epoch, so the per-step cost stays a few microseconds even for
+    tiny models.
+
+    Parameters
+    ----------
+    objective : Objective
+        Gives the task and how outputs become predictions.
+    device : torch.device
+        Where the sums live.
+    targets : torch.Tensor, optional
+        Regression only: every target of the pass, ``(n, k)``. R² compares the
+        squared error with the spread of these; a pass that stops early is
+        measured against the spread of the whole set.
+    confusion : bool
+        Also count a confusion matrix (classification only).
+    ordered : bool
+        Keep a prediction buffer the size of ``targets`` for :meth:`add_ordered`
+        (class-label tasks with one output per class).
+    """
+
+    def __init__(self, objective: Objective, device: torch.device,
+                 targets: torch.Tensor | None = None, confusion: bool = False,
+                 ordered: bool = False):
+        self.objective = objective
+        self.task = objective.task
+        self.device = device
+        self.count = 0
+        self._pending: list[torch.Tensor] = []
+        wide = torch.float32 if device.type == "mps" else torch.float64
+        if self.task == "regression":
+            k = targets.shape[-1] if targets is not None else 1
+            self.sums = torch.zeros(2, k, dtype=wide, device=device)  # |error|, error²
+            if targets is not None and len(targets):
+                t = targets.reshape(len(targets), -1).to(wide)
+                self.sst = (t - t.mean(0)).square().sum(0) / len(t)  # per sample
+            else:
+                self.sst = torch.zeros(k, dtype=wide, device=device)
+        else:
+            self.sums = torch.zeros((), dtype=torch.int64, device=device)
+        self.classes = objective.num_classes or 0
+        self.ordered = ordered and self.task != "regression" and not objective.single_output
+        self._preds = torch.empty_like(targets) if self.ordered else None
+        self.settled = self.filled = 0  # rows of the buffer compared / written
+        self.matrix = None
+        if confusion and self.task == "classification":
+            self.matrix = torch.zeros(self.classes * self.classes, dtype=torch.int64, device=device)
+
+    def add(self, out: torch.Tensor, y: torch.Tensor) -> None:
+        """Add a batch: model outputs ``out`` and the dataset's targets ``y``."""
+        if self.task == "regression":
+            diff = out.detach().reshape(len(out), -1).float() - y
+            self._pending.append(torch.stack((torch.linalg.vector_norm(diff, 1, dim=0),
+                                              torch.linalg.vector_norm(diff, 2, dim=0).square())))
+            self.count += len(y)
+        else:
+            pred = self.objective.predictions(out)
+            self._pending.append((pred == y).sum())
+            self.count += y.numel()
+            if self.matrix is not None:
+                self.matrix += torch.bincount(y * self.classes + pred, minlength=self.classes ** 2)
+        if len(self._pending) >= FOLD:
+            self._fold()
+
+    def add_ordered(self, out: torch.Tensor, start: int) -> None:
+        """Write a training batch's predictions at rows ``start..`` of the buffer (the
+        batch's rows in the epoch's order); :meth:`settle` scores them."""
+        end = start + len(out)
+        torch.argmax(out, -1, out=self._preds[start:end])
+        self.filled = end
+
+    def settle(self, targets: torch.Tensor) -> None:
+        """Score the predictions written since the last call against ``targets``
+        (the same rows' targets, in the same order)."""
+        if self.filled > self.settled:
+            self._pending.append((self._preds[self.settled:self.filled] == targets).sum())
+            self.count += targets.numel()
+            self.settled = self.filled
+
+    def _fold(self) -> None:
+        if self._pending:
+            self.sums += torch.stack(self._pending).sum(0).to(self.sums.dtype)
+            self._pending.clear()
+
+    def result(self) -> dict[str, float]:
+        """The metrics so far (empty before any batch)."""
+        self._fold()
+        if not self.count:
+            return {}
+        if self.task != "regression":
+            return {"accuracy": float(self.sums) / self.count}
+        n = self.count
+        abs_err, sq_err = self.sums[0], self.sums[1]
+        mae = float(abs_err.sum()) / (n * len(abs_err))
+        sst = self.sst * n
+        r2 = torch.where(sst > 0, 1 - sq_err / sst.clamp_min(1e-30), (sq_err == 0).to(sst.dtype))
+        return {"mae": mae, "r2": float(r2.mean())}
+
+    def confusion(self) -> list[list[int]] | None:
+        """``matrix[true][predicted]`` counts, or ``None`` when not counted."""
+        if self.matrix is None:
+            return None
+        return self.matrix.view(self.classes, self.classes).tolist()
+
+    # -------------------------------------------------------- checkpointing
+    def state(self) -> dict:
+        """Plain state (a CPU tensor and an int) to resume a half-finished epoch."""
+        self._fold()
+        return {"sums": self.sums.cpu(), "count": self.count}
+
+    def load_state(self, data: dict) -> None:
+        self.sums.copy_(data["sums"])
+        self.count = int(data["count"])

@@ -1,0 +1,533 @@
+"""The training loop: no Qt, runs in the thread that calls :meth:`Trainer.run`.
+
+Data stays on the device as whole tensors; each epoch draws a permutation with a
+``torch.Generator`` seeded from the run's seed and takes batches by slicing it (no
+``DataLoader``, no worker processes, no copies per step). The loop reports through
+events (:mod:`backend.training.events`) that it hands to a consumer without waiting
+on it, and it honours :meth:`~Trainer.pause`, :meth:`~Trainer.resume`,
+:meth:`~Trainer.stop` and :meth:`~Trainer.set_lr` between steps, so another thread
+(the GUI's) controls it with a few ``threading.Event`` flips.
+
+Losses stay on the device until a ``step`` event needs them, or at most
+:data:`LOSS_GROUP` steps (so a fast GPU is not stalled at every step when events
+are thinned); a NaN or infinite loss still names the exact step at which it
+appeared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.compile import compile_graph
+from backend.datasets import Dataset, Normalisation
+from backend.training.checkpoint import CheckpointMixin, load_checkpoint
+from backend.training.checks import Plan, TrainingError, describe_failure, plan_run, resolve_device
+from backend.training.events import (
+    Confusion,
+    Consumer,
+    Epoch,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    Started,
+    Stats,
+    Step,
+)
+from backend.training.metrics import MetricSums
+from backend.training.optim import Schedule, build_optimizer, set_lr
+from backend.training.settings import SettingsError, TrainSettings
+from backend.training.stats import StatsCollector
+from graph import Graph
+
+EVAL_BATCH = 512
+LOSS_GROUP = 32  # at most this many steps' losses wait on the device before being read
+
+
+class _ConsumerError(Exception):
+    pass
+
+
+class Trainer(CheckpointMixin):
+    """Trains a graph on a dataset.
+
+    Parameters
+    ----------
+    graph : Graph
+        The graph to train (a snapshot is taken; later edits do not reach the run).
+    train : Dataset
+        Training data, already normalised (see :func:`backend.training.prepare_data`).
+    val : Dataset, optional
+        Validation data: evaluated after every epoch (metrics, confusion matrix).
+    settings : TrainSettings, optional
+        How to train; the defaults otherwise.
+    model : CompiledGraph, optional
+        A model compiled from ``graph`` to keep training (its weights are used as
+        they are); by default a fresh one is compiled with ``settings.seed``.
+    on_event : callable, optional
+        Called with every event, in the training thread. It must return quickly
+        (queue the event, emit a Qt signal); an exception from it fails the run.
+    checkpoint_dir : path, optional
+        Folder for checkpoints, written after every epoch and when stopped.
+    resume_from : path, optional
+        A checkpoint folder to continue from: the run goes on exactly where the
+        checkpointed one was (same next batch, same random numbers).
+    step_every : int
+        Emit a ``step`` event at most every this many steps ...
+    min_step_interval : float
+        ... and at most once per this many seconds (0: no limit).
+    stats_every : int
+        Emit a ``stats`` event every this many steps (0: never).
+    normalisation : Normalisation, optional
+        The input scaling applied to the data, stored with checkpointed weights.
+
+    Notes
+    -----
+    :meth:`run` never raises: every problem ends in a ``failed`` event (also
+    returned) whose message says what to do, and the model, optimizer and history
+    are kept as they were at that point.
+    """
+
+    def __init__(self, graph: Graph, train: Dataset, val: Dataset | None = None,
+                 settings: TrainSettings | None = None, *, model: torch.nn.Module | None = None,
+                 on_event: Consumer | None = None, checkpoint_dir: str | Path | None = None,
+                 resume_from: str | Path | None = None, step_every: int = 1,
+                 min_step_interval: float = 0.0, stats_every: int = 0,
+                 normalisation: Normalisation | None = None):
+        self.graph = graph.copy()
+        self.train_data = train
+        self.val_data = val if val is not None and len(val) else None
+        self.settings = settings or TrainSettings()
+        self.model = model
+        self.on_event = on_event
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.resume_from = Path(resume_from) if resume_from else None
+        self.step_every = max(1, int(step_every))
+        self.min_step_interval = max(0.0, float(min_step_interval))
+        self.stats_every = max(0, int(stats_every))
+        self.normalisation = normalisation
+        self.history: list[dict[str, Any]] = []
+        self.device: torch.device | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.state = "idle"  # running, paused, finished, stopped, failed
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.result: Finished | Failed | None = None
+        self._batch = 0  # next batch of the epoch in progress
+        self._stop = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+        self._lock = threading.Lock()
+        self._pending_lr: float | None = None
+
+    # ------------------------------------------------------------ control
+    def pause(self) -> None:
+        """Pause before the next step (thread-safe)."""
+        self._go.clear()
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause` (thread-safe)."""
+        self._go.set()
+
+    def stop(self) -> None:
+        """Stop before the next step, checkpoint, and finish (thread-safe)."""
+        self._stop.set()
+        self._go.set()
+
+    def set_lr(self, lr: float) -> None:
+        """Use learning rate ``lr`` from the next step (on resume when paused).
+
+        A running schedule continues from the new rate (its reference rates are
+        scaled by the same factor).
+        """
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0 < lr <= 1e3):
+            raise SettingsError(f"the learning rate must be a number above 0 and at most 1000, got {lr!r}")
+        with self._lock:
+            self._pending_lr = float(lr)
+
+    @property
+    def paused(self) -> bool:
+        """True once :meth:`pause` was asked and until :meth:`resume` or :meth:`stop`."""
+        return not self._go.is_set() and not self._stop.is_set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was asked."""
+        return self._stop.is_set()
+
+    # ---------------------------------------------------------------- run
+    def run(self) -> Finished | Failed:
+        """Train until done, stopped or failed; returns the final event.
+
+        A trainer runs once; to go on after it ends, start a new one with
+        ``resume_from`` its checkpoint (or ``model=`` its model).
+        """
+        self._t0 = time.perf_counter()
+        self._elapsed_before = 0.0
+        if self.state != "idle":
+            final = Failed("this trainer has already run; start a new one (resume_from its "
+                           "checkpoint to continue)", self.epoch, self.step)
+            self._emit_quietly(final)
+            return final
+        self.state = "running"
+        try:
+            self._setup()
+            reason = self._loop()
+            final = self._finish(reason)
+        except _ConsumerError as exc:
+            final = self._fail(f"the event consumer raised {exc.__cause__!r}; training stopped")
+        except KeyboardInterrupt:
+            final = self._finish("stopped", save=False)
+        except Exception as exc:  # every failure becomes an event, never a traceback
+            final = self._fail(describe_failure(exc, self))
+        self.result = final
+        self._emit_quietly(final)
+        return final
+
+    def _emit_quietly(self, event: Any) -> None:
+        try:
+            self._emit(event)
+        except _ConsumerError:
+            pass
+
+    def _fail(self, message: str) -> Failed:
+        self.state = "failed"
+        return Failed(message, self.epoch + (1 if self._batch else 0), self.step)
+
+    def _finish(self, reason: str, save: bool = True) -> Finished:
+        self._flush_steps()
+        if reason == "stopped" and save and self.checkpoint_dir is not None:
+            self.save_checkpoint()
+        self.state = "stopped" if reason == "stopped" else "finished"
+        return Finished(reason, self.final_metrics(), self.elapsed, self.epoch, self.step)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training in this run plus those before a resume."""
+        return self._elapsed_before + (time.perf_counter() - self._t0)
+
+    def _emit(self, event: Any) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception as exc:
+            raise _ConsumerError() from exc
+
+    # -------------------------------------------------------------- setup
+    def _setup(self) -> None:
+        s = self.settings
+        self.device = device = resolve_device(s.device)
+        self.plan: Plan = plan_run(self.graph, self.train_data, s)
+        if self.val_data is not None:
+            plan_run(self.graph, self.val_data, s)
+        self.objective = self.plan.objective
+        notes = []
+        self._amp_dtype = None
+        if s.precision != "fp32":
+            if device.type != "cuda":
+                notes.append(f"{s.precision} mixed precision needs a CUDA GPU; training on {device} in fp32")
+            elif s.precision == "bf16" and not torch.cuda.is_bf16_supported():
+                notes.append("this GPU does not support bf16; training in fp32")
+            else:
+                self._amp_dtype = torch.bfloat16 if s.precision == "bf16" else torch.float16
+        if self.val_data is None and s.monitor.startswith("val_") and (s.early_stopping or s.schedule == "plateau"):
+            notes.append(f"no validation set: {s.monitor} is measured on the training set")
+        self.notes = tuple(notes)
+        if self.model is None:
+            self.model = compile_graph(self.graph, seed=s.seed)
+        self.model.to(device)
+        self.module_nodes = dict(getattr(self.model, "module_nodes", {}))
+        torch.manual_seed(s.seed)
+        self._x, self._y, self._y_loss = self._tensors(self.train_data)
+        if self.val_data is not None:
+            self._val = self._tensors(self.val_data)
+        n = len(self.train_data)
+        self._bs = min(s.batch_size or n, n)
+        self.steps_per_epoch = math.ceil(n / self._bs)
+        self.total_steps = s.epochs * self.steps_per_epoch
+        self.optimizer = build_optimizer(s, self.model.parameters())
+        self.schedule = Schedule(s, self.optimizer, self.total_steps)
+        self.scaler = torch.amp.GradScaler("cuda") if self._amp_dtype == torch.float16 else None
+        self.generator = torch.Generator().manual_seed(s.seed)
+        self._epoch_gen_state = self.generator.get_state()
+        self._forward = torch.compile(self.model) if s.compile else self.model
+        self._params = [p for p in self.model.parameters() if p.requires_grad]
+        self._stats = StatsCollector(self.model, self.module_nodes, s.seed) if self.stats_every else None
+        self._best: float | None = None
+        self._wait = 0
+        self._reset_epoch()
+        self._window: list[torch.Tensor] = []
+        self._window_sizes: list[int] = []
+        self._ev_loss, self._ev_steps, self._ev_samples = 0.0, 0, 0
+        self._ev_t0 = self._last_emit = time.perf_counter()
+        if self.resume_from is not None:
+            self._restore(load_checkpoint(self.resume_from, self.model))
+        self._t0 = time.perf_counter()  # wall time counts training, not set-up
+        self._emit(Started(
+            steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps, epochs=s.epochs,
+            device=str(device), parameter_count=sum(p.numel() for p in self.model.parameters()),
+            train_size=n, val_size=len(self.val_data) if self.val_data is not None else 0,
+            batch_size=self._bs, first_epoch=self.epoch + 1, first_step=self.step + 1,
+            notes=self.notes,
+        ))
+
+    def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = torch.as_tensor(data.x).to(self.device)
+        y = torch.as_tensor(data.y).to(self.device)
+        return x, y, self.objective.loss_targets(y)
+
+    def _reset_epoch(self) -> None:
+        self._loss_sum, self._loss_n = 0.0, 0
+        self._sums = MetricSums(self.objective, self.device, self._y, ordered=True)
+
+    def _settle(self) -> None:
+        """Score the training predictions written so far this epoch."""
+        sums = self._sums
+        if sums.ordered and sums.filled > sums.settled:
+            sums.settle(self._y[self._perm[sums.settled:sums.filled]])
+
+    # --------------------------------------------------------------- loop
+    def _loop(self) -> str:
+        s = self.settings
+        n = len(self.train_data)
+        while self.epoch < s.epochs:
+            if self._batch == 0:
+                self._epoch_gen_state = self.generator.get_state()
+            self._perm = perm = torch.randperm(n, generator=self.generator).to(self.device)
+            self._sums.settled = self._sums.filled = self._batch * self._bs
+            self.model.train()
+            for b in range(self._batch, self.steps_per_epoch):
+                if self._control():
+                    return "stopped"
+                self._train_step(perm[b * self._bs:(b + 1) * self._bs], b * self._bs)
+                self._batch = b + 1
+                self.step += 1
+                self._after_step()
+            if self._end_epoch():
+                return "early_stopping"
+            if self._stop.is_set():
+                return "stopped"
+        return "completed"
+
+    def _control(self) -> bool:
+        """Between steps: True to stop; waits while paused; applies a new rate."""
+        if self._stop.is_set():
+            return True
+        if not self._go.is_set():
+            self._flush_steps()
+            self.state = "paused"
+            self._emit(Paused(self.step))
+            while not self._go.wait(0.25):
+                pass
+            if self._stop.is_set():
+                return True
+            self.state = "running"
+            self._apply_lr()
+            self._emit(Resumed(self.step, self.lr))
+            self._ev_t0 = time.perf_counter()
+        elif self._pending_lr is not None:
+            self._apply_lr()
+        return False
+
+    def _apply_lr(self) -> None:
+        with self._lock:
+            lr, self._pending_lr = self._pending_lr, None
+        if lr is not None:
+            set_lr(self.optimizer, self.schedule, lr)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"]) if self.optimizer else self.settings.lr
+
+    def _autocast(self):
+        if self._amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self._amp_dtype)
+
+    def _train_step(self, idx: torch.Tensor, start: int) -> None:
+        xb, target = self._x[idx], self._y_loss[idx]
+        self.optimizer.zero_grad(set_to_none=True)
+        if self._amp_dtype is None:
+            out = self._forward(xb)
+            loss = self.objective(out, target)
+        else:
+            with self._autocast():
+                out = self._forward(xb)
+                loss = self.objective(out, target)
+        clip = self.settings.grad_clip
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if clip:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self._params, clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(self._params, clip)
+            self.optimizer.step()
+        self.schedule.after_step()
+        self._window.append(loss)  # its graph's buffers are already freed by backward
+        self._window_sizes.append(len(idx))
+        if self._sums.ordered:
+            self._sums.add_ordered(out, start)
+        else:
+            self._sums.add(out, target if self._y_loss is self._y else self._y[idx])
+
+    def _after_step(self) -> None:
+        if len(self._window) >= LOSS_GROUP:
+            self._drain()
+        now = time.perf_counter()
+        pending = self._ev_steps + len(self._window)
+        if pending >= self.step_every and now - self._last_emit >= self.min_step_interval:
+            self._flush_steps(now)
+        if self.stats_every and self.step % self.stats_every == 0:
+            probe = self._val[0] if self.val_data is not None else self._x
+            self._emit(Stats(self.epoch + 1, self.step, self._stats.collect(probe[:256])))
+            self.model.train()
+
+    def _drain(self) -> None:
+        """Read the pending losses back; fail on the first non-finite one."""
+        if not self._window:
+            return
+        with torch.no_grad():
+            if len(self._window) == 1:
+                values = [float(self._window[0])]
+            else:
+                values = torch.stack(self._window).float().cpu().tolist()
+        first = self.step - len(values) + 1
+        for i, (value, size) in enumerate(zip(values, self._window_sizes, strict=True)):
+            if not math.isfinite(value):
+                self._window.clear()
+                self._window_sizes.clear()
+                lr = self.lr
+                raise TrainingError(
+                    f"the loss became {value} at step {first + i} (epoch {self.epoch + 1}): "
+                    f"training diverged. Lower the learning rate (now {lr:g}; try {lr / 10:g})"
+                    + ("" if self.settings.grad_clip else " or turn on gradient clipping")
+                )
+            self._loss_sum += value * size
+            self._loss_n += size
+            self._ev_loss += value
+            self._ev_steps += 1
+            self._ev_samples += size
+        self._window.clear()
+        self._window_sizes.clear()
+
+    def _flush_steps(self, now: float | None = None) -> None:
+        if not hasattr(self, "_window"):
+            return
+        self._drain()
+        if not self._ev_steps:
+            return
+        now = now or time.perf_counter()
+        rate = self._ev_samples / max(now - self._ev_t0, 1e-9)
+        self._emit(Step(self.epoch + 1, self.step, self._ev_loss / self._ev_steps, self.lr,
+                        rate, self._ev_steps))
+        self._ev_loss, self._ev_steps, self._ev_samples = 0.0, 0, 0
+        self._ev_t0 = self._last_emit = now
+
+    # ---------------------------------------------------------- epoch end
+    def _end_epoch(self) -> bool:
+        """Validate, report, schedule, checkpoint; True when early stopping hits."""
+        s = self.settings
+        self._drain()
+        self._settle()
+        train = {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result()}
+        val, matrix = None, None
+        if self.val_data is not None:
+            result = self._evaluate(*self._val, confusion=True, stoppable=True)
+            if result is None:  # stopped during validation: the epoch stays open
+                return False
+            val, matrix = result
+        record = {"epoch": self.epoch + 1, "step": self.step, "train": train, "val": val,
+                  "lr": self.lr, "time": round(self.elapsed, 4)}
+        self.history.append(record)
+        self._emit(Epoch(self.epoch + 1, self.step, train, val, self.lr, self.elapsed))
+        if matrix is not None:
+            names = self.train_data.class_names or [str(i) for i in range(len(matrix))]
+            self._emit(Confusion(self.epoch + 1, tuple(tuple(r) for r in matrix), tuple(names)))
+        monitored = self._monitored(train, val)
+        self.schedule.after_epoch(monitored)
+        self.epoch += 1
+        self._batch = 0
+        self._reset_epoch()
+        stop_early = False
+        if s.early_stopping and monitored is not None:
+            if self._improved(monitored):
+                self._best, self._wait = monitored, 0
+            else:
+                self._wait += 1
+                stop_early = self._wait >= s.patience
+        elif monitored is not None and self._improved(monitored):
+            self._best = monitored
+        if self.checkpoint_dir is not None:
+            self.save_checkpoint()
+        return stop_early
+
+    def _monitored(self, train: dict, val: dict | None) -> float | None:
+        name = self.settings.monitor
+        source = val if name.startswith("val_") and val is not None else train
+        return source.get(name.removeprefix("val_"))
+
+    def _improved(self, value: float) -> bool:
+        if self._best is None:
+            return True
+        delta = self.settings.min_delta
+        if self.settings.monitor_mode == "min":
+            return value < self._best - delta
+        return value > self._best + delta
+
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
+                  confusion: bool = False, stoppable: bool = False):
+        """Loss and metrics over ``x`` in eval mode; ``None`` if stopped meanwhile."""
+        sums = MetricSums(self.objective, self.device, y, confusion=confusion)
+        loss_sum = torch.zeros((), dtype=torch.float64 if self.device.type != "mps" else torch.float32,
+                               device=self.device)
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for i in range(0, len(x), EVAL_BATCH):
+                    if stoppable and self._stop.is_set():
+                        return None
+                    with self._autocast():
+                        out = self._forward(x[i:i + EVAL_BATCH])
+                        loss = self.objective(out, y_loss[i:i + EVAL_BATCH])
+                    loss_sum += loss.detach().to(loss_sum.dtype) * len(out)
+                    sums.add(out, y[i:i + EVAL_BATCH])
+        finally:
+            self.model.train()
+        return {"loss": float(loss_sum) / max(len(x), 1), **sums.result()}, sums.confusion()
+
+    def evaluate(self, data: Dataset) -> dict[str, float]:
+        """Loss and metrics of the trained model on ``data`` (normalised like the
+        training data), e.g. a held-out test set after :meth:`run`."""
+        if self.model is None or self.device is None:
+            raise TrainingError("nothing to evaluate yet: run the trainer first")
+        plan_run(self.graph, data, self.settings)
+        metrics, _ = self._evaluate(*self._tensors(data))
+        return metrics
+
+    def final_metrics(self) -> dict[str, float]:
+        """``loss``, ``accuracy``, ..., ``val_loss``, ... of the last epoch (or of the
+        part of an epoch trained before a stop)."""
+        if self.history:
+            last = self.history[-1]
+            train, val = last["train"], last["val"]
+        elif getattr(self, "_loss_n", 0):
+            self._settle()
+            train, val = {"loss": self._loss_sum / self._loss_n, **self._sums.result()}, None
+        else:
+            return {}
+        out = dict(train)
+        out.update({f"val_{k}": v for k, v in (val or {}).items()})
+        return out
