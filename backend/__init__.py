@@ -34,6 +34,11 @@ _LAZY = {
     "DatasetError": "backend.datasets",
     "list_datasets": "backend.datasets",
     "load_dataset": "backend.datasets",
+    "ModelImportError": "backend.importers",
+    "import_file": "backend.importers",
+    "import_module": "backend.importers",
+    "import_onnx": "backend.importers",
+    "save_import": "backend.importers",
 }
 
 __all__ = sorted(_LAZY)

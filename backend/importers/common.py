@@ -1,0 +1,556 @@
+"""What the PyTorch and ONNX importers share: errors, values, the graph builder.
+
+An importer walks the source model once, in data-flow order, and turns each
+operation into LayerLoom nodes through a :class:`GraphBuilder`. Reshapes are kept
+lazy (a :class:`Value` remembers the shape it is viewed as), so a chain such as
+``x.view(n, -1).unsqueeze(1)`` becomes one Reshape node, or none at all when the
+shape comes back to what the producing node gives. Whatever the importer cannot
+map is collected as a :class:`Problem`; at the end the import either fails with
+the whole list (:class:`ModelImportError`) or the builder lays the graph out,
+validates it, compiles it and loads the source weights into the compiled model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.compile import CompiledGraph, compile_graph
+from graph import Graph, auto_layout
+from graph.layers.merge import MAX_INPUTS
+
+TOLERANCE = 1e-5  # largest accepted difference between source and imported outputs
+MAX_LABEL = 80
+MAX_LISTED_ERRORS = 8
+MAX_GROUPED = 4  # places named for one kind of problem
+
+
+# ------------------------------------------------------------------- errors
+@dataclass(frozen=True)
+class Problem:
+    """One part of a source model that LayerLoom cannot represent.
+
+    Attributes
+    ----------
+    what : str
+        The operation: ``"torch.nn.Bilinear"``, ``"torch.sin"``, ``"ONNX Einsum"``.
+    where : str
+        Where it is: ``"module 'head.bil'"``, ``"'sin' in module 'block'"``,
+        ``"node 'node_Einsum_3'"``.
+    line : str
+        ``"model.py:12: return torch.sin(x)"`` when the source line is known.
+    why : str
+        What exactly is not supported, when more than the operation itself.
+    """
+
+    what: str
+    where: str
+    line: str = ""
+    why: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.what} at {self.where}"
+        if self.why:
+            text += f": {self.why}"
+        if self.line:
+            text += f" ({self.line})"
+        return text
+
+
+class ModelImportError(Exception):
+    """A model cannot be imported. ``problems`` lists every part at fault, so the
+    user sees the whole list at once rather than one problem per attempt."""
+
+    def __init__(self, summary: str, problems: Iterable[Problem] = ()):
+        self.summary = summary
+        self.problems = list(problems)
+        lines = [summary, *(f"  - {line}" for line in _grouped(self.problems))]
+        super().__init__("\n".join(lines))
+
+
+def _grouped(problems: list[Problem]) -> list[str]:
+    """One line per kind of problem: an unrolled loop or a decomposed layer repeats
+    the same operation many times, and a long list would hide the other kinds."""
+    groups: dict[tuple[str, str], list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.what, p.why), []).append(p)
+    lines = []
+    for (what, why), group in groups.items():
+        if len(group) == 1:
+            lines.append(str(group[0]))
+            continue
+        places = ", ".join(p.where for p in group[:MAX_GROUPED])
+        more = f" and {len(group) - MAX_GROUPED} more" if len(group) > MAX_GROUPED else ""
+        text = f"{what} at {places}{more}"
+        if why:
+            text += f": {why}"
+        if group[0].line:
+            text += f" ({group[0].line})"
+        lines.append(text)
+    return lines
+
+
+class Unsupported(Exception):
+    """Raised by a mapping rule: the operation cannot be mapped, ``why`` says why."""
+
+    def __init__(self, why: str = ""):
+        super().__init__(why)
+        self.why = why
+
+
+def refuse(condition: bool, why: str) -> None:
+    """Raise :class:`Unsupported` with ``why`` when ``condition`` holds."""
+    if condition:
+        raise Unsupported(why)
+
+
+# ------------------------------------------------------------------- values
+@dataclass(frozen=True)
+class Value:
+    """A tensor of the source model, as an output port of a LayerLoom node.
+
+    ``node_shape`` is the per-sample shape the node gives on ``port``; ``shape`` the
+    per-sample shape the source model sees. They differ when the source reshaped
+    the tensor and no Reshape node has been made yet (it is made on first use).
+    """
+
+    node: str
+    port: str
+    node_shape: tuple[int, ...]
+    shape: tuple[int, ...]
+    dtype: str = "float"
+
+    def viewed(self, shape: Sequence[int]) -> Value:
+        """The same values seen with another per-sample shape (a lazy reshape)."""
+        shape = tuple(int(d) for d in shape)
+        if math.prod(shape) != math.prod(self.shape):
+            raise Unsupported(f"reshapes {self.shape} into {shape}, which mixes samples of the batch")
+        return replace(self, shape=shape)
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+@dataclass
+class Recurrent:
+    """An RNN, LSTM or GRU node being imported, with the uses seen of its results.
+
+    ``mode`` is ``"seq"`` (every step) or ``"last"`` (the last step): LayerLoom's
+    recurrent layers return one of them (``return_sequences``). Importers run a
+    first pass with ``"seq"``, read ``uses``, and map again when the model only
+    uses the last step.
+    """
+
+    key: str
+    node: str
+    hidden: int
+    dirs: int
+    layers: int
+    steps: int
+    mode: str = "seq"
+    uses: set[str] = field(default_factory=set)
+    where: str = ""
+
+    def rows(self) -> tuple[tuple[int, int], ...]:
+        """(layer, direction) of each row of torch's ``h_n``."""
+        return tuple((layer, d) for layer in range(self.layers) for d in range(self.dirs))
+
+
+@dataclass(frozen=True)
+class RecurrentPart:
+    """A piece of a recurrent layer's results on the way to a tensor LayerLoom has.
+
+    ``kind`` is one of: ``call`` (torch's ``(output, state)`` tuple), ``state``
+    (an LSTM's ``(h_n, c_n)``), ``hn`` (``h_n``; ``rows`` says which (layer,
+    direction) each row holds), ``cn``, ``seq`` (every step, batch first),
+    ``select_last`` / ``select_first`` (one step of a bidirectional output),
+    ``half_fwd`` / ``half_bwd`` (one direction's last step), ``y``, ``yt`` and
+    ``seq_tm`` (ONNX's time-major outputs on the way to ``seq``).
+    """
+
+    rec: Recurrent
+    kind: str
+    rows: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class TimeMajor:
+    """``value`` (a batch-first sequence) transposed to (T, N, F), as ONNX's
+    recurrent operators read it."""
+
+    value: Value
+
+
+# ------------------------------------------------------------------ builder
+class GraphBuilder:
+    """Builds the imported graph and keeps the weights of each node.
+
+    Parameters
+    ----------
+    title : str
+        Stored as the graph's title; ``description`` says where it came from.
+    """
+
+    def __init__(self, title: str, description: str):
+        self.graph = Graph()
+        self.graph.meta = {"title": title[:200], "description": description[:1000]}
+        self.weights: dict[str, dict[str, torch.Tensor]] = {}
+        self.sources: dict[str, dict[str, str]] = {}  # node -> {local key: source key}
+        self.expected: dict[str, tuple[tuple[int, ...], str]] = {}
+        self._views: dict[tuple[str, str, tuple[int, ...]], Value] = {}
+        self._labels: set[str] = set()
+
+    # ----------------------------------------------------------- nodes
+    def add_input(self, shape: Sequence[int], dtype: str, label: str = "") -> Value:
+        shape = tuple(int(d) for d in shape)
+        label = clean_label(label)
+        node = self.graph.add_node("input", {"shape": list(shape), "dtype": dtype}, label=label)
+        self._labels.add(label)
+        return Value(node.id, "out", shape, shape, dtype)
+
+    def add(
+        self,
+        type_id: str,
+        params: Mapping[str, Any],
+        inputs: Sequence[Value],
+        shape: Sequence[int],
+        *,
+        label: str = "",
+        weights: Mapping[str, Any] | None = None,
+        sources: Mapping[str, str] | None = None,
+        dtype: str = "float",
+    ) -> Value:
+        """Add a node fed by ``inputs`` (in port order) whose output has ``shape``.
+
+        ``weights`` are the node's tensors under the names of its compiled module
+        (``weight``, ``bias``, ``weight_ih_l0``, ...); ``sources`` maps those names
+        to the names they had in the source model, for the key map.
+        """
+        label = clean_label(label)
+        if label in self._labels:  # a shared weight or module: the first use keeps the name
+            label = ""
+        node = self.graph.add_node(type_id, dict(params), label=label)
+        self._labels.add(label)
+        ports = node.input_ports()
+        if len(ports) != len(inputs):
+            raise Unsupported(f"{node.spec.name} takes {len(ports)} inputs, got {len(inputs)}")
+        for port, value in zip(ports, inputs, strict=True):
+            value = self.materialise(value)
+            self.graph.connect(value.node, value.port, node.id, port)
+        if weights:
+            self.add_weights(node.id, weights, sources)
+        shape = tuple(int(d) for d in shape)
+        self.expected[node.id] = (shape, dtype)
+        return Value(node.id, "out", shape, shape, dtype)
+
+    def add_weights(self, node_id: str, weights: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> None:
+        store = self.weights.setdefault(node_id, {})
+        keys = self.sources.setdefault(node_id, {})
+        for name, tensor in weights.items():
+            store[name] = as_tensor(tensor)
+            if sources and name in sources:
+                keys[name] = sources[name]
+
+    def add_output(self, value: Value, label: str = "") -> None:
+        value = self.materialise(value)
+        node = self.graph.add_node("output", label=clean_label(label))
+        self.graph.connect(value.node, value.port, node.id, "in")
+
+    def set_param(self, value: Value, name: str, new: Any) -> Value:
+        """Change a parameter of ``value``'s node (a bias found after a MatMul)."""
+        self.graph.set_param(value.node, name, new)
+        return value
+
+    def materialise(self, value: Value) -> Value:
+        """``value`` as a node output of its shape: adds a Flatten or Reshape node
+        when it is a lazy view (one per distinct view)."""
+        if value.shape == value.node_shape:
+            return value
+        key = (value.node, value.port, value.shape)
+        if key not in self._views:
+            if len(value.shape) == 1:
+                made = self.add("flatten", {}, [self.direct(value)], value.shape, dtype=value.dtype)
+            elif not value.shape or len(value.shape) > 8:
+                raise Unsupported(f"reshapes each sample to {value.shape}, which LayerLoom cannot hold")
+            else:
+                made = self.add(
+                    "reshape", {"shape": list(value.shape)}, [self.direct(value)], value.shape, dtype=value.dtype
+                )
+            self._views[key] = made
+        return self._views[key]
+
+    @staticmethod
+    def direct(value: Value) -> Value:
+        return replace(value, shape=value.node_shape)
+
+    def fold_activation(self, value: Value, activation: str) -> Value | None:
+        """Set ``activation`` on the Dense or convolution that made ``value``;
+        ``None`` when it cannot be folded. The caller makes sure the activation is
+        the only use of ``value``."""
+        if value.shape != value.node_shape:
+            return None
+        node = self.graph.node(value.node)
+        if "activation" not in node.params or node.params["activation"] != "none":
+            return None
+        if activation not in node.spec.param("activation").choices:
+            return None
+        if len(self.graph.outgoing(value.node)) or value.port != "out":
+            return None
+        self.graph.set_param(value.node, "activation", activation)
+        return value
+
+    def extend_merge(self, value: Value, others: Sequence[Value], type_id: str) -> Value | None:
+        """Feed ``others`` into the Add or Multiply that made ``value`` (``a + b + c``
+        becomes one Add of 3); ``None`` when that node cannot take them. The
+        caller makes sure ``value`` has no other use."""
+        node = self.graph.node(value.node)
+        if (
+            node.type != type_id or value.shape != value.node_shape or self.graph.outgoing(value.node)
+            or node.params["inputs"] + len(others) > MAX_INPUTS
+        ):
+            return None
+        others = [self.materialise(v) for v in others]
+        first = node.params["inputs"] + 1
+        self.graph.set_param(node.id, "inputs", node.params["inputs"] + len(others))
+        for i, other in enumerate(others):
+            self.graph.connect(other.node, other.port, node.id, f"in{first + i}")
+        return value
+
+    def merge(self, type_id: str, params: Mapping[str, Any], inputs: Sequence[Value], shape: Sequence[int]) -> Value:
+        """Add, Multiply or Concat over any number of inputs (nested past 8)."""
+        inputs = list(inputs)
+        while len(inputs) > MAX_INPUTS:
+            head = self.merge(type_id, params, inputs[:MAX_INPUTS], _merged_shape(type_id, params, inputs[:MAX_INPUTS]))
+            inputs = [head, *inputs[MAX_INPUTS:]]
+        return self.add(type_id, {**params, "inputs": len(inputs)}, inputs, shape)
+
+    def mean(self, value: Value, dims: Sequence[int], keepdim: bool) -> Value:
+        """The mean over per-sample ``dims`` (0-based, batch excluded) as a
+        GlobalAvgPool, after a Permute when the kept dim is not the first."""
+        rank = value.rank
+        dims = sorted({d % rank for d in dims})
+        kept = [d for d in range(rank) if d not in dims]
+        if len(kept) != 1:
+            raise Unsupported(
+                f"averages dims {[d + 1 for d in dims]} of a tensor of shape (N, "
+                f"{', '.join(map(str, value.shape))}); LayerLoom's GlobalAvgPool keeps exactly one dim"
+            )
+        if kept[0] != 0:
+            order = [kept[0], *dims]
+            value = self.add(
+                "permute", {"dims": [d + 1 for d in order]}, [value],
+                [value.shape[d] for d in order], dtype=value.dtype,
+            )
+        out = self.add("global_avg_pool", {}, [value], [value.shape[0]])
+        if keepdim:
+            return out.viewed([value.shape[0] if i == kept[0] else 1 for i in range(rank)])
+        return out
+
+    # ----------------------------------------------------------- finish
+    def finish(self) -> tuple[CompiledGraph, dict[str, str]]:
+        """Lay out, validate and compile the graph, then load the weights.
+
+        Returns the compiled model (eval mode) and where its tensors came from:
+        name in the compiled model's state_dict -> source tensor name.
+        """
+        graph = self.graph
+        auto_layout(graph)
+        analysis = graph.analysis()
+        problems = [Problem(graph.node(nid).title, f"node {nid!r}", why=msg)
+                    for nid, msg in analysis.errors if nid != "graph"]
+        problems += [Problem("the graph", "the imported graph", why=msg)
+                     for nid, msg in analysis.errors if nid == "graph"]
+        for nid, (shape, dtype) in self.expected.items():
+            info = analysis.nodes.get(nid)
+            out = info.out if info is not None else None
+            if out is not None and (out.shape != shape or out.dtype != dtype):
+                problems.append(Problem(
+                    graph.node(nid).spec.name, f"node {nid!r}",
+                    why=f"gives {out} where the source model has {shape}",
+                ))
+        if problems:
+            raise ModelImportError(
+                "LayerLoom cannot rebuild this model: the imported graph does not check", problems
+            )
+        model = compile_graph(graph, seed=0)
+        names = {nid: name for name, nid in model.module_nodes.items()}
+        state: dict[str, torch.Tensor] = {}
+        origins: dict[str, str] = {}
+        for nid, tensors in self.weights.items():
+            for key, tensor in tensors.items():
+                target = f"{names[nid]}.{key}"
+                state[target] = tensor
+                source = self.sources.get(nid, {}).get(key)
+                if source is not None:
+                    origins[target] = source
+        load_state(model, state)
+        model.eval()
+        return model, origins
+
+
+def load_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Copy ``state`` into ``model``; every tensor must be there with its shape."""
+    expected = model.state_dict()
+    wrong = [k for k in expected if k not in state or tuple(state[k].shape) != tuple(expected[k].shape)]
+    wrong += [k for k in state if k not in expected]
+    if wrong:
+        listed = ", ".join(
+            f"{k} {tuple(state[k].shape) if k in state else 'missing'}"
+            f" (needs {tuple(expected[k].shape) if k in expected else 'nothing'})"
+            for k in wrong[:MAX_LISTED_ERRORS]
+        )
+        raise ModelImportError(f"the weights do not fit the imported graph: {listed}")
+    with torch.no_grad():
+        for key, target in expected.items():
+            target.copy_(state[key].to(dtype=target.dtype))
+
+
+def _merged_shape(type_id: str, params: Mapping[str, Any], inputs: Sequence[Value]) -> tuple[int, ...]:
+    shape = list(inputs[0].shape)
+    if type_id == "concat":
+        d = params["dim"] % (len(shape) + 1) - 1
+        shape[d] = sum(v.shape[d] for v in inputs)
+    return tuple(shape)
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class ImportResult:
+    """An imported model.
+
+    Attributes
+    ----------
+    graph : Graph
+        The editable graph, laid out and valid.
+    model : CompiledGraph
+        ``graph`` compiled, holding the source model's weights (eval mode).
+    origins : dict
+        Name in ``model.state_dict()`` -> the source tensor it was made from
+        (``features.0.weight``, an ONNX initializer). One source tensor may give
+        several (a module used twice; an ONNX recurrent operator's weights, split
+        by direction).
+    notes : list of str
+        What the user should know (shared weights, a fixed batch size, ...).
+    max_difference : float
+        Largest difference between the source model's and ``model``'s outputs on
+        random inputs (eval mode).
+    """
+
+    graph: Graph
+    model: CompiledGraph
+    origins: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    max_difference: float = 0.0
+
+    @property
+    def key_map(self) -> dict[str, str]:
+        """Source tensor name -> name in ``model.state_dict()`` (the first, when a
+        source tensor gives several): loads a source checkpoint into ``model``."""
+        mapping: dict[str, str] = {}
+        for target, source in self.origins.items():
+            mapping.setdefault(source, target)
+        return mapping
+
+    @property
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.model.state_dict())
+
+
+def save_import(result: ImportResult, path: str | Path) -> list[Path]:
+    """Write the graph to ``path`` (``.loom``) and its weights next to it as
+    ``<name>.safetensors`` (with the graph embedded). Returns both paths.
+
+    Raises
+    ------
+    ModelImportError
+        The files cannot be written.
+    """
+    from backend.export.common import ExportError
+    from backend.export.weights import save_weights
+    from graph import save_graph
+
+    path = Path(path)
+    if path.suffix.lower() == ".safetensors":
+        raise ModelImportError(f"give the graph file a .loom name, not {path.name}; the weights go next to it")
+    weights = path.with_suffix(".safetensors")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelImportError(f"cannot write {path}: the folder {parent} does not exist")
+    if path.is_dir():
+        raise ModelImportError(f"cannot write {path}: it is a folder; give a file name")
+    try:
+        save_weights(result.graph, result.model, weights)
+        save_graph(result.graph, path)
+    except ExportError as exc:
+        raise ModelImportError(str(exc)) from None
+    except OSError as exc:
+        raise ModelImportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return [path, weights]
+
+
+# ------------------------------------------------------------------- helpers
+def clean_label(text: str) -> str:
+    """A node label from a source name: one line, at most :data:`MAX_LABEL` chars
+    (the end of a long dotted path is kept: it names the layer)."""
+    text = "".join(c if c.isprintable() else " " for c in str(text)).strip()
+    return text if len(text) <= MAX_LABEL else text[-MAX_LABEL:]
+
+
+def label_of(name: str) -> str:
+    """A node label from a weight's name: ``features.0.weight`` -> ``features.0``;
+    a generated name without a dot gives none."""
+    head, dot, _ = name.rpartition(".")
+    return clean_label(head) if dot else ""
+
+
+def as_tensor(value: Any) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu").clone()
+    return torch.from_numpy(value.copy()) if hasattr(value, "dtype") else torch.as_tensor(value)
+
+
+def compare(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor], what: str) -> float:
+    """Largest difference between the imported model's outputs and the source's;
+    raises :class:`ModelImportError` beyond :data:`TOLERANCE` (relative for large
+    outputs), since an import that changes the results must not be kept."""
+    if len(got) != len(expected):
+        raise ModelImportError(f"the imported graph returns {len(got)} outputs; {what} returns {len(expected)}")
+    worst = 0.0
+    for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+        b = torch.as_tensor(b)
+        if tuple(a.shape) != tuple(b.shape):
+            raise ModelImportError(
+                f"output {i + 1} of the imported graph has shape {tuple(a.shape)}; {what} gives {tuple(b.shape)}"
+            )
+        if a.numel():
+            worst = max(worst, float((a.double() - b.double()).abs().max()))
+    scale = max((float(torch.as_tensor(t).abs().max()) for t in expected if torch.as_tensor(t).numel()), default=0.0)
+    if not worst <= TOLERANCE * max(1.0, scale):
+        raise ModelImportError(
+            f"the imported graph does not reproduce {what}: outputs differ by up to {worst:.3g} "
+            f"(accepted: {TOLERANCE:g}); please report this model"
+        )
+    return worst
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def per_sample(shape: Sequence[int], batch: int, what: str) -> tuple[int, ...]:
+    """Drop the batch dim of a recorded shape; refuse a tensor whose first dim is
+    not the batch (the operation moved or mixed samples)."""
+    shape = tuple(int(d) for d in shape)
+    if not shape or shape[0] != batch:
+        raise Unsupported(
+            f"{what} gives a tensor of shape {shape} whose first dim is not the batch ({batch} in the "
+            "trial run): LayerLoom keeps the batch first and each sample apart"
+        )
+    return shape[1:]

@@ -1,0 +1,488 @@
+"""Import an ONNX file into an editable LayerLoom graph.
+
+The file is read without its external data first; every external data location
+must name a file inside the model's folder (absolute paths and ``..`` escapes are
+refused) before any of it is loaded. The model then runs once in onnxruntime with
+every intermediate value exposed, which gives the shape of each tensor and the
+value of each shape computation, and each operator is mapped by the rules of
+:mod:`backend.importers.onnx_rules`. Operators that only compute on constants and
+shapes (``Shape``, ``Gather`` of a shape, ``Concat`` of sizes, ``Expand`` of
+zeros) are followed as constants. Anything else is reported by operator type and
+node name, all at once.
+
+The imported graph is compiled with the file's initializers as weights and its
+outputs compared with onnxruntime's, on the recorded inputs and, when the batch
+dim is free, on another batch size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import numpy as np
+import torch
+
+from backend.importers import onnx_rules as rules
+from backend.importers import recurrent as rnn
+from backend.importers.common import (
+    GraphBuilder,
+    ImportResult,
+    ModelImportError,
+    Problem,
+    Recurrent,
+    RecurrentPart,
+    TimeMajor,
+    Unsupported,
+    Value,
+    compare,
+    first_line,
+    per_sample,
+)
+
+RECORD_BATCH = 3
+CHECK_BATCH = 2
+FLOAT_TYPES = {1: np.float32}
+INT_TYPES = {7: np.int64, 6: np.int32}
+
+
+@dataclass
+class Op:
+    """One ONNX node as plain data (the importer rewrites a few patterns)."""
+
+    op_type: str
+    name: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict = field(default_factory=dict)
+    domain: str = ""
+
+
+class Derived:
+    """A value computed from constants and sizes only (an initializer, a shape)."""
+
+
+DERIVED = Derived()
+FAILED = object()
+
+
+class _Blocked(Exception):
+    """An input of this operator could not be mapped (already reported)."""
+
+
+# ------------------------------------------------------------------ loading
+def load_model(path: str | os.PathLike):
+    """Read an ONNX file, checking its external data locations before loading them.
+
+    Raises
+    ------
+    ModelImportError
+        The file is missing or not ONNX, or external data points outside the
+        model's folder or to a missing file.
+    """
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelImportError(f"{path}: {'is a folder' if path.is_dir() else 'no such file'}")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelImportError(f"{path} is not a readable ONNX file: {first_line(exc)}") from None
+    base = path.resolve().parent
+    external = [t for t in _tensors(proto.graph) if t.data_location == onnx.TensorProto.EXTERNAL]
+    for tensor in external:
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        check_location(location, base, tensor.name, path)
+    if external:
+        try:
+            load_external_data_for_model(proto, str(base))
+        except Exception as exc:
+            raise ModelImportError(f"cannot read the external data of {path}: {first_line(exc)}") from None
+    return proto
+
+
+def check_location(location: str, base: Path, tensor: str, path: Path) -> Path:
+    """The file an external data ``location`` names, refused unless it lies inside
+    ``base`` (the model's folder): no absolute path, no ``..``, no link out."""
+    posix, windows = PurePosixPath(location), PureWindowsPath(location)
+    escapes = (
+        not location
+        or posix.is_absolute() or windows.is_absolute() or bool(windows.drive)
+        or ".." in posix.parts or ".." in windows.parts
+    )
+    target = (base / location).resolve() if not escapes else None
+    if escapes or not target.is_relative_to(base):
+        raise ModelImportError(
+            f"{path}: tensor {tensor!r} keeps its data at {location!r}, outside the model's folder "
+            f"{base}; LayerLoom reads external data only from files next to the model"
+        )
+    if not target.is_file():
+        raise ModelImportError(f"{path}: the external data file {location!r} of tensor {tensor!r} is missing")
+    return target
+
+
+def _tensors(graph) -> Iterator:
+    """Every TensorProto of ``graph``: initializers and attribute tensors, also
+    inside subgraphs."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
+# ------------------------------------------------------------------ running
+@dataclass
+class _Input:
+    name: str
+    shape: tuple[int, ...]  # per sample
+    dtype: str
+    numpy: type
+    fixed_batch: int | None
+
+
+def _inputs(proto, shapes, title: str) -> list[_Input]:
+    initializers = {t.name for t in proto.graph.initializer}
+    real = [v for v in proto.graph.input if v.name not in initializers]
+    if shapes and len(shapes) != len(real):
+        raise ModelImportError(
+            f"{title} has {len(real)} input(s) ({', '.join(v.name for v in real)}) but {len(shapes)} "
+            "shape(s) were given; give one --input-shape per input, in order"
+        )
+    found = []
+    for i, value in enumerate(real):
+        kind = value.type.tensor_type.elem_type
+        if kind in FLOAT_TYPES:
+            dtype, numpy = "float", FLOAT_TYPES[kind]
+        elif kind in INT_TYPES:
+            dtype, numpy = "long", INT_TYPES[kind]
+        else:
+            raise ModelImportError(f"input {value.name!r} of {title} has ONNX element type {kind}; LayerLoom takes float32 or int64 inputs")
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+        if not dims:
+            raise ModelImportError(f"input {value.name!r} of {title} has no batch dim")
+        if shapes:
+            shape = tuple(int(d) for d in shapes[i])
+            if len(shape) != len(dims) - 1 or any(f is not None and f != s for f, s in zip(dims[1:], shape, strict=True)):
+                raise ModelImportError(
+                    f"input {value.name!r} of {title} is declared as {_dims_text(dims)}; "
+                    f"the shape given, {shape}, does not fit it"
+                )
+        elif any(d is None for d in dims[1:]):
+            raise ModelImportError(
+                f"input {value.name!r} of {title} is declared as {_dims_text(dims)}: give the shape of one "
+                "sample without the batch dim (on the command line: --input-shape, once per input)"
+            )
+        else:
+            shape = tuple(dims[1:])
+        if any(d < 1 for d in shape):
+            raise ModelImportError(f"input shape {shape} of {value.name!r} must be positive sizes")
+        found.append(_Input(value.name, shape, dtype, numpy, dims[0]))
+    if not found:
+        raise ModelImportError(f"{title} has no inputs")
+    return found
+
+
+def _dims_text(dims) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
+
+
+def _feeds(inputs: Sequence[_Input], batch: int, token_limit: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for spec in inputs:
+        shape = (batch, *spec.shape)
+        if spec.dtype == "long":
+            feeds[spec.name] = rng.integers(0, token_limit, shape).astype(spec.numpy)
+        else:
+            feeds[spec.name] = rng.standard_normal(shape).astype(spec.numpy)
+    return feeds
+
+
+def _session(proto, path, expose: bool):
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.ModelProto()
+    model.CopyFrom(proto)
+    if expose:
+        present = {o.name for o in model.graph.output}
+        for node in model.graph.node:
+            for name in node.output:
+                if name and name not in present:
+                    model.graph.output.append(onnx.ValueInfoProto(name=name))
+                    present.add(name)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelImportError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
+
+
+def _run(session, feeds, path) -> dict[str, np.ndarray]:
+    try:
+        results = session.run(None, feeds)
+    except Exception as exc:
+        raise ModelImportError(f"onnxruntime cannot run {path} on inputs of these shapes: {first_line(exc)}") from None
+    return {o.name: np.asarray(r) for o, r in zip(session.get_outputs(), results, strict=True)}
+
+
+# ------------------------------------------------------------------ mapping
+class OnnxMapper:
+    """One pass over the operators, building the graph."""
+
+    def __init__(self, ops, arrays, values, inputs, batch, modes, opset, title, description):
+        self.ops = ops
+        self.arrays = arrays  # initializer name -> array
+        self.values = values  # every intermediate, from the recorded run
+        self.inputs = inputs
+        self.batch = batch
+        self.modes = modes
+        self.opset = opset
+        self.builder = GraphBuilder(title, description)
+        self.env: dict[str, object] = {name: DERIVED for name in arrays}
+        self.made_by: dict[str, str] = {}
+        self.matmuls: set[str] = set()
+        self.recurrents: dict[str, tuple[Recurrent, Op]] = {}
+        self.problems: list[Problem] = []
+        self.consumers = Counter(name for op in ops for name in op.inputs if name)
+        self.producers = {name: op for op in ops for name in op.outputs if name}
+
+    # -------------------------------------------------- used by the rules
+    def entry(self, name: str):
+        found = self.env.get(name, FAILED)
+        if found is FAILED:
+            raise _Blocked
+        return found
+
+    def lazy(self, name: str) -> Value:
+        found = self.entry(name)
+        if isinstance(found, Value):
+            return found
+        if isinstance(found, RecurrentPart):
+            return rnn.materialise(found)
+        if isinstance(found, TimeMajor):
+            raise Unsupported(
+                "computes on a sequence in time-major order (T, N, F) outside an LSTM or GRU "
+                "operator, as an unrolled RNN or decomposed attention does; LayerLoom rebuilds "
+                "those from PyTorch models (layerloom import FILE.py:Class)"
+            )
+        raise Unsupported(f"uses the constant {name!r} where LayerLoom needs a computed tensor")
+
+    def tensor(self, name: str) -> Value:
+        return self.builder.materialise(self.lazy(name))
+
+    def is_const(self, name: str) -> bool:
+        """Whether ``name`` is a constant; a value that could not be mapped counts
+        as computed, so the operators after it are still checked and reported."""
+        return isinstance(self.env.get(name), Derived)
+
+    def merge(self, op: Op, type_id: str, values: list[Value]) -> Value:
+        """Add or Multiply; joins the one that made the first input when that is
+        its only use (``a + b + c`` is one Add of 3)."""
+        first = op.inputs[0]
+        value = None
+        if self.made_by.get(values[0].node) == first and self.consumers[first] == 1:
+            value = self.builder.extend_merge(values[0], values[1:], type_id)
+        if value is None:
+            value = self.builder.merge(type_id, {}, values, self.shape(op.outputs[0]))
+        self.made_by[value.node] = op.outputs[0]
+        return value
+
+    def const(self, name: str, what: str = "this input") -> np.ndarray:
+        if not isinstance(self.entry(name), Derived):
+            raise Unsupported(f"computes {what} from the model's inputs; LayerLoom needs a constant here")
+        found = self.arrays.get(name)
+        return found if found is not None else self.values[name]
+
+    def optional_const(self, op: Op, index: int, what: str):
+        if len(op.inputs) <= index or not op.inputs[index]:
+            return None
+        return self.const(op.inputs[index], what)
+
+    def full_shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.values[name].shape)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return per_sample(self.full_shape(name), self.batch, "it")
+
+    def add(self, op: Op, type_id: str, params, inputs, **kwargs) -> Value:
+        out = op.outputs[0]
+        dtype = "float" if np.issubdtype(self.values[out].dtype, np.floating) else "long"
+        value = self.builder.add(type_id, params, inputs, self.shape(out), dtype=dtype, **kwargs)
+        self.made_by[value.node] = out
+        return value
+
+    def fold(self, name: str, x: Value, type_id: str) -> Value | None:
+        if self.made_by.get(x.node) != name or self.consumers[name] != 1:
+            return None
+        return self.builder.fold_activation(x, type_id)
+
+    def unused(self, op: Op, *indices: int) -> None:
+        """Refuse when an extra output (indices, mean, mask) is used."""
+        for i in indices:
+            if len(op.outputs) > i and op.outputs[i] and self.consumers[op.outputs[i]]:
+                raise Unsupported(f"uses its output {i + 1} ({op.outputs[i]!r}), which LayerLoom's layer does not give")
+
+    # -------------------------------------------------------- the pass
+    def run(self, graph_inputs, graph_outputs) -> None:
+        for spec in graph_inputs:
+            self.env[spec.name] = self.builder.add_input(spec.shape, spec.dtype, label=spec.name)
+        for op in self.ops:
+            try:
+                self._map(op)
+            except _Blocked:
+                self._set_all(op, FAILED)
+            except Unsupported as exc:
+                self.problems.append(self._problem(op, exc.why))
+                self._set_all(op, FAILED)
+        for name in graph_outputs:
+            try:
+                self.builder.add_output(self.tensor(name), label=name)
+            except _Blocked:
+                pass
+            except Unsupported as exc:
+                self.problems.append(Problem("the model output", f"{name!r}", why=exc.why))
+
+    def _set_all(self, op: Op, entry) -> None:
+        for name in op.outputs:
+            if name:
+                self.env[name] = entry
+
+    def _map(self, op: Op) -> None:
+        present = [n for n in op.inputs if n]
+        if op.domain in ("", "ai.onnx") and all(isinstance(self.env.get(n), Derived) for n in present):
+            self._set_all(op, DERIVED)  # constants and shape arithmetic
+            return
+        rule = rules.RULES.get(op.op_type) if op.domain in ("", "ai.onnx") else None
+        if rule is None:
+            raise Unsupported()
+        result = rule(self, op)  # reads its inputs; a blocked one raises _Blocked
+        if result is not None:
+            self.env[op.outputs[0]] = result
+
+    def _problem(self, op: Op, why: str) -> Problem:
+        kind = op.op_type if op.domain in ("", "ai.onnx") else f"{op.domain}.{op.op_type}"
+        name = op.name or (op.outputs[0] if op.outputs else "?")
+        return Problem(f"ONNX {kind}", f"node {name!r}", why=why)
+
+    def modes_needed(self) -> dict[str, str]:
+        modes = {}
+        for key, (rec, op) in self.recurrents.items():
+            if {"seq", "last"} <= rec.uses:
+                self.problems.append(self._problem(
+                    op, "the model uses both every step's output and the last step; LayerLoom's "
+                    "recurrent layer gives one of them (return_sequences)",
+                ))
+            modes[key] = "last" if rec.uses == {"last"} else "seq"
+        return modes
+
+
+def _ops(graph) -> list[Op]:
+    import onnx
+
+    ops = []
+    for node in graph.node:
+        attrs = {}
+        for a in node.attribute:
+            value = onnx.helper.get_attribute_value(a)
+            attrs[a.name] = value.decode() if isinstance(value, bytes) else value
+        ops.append(Op(node.op_type, node.name, list(node.input), list(node.output), attrs, node.domain))
+    return rules.rewrite(ops)
+
+
+def _opset(proto) -> int:
+    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _token_limit(proto, arrays, inputs) -> int:
+    """Token ids valid for every table a long input indexes (2 when none)."""
+    names = {i.name for i in inputs if i.dtype == "long"}
+    sizes = [
+        arrays[n.input[0]].shape[0] for n in proto.graph.node
+        if n.op_type == "Gather" and len(n.input) > 1 and n.input[1] in names and n.input[0] in arrays
+    ]
+    return max(1, min(sizes)) if sizes else 2
+
+
+# ------------------------------------------------------------------- public
+def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] | None = None) -> ImportResult:
+    """Import the ONNX file ``path`` with its initializers as weights.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.onnx`` file; external data must sit in its folder.
+    input_shapes : list of shapes, optional
+        Per-sample shape of each input (without the batch dim); needed only when
+        the file leaves a dim other than the batch open.
+
+    Raises
+    ------
+    ModelImportError
+        Listing every operator LayerLoom cannot map (by type and node name), or
+        saying why the file cannot be read or run.
+    """
+    from onnx import numpy_helper
+
+    path = Path(path)
+    title = path.stem
+    proto = load_model(path)
+    arrays = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    inputs = _inputs(proto, input_shapes, title)
+    fixed = {i.fixed_batch for i in inputs}
+    batch = RECORD_BATCH if fixed == {None} or fixed == {0} else next(iter(fixed - {None, 0}), RECORD_BATCH)
+    notes = []
+    if batch != RECORD_BATCH:
+        notes.append(f"{path.name} fixes the batch size at {batch}; the imported graph takes any batch size")
+    limit = _token_limit(proto, arrays, inputs)
+    feeds = _feeds(inputs, batch, limit, seed=0)
+    values = _run(_session(proto, path, expose=True), feeds, path)
+    outputs = [o.name for o in proto.graph.output]
+    ops = _ops(proto.graph)
+    modes: dict[str, str] = {}
+    description = f"Imported from {path.name}"
+    for _ in range(2):
+        mapper = OnnxMapper(ops, arrays, values, inputs, batch, modes, _opset(proto), title, description)
+        mapper.run(inputs, outputs)
+        needed = mapper.modes_needed()
+        if mapper.problems:
+            count = len(mapper.problems)
+            raise ModelImportError(
+                f"cannot import {path.name}: {count} operator{'s' if count > 1 else ''} "
+                f"{'have' if count > 1 else 'has'} no LayerLoom equivalent:", mapper.problems,
+            )
+        if needed == modes:
+            break
+        modes = needed
+    model, origins = mapper.builder.finish()
+    difference = _check(model, inputs, feeds, [values[o] for o in outputs], title)
+    if batch == RECORD_BATCH:
+        other = _feeds(inputs, CHECK_BATCH, limit, seed=1)
+        expected = _run(_session(proto, path, expose=False), other, path)
+        difference = max(difference, _check(model, inputs, other, [expected[o] for o in outputs], title))
+    return ImportResult(mapper.builder.graph, model, origins, notes, difference)
+
+
+def _check(model, inputs, feeds, expected, title: str) -> float:
+    tensors = [torch.from_numpy(feeds[i.name]).long() if i.dtype == "long" else torch.from_numpy(feeds[i.name])
+               for i in inputs]
+    with torch.no_grad():
+        got = model(*tensors)
+    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
+    return compare(got, [torch.from_numpy(np.asarray(e)) for e in expected], title)

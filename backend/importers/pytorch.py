@@ -1,0 +1,517 @@
+"""Import a PyTorch ``nn.Module`` into an editable LayerLoom graph.
+
+The module is traced with ``torch.fx``; the layer classes LayerLoom knows stay
+leaves of the trace (one ``call_module`` each) and everything else is traced
+through, down to functions and tensor methods. The trace is then run once on
+random inputs to record every tensor's shape (fx alone does not know shapes),
+and each fx node is mapped by the rules of :mod:`backend.importers.torch_modules`
+(layers) and :mod:`backend.importers.torch_rules` (functions and methods).
+Whatever has no rule is collected; the import then fails with the whole list,
+each part named with its module path, fx node and source line.
+
+The result is compiled and the module's weights loaded into it; its outputs are
+compared with the module's on other random inputs (another batch size), and the
+import is refused if they differ. Loading a model from a ``.py`` file runs that
+file's code: :func:`import_file` is for files the user trusts, and says so.
+
+Input shapes: a trace has no shapes, so each input needs its per-sample shape
+(without the batch dim), except when the model starts with ``nn.Linear``, whose
+``in_features`` gives it. Inputs that feed an ``nn.Embedding`` are token ids
+(long); others are float unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from backend.compile import CompiledGraph
+from backend.export.common import example_inputs
+from backend.importers import recurrent as rnn
+from backend.importers import torch_modules as modules
+from backend.importers import torch_rules as rules
+from backend.importers.common import (
+    GraphBuilder,
+    ImportResult,
+    ModelImportError,
+    Problem,
+    Recurrent,
+    RecurrentPart,
+    Unsupported,
+    Value,
+    compare,
+    first_line,
+    per_sample,
+)
+from backend.importers.user_code import (
+    instantiate,
+    is_library,
+    load_class,
+    load_weights,
+    parse_source,
+    user_frame,
+    user_line,
+)
+from graph import TensorSpec
+
+RECORD_BATCH = 3  # batch size of the run that records shapes
+CHECK_BATCH = 2  # another size for the final comparison
+_FRAME_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n[ \t]*(?P<code>[^\n]*)')
+OPERATORS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "matmul": "@",
+             "pow": "**", "neg": "unary -", "getitem": "[] indexing", "mod": "%"}
+
+
+class _Blocked(Exception):
+    """An input of this fx node could not be mapped (already reported)."""
+
+
+FAILED = object()
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    shape: tuple[int, ...]
+    dtype: str
+
+
+# ------------------------------------------------------------------ tracing
+class LeafTracer(fx.Tracer):
+    """Keeps every mapped layer (and every other ``torch.nn`` layer, to report it
+    by class) as one call; remembers which module it was in when a trace fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record_stack_traces = True
+        self._path: list[str] = []
+        self.failed_in: str | None = None
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return modules.module_rule(m) is not None or super().is_leaf_module(m, module_qualified_name)
+
+    def call_module(self, m, forward, args, kwargs):
+        self._path.append(self.path_of_module(m))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        except Exception:
+            if self.failed_in is None and self._path[-1]:
+                self.failed_in = self._path[-1]
+            raise
+        finally:
+            self._path.pop()
+
+
+def trace(module: nn.Module, title: str) -> fx.GraphModule:
+    """The fx trace of ``module``; arguments with defaults keep their defaults."""
+    tracer = LeafTracer()
+    try:
+        signature = inspect.signature(module.forward)
+        concrete = {
+            name: p.default for name, p in signature.parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+        graph = tracer.trace(module, concrete_args=concrete or None)
+    except Exception as exc:
+        where = f"module '{tracer.failed_in}'" if tracer.failed_in else f"{title}.forward"
+        line = user_frame(exc)
+        raise ModelImportError(
+            f"cannot follow {title}.forward with torch.fx: {first_line(exc)}",
+            [Problem("code that torch.fx cannot trace (control flow on tensor values, or a library call)",
+                     where, line)],
+        ) from None
+    gm = fx.GraphModule(module, graph, class_name=title)
+    gm.graph.eliminate_dead_code()
+    return gm
+
+
+def _placeholders(gm: fx.GraphModule) -> list[fx.Node]:
+    # A placeholder with a default was fixed to it by the trace; it takes no input.
+    return [n for n in gm.graph.nodes if n.op == "placeholder" and not n.args]
+
+
+def input_specs(gm, module, shapes, dtypes, title: str, notes: list[str]) -> list[TensorSpec]:
+    """Per-sample specs of the inputs: given, or read from the first layer."""
+    inputs = _placeholders(gm)
+    names = ", ".join(n.name for n in inputs)
+    if shapes and len(shapes) != len(inputs):
+        raise ModelImportError(
+            f"{title}.forward takes {len(inputs)} input(s) ({names}) but {len(shapes)} shape(s) were given; "
+            "give one --input-shape per input, in order"
+        )
+    if dtypes and len(dtypes) > len(inputs):
+        raise ModelImportError(f"{title}.forward takes {len(inputs)} input(s) ({names}) but {len(dtypes)} dtypes were given")
+    if not shapes and isinstance(module, CompiledGraph) and len(module.input_specs) == len(inputs):
+        return list(module.input_specs)  # a LayerLoom model knows its inputs
+    specs = []
+    for i, node in enumerate(inputs):
+        users = [gm.get_submodule(u.target) for u in node.users if u.op == "call_module"]
+        direct = len(users) == len(node.users)
+        dtype = dtypes[i] if dtypes and i < len(dtypes) else (
+            "long" if users and all(isinstance(m, nn.Embedding) for m in users) else "float"
+        )
+        if dtype not in ("float", "long"):
+            raise ModelImportError(f"input dtype must be float or long, got {dtype!r}")
+        if shapes:
+            shape = tuple(int(d) for d in shapes[i])
+        elif direct and users and all(isinstance(m, nn.Linear) for m in users) and len({m.in_features for m in users}) == 1:
+            shape = (users[0].in_features,)
+            notes.append(f"input {node.name!r} takes shape {shape}, the in_features of its first layer")
+        else:
+            raise ModelImportError(
+                f"cannot tell the shape of {title}'s input {node.name!r}: give the shape of one sample "
+                "without the batch dim (on the command line: --input-shape 1,28,28, once per input)"
+            )
+        if not shape or any(d < 1 for d in shape):
+            raise ModelImportError(f"input shape {shape} of {node.name!r} must be positive sizes, e.g. 1,28,28")
+        specs.append(TensorSpec(shape, dtype))
+    if not specs:
+        raise ModelImportError(f"{title}.forward takes no tensor input")
+    return specs
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the trace once and keeps the shape of every tensor it makes."""
+
+    def __init__(self, gm: fx.GraphModule):
+        super().__init__(gm)
+        self.seen: dict[fx.Node, object] = {}
+
+    def run_node(self, n: fx.Node):
+        result = super().run_node(n)
+        self.seen[n] = _describe(result)
+        return result
+
+
+def _describe(x):
+    if isinstance(x, torch.Tensor):
+        kind = "float" if x.is_floating_point() else "long"
+        return _Recorded(tuple(x.shape), kind)
+    if isinstance(x, (tuple, list)):
+        return tuple(_describe(i) for i in x)
+    return None
+
+
+def record(gm, module, specs: Sequence[TensorSpec], title: str) -> dict[fx.Node, object]:
+    inputs = example_inputs(module, specs, RECORD_BATCH, seed=0)
+    recorder = _Recorder(gm)
+    try:
+        with torch.no_grad():
+            recorder.run(*inputs)
+    except Exception as exc:
+        shapes = ", ".join(str(s) for s in specs)
+        raise ModelImportError(
+            f"{title} fails on inputs {shapes}: {first_line(exc)}{user_line(exc)}; check the input shapes"
+        ) from None
+    return recorder.seen
+
+
+# ------------------------------------------------------------------ mapping
+class TorchMapper:
+    """One pass over the trace, building the graph; see the module docstring."""
+
+    def __init__(self, gm, records, specs, modes: dict[str, str], title: str, description: str):
+        self.gm = gm
+        self.records = records
+        self.specs = list(specs)
+        self.modes = modes
+        self.builder = GraphBuilder(title, description)
+        self.env: dict[fx.Node, object] = {}
+        self.made_by: dict[str, fx.Node] = {}
+        self.recurrents: dict[str, tuple[Recurrent, fx.Node]] = {}
+        self.problems: list[Problem] = []
+
+    # -------------------------------------------------- used by the rules
+    def entry(self, arg):
+        if isinstance(arg, fx.Node):
+            found = self.env.get(arg, FAILED)
+            if found is FAILED:
+                raise _Blocked
+            return found
+        return arg
+
+    def lazy(self, arg) -> Value:
+        found = self.entry(arg)
+        if isinstance(found, Value):
+            return found
+        if isinstance(found, RecurrentPart):
+            return rnn.materialise(found)
+        if isinstance(found, rules.Size):
+            raise Unsupported("computes with a tensor's size")
+        if isinstance(found, rules.Items):
+            raise Unsupported("uses a layer's tuple of results directly")
+        raise Unsupported(f"uses the constant {arg!r} where LayerLoom needs a tensor")
+
+    def tensor(self, arg) -> Value:
+        return self.builder.materialise(self.lazy(arg))
+
+    def shape(self, node: fx.Node, item: int | None = None) -> tuple[int, ...]:
+        """Per-sample shape of the node's result (of its ``item``-th result)."""
+        found = self.records.get(node)
+        if item is not None and isinstance(found, tuple) and len(found) > item:
+            found = found[item]
+        if not isinstance(found, _Recorded):
+            raise Unsupported("does not give one tensor")
+        return per_sample(found.shape, RECORD_BATCH, "it")
+
+    def add(self, node, type_id, params, inputs, item: int | None = None, **kwargs) -> Value:
+        shape = self.shape(node, item)
+        found = self.records.get(node)
+        if item is not None:
+            found = found[item]
+        value = self.builder.add(type_id, params, inputs, shape, dtype=found.dtype, **kwargs)
+        self.made_by[value.node] = node
+        return value
+
+    def fold(self, source, x: Value, type_id: str) -> Value | None:
+        if self.made_by.get(x.node) is not source or len(source.users) != 1:
+            return None
+        return self.builder.fold_activation(x, type_id)
+
+    def merge(self, node, type_id: str, source, x: Value, y: Value) -> Value:
+        """``x (+|*) y``; joins the Add or Multiply that made ``x`` when that is
+        ``x``'s only use."""
+        value = None
+        if self.made_by.get(x.node) is source and len(source.users) == 1:
+            value = self.builder.extend_merge(x, [y], type_id)
+        if value is None:
+            value = self.builder.merge(type_id, {}, [x, y], x.shape)
+        self.made_by[value.node] = node
+        return value
+
+    def recurrent(self, node, kind, m, x) -> Recurrent:
+        rec = modules.make_recurrent(self, node, kind, m, x, self.modes.get(node.name, "seq"))
+        rec.key = node.name
+        self.recurrents[node.name] = (rec, node)
+        return rec
+
+    # -------------------------------------------------------- the pass
+    def run(self) -> None:
+        inputs = iter(self.specs)
+        for node in self.gm.graph.nodes:
+            try:
+                self.env[node] = self._map(node, inputs)
+            except _Blocked:
+                self.env[node] = FAILED
+            except Unsupported as exc:
+                self.problems.append(self._problem(node, exc.why))
+                self.env[node] = FAILED
+
+    def _map(self, node: fx.Node, inputs):
+        if node.op == "placeholder":
+            if node.args:
+                return None
+            spec = next(inputs)
+            return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
+        if node.op == "get_attr":
+            raise Unsupported(f"uses the tensor self.{node.target} outside a layer")
+        if node.op == "call_module":
+            module = self.gm.get_submodule(node.target)
+            rule = modules.module_rule(module)
+            if rule is None:
+                raise Unsupported()
+            return rule(self, node, module)
+        if node.op == "call_function":
+            rule = rules.FUNCTION_RULES.get(node.target)
+            if rule is None:
+                raise Unsupported()
+            return rule(self, node)
+        if node.op == "call_method":
+            rule = rules.METHOD_RULES.get(node.target)
+            if rule is None:
+                raise Unsupported()
+            return rule(self, node)
+        if node.op == "output":
+            results = node.args[0]
+            if isinstance(results, dict):
+                raise Unsupported("returns a dict; LayerLoom's outputs are a tensor or a tuple of tensors")
+            for result in results if isinstance(results, (tuple, list)) else (results,):
+                self.builder.add_output(self.tensor(result))
+            return None
+        raise Unsupported()
+
+    def _problem(self, node: fx.Node, why: str) -> Problem:
+        if node.op == "call_module":
+            what = class_name(type(self.gm.get_submodule(node.target)))
+            where = f"module '{node.target}'"
+        else:
+            what = {
+                "call_function": function_name(node.target), "call_method": f"Tensor.{node.target}",
+                "get_attr": f"self.{node.target}", "output": "the returned value",
+            }.get(node.op, node.op)
+            stack = node.meta.get("nn_module_stack") or {}
+            inside = next(reversed(stack.values()))[0] if stack else ""
+            where = f"'{node.name}'" + (f" in module '{inside}'" if inside else "")
+        return Problem(what, where, source_line(node.stack_trace), why)
+
+    def modes_needed(self) -> dict[str, str]:
+        """Each recurrent layer's mode from its uses; a layer whose every step and
+        last step are both used is a problem."""
+        modes = {}
+        for key, (rec, node) in self.recurrents.items():
+            if {"seq", "last"} <= rec.uses:
+                self.problems.append(Problem(
+                    class_name(type(self.gm.get_submodule(node.target))), f"module '{node.target}'",
+                    source_line(node.stack_trace),
+                    "uses both every step's output and the last step; LayerLoom's layer gives one of "
+                    "them (return_sequences): split it into two layers",
+                ))
+            modes[key] = "last" if rec.uses == {"last"} else "seq"
+        return modes
+
+
+def class_name(cls: type) -> str:
+    """``torch.nn.Bilinear`` for torch's layers, the bare name for the user's."""
+    module = cls.__module__ or ""
+    if module.startswith("torch.nn") and getattr(nn, cls.__name__, None) is cls:
+        return f"torch.nn.{cls.__name__}"
+    return f"{module}.{cls.__name__}" if module.startswith("torch") else cls.__name__
+
+
+def function_name(target) -> str:
+    name = getattr(target, "__name__", repr(target))
+    module = getattr(target, "__module__", None) or ""
+    if module in ("_operator", "operator") and name in OPERATORS:
+        return f"the {OPERATORS[name]} operator"
+    if module in ("torch.nn.functional", "torch._C._nn"):
+        return f"torch.nn.functional.{name}"
+    if not module or module.startswith("torch._C") or module == "torch":
+        return f"torch.{name}"
+    return f"{module}.{name}"
+
+
+def source_line(stack_trace: str | None) -> str:
+    """``model.py:12: return self.bil(x, x)``: the innermost frame outside torch."""
+    if not stack_trace:
+        return ""
+    frames = [m for m in _FRAME_RE.finditer(stack_trace) if not is_library(m["file"])]
+    if not frames:
+        return ""
+    m = frames[-1]
+    return f"{Path(m['file']).name}:{m['line']}: {m['code'].strip()}"
+
+
+# ------------------------------------------------------------------- public
+def import_module(
+    module: nn.Module,
+    input_shapes: Sequence[Sequence[int]] | None = None,
+    input_dtypes: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+) -> ImportResult:
+    """Import an ``nn.Module`` instance (with its current weights).
+
+    Parameters
+    ----------
+    module : nn.Module
+        The model; put in eval mode while it is imported, then given back in its
+        mode.
+    input_shapes : list of shapes, optional
+        Per-sample shape of each ``forward`` input, without the batch dim. Needed
+        unless every input feeds an ``nn.Linear`` directly.
+    input_dtypes : list of str, optional
+        ``"float"`` or ``"long"`` per input; by default ``long`` for inputs that
+        feed an ``nn.Embedding``, else ``float``.
+
+    Returns
+    -------
+    ImportResult
+        The graph (laid out and valid), the compiled model with the weights, the
+        key map and notes.
+
+    Raises
+    ------
+    ModelImportError
+        Listing every layer, function and method that has no LayerLoom equivalent,
+        or saying why the model cannot be traced or run.
+    """
+    title = title or type(module).__name__
+    description = description or f"Imported from the PyTorch model {title}"
+    was_training = module.training
+    module.eval()
+    try:
+        gm = trace(module, title)
+        notes: list[str] = []
+        specs = input_specs(gm, module, input_shapes, input_dtypes, title, notes)
+        records = record(gm, module, specs, title)
+        modes: dict[str, str] = {}
+        for _ in range(2):
+            mapper = TorchMapper(gm, records, specs, modes, title, description)
+            mapper.run()
+            needed = mapper.modes_needed()
+            if mapper.problems:
+                count = len(mapper.problems)
+                raise ModelImportError(
+                    f"cannot import {title}: {count} part{'s' if count > 1 else ''} "
+                    f"{'have' if count > 1 else 'has'} no LayerLoom equivalent:", mapper.problems,
+                )
+            if needed == modes:
+                break
+            modes = needed
+        notes += _shared_modules(gm)
+        model, origins = mapper.builder.finish()
+        difference = _check(module, model, specs, title)
+    finally:
+        module.train(was_training)
+    return ImportResult(mapper.builder.graph, model, origins, notes, difference)
+
+
+def _shared_modules(gm: fx.GraphModule) -> list[str]:
+    uses = Counter(n.target for n in gm.graph.nodes if n.op == "call_module")
+    notes = []
+    for target, count in uses.items():
+        if count > 1 and any(True for _ in gm.get_submodule(target).parameters()):
+            notes.append(
+                f"module '{target}' is used {count} times; each use becomes its own layer with a copy "
+                "of its weights (they train apart)"
+            )
+    return notes
+
+
+def _check(module, model, specs, title: str) -> float:
+    inputs = example_inputs(module, specs, CHECK_BATCH, seed=1)
+    with torch.no_grad():
+        expected = module(*inputs)
+        got = model(*inputs)
+    expected = tuple(expected) if isinstance(expected, (tuple, list)) else (expected,)
+    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
+    return compare(got, expected, title)
+
+
+def import_file(
+    source: str,
+    args: dict | None = None,
+    weights: str | os.PathLike | None = None,
+    input_shapes: Sequence[Sequence[int]] | None = None,
+    input_dtypes: Sequence[str] | None = None,
+) -> ImportResult:
+    """Import ``FILE.py:ClassName``: run the file, create the class with ``args``,
+    load ``weights`` (a state dict) if given, then :func:`import_module`.
+
+    The file's code runs with the user's rights: import only files you trust.
+    """
+    path, name = parse_source(source)
+    if args is not None and not isinstance(args, dict):
+        raise ModelImportError(f"the arguments of {name} must be a JSON object, got {json.dumps(args)}")
+    cls = load_class(path, name)
+    try:
+        module = instantiate(cls, args)
+        if not isinstance(module, nn.Module):
+            raise ModelImportError(f"{name}(...) did not create an nn.Module")
+        if weights is not None:
+            load_weights(module, weights)
+        return import_module(
+            module, input_shapes, input_dtypes, title=name, description=f"Imported from {path.name}:{name}",
+        )
+    finally:
+        sys.modules.pop(cls.__module__, None)  # the graph keeps nothing of the user's code

@@ -1,0 +1,262 @@
+"""Importing ONNX files: LayerLoom's own exports come back as the same layers with
+the same outputs; unknown operators are listed by type and node name; external
+data is read only from the model's folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from backend.compile import compile_graph
+from backend.export.onnx_export import export_onnx
+from backend.importers import ModelImportError, import_onnx
+from graph import Graph
+from tests.graph.helpers import chain
+
+TOLERANCE = 1e-5
+
+
+def _mlp() -> Graph:
+    g = Graph()
+    chain(g, ("input", {"shape": [6]}), ("dense", {"units": 8, "activation": "relu"}),
+          ("dense", {"units": 8, "activation": "tanh"}), ("dense", {"units": 3, "bias": False}),
+          ("log_softmax", {"dim": -1}), "output")
+    return g
+
+
+def _cnn() -> Graph:
+    # BatchNorm follows the activation: right after a convolution the exporter
+    # folds it into the convolution's weights.
+    g = Graph()
+    chain(g, ("input", {"shape": [1, 10, 10]}), ("conv2d", {"channels": 4, "padding": 1, "activation": "relu"}),
+          ("batch_norm", {}), ("max_pool2d", {}), ("conv2d", {"channels": 6, "kernel_size": 3}),
+          ("avg_pool2d", {"kernel_size": 3, "stride": 3}), "silu", "flatten", ("layer_norm", {}),
+          ("dense", {"units": 3}), "output")
+    return g
+
+
+def _recurrent() -> Graph:
+    # Every step of a bidirectional LSTM into the last step of a two-layer GRU:
+    # the exporter writes one operator per layer, time-major, with transposes,
+    # reshapes and a Gather of the last step around them.
+    g = Graph()
+    chain(g, ("input", {"shape": [5, 3]}),
+          ("lstm", {"hidden_size": 3, "bidirectional": True, "return_sequences": True}),
+          ("gru", {"hidden_size": 4, "num_layers": 2}), ("dense", {"units": 2}), "output")
+    return g
+
+
+GRAPHS = {"mlp": (_mlp, None), "cnn": (_cnn, None), "recurrent": (_recurrent, [(5, 3)])}
+
+
+def _randomise(model):
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("running_var"):
+                tensor.uniform_(0.5, 2.0)
+            elif name.endswith("running_mean"):
+                tensor.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Each graph, its compiled model and its ONNX file (exports are slow: once)."""
+    folder = tmp_path_factory.mktemp("onnx")
+    out = {}
+    for name, (make, _) in GRAPHS.items():
+        graph = make()
+        model = _randomise(compile_graph(graph, seed=7))
+        path = folder / f"{name}.onnx"
+        export_onnx(graph, model, path)
+        out[name] = (graph, model, path)
+    return out
+
+
+def _layers(graph: Graph) -> list[tuple[str, dict]]:
+    return [(graph.node(n).type, graph.node(n).params) for n in graph.topological_order()]
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_exported_graph_imports_as_the_same_layers_and_outputs(exported, name):
+    graph, model, path = exported[name]
+    result = import_onnx(path, GRAPHS[name][1])
+    assert _layers(result.graph) == _layers(graph)
+    assert result.graph.analysis().valid
+    x = torch.randn(4, *model.input_specs[0].shape)
+    with torch.no_grad():
+        expected, got = model(x), result.model(x)
+    assert (got - expected).abs().max().item() <= TOLERANCE
+    # Every weight comes from an initializer, under the exporter's name where it
+    # kept one (BatchNorm's step counter is not in ONNX files).
+    state = model.state_dict()
+    imported = result.model.state_dict()
+    assert set(result.origins) == {k for k in imported if not k.endswith("num_batches_tracked")}
+    named = [(t, s) for t, s in result.origins.items() if s in state]
+    assert named
+    for target, source in named:
+        assert torch.equal(imported[target], state[source])
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17):
+    graph = helper.make_graph(nodes, "tiny", inputs, outputs, list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def _float(name, *dims):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", *dims])
+
+
+def test_hand_built_file_with_matmul_add_and_transpose(tmp_path):
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1], name="swap"),
+        helper.make_node("MatMul", ["t", "fc.weight_t"], ["m"], name="fc_matmul"),
+        helper.make_node("Add", ["m", "fc.bias"], ["a"], name="fc_add"),
+        helper.make_node("LeakyRelu", ["a"], ["y"], alpha=0.2, name="act"),
+    ]
+    proto = _model(nodes, [_float("x", 4, 5)], [_float("y", 5, 3)],
+                   [numpy_helper.from_array(w, "fc.weight_t"), numpy_helper.from_array(b, "fc.bias")])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(proto, str(path))
+    result = import_onnx(path)
+    assert [t for t, _ in _layers(result.graph)] == ["input", "permute", "dense", "leaky_relu", "output"]
+    dense = next(n for n in result.graph.nodes if n.type == "dense")
+    assert dense.label == "fc" and dense.params["bias"] is True
+    x = np.random.default_rng(1).standard_normal((2, 4, 5)).astype(np.float32)
+    expected = x.transpose(0, 2, 1) @ w + b
+    expected = np.where(expected > 0, expected, 0.2 * expected)
+    got = result.model(torch.from_numpy(x)).detach().numpy()
+    assert np.abs(got - expected).max() <= TOLERANCE
+    assert result.key_map == {"fc.weight_t": "fc.weight", "fc.bias": "fc.bias"}
+
+
+def test_an_open_dim_needs_a_shape(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="act")]
+    path = tmp_path / "open.onnx"
+    onnx.save(_model(nodes, [_float("x", "T", 3)], [_float("y", "T", 3)]), str(path))
+    with pytest.raises(ModelImportError, match=r"'x' of open is declared as \(\?, \?, 3\).*--input-shape"):
+        import_onnx(path)
+    with pytest.raises(ModelImportError, match=r"the shape given, \(4, 2\), does not fit it"):
+        import_onnx(path, [(4, 2)])
+    result = import_onnx(path, [(4, 3)])
+    assert result.model.input_specs[0].shape == (4, 3)
+    assert [t for t, _ in _layers(result.graph)] == ["input", "relu", "output"]
+
+
+def test_attention_as_matrix_products_is_reported_with_the_way_out(tmp_path):
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1], name="keys"),
+        helper.make_node("MatMul", ["x", "xt"], ["scores"], name="scores"),
+        helper.make_node("Softmax", ["scores"], ["y"], axis=-1, name="weights"),
+    ]
+    path = tmp_path / "attention.onnx"
+    onnx.save(_model(nodes, [_float("x", 4, 3)], [_float("y", 4, 4)]), str(path))
+    with pytest.raises(ModelImportError) as info:
+        import_onnx(path)
+    (problem,) = info.value.problems
+    assert (problem.what, problem.where) == ("ONNX MatMul", "node 'scores'")
+    assert "as attention does" in problem.why and "layerloom import FILE.py:Class" in problem.why
+
+
+@pytest.mark.parametrize("kind", ["sinusoidal", "learned"])
+def test_a_table_added_to_a_sequence_is_a_positional_encoding(tmp_path, kind):
+    from backend.lowerings.attention import PositionalEncoding
+
+    table = PositionalEncoding.sinusoidal(16, 6).numpy()
+    if kind == "learned":
+        table = np.random.default_rng(0).standard_normal((16, 6)).astype(np.float32)
+    starts, ends, axes = (numpy_helper.from_array(np.array([v], dtype=np.int64), n)
+                          for v, n in ((0, "start"), (4, "end"), (0, "axis")))
+    nodes = [
+        helper.make_node("Slice", ["pos.pe", "start", "end", "axis"], ["pe"], name="table"),
+        helper.make_node("Add", ["x", "pe"], ["y"], name="encode"),
+    ]
+    proto = _model(nodes, [_float("x", 4, 6)], [_float("y", 4, 6)],
+                   [numpy_helper.from_array(table, "pos.pe"), starts, ends, axes])
+    path = tmp_path / "pe.onnx"
+    onnx.save(proto, str(path))
+    result = import_onnx(path)
+    node = next(n for n in result.graph.nodes if n.type == "positional_encoding")
+    assert node.params["kind"] == kind and node.params["max_len"] == 16
+    x = np.random.default_rng(1).standard_normal((2, 4, 6)).astype(np.float32)
+    got = result.model(torch.from_numpy(x)).detach().numpy()
+    assert np.abs(got - (x + table[:4])).max() <= TOLERANCE
+
+
+def test_unknown_operators_are_listed_by_type_and_node(tmp_path):
+    nodes = [
+        helper.make_node("Sin", ["x"], ["s"], name="my_sin"),
+        helper.make_node("Relu", ["s"], ["r"], name="ok_relu"),
+        helper.make_node("Einsum", ["r", "x"], ["y"], equation="ni,ni->ni", name="my_einsum"),
+    ]
+    path = tmp_path / "odd.onnx"
+    onnx.save(_model(nodes, [_float("x", 3)], [_float("y", 3)]), str(path))
+    with pytest.raises(ModelImportError) as info:
+        import_onnx(path)
+    listed = [(p.what, p.where) for p in info.value.problems]
+    assert listed == [("ONNX Sin", "node 'my_sin'"), ("ONNX Einsum", "node 'my_einsum'")]
+    assert str(info.value).startswith("cannot import odd.onnx: 2 operators have no LayerLoom equivalent")
+
+
+def _external_model(folder, location="weights.bin"):
+    """A Gemm model whose weights live in external data next to it."""
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1, name="fc")]
+    proto = _model(nodes, [_float("x", 4)], [_float("y", 3)], [numpy_helper.from_array(w, "w")])
+    path = folder / "ext.onnx"
+    onnx.save_model(proto, str(path), save_as_external_data=True, location=location, size_threshold=0)
+    return path, w
+
+
+def _relocate(path, location):
+    proto = onnx.load(str(path), load_external_data=False)
+    for entry in proto.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = location
+    onnx.save(proto, str(path))
+
+
+def test_external_data_inside_the_folder_is_read(tmp_path):
+    path, w = _external_model(tmp_path)
+    result = import_onnx(path)
+    dense = next(n for n in result.graph.nodes if n.type == "dense")
+    assert torch.equal(result.model.state_dict()[f"{dense.id}.weight"], torch.from_numpy(w))
+
+
+@pytest.mark.parametrize("escape", ["../outside.bin", "sub/../../outside.bin", "ABSOLUTE"])
+def test_external_data_outside_the_folder_is_refused(tmp_path, escape):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path, _ = _external_model(folder)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes((folder / "weights.bin").read_bytes())  # a real file: refused for its place
+    location = str(outside) if escape == "ABSOLUTE" else escape
+    _relocate(path, location)
+    with pytest.raises(ModelImportError, match="outside the model's folder"):
+        import_onnx(path)
+
+
+def test_external_data_through_a_link_out_of_the_folder_is_refused(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path, _ = _external_model(folder)
+    (tmp_path / "outside.bin").write_bytes((folder / "weights.bin").read_bytes())
+    (folder / "link.bin").symlink_to(tmp_path / "outside.bin")
+    _relocate(path, "link.bin")
+    with pytest.raises(ModelImportError, match="outside the model's folder"):
+        import_onnx(path)
+
+
+def test_unreadable_files_are_reported(tmp_path):
+    with pytest.raises(ModelImportError, match="no such file"):
+        import_onnx(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00\x01 not a model")
+    with pytest.raises(ModelImportError, match="not a readable ONNX file"):
+        import_onnx(junk)
