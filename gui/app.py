@@ -94,6 +94,29 @@ def configure_application(app) -> None:
     app.setStyle("Fusion")
     if STYLESHEET.is_file():
         app.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+    app.aboutToQuit.connect(release_clipboard)
+
+
+def release_clipboard() -> None:
+    """Drop clipboard data this process still owns before Qt shuts down.
+
+    PySide6 crashes at interpreter exit when the application's clipboard still
+    holds a QMimeData it set (reproduced with the offscreen platform): the data
+    outlives the QApplication that owns it. Only LayerLoom's own data is dropped
+    (``ownsClipboard`` is not reported by every platform, so the format decides);
+    copied layers only make sense to a running LayerLoom.
+    """
+    from PySide6.QtGui import QClipboard
+    from PySide6.QtWidgets import QApplication
+
+    from gui.clipboard import MIME_TYPE
+
+    clipboard = QApplication.clipboard()
+    if clipboard is None:
+        return
+    mime = clipboard.mimeData()
+    if clipboard.ownsClipboard() or (mime is not None and mime.hasFormat(MIME_TYPE)):
+        clipboard.clear(QClipboard.Mode.Clipboard)
 
 
 def _split_args(argv: list[str]) -> tuple[list[str], list[str]]:

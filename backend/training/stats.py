@@ -79,6 +79,9 @@ class StatsCollector:
                 weights = [p for n, p in params if "weight" in n.rsplit(".", 1)[-1]] or [p for _, p in params]
                 flat = torch.cat([w.detach().reshape(-1).float() for w in weights])
                 sample = self._sample(flat)
+                sample = sample[torch.isfinite(sample)]
+                if sample.numel() == 0:
+                    sample = torch.zeros(1)
                 lo, hi = float(sample.min()), float(sample.max())
                 if not (lo < hi):
                     lo, hi = lo - 0.5, hi + 0.5

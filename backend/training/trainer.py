@@ -58,6 +58,10 @@ class _ConsumerError(Exception):
 class Trainer(CheckpointMixin):
     """Trains a graph on a dataset.
 
+    One process trains on every sample; :class:`~backend.training.distributed.
+    DistributedTrainer` builds on the hooks marked below (``_train_batch``,
+    ``_train_metrics``, ``_validate``) to share each batch between processes.
+
     Parameters
     ----------
     graph : Graph
@@ -92,8 +96,11 @@ class Trainer(CheckpointMixin):
     -----
     :meth:`run` never raises: every problem ends in a ``failed`` event (also
     returned) whose message says what to do, and the model, optimizer and history
-    are kept as they were at that point.
+    are kept as they were at that point. The exception behind a failure is kept in
+    ``exception`` (``None`` otherwise).
     """
+
+    world_size = 1  # processes sharing each batch (DistributedTrainer: more)
 
     def __init__(self, graph: Graph, train: Dataset, val: Dataset | None = None,
                  settings: TrainSettings | None = None, *, model: torch.nn.Module | None = None,
@@ -120,6 +127,8 @@ class Trainer(CheckpointMixin):
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.result: Finished | Failed | None = None
+        self.exception: BaseException | None = None
+        self.setup_notes: list[str] = []  # shown in the ``started`` event's notes
         self._batch = 0  # next batch of the epoch in progress
         self._stop = threading.Event()
         self._go = threading.Event()
@@ -186,6 +195,7 @@ class Trainer(CheckpointMixin):
         except KeyboardInterrupt:
             final = self._finish("stopped", save=False)
         except Exception as exc:  # every failure becomes an event, never a traceback
+            self.exception = exc
             final = self._fail(describe_failure(exc, self))
         self.result = final
         self._emit_quietly(final)
@@ -229,7 +239,7 @@ class Trainer(CheckpointMixin):
         if self.val_data is not None:
             plan_run(self.graph, self.val_data, s)
         self.objective = self.plan.objective
-        notes = []
+        notes = list(self.setup_notes)
         self._amp_dtype = None
         if s.precision != "fp32":
             if device.type != "cuda":
@@ -258,7 +268,8 @@ class Trainer(CheckpointMixin):
         self.scaler = torch.amp.GradScaler("cuda") if self._amp_dtype == torch.float16 else None
         self.generator = torch.Generator().manual_seed(s.seed)
         self._epoch_gen_state = self.generator.get_state()
-        self._forward = torch.compile(self.model) if s.compile else self.model
+        # _forward trains; _eval_forward evaluates (a distributed run wraps only the first)
+        self._forward = self._eval_forward = torch.compile(self.model) if s.compile else self.model
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._stats = StatsCollector(self.model, self.module_nodes, s.seed) if self.stats_every else None
         self._best: float | None = None
@@ -276,7 +287,7 @@ class Trainer(CheckpointMixin):
             device=str(device), parameter_count=sum(p.numel() for p in self.model.parameters()),
             train_size=n, val_size=len(self.val_data) if self.val_data is not None else 0,
             batch_size=self._bs, first_epoch=self.epoch + 1, first_step=self.step + 1,
-            notes=self.notes,
+            notes=self.notes, processes=self.world_size,
         ))
 
     def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -286,7 +297,7 @@ class Trainer(CheckpointMixin):
 
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
-        self._sums = MetricSums(self.objective, self.device, self._y, ordered=True)
+        self._sums = MetricSums(self.objective, self.device, self._y, ordered=self.world_size == 1)
 
     def _settle(self) -> None:
         """Score the training predictions written so far this epoch."""
@@ -307,7 +318,7 @@ class Trainer(CheckpointMixin):
             for b in range(self._batch, self.steps_per_epoch):
                 if self._control():
                     return "stopped"
-                self._train_step(perm[b * self._bs:(b + 1) * self._bs], b * self._bs)
+                self._train_batch(perm, b)
                 self._batch = b + 1
                 self.step += 1
                 self._after_step()
@@ -352,7 +363,19 @@ class Trainer(CheckpointMixin):
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self._amp_dtype)
 
-    def _train_step(self, idx: torch.Tensor, start: int) -> None:
+    def _train_batch(self, perm: torch.Tensor, b: int) -> None:
+        """Hook: train on batch ``b`` of the epoch's permutation ``perm``."""
+        self._train_step(perm[b * self._bs:(b + 1) * self._bs], b * self._bs)
+
+    def _train_step(self, idx: torch.Tensor, start: int, scale: float = 1.0,
+                    record: bool = True) -> None:
+        """One optimizer step on rows ``idx`` (rows ``start..`` of the epoch's order).
+
+        ``scale`` multiplies the loss before the backward pass (a process's share
+        of a batch split between processes); ``record=False`` leaves the step out
+        of the loss and metrics (a placeholder batch that only keeps the
+        processes in step).
+        """
         xb, target = self._x[idx], self._y_loss[idx]
         self.optimizer.zero_grad(set_to_none=True)
         if self._amp_dtype is None:
@@ -363,20 +386,23 @@ class Trainer(CheckpointMixin):
                 out = self._forward(xb)
                 loss = self.objective(out, target)
         clip = self.settings.grad_clip
+        scaled = loss if scale == 1.0 else loss * scale
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(scaled).backward()
             if clip:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self._params, clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            loss.backward()
+            scaled.backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(self._params, clip)
             self.optimizer.step()
         self.schedule.after_step()
-        self._window.append(loss)  # its graph's buffers are already freed by backward
+        if not record:
+            return
+        self._window.append(loss.detach())
         self._window_sizes.append(len(idx))
         if self._sums.ordered:
             self._sums.add_ordered(out, start)
@@ -391,6 +417,9 @@ class Trainer(CheckpointMixin):
         if pending >= self.step_every and now - self._last_emit >= self.min_step_interval:
             self._flush_steps(now)
         if self.stats_every and self.step % self.stats_every == 0:
+            # Read the pending losses first: a diverged run must fail with the
+            # divergence message, not with an error about NaN weights.
+            self._drain()
             probe = self._val[0] if self.val_data is not None else self._x
             self._emit(Stats(self.epoch + 1, self.step, self._stats.collect(probe[:256])))
             self.model.train()
@@ -442,10 +471,10 @@ class Trainer(CheckpointMixin):
         s = self.settings
         self._drain()
         self._settle()
-        train = {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result()}
+        train = self._train_metrics()
         val, matrix = None, None
         if self.val_data is not None:
-            result = self._evaluate(*self._val, confusion=True, stoppable=True)
+            result = self._validate()
             if result is None:  # stopped during validation: the epoch stays open
                 return False
             val, matrix = result
@@ -474,6 +503,14 @@ class Trainer(CheckpointMixin):
             self.save_checkpoint()
         return stop_early
 
+    def _train_metrics(self) -> dict[str, float]:
+        """Hook: the epoch's training loss and metrics from the running sums."""
+        return {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result()}
+
+    def _validate(self):
+        """Hook: ``(metrics, confusion)`` on the validation set, ``None`` if stopped."""
+        return self._evaluate(*self._val, confusion=True, stoppable=True)
+
     def _monitored(self, train: dict, val: dict | None) -> float | None:
         name = self.settings.monitor
         source = val if name.startswith("val_") and val is not None else train
@@ -490,9 +527,21 @@ class Trainer(CheckpointMixin):
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
                   confusion: bool = False, stoppable: bool = False):
         """Loss and metrics over ``x`` in eval mode; ``None`` if stopped meanwhile."""
+        result = self._evaluate_sums(x, y, y_loss, confusion, stoppable)
+        if result is None:
+            return None
+        loss_sum, sums = result
+        return {"loss": float(loss_sum) / max(len(x), 1), **sums.result()}, sums.confusion()
+
+    def _evaluate_sums(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
+                       confusion: bool = False, stoppable: bool = False,
+                       rows: slice = slice(None)):
+        """``(loss sum, MetricSums)`` over the samples ``rows`` of ``x`` (regression's
+        R² still measures the spread of all of ``y``); ``None`` if stopped."""
         sums = MetricSums(self.objective, self.device, y, confusion=confusion)
         loss_sum = torch.zeros((), dtype=torch.float64 if self.device.type != "mps" else torch.float32,
                                device=self.device)
+        x, y, y_loss = x[rows], y[rows], y_loss[rows]
         self.model.eval()
         try:
             with torch.no_grad():
@@ -500,13 +549,13 @@ class Trainer(CheckpointMixin):
                     if stoppable and self._stop.is_set():
                         return None
                     with self._autocast():
-                        out = self._forward(x[i:i + EVAL_BATCH])
+                        out = self._eval_forward(x[i:i + EVAL_BATCH])
                         loss = self.objective(out, y_loss[i:i + EVAL_BATCH])
                     loss_sum += loss.detach().to(loss_sum.dtype) * len(out)
                     sums.add(out, y[i:i + EVAL_BATCH])
         finally:
             self.model.train()
-        return {"loss": float(loss_sum) / max(len(x), 1), **sums.result()}, sums.confusion()
+        return loss_sum, sums
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
         """Loss and metrics of the trained model on ``data`` (normalised like the

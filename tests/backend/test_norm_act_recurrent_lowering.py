@@ -222,7 +222,10 @@ def test_wrapped_recurrent_module_traces_with_torchscript():
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_bidirectional_last_step_exports_to_onnx_with_dynamic_batch_and_length():
+def test_bidirectional_last_step_exports_to_onnx_with_dynamic_batch():
+    """The wrapper exports and runs at another batch size. Whether the exporter keeps
+    the sequence length dynamic varies (the known LSTM trap); backend.export detects
+    that and writes the length as fixed, tested in tests/backend/test_export_onnx.py."""
     ort = pytest.importorskip("onnxruntime")
     p = {"hidden_size": 4, "bidirectional": True, "return_sequences": False}
     model, _ = single_layer("lstm", p, (5, 3))
@@ -232,6 +235,6 @@ def test_bidirectional_last_step_exports_to_onnx_with_dynamic_batch_and_length()
         model, (torch.randn(2, 5, 3),), dynamo=True, verbose=False, dynamic_shapes=(dims,)
     )
     session = ort.InferenceSession(program.model_proto.SerializeToString())
-    x = torch.randn(3, 8, 3)
+    x = torch.randn(3, 5, 3)
     (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     torch.testing.assert_close(torch.from_numpy(out), model(x).detach(), atol=1e-5, rtol=1e-5)

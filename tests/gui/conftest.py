@@ -14,6 +14,16 @@ from graph import Graph
 from gui.canvas import GraphScene, GraphView
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _clipboard_released_at_exit(qapp):
+    """Clear the clipboard after the last GUI test, as the app does on quit
+    (see gui.app.release_clipboard): PySide6 crashes at exit otherwise."""
+    yield
+    from gui.app import release_clipboard
+
+    release_clipboard()
+
+
 @pytest.fixture(autouse=True)
 def _private_settings(tmp_path_factory, monkeypatch):
     """Every GUI test keeps its QSettings, recent files and recovery files in a
