@@ -15,6 +15,11 @@ import sys
 # Sub-command name -> module under backend.cli, in the order `--help` lists them.
 COMMANDS = {
     "validate": "validate",
+    "datasets": "datasets",
+    "train": "train",
+    "export": "export",
+    "new": "new",
+    "import": "import_cmd",
 }
 
 EXIT_INVALID = 1  # the graph has errors

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from graph import FORMAT_VERSION, GraphFileError, dumps, load_graph, loads, save_graph
-from graph import fileformat
+from graph import FORMAT_VERSION, GraphFileError, dumps, fileformat, load_graph, loads, save_graph
 from tests.graph.helpers import mlp
 
 
