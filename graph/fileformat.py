@@ -19,7 +19,6 @@ from typing import Any
 
 from graph.errors import GraphError, GraphFileError, UnknownLayerError
 from graph.model import Edge, Graph
-from graph.registry import REGISTRY
 
 FORMAT = "layerloom.graph"
 FORMAT_VERSION = 1

@@ -4,6 +4,10 @@ FILE is a ``.loom`` graph (with ``--weights W.safetensors`` for trained weights,
 freshly initialised ones, with a note saying so) or a ``.safetensors`` file saved
 by LayerLoom, which holds both. The format may be left out when OUT's suffix
 names it (``.onnx``, ``.pt``, ``.py``, ``.safetensors``).
+
+``--format train-script`` writes a standalone training script instead (runnable
+with torchrun; ``--with-data`` adds the file's dataset as ``.npz``): see
+:mod:`backend.export.train_script`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from pathlib import Path
 
 from backend.cli import EXIT_INVALID, CommandError
 
-FORMAT_NAMES = ("onnx", "torchscript", "python", "safetensors")
+FORMAT_NAMES = ("onnx", "torchscript", "python", "safetensors", "train-script")
 
 
 def add_parser(subs, name: str) -> None:
@@ -30,6 +34,9 @@ def add_parser(subs, name: str) -> None:
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
     p.add_argument("--seed", type=int, default=0, help="seed for fresh weights (default 0)")
+    p.add_argument("--with-data", action="store_true",
+                   help="train-script: also write the file's dataset as OUT's name with .npz, "
+                   "so the script runs out of the box")
     p.set_defaults(run=run)
 
 
@@ -47,9 +54,17 @@ def run(args) -> int:
             f"cannot tell the format from {args.output!r}; add --format "
             f"({'|'.join(FORMAT_NAMES)})"
         )
+    if args.with_data and fmt != "train-script":
+        raise CommandError(f"--with-data goes with --format train-script, not {fmt}")
     graph, model = _load(args)
     try:
-        result = export_model(graph, model, args.output, fmt)
+        if fmt == "train-script":  # a standalone training script (backend.export.train_script)
+            from backend.export.train_script import export_train_script
+
+            result = export_train_script(graph, model, args.output, with_data=args.with_data,
+                                         base_dir=str(Path(args.file).resolve().parent))
+        else:
+            result = export_model(graph, model, args.output, fmt)
     except ExportError as exc:
         raise CommandError(str(exc)) from None
     for note in result.notes:

@@ -15,6 +15,14 @@ steps, loss and the time left. The run writes into ``--out`` (default
 
 Ctrl-C stops after the current step and keeps a checkpoint (a second Ctrl-C
 aborts at once).
+
+Several processes (``--nproc N``, or the file's ``processes`` setting) train with
+DistributedDataParallel: this command becomes torch.distributed's launcher
+(:mod:`backend.training.launch`, what ``torchrun`` runs), and each worker it starts
+trains one share of every batch (:mod:`backend.training.distributed`). Started by
+``torchrun`` itself, the command finds ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` in
+its environment and joins the run instead of launching one. ``--batch-size`` is
+always the global batch, split between the processes.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from backend.cli import EXIT_INVALID, CommandError
 from backend.training.settings import OPTIMIZERS, parse_batch_size
@@ -49,7 +59,8 @@ def add_parser(subs, name: str) -> None:
     p.add_argument("--epochs", type=_positive_int, metavar="N",
                    help="passes over the training set (default: the file's)")
     p.add_argument("--batch-size", type=_batch_size, metavar="B",
-                   help="samples per step; 0 or 'full' for the whole training set")
+                   help="samples per step, over all processes together (the global batch: "
+                   "each of N processes takes 1/N of it); 0 or 'full' for the whole training set")
     p.add_argument("--lr", type=_positive_float, metavar="LR", help="learning rate")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--device", metavar="auto|cpu|cuda|mps",
@@ -62,6 +73,24 @@ def add_parser(subs, name: str) -> None:
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue from a checkpoint folder (DIR/checkpoint of an earlier run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar, only epoch lines")
+    p.add_argument("--events", metavar="PATH",
+                   help="also write every training event as one JSON line to PATH ('-': stdout)")
+    d = p.add_argument_group(
+        "several processes and machines (DistributedDataParallel, as torchrun runs it)",
+        "Each process trains on its share of every batch; --batch-size stays the global batch, "
+        "so a run on N processes learns like one on a single process. CUDA: one GPU per process "
+        "(nccl); CPU: gloo. On a cluster, run the same command on every machine with its "
+        "--node-rank. Started by torchrun, the command joins that run instead.")
+    d.add_argument("--nproc", type=_positive_int, metavar="N",
+                   help="processes on this machine (default: the file's processes setting, usually 1)")
+    d.add_argument("--nnodes", type=_positive_int, default=1, metavar="M",
+                   help="machines taking part (default 1)")
+    d.add_argument("--node-rank", type=_seed, default=0, metavar="K",
+                   help="this machine's place, 0..M-1 (default 0)")
+    d.add_argument("--master-addr", default="127.0.0.1", metavar="ADDR",
+                   help="address of the machine with node rank 0 (default 127.0.0.1)")
+    d.add_argument("--master-port", type=_port, metavar="PORT",
+                   help="its port (default: a free port on one machine, 29500 on several)")
     p.set_defaults(run=run)
 
 
@@ -95,6 +124,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number up to 65535, got {value}")
+    return value
+
+
 def _batch_size(text: str) -> int:
     from backend.training.settings import SettingsError
 
@@ -105,7 +141,43 @@ def _batch_size(text: str) -> int:
 
 
 # ------------------------------------------------------------------ the command
+@dataclass
+class Prepared:
+    """A run's inputs, checked: what every process of a run loads the same way."""
+
+    graph: Any
+    settings: Any
+    data: Any
+    data_settings: Any
+    out: Path
+
+
 def run(args) -> int:
+    from backend.training import TrainingError
+    from backend.training.distributed import worker_env
+
+    try:
+        env = worker_env()
+    except TrainingError as exc:
+        raise CommandError(str(exc)) from None
+    if env is not None:  # started by torchrun: join its run
+        if args.nproc not in (None, env.local_world_size):
+            raise CommandError(
+                f"this process is one of {env.local_world_size} on this machine started by "
+                f"torchrun (LOCAL_WORLD_SIZE={env.local_world_size}); leave out --nproc {args.nproc}"
+            )
+        prepared = _prepare(args, make_out=env.is_main)
+        return _train_worker(args, prepared, env, launched=False)
+    prepared = _prepare(args)
+    options = _launch_options(args, prepared.settings)
+    if options.distributed:
+        return _launch(args, prepared, options)
+    return _train(args, prepared.graph, prepared.settings, prepared.data, prepared.data_settings,
+                  prepared.out)
+
+
+def _prepare(args, make_out: bool = True) -> Prepared:
+    """Load and check the graph, settings and data; raises :class:`CommandError`."""
     from backend.datasets import DatasetError
     from backend.training import (
         DatasetSettings,
@@ -161,30 +233,40 @@ def run(args) -> int:
     except TrainingError as exc:
         raise CommandError(f"{args.file}: {exc}") from None
     out = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CommandError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    if make_out:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     if args.resume and not Path(args.resume).is_dir():
         raise CommandError(f"--resume {args.resume}: no checkpoint folder there")
-    return _train(args, graph, settings, data, data_settings, out)
+    return Prepared(graph, settings, data, data_settings, out)
 
 
 def _train(args, graph, settings, data, data_settings, out: Path) -> int:
-    from backend.export import save_weights
     from backend.training import Trainer
 
     progress = Progress(sys.stderr, enabled=not args.no_progress)
+    events = _consumer(args, progress)
     trainer = Trainer(
-        graph, data.train, data.val, settings, on_event=progress,
+        graph, data.train, data.val, settings, on_event=events,
         checkpoint_dir=out / "checkpoint", resume_from=args.resume,
         min_step_interval=BAR_INTERVAL, normalisation=data.normalisation,
     )
     with _stop_on_sigint(trainer):
         final = trainer.run()
     progress.close()
+    events.close()
     if final.kind == "failed":
         raise CommandError(final.message, EXIT_INVALID)
+    return _write_outputs(args, graph, settings, data, data_settings, out, trainer, final)
+
+
+def _write_outputs(args, graph, settings, data, data_settings, out: Path, trainer, final,
+                   extra: dict | None = None) -> int:
+    """Write the model and metrics.json, print the summary; returns the exit status."""
+    from backend.export import save_weights
+
     test = trainer.evaluate(data.test) if data.test is not None and final.reason != "stopped" else None
     meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict())}
     model_path = save_weights(graph, trainer.model, out / "model.safetensors", meta).path
@@ -200,12 +282,16 @@ def _train(args, graph, settings, data, data_settings, out: Path) -> int:
         "steps": final.steps,
         "wall_time": round(final.wall_time, 4),
         "normalisation": data.normalisation.to_dict(),
+        "processes": trainer.world_size,
+        **(extra or {}),
     }
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     values = ", ".join(f"{k} {v:.4g}" for k, v in final.metrics.items())
+    where = f"{trainer.world_size} processes ({trainer.device.type})" if trainer.world_size > 1 \
+        else str(trainer.device)
     print(f"{final.reason} after {final.epochs} epoch(s), {final.steps} steps in "
-          f"{final.wall_time:.1f} s on {trainer.device}: {values or 'no metrics yet'}")
+          f"{final.wall_time:.1f} s on {where}: {values or 'no metrics yet'}", flush=True)
     if test:
         print("test: " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()))
     print(f"wrote {model_path}, {metrics_path} and {out / 'checkpoint'}")
@@ -215,23 +301,193 @@ def _train(args, graph, settings, data, data_settings, out: Path) -> int:
     return 0
 
 
-class _stop_on_sigint:
-    """Ctrl-C asks the trainer to stop (and checkpoint); a second one aborts."""
+# ------------------------------------------------------------ several processes
+_EARLY_STOP = threading.Event()  # Ctrl-C reached a worker before its trainer existed
 
-    def __init__(self, trainer):
+
+def _launch_options(args, settings):
+    from backend.training.launch import LaunchOptions
+
+    return LaunchOptions(
+        nproc=args.nproc if args.nproc is not None else settings.processes,
+        nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr,
+        master_port=args.master_port,
+    )
+
+
+def _launch(args, prepared: Prepared, options) -> int:
+    """Be torchrun: start the workers of this machine and wait for them."""
+    from backend.training import TrainingError
+    from backend.training.distributed import plan_device
+    from backend.training.launch import LaunchError, launch
+
+    try:
+        options.check()
+        plan_device(prepared.settings.device, 0, options.nproc)  # enough GPUs?
+    except LaunchError as exc:
+        raise CommandError(str(exc), exc.code) from None
+    except TrainingError as exc:
+        raise CommandError(str(exc)) from None
+    payload = {k: v for k, v in vars(args).items() if k != "run"}
+    payload["nproc"] = options.nproc
+    try:
+        results = launch(_worker_entry, payload, options)
+    except LaunchError as exc:
+        raise CommandError(str(exc), exc.code) from None
+    codes = [int(code or 0) for code in results.values()]
+    return int(results.get(0) or 0) if 0 in results else max(codes, default=0)
+
+
+def _worker_entry(payload: dict) -> int:
+    """One worker started by :func:`_launch` (in a fresh, spawned process)."""
+    signal.signal(signal.SIGINT, lambda signum, frame: _EARLY_STOP.set())
+    from backend.training import TrainingError
+    from backend.training.distributed import is_peer_loss, worker_env
+
+    args = argparse.Namespace(**payload)
+    env = None
+    try:
+        env = worker_env()
+        prepared = _prepare(args, make_out=env.is_main)
+        return _train_worker(args, prepared, env, launched=True)
+    except (CommandError, TrainingError) as exc:
+        _worker_failed(env, str(exc), lost_peer=False, launched=True)
+    except Exception as exc:  # joining the process group, mostly: one line, no traceback
+        _worker_failed(env, _describe(exc), is_peer_loss(exc), launched=True)
+
+
+def _train_worker(args, prepared: Prepared, env, launched: bool) -> int:
+    """Train as rank ``env.rank``: rank 0 reports and writes, all train."""
+    from backend.training import TrainingError
+    from backend.training.distributed import (
+        DistributedTrainer,
+        is_peer_loss,
+        join_process_group,
+        leave_process_group,
+        plan_device,
+    )
+
+    p = prepared
+    try:
+        device, backend, notes = plan_device(p.settings.device, env.local_rank, env.local_world_size)
+    except TrainingError as exc:
+        raise CommandError(str(exc)) from None
+    settings = p.settings.replace(device=device)
+    progress = Progress(sys.stderr, enabled=not args.no_progress) if env.is_main else None
+    events = _consumer(args, progress) if env.is_main else None
+    try:
+        groups = join_process_group(env, backend, device)
+    except Exception as exc:  # unreachable master, port taken, backend missing
+        _worker_failed(env, f"cannot join the other processes: {_describe(exc)}",
+                       is_peer_loss(exc), launched)
+    try:
+        trainer = DistributedTrainer(
+            p.graph, p.data.train, p.data.val, settings, groups=groups, on_event=events,
+            checkpoint_dir=p.out / "checkpoint", resume_from=args.resume,
+            min_step_interval=BAR_INTERVAL, normalisation=p.data.normalisation,
+        )
+        trainer.setup_notes.extend(notes)
+        with _stop_on_sigint(trainer, distributed=True, quiet=launched or not env.is_main):
+            final = trainer.run()
+        if progress is not None:
+            progress.close()
+            events.close()
+        if final.kind == "failed":
+            _worker_failed(env, final.message, is_peer_loss(trainer.exception), launched)
+        trainer.close()
+        if not env.is_main:
+            return EXIT_STOPPED if final.reason == "stopped" else 0
+        return _write_outputs(args, p.graph, settings, p.data, p.data_settings, p.out, trainer,
+                              final, {"backend": backend})
+    finally:
+        leave_process_group()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _worker_failed(env, message: str, lost_peer: bool, launched: bool):
+    """End this worker with ``message`` for the launcher (and torchrun).
+
+    A rank that only lost contact with another lingers a moment first: the
+    launcher reports the first process to end, and that must be the one at
+    fault (it ends this one meanwhile). ``os._exit`` skips tearing down the
+    process group, which could wait on ranks stuck in a collective with this one.
+    """
+    from backend.training.launch import PEER_LOSS_GRACE_S, write_error_file
+
+    write_error_file(message, lost_peer)
+    if lost_peer:
+        time.sleep(PEER_LOSS_GRACE_S)
+    if not launched:
+        where = f"rank {env.rank} of {env.world_size}" if env is not None else "worker"
+        print(f"error: {where}: {message}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INVALID)
+
+
+class _Events:
+    """The trainer's consumer: the progress bar, plus a JSON-lines log (``--events``)."""
+
+    def __init__(self, progress, path: str | None):
+        self.progress = progress
+        self.handle = None
+        if path == "-":
+            self.handle = sys.stdout
+        elif path:
+            try:
+                self.handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise CommandError(f"--events {path}: {exc.strerror or exc}") from None
+
+    def __call__(self, event) -> None:
+        self.progress(event)
+        if self.handle is not None:
+            self.handle.write(json.dumps(asdict(event)) + "\n")
+            self.handle.flush()
+
+    def close(self) -> None:
+        if self.handle is not None and self.handle is not sys.stdout:
+            self.handle.close()
+        self.handle = None
+
+
+def _consumer(args, progress) -> _Events:
+    return _Events(progress, getattr(args, "events", None))
+
+
+class _stop_on_sigint:
+    """Ctrl-C asks the trainer to stop (and checkpoint); a second one aborts.
+
+    In a distributed run every Ctrl-C only asks to stop: the ranks agree on the
+    step to stop at, and the launcher (or torchrun) ends them if they linger.
+    ``quiet`` leaves the notice to the launcher.
+    """
+
+    def __init__(self, trainer, distributed: bool = False, quiet: bool = False):
         self.trainer = trainer
+        self.distributed = distributed
+        self.quiet = quiet
         self.old = None
 
     def _handler(self, signum, frame):
         if self.trainer.stopping:
+            if self.distributed:
+                return
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
-        print("\nstopping after this step (Ctrl-C again to abort) ...", file=sys.stderr)
+        if not self.quiet:
+            print("\nstopping after this step (Ctrl-C again to abort) ...", file=sys.stderr)
         self.trainer.stop()
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self.old = signal.signal(signal.SIGINT, self._handler)
+            if _EARLY_STOP.is_set():  # Ctrl-C while the worker was starting
+                self.trainer.stop()
         return self
 
     def __exit__(self, *exc):
@@ -265,7 +521,9 @@ class Progress:
         if kind == "started":
             self.total, self.epochs, self.first_step = event.total_steps, event.epochs, event.first_step
             self.t0 = time.perf_counter()
-            self._line(f"training on {event.device}: {event.train_size:,} samples "
+            where = event.device if event.processes == 1 else \
+                f"{event.processes} processes ({event.device.split(':')[0]})"
+            self._line(f"training on {where}: {event.train_size:,} samples "
                        f"({event.val_size:,} for validation), {event.parameter_count:,} parameters, "
                        f"{event.steps_per_epoch} steps per epoch")
             for note in event.notes:

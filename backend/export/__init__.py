@@ -16,6 +16,7 @@ from backend.export.common import ExportError, ExportResult, WeightsError
 from backend.export.onnx_export import export_onnx
 from backend.export.python_source import export_python
 from backend.export.torchscript import export_torchscript
+from backend.export.train_script import export_train_script
 from backend.export.weights import load_model, load_weights, save_weights
 from graph import Graph
 
@@ -27,6 +28,7 @@ FORMATS: dict[str, tuple[Exporter, str]] = {
     "onnx": (export_onnx, ".onnx"),
     "torchscript": (export_torchscript, ".pt"),
     "python": (export_python, ".py"),
+    "train-script": (export_train_script, ".py"),  # chosen by name: ".py" means "python"
 }
 
 
@@ -49,6 +51,7 @@ def export_model(graph: Graph, model: CompiledGraph, path: str | os.PathLike, fm
 
 __all__ = [
     "FORMATS", "ExportError", "ExportResult", "WeightsError",
-    "export_model", "export_onnx", "export_python", "export_torchscript", "format_for",
+    "export_model", "export_onnx", "export_python", "export_torchscript", "export_train_script",
+    "format_for",
     "load_model", "load_weights", "save_weights",
 ]

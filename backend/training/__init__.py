@@ -10,6 +10,10 @@ Typical use (the command line and the GUI both do this)::
     # from another thread: trainer.pause(), trainer.resume(), trainer.stop(),
     # trainer.set_lr(1e-4)
 
+Several processes: ``layerloom train FILE --nproc N`` (:mod:`.launch` starts them,
+:mod:`.distributed` trains in each), or from a program ``train_command(path, N)``
+for a child process; ``device_count(device)`` says how many processes fit.
+
 Names are imported on first use (PEP 562), so ``backend.training.settings`` (pure
 Python) loads without torch: the command line builds its parser without paying
 for the torch import.
@@ -23,6 +27,8 @@ _WHERE = {
     "checkpoint": ("CheckpointError", "load_checkpoint", "load_weights"),
     "checks": ("TrainingError", "plan_run", "resolve_device"),
     "data": ("TrainingData", "prepare_data"),
+    "distributed": ("DistributedTrainer", "device_count", "worker_env"),
+    "launch": ("LaunchError", "LaunchOptions", "launch", "train_command"),
     "events": ("STOP_REASONS", "CheckpointSaved", "Confusion", "Epoch", "EventQueue", "Failed",
                "Finished", "NodeStats", "Paused", "Resumed", "Started", "Stats", "Step"),
     "losses": ("Objective", "default_loss"),

@@ -37,6 +37,7 @@ class Started:
     first_epoch: int = 1  # > 1 when resuming
     first_step: int = 1
     notes: tuple[str, ...] = ()  # things the user should know (precision ignored, ...)
+    processes: int = 1  # data-parallel processes sharing each batch of batch_size samples
     kind: str = field(default="started", init=False)
 
 

@@ -128,6 +128,21 @@ class MetricSums:
         r2 = torch.where(sst > 0, 1 - sq_err / sst.clamp_min(1e-30), (sq_err == 0).to(sst.dtype))
         return {"mae": mae, "r2": float(r2.mean())}
 
+    def reduce(self, sum_across) -> None:
+        """Add up these sums with those of the other processes of a distributed run.
+
+        ``sum_across`` sums a tensor in place over the processes (an all-reduce);
+        afterwards every process holds the totals, so :meth:`result` gives the
+        metrics over all of their samples.
+        """
+        self._fold()
+        sum_across(self.sums)
+        count = torch.tensor([self.count], dtype=torch.int64, device=self.sums.device)
+        sum_across(count)
+        self.count = int(count)
+        if self.matrix is not None:
+            sum_across(self.matrix)
+
     def confusion(self) -> list[list[int]] | None:
         """``matrix[true][predicted]`` counts, or ``None`` when not counted."""
         if self.matrix is None:

@@ -23,6 +23,7 @@ NORMALISE = ("standard", "minmax", "none")
 METRICS = ("loss", "accuracy", "mae", "r2")
 MAX_EPOCHS = 1_000_000
 MAX_BATCH = 1 << 31
+MAX_PROCESSES = 1024
 
 
 class SettingsError(ValueError):
@@ -162,6 +163,12 @@ class TrainSettings:
         ``started`` event, so a file saved on a GPU machine still trains on a laptop.
     compile : bool
         Wrap the model in ``torch.compile`` (first steps are slower while it compiles).
+    processes : int
+        Training processes on this machine for ``layerloom train`` (data-parallel
+        with torch.distributed: one per GPU on CUDA, CPU processes otherwise);
+        ``--nproc`` overrides it. ``batch_size`` stays the global batch, split
+        across the processes, so the same file learns the same way on any count.
+        The in-app trainer runs one process.
     """
 
     optimizer: str = "adam"
@@ -189,6 +196,7 @@ class TrainSettings:
     device: str = "auto"
     precision: str = "fp32"
     compile: bool = False
+    processes: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
@@ -229,6 +237,7 @@ class TrainSettings:
         self.device = check_device(self.device)
         self.precision = _choice("precision", self.precision, PRECISIONS)
         self.compile = _bool("compile", self.compile)
+        self.processes = _number("processes", self.processes, 1, MAX_PROCESSES, integer=True)
 
     @property
     def monitor_mode(self) -> str:
