@@ -35,7 +35,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,12 +215,10 @@ def _prepare(args, make_out: bool = True) -> Prepared:
             optimizer=args.optimizer, device=args.device, seed=args.seed,
         )
         if args.dataset is not None and args.dataset != data_settings.name:
-            data_settings = DatasetSettings(os.path.abspath(args.dataset) if os.path.exists(args.dataset)
-                                            else args.dataset, {}, data_settings.normalise,
-                                            data_settings.val_split)
+            name = os.path.abspath(args.dataset) if os.path.exists(args.dataset) else args.dataset
+            data_settings = replace(data_settings, name=name, options={})
         if args.val_split is not None:
-            data_settings = DatasetSettings(data_settings.name, data_settings.options,
-                                            data_settings.normalise, args.val_split)
+            data_settings = replace(data_settings, val_split=args.val_split)
     except SettingsError as exc:
         raise CommandError(str(exc)) from None
     base_dir = str(Path(args.file).resolve().parent)

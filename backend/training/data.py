@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from backend.datasets import Dataset, DatasetError, Normalisation, load_dataset, normalise
 from backend.training.settings import DatasetSettings
@@ -52,4 +52,29 @@ def prepare_data(settings: DatasetSettings, seed: int = 0, base_dir: str | None 
         dataset = load_dataset(settings.resolve_name(base_dir), **settings.options)
     train, val = dataset.split(settings.val_split, seed)
     (train, val), stats = normalise(train, val, method=settings.normalise)  # scales train.test too
-    return TrainingData(train, val if len(val) else None, train.test, stats)
+    test = train.test
+    if settings.target == "input":
+        train, val = reconstruction(train), reconstruction(val)
+        test = reconstruction(test) if test is not None else None
+    return TrainingData(train, val if len(val) else None, test, stats)
+
+
+def reconstruction(data: Dataset) -> Dataset:
+    """``data`` with its own inputs, flattened, as regression targets (autoencoders).
+
+    Raises
+    ------
+    DatasetError
+        For token inputs: ids are categories, not values to reproduce.
+    """
+    if data.input_dtype != "float":
+        raise DatasetError(
+            f"{data.name}: the target 'input' needs float inputs; token ids cannot be "
+            "reconstructed as values — use the dataset's labels as the target"
+        )
+    flat = data.x.reshape(len(data.x), -1).copy()
+    return replace(
+        data, y=flat, task="regression", target_shape=flat.shape[1:], num_classes=None,
+        class_names=None, test=None,
+        description=f"{data.description} Target: the input itself (reconstruction).",
+    )

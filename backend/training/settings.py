@@ -276,6 +276,9 @@ def check_monitor(value: Any) -> str:
     raise SettingsError(f"monitor must be one of {allowed}, got {value!r}")
 
 
+TARGETS = ("labels", "input")
+
+
 @dataclass
 class DatasetSettings:
     """What to train on: the ``"dataset"`` section of a ``.loom`` file.
@@ -300,12 +303,17 @@ class DatasetSettings:
     val_split : float
         Share of the samples held out for validation, ``0 <= val_split < 1``
         (``0``: no validation set). The split is drawn with the run's seed.
+    target : {"labels", "input"}
+        What the model learns to output: the dataset's labels, or its own
+        (normalised) input, flattened, for autoencoders (a regression on every
+        input value). Written to the file only when it is ``"input"``.
     """
 
     name: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     normalise: str = "standard"
     val_split: float = 0.2
+    target: str = "labels"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -317,10 +325,14 @@ class DatasetSettings:
         self.val_split = _number("val_split", self.val_split, 0.0, 1.0)
         if self.val_split >= 1.0:
             raise SettingsError(f"val_split must be below 1, got {self.val_split!r}")
+        self.target = _choice("target", self.target, TARGETS)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "options": dict(self.options),
+        data = {"name": self.name, "options": dict(self.options),
                 "normalise": self.normalise, "val_split": self.val_split}
+        if self.target != "labels":
+            data["target"] = self.target
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> DatasetSettings:
