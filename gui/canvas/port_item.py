@@ -15,6 +15,10 @@ from gui.canvas import theme
 
 NORMAL, OK, BAD = "normal", "ok", "bad"
 
+_BOUNDS = QRectF(-theme.PORT_HIT, -theme.PORT_HIT, 2 * theme.PORT_HIT, 2 * theme.PORT_HIT)
+_SHAPE = QPainterPath()
+_SHAPE.addEllipse(_BOUNDS)
+
 
 class PortItem(QGraphicsItem):
     """One input or output port of a node, placed by its :class:`NodeItem`."""
@@ -25,6 +29,7 @@ class PortItem(QGraphicsItem):
         self.name = name
         self.is_output = is_output
         self.state = NORMAL
+        self._tip = ""
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setZValue(1)
@@ -37,6 +42,12 @@ class PortItem(QGraphicsItem):
         """Where wires attach, in scene coordinates."""
         return self.scenePos()
 
+    def set_tip(self, text: str) -> None:
+        """Set the tooltip (the tensor through the port) unless it already says ``text``."""
+        if text != self._tip:
+            self._tip = text
+            self.setToolTip(text)
+
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
@@ -44,13 +55,10 @@ class PortItem(QGraphicsItem):
 
     # ------------------------------------------------------------- geometry
     def boundingRect(self) -> QRectF:
-        r = theme.PORT_HIT
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return QRectF(_BOUNDS)
 
     def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addEllipse(self.boundingRect())
-        return path
+        return QPainterPath(_SHAPE)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         r = theme.PORT_RADIUS

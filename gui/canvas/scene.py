@@ -25,7 +25,7 @@ from graph.model import Edge, Event, Graph
 from gui import commands
 from gui.canvas import theme
 from gui.canvas.edge_item import EdgeItem
-from gui.canvas.node_item import NodeItem
+from gui.canvas.node_item import PORTS_MOVED, NodeItem
 from gui.canvas.port_item import BAD, NORMAL, OK, PortItem
 from gui.canvas.wire_check import wire_problem
 from gui.canvas.wire_preview import WirePreview
@@ -66,6 +66,7 @@ class GraphScene(QGraphicsScene):
         self._adjacent: dict[str, set[Edge]] = {}
         self._analysis: Analysis | None = None
         self._dirty = False
+        self._touched: set[str] = set()  # nodes changed (params, label) since the refresh
         self._wire: _WireDrag | None = None
         self._selection_batch = False
         self._last_selection: list[str] = []
@@ -107,6 +108,9 @@ class GraphScene(QGraphicsScene):
             self._following.pop().unsubscribe(self._listener)
 
     def _rebuild(self) -> None:
+        """Throw the items away and build them again for the whole graph, in one
+        pass with the analysis at hand (each card laid out once, each wire labelled
+        as it is made)."""
         self.cancel_wire()
         self._selection_batch = True
         try:
@@ -119,13 +123,14 @@ class GraphScene(QGraphicsScene):
         self._nodes.clear()
         self._edges.clear()
         self._adjacent.clear()
-        self._analysis = None
+        self._refresh_timer.stop()
+        self._dirty = False
+        self._touched.clear()
+        self._analysis = self.graph.analysis()
         for node in self.graph.nodes:
             self._add_node_item(node.id)
         for edge in self.graph.edges:
             self._add_edge_item(edge)
-        self._dirty = True
-        self.refresh_analysis()
         self._emit_selection()
 
     def _on_graph_event(self, event: Event) -> None:
@@ -137,10 +142,14 @@ class GraphScene(QGraphicsScene):
         elif kind == "node_removed":
             self._remove_node_item(nid)
         elif kind == "node_changed":
-            item = self._nodes[nid]
-            info = self._analysis.nodes.get(nid) if self._analysis else None
-            if item.set_node(self.graph.node(nid), info):
-                self.node_item_moved(item)  # ports may have moved
+            self._touched.add(nid)
+            node, item = self.graph.node(nid), self._nodes[nid]
+            if item.port_names() != (node.input_ports(), node.output_ports()):
+                # wires to new ports may follow at once: make the ports now (the
+                # texts are redone with the new analysis at the refresh)
+                info = self._analysis.nodes.get(nid) if self._analysis else None
+                if item.set_node(node, info) & PORTS_MOVED:
+                    self.node_item_moved(item)
         elif kind == "node_moved":
             self._nodes[nid].place(self.graph.node(nid).position)
             return  # positions do not change the analysis
@@ -160,8 +169,7 @@ class GraphScene(QGraphicsScene):
     def _add_node_item(self, node_id: str) -> None:
         node = self.graph.node(node_id)
         info = self._analysis.nodes.get(node_id) if self._analysis else None
-        item = NodeItem(node)
-        item.set_node(node, info)
+        item = NodeItem(node, info)
         self._nodes[node_id] = item
         self._adjacent[node_id] = set()
         self.addItem(item)
@@ -174,7 +182,8 @@ class GraphScene(QGraphicsScene):
     def _add_edge_item(self, edge: Edge) -> None:
         source = self._nodes[edge.source].port(edge.source_port, output=True)
         target = self._nodes[edge.target].port(edge.target_port, output=False)
-        item = EdgeItem(edge, source, target)
+        spec = self._analysis.edges.get(edge) if self._analysis else None
+        item = EdgeItem(edge, source, target, spec)
         self._edges[edge] = item
         self._adjacent[edge.source].add(edge)
         self._adjacent[edge.target].add(edge)
@@ -188,17 +197,26 @@ class GraphScene(QGraphicsScene):
         self.removeItem(item)
 
     def refresh_analysis(self) -> None:
-        """Re-read the analysis after changes and update the items it affects."""
+        """Re-read the analysis after changes and update the items it affects.
+
+        Runs at once after each undo-stack step, and otherwise once per burst of
+        graph events (a zero-delay timer); call it to bring the items up to date
+        now. Each card compares what it shows before laying anything out, and only
+        the wires of cards whose ports moved are re-routed.
+        """
         self._refresh_timer.stop()
         if not self._dirty or self.graph is None:
             return
         self._dirty = False
         analysis = self._analysis = self.graph.analysis()
+        infos, node, touched = analysis.nodes, self.graph.node, self._touched
+        self._touched = set()
         for nid, item in self._nodes.items():
-            if item.set_node(self.graph.node(nid), analysis.nodes.get(nid)):
+            if item.set_node(node(nid), infos.get(nid), nid in touched) & PORTS_MOVED:
                 self.node_item_moved(item)
+        specs = analysis.edges
         for edge, item in self._edges.items():
-            item.set_spec(analysis.edges.get(edge))
+            item.set_spec(specs.get(edge))
 
     # ---------------------------------------------------------------- lookups
     def node_item(self, node_id: str) -> NodeItem:
@@ -215,6 +233,7 @@ class GraphScene(QGraphicsScene):
 
     def nodes_bounding_rect(self) -> QRectF:
         """The area the nodes cover (empty when there are none)."""
+        self.refresh_analysis()  # card heights follow the texts
         rect = QRectF()
         for item in self._nodes.values():
             rect = rect.united(item.sceneBoundingRect())
@@ -291,6 +310,7 @@ class GraphScene(QGraphicsScene):
         """Arrange the nodes in columns, sized for the cards on this canvas."""
         if not self._nodes:
             return
+        self.refresh_analysis()  # card heights follow the texts
         tallest = max(item.height for item in self._nodes.values())
         self.push(lambda: commands.AutoLayout(
             self.graph, node_width=theme.NODE_WIDTH, node_height=theme.snap(tallest + 10),
