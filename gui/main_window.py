@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QWidget,
 )
@@ -35,6 +36,7 @@ from gui.inspector import Inspector, qt_listener
 from gui.main_window_actions import build_actions, build_menus, build_toolbar
 from gui.main_window_status import GraphStatus
 from gui.palette import Palette
+from gui.training import TrainingDock
 
 FILE_FILTER = f"LayerLoom graphs (*{SUFFIX});;All files (*)"
 PASTE_STEP = 40.0
@@ -75,12 +77,16 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock(
             "Inspector", "inspectorDock", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
         )
+        self.training_dock = TrainingDock(self.graph, self.undo_stack, self.scene, self.document, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
         self.canvas_hint = self._make_canvas_hint()
         self.autosaver = Autosaver(self.document, recovery_dir, autosave_ms, self)
         self._paste_count = 0
 
         self.actions = build_actions(self)
         build_menus(self)
+        self.menuBar().insertMenu(self.findChild(QMenu, "menu_help").menuAction(),
+                                  self.training_dock.train_menu(self))
         self.toolbar = build_toolbar(self)
         self.graph_status = GraphStatus(self.graph, self.statusBar())
         self.graph_status.errorClicked.connect(self.select_node)
@@ -339,6 +345,9 @@ class MainWindow(QMainWindow):
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.training_dock.confirm_close():  # asks, then stops a running training
+            event.ignore()
+            return
         if not self.maybe_save():
             event.ignore()
             return

@@ -1,0 +1,332 @@
+"""Training in the app versus headless: speed, GUI responsiveness, memory.
+
+For each workload the same run (graph, data, settings, seed) trains
+
+- headless: the backend ``Trainer`` alone, as ``layerloom train`` runs it;
+- in the app: through the training dock of a shown window, with every plot live
+  (each view redrawn at its rate whether or not its tab is on top, the tabs cycled
+  so that each is also painted, gradient badges on the canvas).
+
+and the script reports the app's throughput as a share of headless (target
+>= 90 %), the lateness of a 10 ms QTimer on the GUI thread during the app run
+(target p99 <= 20 ms), and, for a long run, the process memory over time (target:
+flat; curve histories are decimated). Runs alternate headless / app and the median
+is reported, because the machine may be shared.
+
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_training.py``
+(``--quick`` for a short check, ``--long SECONDS`` for the memory run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+WORKLOADS = {
+    # name: (graph layers, dataset section, training section)
+    "moons-mlp": (
+        [("input", {"shape": [2]}), ("dense", {"units": 32, "activation": "relu"}),
+         ("dense", {"units": 32, "activation": "relu"}), ("dense", {"units": 2}), ("output", {})],
+        {"name": "moons", "options": {"n_samples": 4000, "noise": 0.2}, "val_split": 0.2},
+        {"epochs": 50, "batch_size": 32, "lr": 0.01, "device": "cpu"},
+    ),
+    "digits-cnn": (
+        [("input", {"shape": [1, 8, 8]}),
+         ("conv2d", {"channels": 16, "kernel_size": 3, "padding": 1, "activation": "relu"}),
+         ("max_pool2d", {"kernel_size": 2}), ("flatten", {}),
+         ("dense", {"units": 64, "activation": "relu"}), ("dense", {"units": 10}), ("output", {})],
+        {"name": "digits", "options": {}, "val_split": 0.2},
+        {"epochs": 40, "batch_size": 32, "lr": 0.003, "device": "cpu"},
+    ),
+}
+
+
+def build_graph(layers):
+    from graph import Graph
+
+    g = Graph()
+    prev = None
+    for i, (type_id, params) in enumerate(layers):
+        node = g.add_node(type_id, params, position=(i * 240.0, 0.0))
+        if prev is not None:
+            g.connect(prev, "out", node.id, "in")
+        prev = node.id
+    return g
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# ------------------------------------------------------------------ headless
+def headless(name: str) -> dict:
+    from backend.training import DatasetSettings, EventQueue, Trainer, TrainSettings, prepare_data
+
+    layers, dataset, training = WORKLOADS[name]
+    graph = build_graph(layers)
+    graph.set_settings("dataset", dataset)
+    settings = TrainSettings.from_dict(training)
+    data = prepare_data(DatasetSettings.from_dict(dataset), seed=settings.seed)
+    events = EventQueue()
+    trainer = Trainer(graph, data.train, data.val, settings, on_event=events, step_every=1)
+    final = trainer.run()
+    assert final.kind == "finished", final
+    samples = len(data.train) * final.epochs
+    return {"samples_per_s": samples / final.wall_time, "seconds": final.wall_time,
+            "val_loss": final.metrics.get("val_loss")}
+
+
+# ----------------------------------------------------------------------- app
+class AppBench:
+    """One shown window with a canvas and the training dock."""
+
+    def __init__(self):
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QUndoStack
+        from PySide6.QtWidgets import QApplication, QMainWindow
+
+        from graph import Graph
+        from gui.app import configure_application
+        from gui.canvas import GraphScene, GraphView
+        from gui.training import TrainingDock
+
+        self.app = QApplication.instance() or QApplication(["bench"])
+        configure_application(self.app)
+        self.graph = Graph()
+        self.stack = QUndoStack()
+        self.window = QMainWindow()
+        self.scene = GraphScene(self.graph, self.stack)
+        self.window.setCentralWidget(GraphView(self.scene))
+        self.dock = TrainingDock(self.graph, self.stack, self.scene)
+        self.window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.window.resize(1400, 900)
+        self.window.show()
+        self.dock.preload()
+        self.dock.refresh_hidden_views = True
+        self.cycle_tabs = True
+
+    def spin(self, seconds: float, until=None) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self.app.processEvents()
+            if until is not None and until():
+                return
+            time.sleep(0.001)
+
+    def run(self, name: str, epochs: int | None = None, memory_every: float = 0.0,
+            stop_after: float | None = None) -> dict:
+        """Train ``name`` in the dock (stopped after ``stop_after`` seconds if given),
+        sampling the process memory every ``memory_every`` seconds."""
+        from PySide6.QtCore import QEventLoop, Qt, QTimer
+
+        layers, dataset, training = WORKLOADS[name]
+        self.graph.replace_with(build_graph(layers))
+        self.graph.set_settings("dataset", dataset)
+        self.graph.set_settings("training", {**training, **({"epochs": epochs} if epochs else {})})
+        self.spin(0.2)
+        self.spin(60, lambda: self.dock.setup.dataset_for_run() is not None)
+        ticks: list[float] = []
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(10)
+        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        memory: list[tuple[float, float]] = []
+        run = self.dock.start()
+        assert run is not None, self.dock.run_bar.message.text()
+        if stop_after:
+            QTimer.singleShot(int(stop_after * 1000), self.dock.stop)
+        t0 = time.perf_counter()
+        loop = QEventLoop()  # a real event loop, as in the app: idle until a timer or event
+        self.dock.runFinished.connect(loop.quit)
+        side = QTimer()
+        side.setInterval(500)
+        tabs = iter(range(10**9))
+
+        def every_half_second() -> None:
+            if self.cycle_tabs:  # every view gets painted live in turn
+                self.dock.tabs.setCurrentIndex(next(tabs) % 4)
+            if memory_every:
+                memory.append((time.perf_counter() - t0, rss_mib()))
+
+        side.timeout.connect(every_half_second)
+        side.start()
+        timer.start()
+        cpu0 = time.thread_time()
+        if self.dock.running:
+            loop.exec()
+        gui_cpu = time.thread_time() - cpu0
+        gui_wall = time.perf_counter() - t0
+        self.dock.runFinished.disconnect(loop.quit)
+        side.stop()
+        timer.stop()
+        self.spin(0.3)
+        assert run.status == ("stopped" if stop_after else "finished"), run.message
+        late = [1000 * (b - a) - 10.0 for a, b in zip(ticks, ticks[1:], strict=False)]
+        late.sort()
+        wall = float(run.message.rsplit(" in ", 1)[1].split(" s")[0])
+        samples = run.data.train_size * run.epoch if not stop_after else run.step * run.started.batch_size
+        return {
+            "samples_per_s": samples / wall, "seconds": wall,
+            "lateness_p50_ms": late[len(late) // 2] if late else None,
+            "lateness_p99_ms": late[int(len(late) * 0.99)] if late else None,
+            "lateness_max_ms": late[-1] if late else None,
+            "gui_thread_busy": gui_cpu / gui_wall, "drain_ms": self.dock.drain_timer.interval(),
+            "steps": run.step, "loss_points": len(run.loss), "loss_group": run.loss.group,
+            "memory": memory,
+        }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one round, tiny workload only")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--long", type=float, default=120.0, help="seconds of the memory run (0: skip)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the same for both)")
+    parser.add_argument("--screenshots", metavar="DIR", help="only save screenshots of the dock mid-run")
+    args = parser.parse_args(argv)
+    if args.screenshots:
+        return screenshots(args.screenshots)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    names = ["moons-mlp"] if args.quick else list(WORKLOADS)
+    rounds = 1 if args.quick else args.rounds
+    bench = AppBench()
+    report = {"threads": args.threads, "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+              "workloads": {}}
+    for name in names:
+        headless(name)  # warm-up: first-use costs of torch
+        bench.run(name)
+        pairs = []
+        for _ in range(rounds):
+            h = headless(name)
+            a = bench.run(name)
+            pairs.append((h, a))
+        ratios = [a["samples_per_s"] / h["samples_per_s"] for h, a in pairs]
+        ratio = statistics.median(ratios)
+        report["workloads"][name] = {
+            "headless_samples_per_s": statistics.median(h["samples_per_s"] for h, _ in pairs),
+            "app_samples_per_s": statistics.median(a["samples_per_s"] for _, a in pairs),
+            "app_over_headless": ratio,
+            "app_over_headless_each": ratios,
+            "gui_thread_busy": statistics.median(a["gui_thread_busy"] for _, a in pairs),
+            "lateness_p50_ms": statistics.median(a["lateness_p50_ms"] for _, a in pairs),
+            "lateness_p99_ms": statistics.median(a["lateness_p99_ms"] for _, a in pairs),
+            "lateness_max_ms": max(a["lateness_max_ms"] for _, a in pairs),
+        }
+        print(f"{name}: app {ratio:.1%} of headless "
+              f"({report['workloads'][name]['app_samples_per_s']:,.0f} vs "
+              f"{report['workloads'][name]['headless_samples_per_s']:,.0f} samples/s); "
+              f"timer lateness p99 {report['workloads'][name]['lateness_p99_ms']:.1f} ms; GUI thread busy "
+              f"{report['workloads'][name]['gui_thread_busy']:.0%}; rounds: "
+              + ", ".join(f"{r:.0%}" for r in ratios), flush=True)
+    if args.long:
+        long_run = _long_run(bench, 1_000_000, args.long)
+        report["long_run"] = long_run
+        print(f"long run: {long_run['steps']:,} steps in {long_run['seconds']:.0f} s; memory "
+              f"{long_run['rss_start_mib']:.1f} -> {long_run['rss_end_mib']:.1f} MiB after the first "
+              f"quarter ({long_run['growth_mib']:+.1f} MiB); loss curve {long_run['loss_points']} points "
+              f"(each averages {long_run['loss_group']} steps)")
+    print(json.dumps(report, indent=1, default=float))
+    return 0
+
+
+def _long_run(bench: AppBench, epochs: int, seconds: float) -> dict:
+    """Train for ``seconds`` (then stop), sampling memory every half second."""
+    result = bench.run("moons-mlp", epochs=epochs, memory_every=0.5, stop_after=seconds)
+    memory = result["memory"]
+    after_quarter = [m for t, m in memory if t >= seconds / 4]
+    return {
+        "seconds": result["seconds"], "steps": result["steps"],
+        "rss_start_mib": after_quarter[0], "rss_end_mib": after_quarter[-1],
+        "growth_mib": after_quarter[-1] - after_quarter[0], "rss_peak_mib": max(m for _, m in memory),
+        "loss_points": result["loss_points"], "loss_group": result["loss_group"],
+        "lateness_p99_ms": result["lateness_p99_ms"],
+        "memory": [(round(t, 1), round(m, 1)) for t, m in memory[:: max(1, len(memory) // 12)]],
+    }
+
+
+def screenshots(folder: str) -> int:
+    """Save the dock mid-run (loss, weights, gradients, boundary) and the window
+    with the canvas badges, as small PNGs in ``folder``."""
+    import tempfile
+    from pathlib import Path
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from gui.app import configure_application, examples_dir
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    app = QApplication.instance() or QApplication(["layerloom"])
+    configure_application(app)
+    from gui.main_window import MainWindow
+
+    window = MainWindow(recovery_dir=Path(tempfile.mkdtemp()))
+    window.resize(1400, 940)
+    window.show()
+    window.document.open_copy(examples_dir() / "mlp_two_moons.loom")
+    dock = window.training_dock
+    dock.preload()
+    window.resizeDocks([dock], [470], __import__("PySide6.QtCore").QtCore.Qt.Orientation.Vertical)
+    window.graph.set_settings("training", {"epochs": 2000, "batch_size": 32, "lr": 0.01, "seed": 1})
+    end = time.monotonic() + 30
+    while dock.setup.dataset_for_run() is None and time.monotonic() < end:
+        app.processEvents()
+    window.view.fit_to_view()
+    run = dock.start()
+    window.scene.select_nodes(["dense_2"])  # the layer whose weights the Weights tab shows
+    def enough() -> bool:  # curves and a weight history worth looking at
+        history = run.hist.get("dense_2")
+        return run.step >= 3000 and history is not None and len(history.steps) >= 24
+
+    while not enough() and dock.running:
+        app.processEvents()
+        time.sleep(0.005)
+    dock.pause()
+    while run.status != "paused":
+        app.processEvents()
+    for _ in range(30):
+        app.processEvents()
+        time.sleep(0.02)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for index, name in ((0, "weights"), (1, "gradients"), (2, "boundary")):
+        dock.tabs.setCurrentIndex(index)
+        for _ in range(10):
+            app.processEvents()
+            time.sleep(0.02)
+        dock.grab().save(str(out / f"training_{name}.png"))
+    dock.tabs.setCurrentIndex(3)
+    for _ in range(10):
+        app.processEvents()
+    dock.loss_view.grab().save(str(out / "training_loss.png"))
+    window.palette_dock.hide()  # room for the canvas, to show the gradient badges
+    window.inspector_dock.hide()
+    for _ in range(10):
+        app.processEvents()
+    window.view.fit_to_view()
+    for _ in range(10):
+        app.processEvents()
+    window.grab().save(str(out / "training_window.png"))
+    dock.stop()
+    while dock.running:
+        app.processEvents()
+    window.ask_save_discard_cancel = lambda: "discard"
+    window.close()
+    print("saved", ", ".join(sorted(p.name for p in out.glob("training_*.png"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

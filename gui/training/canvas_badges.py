@@ -1,0 +1,114 @@
+"""Live badges on the canvas while a run goes: each layer node shows its gradient
+norm, coloured from healthy to vanishing or exploding, and, after a ReLU, the share
+of dead units.
+
+The badges are small child items of the scene's :class:`~gui.canvas.node_item.NodeItem`
+objects, created and owned here: the canvas needs no change, and a node that is
+deleted (or a scene rebuilt when a file opens) takes its badge with it.
+"""
+
+from __future__ import annotations
+
+import shiboken6
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem
+
+from gui.canvas import theme
+from gui.training.health import HEALTH_COLOURS, HEALTH_WORDS, format_norm, grad_health
+
+HEIGHT = 16.0
+PAD = 5.0
+GAP = 4.0  # between the card and the badge
+
+
+class GradientBadge(QGraphicsItem):
+    """A pill under a node card: ``∇ 3.2e-3 · 25% dead``."""
+
+    def __init__(self, parent: QGraphicsItem):
+        super().__init__(parent)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setZValue(3)
+        self.text = QGraphicsSimpleTextItem(self)
+        self.text.setFont(theme.font(7.5, bold=True))
+        self.text.setBrush(QBrush(QColor("#ffffff")))
+        self.colour = HEALTH_COLOURS["none"]
+        self.health = "none"
+        self._rect = QRectF()
+
+    def set_values(self, grad_norm: float | None, dead_fraction: float | None) -> None:
+        self.health = grad_health(grad_norm)
+        self.colour = HEALTH_COLOURS[self.health]
+        text = f"∇ {format_norm(grad_norm)}"
+        if dead_fraction is not None:
+            text += f" · {dead_fraction:.0%} dead"
+        if text != self.text.text():
+            self.prepareGeometryChange()
+            self.text.setText(text)
+            width = self.text.boundingRect().width() + 2 * PAD
+            self._rect = QRectF(0, 0, width, HEIGHT)
+            self.text.setPos(PAD, (HEIGHT - self.text.boundingRect().height()) / 2)
+        tip = f"Gradient norm {format_norm(grad_norm)}: {HEALTH_WORDS[self.health]}"
+        if dead_fraction is not None:
+            tip += f"\n{dead_fraction:.0%} of the units after its ReLU output zero for every probe sample"
+        self.setToolTip(tip)
+        parent = self.parentItem()
+        height = getattr(parent, "height", theme.HEADER_HEIGHT)
+        self.setPos(0, height + GAP)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(Qt.PenStyle.NoPen))
+        painter.setBrush(QBrush(self.colour))
+        painter.drawRoundedRect(self._rect, HEIGHT / 2, HEIGHT / 2)
+
+
+def _badge(item) -> GradientBadge | None:
+    badge = getattr(item, "_training_badge", None)
+    if badge is not None and shiboken6.isValid(badge) and badge.parentItem() is item:
+        return badge
+    return None
+
+
+def set_canvas_badges(scene, values: dict[str, tuple[float | None, float | None]]) -> int:
+    """Show a badge on each node of ``values`` (``{node id: (grad norm, dead share)}``)
+    and remove badges from nodes not in it. Node ids that the scene no longer has
+    (deleted since the run started) are skipped. Returns how many badges show."""
+    shown = 0
+    for item in scene.node_items():
+        badge = _badge(item)
+        if item.node_id in values:
+            if badge is None:
+                badge = GradientBadge(item)
+                item._training_badge = badge
+            badge.set_values(*values[item.node_id])
+            shown += 1
+        elif badge is not None:
+            _remove(item, badge)
+    return shown
+
+
+def clear_canvas_badges(scene) -> None:
+    """Remove every training badge from the scene."""
+    set_canvas_badges(scene, {})
+
+
+def canvas_badges(scene) -> dict[str, GradientBadge]:
+    """The badges on show, by node id (for tests and screenshots)."""
+    out = {}
+    for item in scene.node_items():
+        badge = _badge(item)
+        if badge is not None:
+            out[item.node_id] = badge
+    return out
+
+
+def _remove(item, badge: GradientBadge) -> None:
+    scene = badge.scene()
+    if scene is not None:
+        scene.removeItem(badge)
+    item._training_badge = None

@@ -1,0 +1,595 @@
+"""The training dock: set up a run, start it, watch the model learn, keep the result.
+
+Layout: the run controls across the top; below them the set-up panel, the loss
+curves (always in view) and tabs for weights, gradient flow, decision boundary,
+confusion matrix, the runs of the session, and Try it.
+
+Rules this follows (measured on a prototype): the training thread
+(:class:`~gui.training.worker.TrainingWorker`) queues its events and a 100 ms
+timer here drains them, so plots update at about 10 Hz from batched events and
+the thread never emits a signal per step; histograms and gradients are measured
+at most twice a second, for the layer on screen only; plots fit their ranges at
+most once a second; the worker's signals go to bound methods of this object (a
+lambda would run in the worker's thread); and torch is imported here, on the GUI
+thread, shortly after the window shows, so that the first run does not import it
+in the worker and freeze the window while it does.
+
+The graph being trained is a snapshot (``graph.copy()``): the user can go on
+editing, and the dock says when the graph has changed since the run started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph import Event, Graph
+from gui.inspector import qt_listener
+from gui.training.background import CallKeeper
+from gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
+from gui.training.devices import torch_devices
+from gui.training.dock_files import ModelFileActions
+from gui.training.gil import FramePacer, RunSwitchInterval, gui_first
+from gui.training.run_bar import RunBar
+from gui.training.run_record import RUN_COLOURS, Run, graph_signature
+
+DRAIN_MS = 100  # the plots' update period (about 10 Hz) ...
+MAX_DRAIN_MS = 250  # ... slowed down to at most 4 Hz where drawing is expensive
+GUI_BUDGET = 0.08  # share of a core the GUI thread may use while a run goes
+RUNS_INTERVAL = 1.0  # seconds between updates of the Runs table during a run
+PROGRESS_INTERVAL = 0.5  # seconds between updates of the progress bar
+PRELOAD_DELAY_MS = 1500  # after the window shows, import torch on the GUI thread
+STOP_WAIT_MS = 30_000  # longest wait for a stopped run's thread when closing
+
+
+class TrainingDock(ModelFileActions, QDockWidget):
+    """The Training dock widget (objectName ``trainingDock``).
+
+    Parameters
+    ----------
+    graph, undo_stack
+        The document's graph and undo stack.
+    scene : GraphScene, optional
+        The canvas: node selection picks the layer shown, and layer nodes carry
+        live gradient badges during a run.
+    document : Document, optional
+        For the ``.loom`` file's folder (relative data paths, file dialogs) and to
+        open the graph stored with trained weights.
+
+    Signals
+    -------
+    runFinished(int)
+        A run's thread has ended (its number); the run's state says how.
+    """
+
+    runFinished = Signal(int)
+
+    def __init__(self, graph: Graph, undo_stack, scene=None, document=None, parent: QWidget | None = None):
+        super().__init__("Training", parent)
+        self.setObjectName("trainingDock")
+        self.graph = graph
+        self.undo_stack = undo_stack
+        self.scene = scene
+        self.document = document
+        self.runs: list[Run] = []
+        self.shown: Run | None = None
+        self.current: Run | None = None
+        self.worker = None
+        self.refresh_hidden_views = False  # benchmarks: redraw every view, not just the visible
+        self._built = False
+        self._preloaded = False
+        self._preload_scheduled = False
+        self._checked_revision = -1
+        self._graph_changed = False
+        self._runs_updated = 0.0
+        self._pacer = FramePacer(DRAIN_MS, MAX_DRAIN_MS, GUI_BUDGET)
+        self._progress_updated = 0.0
+        self._pending: set[str] = set()
+        self._secondary_timer = QTimer(self)
+        self._secondary_timer.setSingleShot(True)
+        self._secondary_timer.setInterval(0)
+        self._secondary_timer.timeout.connect(self._refresh_secondary)
+        self._switch_interval = RunSwitchInterval()  # see gui.training.gil
+        self.keeper = CallKeeper(self)
+
+        self.drain_timer = QTimer(self)
+        self.drain_timer.setInterval(DRAIN_MS)
+        self.drain_timer.timeout.connect(self._drain)
+        self._listener = listener = qt_listener(self._on_graph_event)
+        graph.subscribe(listener)
+        self.destroyed.connect(lambda *_: graph.unsubscribe(listener))
+        self.actions = self._build_actions()
+        self._layers_timer = QTimer(self)
+        self._layers_timer.setSingleShot(True)
+        self._layers_timer.setInterval(200)
+        self._layers_timer.timeout.connect(self._update_layers)
+        self.setWidget(QLabel("Loading the training views…"))
+
+    # ----------------------------------------------------------- start-up
+    def _build(self) -> None:
+        """Create the views (they import pyqtgraph, which the window need not wait
+        for: the dock builds them right after it first shows)."""
+        if self._built:
+            return
+        self._built = True
+        from gui.training.boundary_view import BoundaryView
+        from gui.training.confusion_view import ConfusionView
+        from gui.training.gradient_view import GradientView
+        from gui.training.loss_view import LossView
+        from gui.training.runs import RunsPanel
+        from gui.training.setup_panel import SetupPanel
+        from gui.training.try_it import TryItPanel
+        from gui.training.weights_view import WeightsView
+
+        graph, scene = self.graph, self.scene
+        self.run_bar = RunBar()
+        self.setup = SetupPanel(graph, self.undo_stack, self._base_dir)
+        self.loss_view = LossView()
+        self.weights_view = WeightsView()
+        self.gradient_view = GradientView()
+        self.boundary_view = BoundaryView()
+        self.confusion_view = ConfusionView()
+        self.runs_panel = RunsPanel()
+        self.try_it = TryItPanel()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("trainingTabs")
+        for view, title in ((self.weights_view, "Weights"), (self.gradient_view, "Gradients"),
+                            (self.boundary_view, "Boundary"), (self.confusion_view, "Confusion"),
+                            (self.runs_panel, "Runs"), (self.try_it, "Try it")):
+            self.tabs.addTab(view, title)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("trainingSplitter")
+        for widget in (self.setup, self.loss_view, self.tabs):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 1)
+        self.setup.setMinimumWidth(290)
+        self.splitter.setSizes([330, 480, 480])
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.run_bar)
+        layout.addWidget(self.splitter, 1)
+        self.setWidget(body)
+
+        bar = self.run_bar
+        bar.start.clicked.connect(self.start)
+        bar.pause.clicked.connect(self.pause)
+        bar.resume.clicked.connect(self.resume)
+        bar.stop.clicked.connect(self.stop)
+        bar.save_weights.clicked.connect(self.save_weights)
+        bar.open_weights.clicked.connect(self.open_weights)
+        bar.export.clicked.connect(self.open_export_dialog)
+        self.weights_view.layerChosen.connect(self._layer_chosen)
+        self.runs_panel.overlaysChanged.connect(self._overlays_changed)
+        self.runs_panel.runChosen.connect(self.show_run_number)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        if scene is not None:
+            scene.selectionChangedIds.connect(self.on_canvas_selection)
+        self._update_layers()
+        self._sync_state()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._built:
+            QTimer.singleShot(0, self._build)
+        if not self._preloaded and not self._preload_scheduled:
+            self._preload_scheduled = True
+            QTimer.singleShot(PRELOAD_DELAY_MS, self.preload)
+
+    def preload(self) -> None:
+        """Import torch (and torch._dynamo, which the first optimizer imports) on the
+        GUI thread, then list the devices torch finds and start dataset previews."""
+        self._build()
+        if self._preloaded:
+            return
+        import torch
+        import torch._dynamo  # noqa: F401  (the optimizers import it on first use)
+
+        import backend.training  # noqa: F401
+
+        self._preloaded = True
+        self.setup.set_devices(torch_devices(torch))
+        self.setup.enable_preview()
+
+    # ------------------------------------------------------------ actions
+    def _build_actions(self) -> dict[str, QAction]:
+        spec = {
+            "start": ("&Start Training", "F5", self.start),
+            "pause": ("&Pause", "F6", self.toggle_pause),
+            "stop": ("S&top", "Shift+F5", self.stop),
+            "save_weights": ("&Save Trained Weights…", "", self.save_weights),
+            "open_weights": ("&Open Trained Weights…", "", self.open_weights),
+            "export": ("&Export Trained Model…", "Ctrl+E", self.open_export_dialog),
+        }
+        actions = {}
+        for name, (text, key, slot) in spec.items():
+            action = QAction(text, self)
+            action.setObjectName(f"action_train_{name}")
+            if key:
+                action.setShortcut(QKeySequence(key))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            actions[name] = action
+        return actions
+
+    def train_menu(self, parent: QWidget | None = None) -> QMenu:
+        """The Train menu for the main window's menu bar (objectName ``menu_train``)."""
+        menu = QMenu("&Train", parent)
+        menu.setObjectName("menu_train")
+        a = self.actions
+        menu.addActions([a["start"], a["pause"], a["stop"]])
+        menu.addSeparator()
+        menu.addActions([a["save_weights"], a["open_weights"], a["export"]])
+        menu.addSeparator()
+        menu.addAction(self.toggleViewAction())
+        if parent is not None:
+            parent.addActions(list(a.values()))
+        return menu
+
+    # ------------------------------------------------------------ questions
+    def ask_stop_run(self) -> bool:
+        """Closing during a run: stop it? (replaced in tests)"""
+        answer = QMessageBox.question(
+            self, "Training is running",
+            "A training run is still going. Stop it and close the window?\n\nTo keep what the model "
+            "has learned, cancel, stop the run and use Save Weights first.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -------------------------------------------------------------- control
+    @property
+    def running(self) -> bool:
+        """True from Start until the run's thread has ended and been collected."""
+        return self.worker is not None
+
+    def start(self) -> Run | None:
+        """Start a run of the graph as it is now; returns it, or ``None`` with the
+        reason shown when it cannot start."""
+        if self.running:
+            return None
+        self._build()
+        problem = self._start_problem()
+        if problem:
+            self.run_bar.show_message(problem, "error")
+            return None
+        from gui.training.worker import TrainingWorker
+
+        self.preload()
+        snapshot = self.graph.copy()
+        run = Run(len(self.runs) + 1, snapshot, dict(self.graph.training), dict(self.graph.dataset),
+                  graph_signature(self.graph), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
+        self.runs.append(run)
+        self.current = run
+        self._checked_revision = self.graph.revision
+        self._graph_changed = False
+        worker = TrainingWorker(snapshot, run.training, run.dataset, self._base_dir(),
+                                self.setup.dataset_for_run(), self.weights_view.layer, parent=self)
+        worker.finished.connect(self._worker_finished)
+        self.worker = worker
+        self.run_bar.show_message(f"Preparing {run.label}…")
+        self.run_bar.notice.hide()
+        self.runs_panel.set_runs(self.runs, run)
+        self.show_run(run)
+        self._switch_interval.start()
+        worker.start()
+        self._pacer.reset(self.drain_timer)
+        self.drain_timer.start()
+        self._sync_state()
+        return run
+
+    def _start_problem(self) -> str | None:
+        analysis = self.graph.analysis()
+        if not len(self.graph):
+            return "The canvas is empty: build a graph (or open an example) before training."
+        if not analysis.valid:
+            errors = analysis.errors
+            first = "; ".join(f"{self._title(nid)}: {msg}" for nid, msg in errors[:2])
+            more = f" (and {len(errors) - 2} more)" if len(errors) > 2 else ""
+            return f"The graph has {len(errors)} error(s), so it cannot train: {first}{more}. Fix them first."
+        if not self.graph.dataset.get("name"):
+            return "Choose a dataset in the set-up panel before training."
+        return None
+
+    def _title(self, node_id: str) -> str:
+        return self.graph.node(node_id).title if self.graph.has_node(node_id) else node_id
+
+    def pause(self) -> None:
+        if self.worker is not None and self.current is not None and self.current.status in ("preparing", "running"):
+            self.worker.pause()
+            self.run_bar.show_message("Pausing after this step…")
+
+    def resume(self) -> bool:
+        """Go on; a learning rate typed while paused applies from the next step."""
+        if self.worker is None:
+            return False
+        text = self.run_bar.lr_edit.text().strip()
+        last = self.current.lr.last() if self.current is not None else None
+        if text and (last is None or text != f"{last[1]:g}"):
+            from backend.training import SettingsError
+
+            try:
+                self.worker.set_lr(float(text))
+            except (ValueError, SettingsError):
+                self.run_bar.show_message(
+                    f"The learning rate must be a number above 0 and at most 1000, such as 0.001 or 1e-4; "
+                    f"got {text!r}", "error")
+                return False
+        self.worker.resume()
+        self.run_bar.show_message("Training…")
+        return True
+
+    def toggle_pause(self) -> None:
+        if self.current is not None and self.current.status == "paused":
+            self.resume()
+        else:
+            self.pause()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.run_bar.show_message("Stopping after this step…")
+
+    def confirm_close(self) -> bool:
+        """For the window's close: True when it may close (no run, or the user
+        agreed to stop it, which is then stopped cleanly)."""
+        if self.running and not self.ask_stop_run():
+            return False
+        self.shutdown()
+        return True
+
+    def shutdown(self) -> None:
+        """Stop any run and wait for its thread (before the window goes away)."""
+        worker = self.worker
+        if worker is not None:
+            worker.stop()
+            if not worker.wait(STOP_WAIT_MS):  # still loading data: let it end on its own
+                worker.setParent(None)
+                _ORPHANS.append(worker)
+            self._worker_finished()
+        self.keeper.wait_all()
+        if self._built:
+            self.setup.keeper.wait_all()
+
+    # --------------------------------------------------------------- events
+    def _drain(self) -> None:
+        worker, run = self.worker, self.current
+        if worker is None or run is None:
+            self.drain_timer.stop()
+            return
+        self._pacer.pace(self.drain_timer)
+        with gui_first():
+            events = worker.queue.drain()
+            changed = run.apply(events) if events else set()
+            self._update(run, changed, worker)
+
+    @property
+    def gui_share(self) -> float:
+        """Recent share of a core the GUI thread used while a run goes."""
+        return self._pacer.share
+
+    def _update(self, run: Run, changed: set[str], worker=None) -> None:
+        run.tick()
+        if "data" in changed and run.data is not None:
+            self.run_bar.show_message(f"Training on {run.data.name}: {run.data.train_size:,} training and "
+                                      f"{run.data.val_size:,} validation samples…")
+        if "status" in changed:
+            self._status_changed(run, worker)
+        if run.active:
+            if run.started is not None:
+                text = f"epoch {run.epoch}/{run.started.epochs} · {run.progress:.0%}"
+                detail = f"step {run.step:,}/{run.total_steps:,}"
+                if run.status == "running":
+                    detail += f" · {run.samples_per_s:,.0f} samples/s"
+            else:
+                text, detail = "preparing…", ""
+            now = time.monotonic()
+            if now - self._progress_updated >= PROGRESS_INTERVAL or "status" in changed:
+                self._progress_updated = now  # a progress bar repaints at once: not at 10 Hz
+                self.run_bar.set_progress(run.progress, text, detail, run.eta())
+            self._check_graph_changed()
+        if run is self.shown and changed & {"loss", "epoch", "status"}:
+            self.loss_view.refresh()
+        # the rest in an event of its own: no single event of the GUI thread runs long
+        self._pending |= changed
+        if not self._secondary_timer.isActive():
+            self._secondary_timer.start()
+
+    def _refresh_secondary(self) -> None:
+        with gui_first():
+            self._refresh_secondary_now()
+
+    def _refresh_secondary_now(self) -> None:
+        changed, self._pending = self._pending, set()
+        run = self.current or self.shown
+        if run is None:
+            return
+        if run is self.shown:
+            self._refresh_tabs(changed)
+        if "stats" in changed and run.active and self.scene is not None:
+            set_canvas_badges(self.scene, self._badge_values(run))
+        now = time.monotonic()
+        if "status" in changed or ("epoch" in changed and now - self._runs_updated >= RUNS_INTERVAL):
+            self._runs_updated = now
+            self.runs_panel.update_run(run)
+
+    def _badge_values(self, run: Run) -> dict:
+        """The run's gradient statistics for the canvas nodes that are still the
+        layers it trains (same id and type; another file may be open by now)."""
+        graph = self.graph
+        return {nid: values for nid, values in run.grad_norms().items()
+                if graph.has_node(nid) and graph.node(nid).type == run.graph.node(nid).type}
+
+    def _refresh_tabs(self, changed: set[str]) -> None:
+        views = [self.weights_view, self.gradient_view, self.boundary_view, self.confusion_view]
+        if not self.refresh_hidden_views:
+            views = [v for v in views if v is self.tabs.currentWidget()]
+        for view in views:
+            if view is self.confusion_view:
+                view.refresh(force="status" in changed)
+            else:
+                view.refresh()
+
+    def _status_changed(self, run: Run, worker) -> None:
+        if run.status == "running":
+            self.run_bar.show_message(f"Training on {run.started.device}…" +
+                                      (" " + " ".join(run.notes) if run.notes else ""))
+            run.model = None
+        elif run.status == "paused":
+            last = run.lr.last()
+            self.run_bar.lr_edit.setText(f"{last[1]:g}" if last else "")
+            self.run_bar.show_message("Paused: change the learning rate if you like, then Resume.")
+            trainer = worker.trainer if worker is not None else None
+            if trainer is not None and trainer.state == "paused" and trainer.model is not None:
+                run.model = copy.deepcopy(trainer.model).cpu()  # for Try it while paused
+                self._attach_data(run, worker)
+            self.try_it.set_run(run)
+        elif run.status == "failed":
+            self.run_bar.show_message(f"Training failed: {run.message}", "error")
+        elif run.status in ("finished", "stopped"):
+            self.run_bar.show_message(f"{run.label}: {run.message}.", "done")
+        self._sync_state()
+
+    @staticmethod
+    def _attach_data(run: Run, worker) -> None:
+        data = getattr(worker, "data", None)
+        if data is not None:
+            run.val = data.val if data.val is not None else data.train
+            run.normalisation = data.normalisation
+
+    def _worker_finished(self) -> None:
+        worker, run = self.worker, self.current
+        if worker is None or run is None:
+            return
+        self.drain_timer.stop()
+        self._switch_interval.stop()
+        changed = run.apply(worker.queue.drain())
+        if run.active:  # the thread ended without a final event (should not happen)
+            run.status, run.message = "failed", "the training thread ended unexpectedly"
+            changed.add("status")
+        trainer = worker.trainer
+        if run.status in ("finished", "stopped") and trainer is not None and trainer.model is not None:
+            run.model = trainer.model.to("cpu")
+            self._attach_data(run, worker)
+        elif run.status == "failed":
+            run.model = None
+        self.worker = None
+        self.current = None
+        worker.deleteLater()
+        if self.scene is not None:
+            clear_canvas_badges(self.scene)
+        self.run_bar.notice.hide()
+        self._update(run, changed | {"status"})
+        self.run_bar.set_progress(run.progress, f"{run.status} · epoch {run.epoch}", f"step {run.step:,}", None)
+        self.runs_panel.update_run(run)
+        if run is self.shown:
+            self.try_it.set_run(run)
+            self.loss_view.refresh(force_range=True)
+        self._sync_state()
+        self.runFinished.emit(run.number)
+
+    def _check_graph_changed(self) -> None:
+        run = self.current
+        if run is None or self.graph.revision == self._checked_revision:
+            return
+        self._checked_revision = self.graph.revision
+        self._graph_changed = graph_signature(self.graph) != run.signature
+        self.run_bar.notice.setVisible(self._graph_changed)
+
+    @property
+    def graph_changed_since_run(self) -> bool:
+        return self._graph_changed
+
+    def _sync_state(self) -> None:
+        if not self._built:
+            return
+        run = self.current
+        state = "idle"
+        if run is not None:
+            state = run.status if run.active else "ending"
+        shown = self.shown
+        has_model = shown is not None and shown.model is not None and not shown.active
+        self.run_bar.set_state(state, has_model)
+        a = self.actions
+        a["start"].setEnabled(not self.running)
+        a["pause"].setEnabled(self.running)
+        a["pause"].setText("&Resume" if state == "paused" else "&Pause")
+        a["stop"].setEnabled(self.running)
+        a["save_weights"].setEnabled(has_model)
+        a["export"].setEnabled(has_model)
+        a["open_weights"].setEnabled(not self.running)
+
+    # ---------------------------------------------------------------- views
+    def show_run(self, run: Run | None) -> None:
+        """Show ``run`` in every view."""
+        self.shown = run
+        self._update_layers()
+        for view in (self.loss_view, self.weights_view, self.gradient_view, self.boundary_view,
+                     self.confusion_view, self.try_it):
+            view.set_run(run)
+        self._overlays_changed(self.runs_panel.ticked())
+        self._sync_state()
+
+    def show_run_number(self, number: int) -> None:
+        for run in self.runs:
+            if run.number == number and run is not self.shown:
+                self.show_run(run)
+
+    def _overlays_changed(self, numbers: list[int]) -> None:
+        self.loss_view.set_overlays([r for r in self.runs if r.number in numbers])
+
+    def _tab_changed(self, _index: int) -> None:
+        widget = self.tabs.currentWidget()
+        if hasattr(widget, "refresh"):
+            widget.refresh()
+
+    def _layers_of(self, graph: Graph) -> list[tuple[str, str]]:
+        analysis = graph.analysis()
+        return [(nid, graph.node(nid).title) for nid in analysis.order
+                if analysis.nodes[nid].params > 0]
+
+    def _update_layers(self) -> None:
+        if not self._built:
+            return
+        graph = self.shown.graph if self.shown is not None else self.graph
+        self.weights_view.set_layers(self._layers_of(graph))
+        if self.worker is not None:
+            self.worker.hist_node = self.weights_view.layer
+
+    def _on_graph_event(self, event: Event) -> None:
+        if self._built and self.shown is None and event.kind != "node_moved":
+            self._layers_timer.start()
+
+    def on_canvas_selection(self, node_ids: list[str]) -> None:
+        """A node selected on the canvas becomes the layer shown in Weights."""
+        if len(node_ids) == 1 and self.weights_view.select_layer(node_ids[0]):
+            self._layer_chosen(node_ids[0])
+
+    def _layer_chosen(self, node_id: str) -> None:
+        if self.worker is not None:
+            self.worker.hist_node = node_id
+
+_ORPHANS: list = []  # threads still loading data when their window closed
+
+
+@atexit.register
+def _wait_for_orphans() -> None:  # pragma: no cover - interpreter shutdown
+    for worker in _ORPHANS:
+        worker.wait()

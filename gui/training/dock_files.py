@@ -1,0 +1,149 @@
+"""The trained-model side of the training dock: save weights, open them again,
+export (a mixin of :class:`~gui.training.dock.TrainingDock`, kept apart so each
+file stays readable).
+
+Saving writes safetensors with the graph and the input normalisation embedded;
+opening reads them back as a run of the session (for Try it and Export), and
+offers to put the stored graph on the canvas when it differs from the one there.
+Every question goes through an ``ask_*`` method that tests replace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from graph import Graph
+from gui.training.background import BackgroundCall
+from gui.training.model_files import ModelFileError, data_for, open_trained, save_trained
+from gui.training.run_record import RUN_COLOURS, Run, graph_signature
+
+WEIGHTS_FILTER = "LayerLoom weights (*.safetensors);;All files (*)"
+
+
+class ModelFileActions:
+    """Save / open trained weights and export; mixed into the dock, whose
+    ``runs``, ``shown``, ``run_bar``, ``try_it``, ``keeper`` and ``document`` it uses."""
+
+    def ask_save_weights_path(self, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save trained weights", suggested, WEIGHTS_FILTER)
+        return path or None
+
+    def ask_open_weights_path(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open trained weights", self._base_dir() or str(Path.home()),
+                                              WEIGHTS_FILTER)
+        return path or None
+
+    def ask_replace_graph(self, path: str) -> bool:
+        answer = QMessageBox.question(
+            self, "Open the trained model's graph?",
+            f"The weights in {Path(path).name} belong to a graph that differs from the one on the "
+            "canvas. Open that graph (the current one is closed first)?",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Open)
+        return answer == QMessageBox.StandardButton.Open
+
+    # ---------------------------------------------------------------- files
+    def _base_dir(self) -> str | None:
+        path = getattr(self.document, "path", None)
+        return str(path.parent) if path else None
+
+    def _suggested(self, run: Run, suffix: str) -> str:
+        name = Path(getattr(self.document, "display_name", "model")).stem or "model"
+        return str(Path(self._base_dir() or Path.home()) / f"{name}_run{run.number}{suffix}")
+
+    def save_weights(self, path: str | None = None) -> Path | None:
+        """Save the shown run's trained weights (with the graph) as safetensors."""
+        run = self.shown
+        if run is None or run.model is None or run.active:
+            return None
+        path = path or self.ask_save_weights_path(self._suggested(run, ".safetensors"))
+        if not path:
+            return None
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            saved = save_trained(run.graph, run.model, path, run.normalisation)
+        except ModelFileError as exc:
+            self.run_bar.show_message(str(exc), "error")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.run_bar.show_message(f"Saved the weights of {run.label} to {saved}", "done")
+        return saved
+
+    def open_weights(self, path: str | None = None) -> Run | None:
+        """Open trained weights as a run of this session (Try it, Export); offers to
+        open their graph when it differs from the one on the canvas."""
+        if self.running:
+            return None
+        self._build()
+        path = path or self.ask_open_weights_path()
+        if not path:
+            return None
+        self.preload()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            opened = open_trained(path)
+        except ModelFileError as exc:
+            self.run_bar.show_message(f"Cannot open the weights: {exc}", "error")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        signature = graph_signature(opened.graph)
+        if signature != graph_signature(self.graph) and self.document is not None and self.ask_replace_graph(path):
+            self._replace_document_graph(opened.graph)
+        run = Run(len(self.runs) + 1, opened.graph, dict(opened.graph.training), dict(opened.graph.dataset),
+                  signature, RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)], status="loaded",
+                  message=f"opened from {path}")
+        run.model, run.normalisation = opened.model, opened.normalisation
+        self.runs.append(run)
+        self.runs_panel.set_runs(self.runs, run)
+        self.show_run(run)
+        self.run_bar.show_message(f"Opened the trained weights in {path}", "done")
+        if opened.graph.dataset.get("name"):
+            from backend.datasets import DatasetError
+            from backend.training import SettingsError
+
+            call = BackgroundCall(_run_data, run.number, opened.graph, self._base_dir(),
+                                  expected=(DatasetError, SettingsError, OSError), parent=self)
+            call.succeeded.connect(self._opened_data_ready)
+            call.failed.connect(self._opened_data_failed)
+            self.keeper.start(call)
+        return run
+
+    def _replace_document_graph(self, graph: Graph) -> None:
+        window = self.window()
+        if hasattr(window, "maybe_save") and not window.maybe_save():
+            return
+        self.document.restore(graph.copy(), None)
+
+    def _opened_data_ready(self, result) -> None:
+        number, val = result
+        for run in self.runs:
+            if run.number == number:
+                run.val = val
+                if run is self.shown:
+                    self.try_it.set_run(run)
+
+    def _opened_data_failed(self, message: str) -> None:
+        self.try_it.verdict.setText(f"Cannot load the data to try the model on: {message}")
+
+    def open_export_dialog(self):
+        """Open the export dialog for the shown run's model; returns the dialog."""
+        run = self.shown
+        if run is None or run.model is None or run.active:
+            return None
+        from gui.training.export_dialog import ExportDialog
+
+        self.preload()
+        dialog = ExportDialog(run.graph, run.model, self._base_dir() or str(Path.home()),
+                              Path(self._suggested(run, "")).name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+
+def _run_data(number: int, graph: Graph, base_dir: str | None):
+    return number, data_for(graph, base_dir)

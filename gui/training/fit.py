@@ -1,0 +1,92 @@
+"""Fit the graph's ends to a dataset: the Input node's shape and dtype, and the
+units of the last Dense layer before the Output.
+
+Pure functions over the graph and the dataset's facts (a built-in's
+``DatasetInfo`` resolved for its options, or a loaded ``Dataset``: both have
+``input_shape``, ``input_dtype``, ``task``, ``num_classes`` and ``target_shape``).
+Each returns a :class:`Fix` that the set-up panel offers as a button and applies as
+one undoable ``SetParams``, or ``None`` when nothing needs fixing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graph import Graph, fmt_shape
+
+PASS_THROUGH_CATEGORIES = ("Activation",)  # layers that keep the shape between the
+PASS_THROUGH_TYPES = ("dropout",)  # last Dense and the Output
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Set ``values`` on node ``node_id``; ``text`` labels the button, ``why`` its tooltip."""
+
+    node_id: str
+    values: dict[str, Any]
+    text: str
+    why: str
+
+
+def wanted_output(facts) -> tuple[int, ...]:
+    """The per-sample model output the dataset trains against."""
+    if facts.task == "classification":
+        return (int(facts.num_classes),)
+    if facts.task == "sequence":
+        return (*tuple(facts.target_shape), int(facts.num_classes))
+    return tuple(facts.target_shape)
+
+
+def input_fix(graph: Graph, facts) -> Fix | None:
+    """Set the (single) Input node to the dataset's sample shape and dtype."""
+    inputs = graph.inputs()
+    if len(inputs) != 1:
+        return None
+    node = inputs[0]
+    shape, dtype = tuple(int(s) for s in facts.input_shape), facts.input_dtype
+    if tuple(node.params["shape"]) == shape and node.params["dtype"] == dtype:
+        return None
+    return Fix(node.id, {"shape": shape, "dtype": dtype},
+               f"Set {node.title} to {fmt_shape(shape)} {dtype}",
+               f"The dataset gives samples of shape {fmt_shape(shape)} ({dtype}); the Input node "
+               f"{node.title!r} declares {fmt_shape(tuple(node.params['shape']))} ({node.params['dtype']})")
+
+
+def last_dense(graph: Graph) -> str | None:
+    """The Dense layer that feeds the (single) Output node, through dropouts and
+    activations; ``None`` when there is none."""
+    outputs = graph.outputs()
+    if len(outputs) != 1:
+        return None
+    current = outputs[0].id
+    for _ in range(len(graph) + 1):
+        wires = graph.incoming(current)
+        if len(wires) != 1:
+            return None
+        source = graph.node(next(iter(wires.values())).source)
+        if source.type == "dense":
+            return source.id
+        if source.type not in PASS_THROUGH_TYPES and source.spec.category not in PASS_THROUGH_CATEGORIES:
+            return None
+        current = source.id
+    return None
+
+
+def output_fix(graph: Graph, facts) -> Fix | None:
+    """Set the last Dense layer's units to the number of classes (or targets)."""
+    node_id = last_dense(graph)
+    if node_id is None:
+        return None
+    node = graph.node(node_id)
+    want = wanted_output(facts)
+    units = int(node.params["units"])
+    if not want or units == want[-1]:
+        return None
+    if facts.task == "classification" and units == 1 and facts.num_classes <= 2:
+        return None  # one output for two classes trains with bce_with_logits
+    what = {"classification": f"{facts.num_classes} classes", "sequence": f"a vocabulary of {facts.num_classes}"}
+    reason = what.get(facts.task, f"{want[-1]} target value(s)")
+    return Fix(node_id, {"units": want[-1]}, f"Set {node.title} units to {want[-1]}",
+               f"The dataset has {reason}, so the model must output {fmt_shape(want)} per sample; "
+               f"{node.title!r} has {units} units")

@@ -1,0 +1,224 @@
+"""Shared look and range handling of the training plots (pyqtgraph).
+
+Measured on small models: letting pyqtgraph auto-range on every redraw makes a
+redraw about four times as expensive, and antialiased long curves cost far more
+than they show. So every plot here keeps pyqtgraph's auto-range off and
+:class:`RangeFollower` fits the view to the data at most once a second; once the
+user pans or zooms a plot it stops following until they double-click it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
+
+from gui.training.gil import gui_first
+from gui.training.labels import steady_label  # noqa: F401  (the views take it from here)
+
+RANGE_INTERVAL = 1.0  # seconds between two automatic fits of a plot
+BACKGROUND = "#ffffff"
+FOREGROUND = "#334155"
+GRID_ALPHA = 0.15
+
+Bounds = tuple[tuple[float, float] | None, tuple[float, float] | None]
+
+
+def pen(colour: str | QColor, width: float = 1.5, alpha: int = 255, dash: bool = False):
+    c = QColor(colour)
+    c.setAlpha(alpha)
+    p = pg.mkPen(c, width=width)
+    if dash:
+        from PySide6.QtCore import Qt
+
+        p.setStyle(Qt.PenStyle.DashLine)
+    p.setCosmetic(True)
+    return p
+
+
+def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str = "") -> pg.PlotItem:
+    """White background style, light grid, labels; no auto-range, no 'A' button.
+
+    Axes (which also draw the grid, across the whole plot) are cached as pixmaps:
+    without the cache every curve update repaints their text, which costs more
+    than the curves themselves. They are re-rendered only when the range changes.
+    """
+    for name in ("left", "bottom", "right", "top"):
+        axis = plot.getAxis(name)
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        axis.enableAutoSIPrefix(False)
+    if title:
+        plot.setTitle(title, color=FOREGROUND, size="9pt")
+    for name, text in (("left", left), ("bottom", bottom)):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen("#94a3b8"))
+        axis.setTextPen(pg.mkPen(FOREGROUND))
+        if text:
+            plot.setLabel(name, text, color=FOREGROUND, **{"font-size": "8pt"})
+    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    plot.disableAutoRange()
+    plot.hideButtons()
+    plot.setMenuEnabled(False)
+    return plot
+
+
+class PlotArea(pg.GraphicsLayoutWidget):
+    """A pyqtgraph layout widget whose repaints run as one piece (:func:`gui_first`)."""
+
+    def paintEvent(self, event) -> None:
+        with gui_first():
+            super().paintEvent(event)
+
+
+def graphics_widget(parent=None) -> pg.GraphicsLayoutWidget:
+    widget = PlotArea(parent)
+    widget.setBackground(BACKGROUND)
+    widget.ci.layout.setContentsMargins(2, 2, 2, 2)
+    widget.ci.layout.setSpacing(4)
+    return widget
+
+
+def curve(colour: str, width: float = 1.5, alpha: int = 255, dash: bool = False,
+          name: str | None = None, symbol: str | None = None) -> pg.PlotDataItem:
+    """A curve item set up for long, live data: peak downsampling to the view's
+    width, clipped to the visible x range, no antialiasing, gaps at NaN."""
+    kwargs = {}
+    if symbol:
+        kwargs.update(symbol=symbol, symbolSize=5, symbolBrush=QColor(colour),
+                      symbolPen=pg.mkPen(QColor(colour)))
+    return pg.PlotDataItem(
+        pen=pen(colour, width, alpha, dash), name=name, antialias=False, autoDownsample=True,
+        downsampleMethod="peak", clipToView=True, connect="finite", skipFiniteCheck=False,
+        **kwargs,
+    )
+
+
+class RangeFollower(QObject):
+    """Fits a plot to its data at most once a second, until the user takes over.
+
+    Parameters
+    ----------
+    plot : pg.PlotItem
+    bounds : callable
+        Returns ``((xmin, xmax) or None, (ymin, ymax) or None)`` in data units
+        (plain, not logarithmic; ``log_y`` converts).
+    """
+
+    def __init__(self, plot: pg.PlotItem, bounds: Callable[[], Bounds], parent: QObject | None = None):
+        super().__init__(parent)
+        self.plot = plot
+        self.bounds = bounds
+        self.following = True
+        self.log_y = False
+        self._last = -math.inf
+        self._setting = False
+        plot.getViewBox().sigRangeChangedManually.connect(self._user_moved)
+        plot.scene().sigMouseClicked.connect(self._clicked)
+
+    def _user_moved(self, *_args) -> None:
+        if not self._setting:
+            self.following = False
+
+    def _clicked(self, event) -> None:
+        if event.double() and self.plot.sceneBoundingRect().contains(event.scenePos()):
+            self.follow()
+
+    def follow(self) -> None:
+        """Fit now and keep following the data."""
+        self.following = True
+        self.update(force=True)
+
+    def update(self, force: bool = False, now: float | None = None) -> bool:
+        """Fit when following and a second has passed (or ``force``); True if the
+        view changed.
+
+        The view moves only when the data leaves it or fills less than half of it
+        (the x range gets 25 % headroom for the steps to come): each move re-renders
+        the axes, so a view that follows every new point would cost a full redraw a
+        second for each plot.
+        """
+        now = time.monotonic() if now is None else now
+        if not self.following or (not force and now - self._last < RANGE_INTERVAL):
+            return False
+        self._last = now
+        xr, yr = self.bounds()
+        if yr is not None and self.log_y:
+            lo, hi = yr
+            yr = (math.log10(lo), math.log10(hi)) if lo > 0 and hi > 0 else None
+        vb = self.plot.getViewBox()
+        (vx0, vx1), (vy0, vy1) = vb.viewRange()
+        moved = False
+        self._setting = True
+        try:
+            if xr is not None:
+                lo, hi = _widen(*xr)
+                if force or not _covers(vx0, vx1, lo, hi):
+                    vb.setXRange(lo, lo + 1.25 * (hi - lo), padding=0.02)
+                    moved = True
+            if yr is not None:
+                lo, hi = _widen(*yr)
+                if force or not _covers(vy0, vy1, lo, hi):
+                    vb.setYRange(lo, hi, padding=0.06)
+                    moved = True
+        finally:
+            self._setting = False
+        return moved
+
+
+def fit_if_needed(plot: pg.PlotItem, x_range=None, y_range=None, padding: float = 0.02,
+                  x_headroom: float = 0.0) -> bool:
+    """Set the view to these ranges only when the data left the view or fill less
+    than half of it (a range change re-renders the axes). ``x_headroom`` leaves
+    that share of room on the right for data still to come."""
+    vb = plot.getViewBox()
+    (vx0, vx1), (vy0, vy1) = vb.viewRange()
+    moved = False
+    if x_range is not None and not _covers(vx0, vx1, *_widen(*x_range)):
+        lo, hi = _widen(*x_range)
+        vb.setXRange(lo, hi + x_headroom * (hi - lo), padding=padding)
+        moved = True
+    if y_range is not None and not _covers(vy0, vy1, *_widen(*y_range)):
+        vb.setYRange(*_widen(*y_range), padding=padding)
+        moved = True
+    return moved
+
+
+def scatter_by_class(items: list, plot: pg.PlotItem, x, y, labels, colour, size: float = 6,
+                     outline: str | None = "#ffffff") -> list:
+    """Points coloured by class, one scatter item per class: a single brush per
+    item draws far faster than one brush per point. Returns the items (pass them
+    back on the next call to replace them)."""
+    import numpy as np
+
+    for item in items:
+        plot.removeItem(item)
+    out = []
+    if not len(labels):
+        return out
+    labels = np.asarray(labels).reshape(len(labels), -1)[:, 0].astype(int)
+    for c in np.unique(labels):
+        mask = labels == c
+        item = pg.ScatterPlotItem(x=np.asarray(x)[mask], y=np.asarray(y)[mask], size=size,
+                                  brush=pg.mkBrush(colour(int(c))),
+                                  pen=pg.mkPen(outline, width=0.8) if outline else pg.mkPen(None))
+        plot.addItem(item)
+        out.append(item)
+    return out
+
+
+def _widen(lo: float, hi: float) -> tuple[float, float]:
+    """A range with some extent, even for a single value."""
+    if hi > lo:
+        return lo, hi
+    span = abs(lo) * 0.1 or 0.5
+    return lo - span, hi + span
+
+
+def _covers(v0: float, v1: float, lo: float, hi: float) -> bool:
+    """The view ``v0..v1`` holds ``lo..hi`` and the data fill at least half of it."""
+    return v0 <= lo and hi <= v1 and (hi - lo) >= 0.5 * (v1 - v0)

@@ -1,0 +1,157 @@
+"""Every run of the session, to compare.
+
+A table with one row per run (newest first): its colour, what it trained with,
+its state and its final numbers. Tick runs to overlay their loss curves on the
+Loss tab; select a row to show that run in every tab (Try it and Export use the
+run shown).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.training.run_record import Run
+
+COLUMNS = ("Run", "State", "Loss", "Val loss", "Metric", "Steps")
+
+
+def _swatch(colour: str) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(colour))
+    return QIcon(pixmap)
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
+class RunsPanel(QWidget):
+    """The Runs tab (objectName ``runsPanel``).
+
+    Signals
+    -------
+    overlaysChanged(list)
+        The numbers of the ticked runs.
+    runChosen(int)
+        The number of the run the user selected, to show in every tab.
+    """
+
+    overlaysChanged = Signal(list)
+    runChosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("runsPanel")
+        self.runs: list[Run] = []
+        self._filling = False
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("runsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        hint = QLabel("Tick runs to overlay their loss curves on the Loss tab; select one to show it everywhere.")
+        hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(hint)
+        self.table.itemChanged.connect(self._item_changed)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+
+    # ------------------------------------------------------------------- api
+    def set_runs(self, runs: list[Run], shown: Run | None = None) -> None:
+        """Rebuild the table for ``runs`` (kept ticks stay ticked)."""
+        ticked = set(self.ticked())
+        self.runs = list(runs)
+        self._filling = True
+        try:
+            self.table.setRowCount(len(runs))
+            for row, run in enumerate(reversed(runs)):
+                first = QTableWidgetItem(_swatch(run.colour), run.label)
+                first.setData(Qt.ItemDataRole.UserRole, run.number)
+                first.setFlags(first.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                first.setCheckState(Qt.CheckState.Checked if run.number in ticked else Qt.CheckState.Unchecked)
+                first.setToolTip(run.message or run.label)
+                self.table.setItem(row, 0, first)
+                for col, text in enumerate(self._cells(run), start=1):
+                    self.table.setItem(row, col, QTableWidgetItem(text))
+                if run is shown:
+                    self.table.selectRow(row)
+        finally:
+            self._filling = False
+
+    def update_run(self, run: Run) -> None:
+        """Refresh one run's row (state and numbers)."""
+        row = self._row_of(run.number)
+        if row is None:
+            return
+        self._filling = True
+        try:
+            self.table.item(row, 0).setToolTip(run.message or run.label)
+            for col, text in enumerate(self._cells(run), start=1):
+                item = self.table.item(row, col)
+                if item.text() != text:
+                    item.setText(text)
+        finally:
+            self._filling = False
+
+    def ticked(self) -> list[int]:
+        out = []
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.checkState() == Qt.CheckState.Checked:
+                out.append(int(item.data(Qt.ItemDataRole.UserRole)))
+        return out
+
+    def set_ticked(self, number: int, ticked: bool) -> None:
+        row = self._row_of(number)
+        if row is not None:
+            self.table.item(row, 0).setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+
+    # --------------------------------------------------------------- private
+    def _cells(self, run: Run) -> list[str]:
+        last = run.loss.last()
+        val = run.val_loss.last()
+        name = run.metric_name()
+        metric = "–"
+        if name:
+            series = run.metrics.get(f"val_{name}") or run.metrics.get(name)
+            if series is not None and series.last() is not None:
+                metric = f"{name} {series.last()[1]:.3g}"
+        return [run.status, _number(last[1] if last else None), _number(val[1] if val else None),
+                metric, str(run.step)]
+
+    def _row_of(self, number: int) -> int | None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == number:
+                return row
+        return None
+
+    def _item_changed(self, item: QTableWidgetItem) -> None:
+        if not self._filling and item.column() == 0:
+            self.overlaysChanged.emit(self.ticked())
+
+    def _selection_changed(self) -> None:
+        if self._filling:
+            return
+        rows = {index.row() for index in self.table.selectedIndexes()}
+        if rows:
+            item = self.table.item(min(rows), 0)
+            self.runChosen.emit(int(item.data(Qt.ItemDataRole.UserRole)))

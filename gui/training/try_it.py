@@ -1,0 +1,226 @@
+"""Try it: run the trained model on one validation sample and show what it says.
+
+The sample is shown as the model sees it (an image for image data, a curve for a
+signal, the values for a few features, the tokens for a sequence), next to the
+model's prediction: the class probabilities as bars with the true class marked,
+the predicted value(s) against the true ones for a regression, or the predicted
+tokens. The model is a CPU copy taken when the run ended or paused, so trying it
+never disturbs a run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.training import plot_style as ps
+from gui.training.dataset_preview import thumbnail
+from gui.training.run_record import Run
+
+TOP_CLASSES = 10
+IMAGE_SIZE = 140
+
+
+class TryItPanel(QWidget):
+    """The Try it tab (objectName ``tryItPanel``)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("tryItPanel")
+        self.run: Run | None = None
+        self.result: dict | None = None
+        self._rng = np.random.default_rng()
+
+        self.sample = QSpinBox()
+        self.sample.setObjectName("trySample")
+        self.sample.setKeyboardTracking(False)
+        self.random = QPushButton("Random sample")
+        self.random.setObjectName("tryRandom")
+        self.verdict = ps.steady_label("Train a model (or open trained weights) to try it on a sample", 2,
+                                       "tryVerdict")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 0, 4, 0)
+        bar.addWidget(QLabel("Validation sample"))
+        bar.addWidget(self.sample)
+        bar.addWidget(self.random)
+        bar.addSpacing(12)
+        bar.addWidget(self.verdict, 1)
+
+        self.input_stack = QStackedWidget()
+        self.input_stack.setFixedWidth(240)
+        self.image = QLabel()
+        self.image.setObjectName("tryImage")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text = QLabel()
+        self.text.setObjectName("tryInputText")
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.signal_plots = ps.graphics_widget()
+        self.signal_plot = ps.style_plot(self.signal_plots.addPlot(), "Input")
+        self.signal_curve = ps.curve("#2563eb", 1.5)
+        self.signal_plot.addItem(self.signal_curve)
+        for page in (self.text, self.image, self.signal_plots):
+            self.input_stack.addWidget(page)
+        self.plots = ps.graphics_widget()
+        self.prob_plot = ps.style_plot(self.plots.addPlot(), "Prediction", "probability")
+        self.prob_plot.showGrid(x=False, y=True, alpha=ps.GRID_ALPHA)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
+        self.prob_plot.addItem(self.bars)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(self.input_stack)
+        body.addWidget(self.plots, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(bar)
+        layout.addLayout(body, 1)
+        self.sample.valueChanged.connect(self.try_sample)
+        self.random.clicked.connect(self.try_random)
+        self._enable(False)
+
+    # ------------------------------------------------------------------- api
+    def set_run(self, run: Run | None) -> None:
+        """Use ``run``'s model (when it has one) and validation set."""
+        self.run = run
+        ready = self.ready
+        self._enable(ready)
+        if not ready:
+            self.result = None
+            self.bars.setOpts(x=[], height=[])
+            if run is not None and run.active:
+                self.verdict.setText("Pause or stop the run to try the model")
+            elif run is not None and run.model is not None:
+                self.verdict.setText("Loading the data to try the model on…")
+            else:
+                self.verdict.setText("Train a model (or open trained weights) to try it on a sample")
+            return
+        self.sample.blockSignals(True)
+        self.sample.setRange(0, len(self._samples()) - 1)
+        self.sample.blockSignals(False)
+        self.try_sample(self.sample.value())
+
+    @property
+    def ready(self) -> bool:
+        run = self.run
+        return run is not None and run.model is not None and self._samples() is not None \
+            and len(self._samples()) > 0
+
+    def try_random(self) -> None:
+        if self.ready:
+            self.sample.setValue(int(self._rng.integers(len(self._samples()))))
+
+    def try_sample(self, index: int) -> dict | None:
+        """Run the model on sample ``index``; returns what was shown."""
+        if not self.ready:
+            return None
+        from gui.training.probes import predict
+
+        run, data = self.run, self._samples()
+        index = max(0, min(int(index), len(data) - 1))
+        x, y = data.x[index: index + 1], data.y[index]
+        objective = _objective_of(run)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            out = predict(run.model, x, *objective, data.task)[0]
+        except Exception as exc:  # a model that cannot run on its data says why
+            self.verdict.setText(f"The model could not run on this sample: {type(exc).__name__}: "
+                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self._show_input(data, x[0], run)
+        self.result = self._show_output(data, out, y)
+        return self.result
+
+    # ---------------------------------------------------------------- drawing
+    def _samples(self):
+        run = self.run
+        if run is None:
+            return None
+        return run.val
+
+    def _enable(self, on: bool) -> None:
+        for widget in (self.sample, self.random):
+            widget.setEnabled(on)
+
+    def _show_input(self, data, x: np.ndarray, run: Run) -> None:
+        if data.input_dtype == "long":
+            self.text.setText("tokens: " + " ".join(str(int(t)) for t in np.asarray(x).reshape(-1)))
+            self.input_stack.setCurrentWidget(self.text)
+        elif len(data.input_shape) == 3:
+            self.image.setPixmap(thumbnail(x, IMAGE_SIZE))
+            self.input_stack.setCurrentWidget(self.image)
+        elif len(data.input_shape) == 1 and data.input_shape[0] <= 16:
+            raw = _raw(run, x)
+            names = data.feature_names or [f"x{i}" for i in range(len(raw))]
+            self.text.setText("\n".join(f"{n}: {v:.4g}" for n, v in zip(names, raw, strict=False)))
+            self.input_stack.setCurrentWidget(self.text)
+        else:
+            flat = np.asarray(x, np.float64).reshape(len(x), -1)[0] if np.ndim(x) > 1 else np.asarray(x)
+            self.signal_curve.setData(np.arange(len(flat)), flat)
+            self.signal_plot.getViewBox().autoRange(padding=0.05)
+            self.input_stack.setCurrentWidget(self.signal_plots)
+
+    def _show_output(self, data, out: np.ndarray, y) -> dict:
+        task = data.task
+        if task == "classification":
+            probs = np.asarray(out, np.float64).reshape(-1)
+            names = list(data.class_names or [str(i) for i in range(len(probs))])
+            order = np.argsort(-probs)[:TOP_CLASSES]
+            true = int(y)
+            brushes = [pg.mkBrush("#16a34a" if i == true else "#94a3b8") for i in order]
+            self.bars.setOpts(x=np.arange(len(order)), height=probs[order], brushes=brushes)
+            self.prob_plot.getAxis("bottom").setTicks([[(k, names[i][:10]) for k, i in enumerate(order)]])
+            self.prob_plot.getViewBox().setRange(xRange=(-0.6, len(order) - 0.4), yRange=(0, 1.05), padding=0)
+            predicted = int(order[0])
+            mark = "right" if predicted == true else "wrong"
+            self.verdict.setText(f"Predicted {names[predicted]} ({probs[predicted]:.0%}) · true class "
+                                 f"{names[true]} · {mark}")
+            return {"predicted": predicted, "true": true, "probabilities": probs}
+        self.bars.setOpts(x=[], height=[])
+        if task == "sequence":
+            predicted = np.asarray(out).argmax(axis=-1).reshape(-1)
+            true = np.asarray(y).reshape(-1)
+            right = int((predicted == true).sum())
+            self.verdict.setText(f"Predicted {' '.join(map(str, predicted))} · true {' '.join(map(str, true))} · "
+                                 f"{right}/{len(true)} tokens right")
+            return {"predicted": predicted, "true": true}
+        predicted = np.asarray(out, np.float64).reshape(-1)
+        true = np.asarray(y, np.float64).reshape(-1)
+        self.verdict.setText("Predicted " + ", ".join(f"{v:.4g}" for v in predicted) + " · true "
+                             + ", ".join(f"{v:.4g}" for v in true))
+        return {"predicted": predicted, "true": true}
+
+
+def _objective_of(run: Run) -> tuple[str, bool]:
+    """``(loss name, single output)`` as the run's loss reads the outputs."""
+    from backend.training.losses import default_loss
+
+    data = run.val
+    loss = run.training.get("loss", "auto")
+    if loss == "auto":
+        loss = default_loss(data.task)
+    shapes = getattr(run.model, "output_specs", None)
+    single = bool(shapes) and tuple(shapes[0].shape) == (1,) and data.task == "classification"
+    return loss, single
+
+
+def _raw(run: Run, x: np.ndarray) -> np.ndarray:
+    """Undo the input normalisation, to show values in the data's own units."""
+    norm = run.normalisation
+    x = np.asarray(x, np.float64)
+    if norm is None or norm.method == "none":
+        return x.reshape(-1)
+    return (x * np.asarray(norm.scale) + np.asarray(norm.shift)).reshape(-1)
