@@ -16,6 +16,9 @@ in the worker and freeze the window while it does.
 
 The graph being trained is a snapshot (``graph.copy()``): the user can go on
 editing, and the dock says when the graph has changed since the run started.
+A run on several GPUs (the set-up panel's Processes) trains in child processes
+instead, followed through their events file
+(:class:`~gui.training.process_worker.ProcessWorker`), with the same views.
 """
 
 from __future__ import annotations
@@ -25,12 +28,9 @@ import copy
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
-    QMenu,
-    QMessageBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -39,9 +39,11 @@ from PySide6.QtWidgets import (
 
 from graph import Event, Graph
 from gui.inspector import qt_listener
+from gui.training import processes_field
 from gui.training.background import CallKeeper
 from gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
 from gui.training.devices import torch_devices
+from gui.training.dock_actions import RunActions
 from gui.training.dock_files import ModelFileActions
 from gui.training.gil import FramePacer, RunSwitchInterval, gui_first
 from gui.training.run_bar import RunBar
@@ -56,7 +58,7 @@ PRELOAD_DELAY_MS = 1500  # after the window shows, import torch on the GUI threa
 STOP_WAIT_MS = 30_000  # longest wait for a stopped run's thread when closing
 
 
-class TrainingDock(ModelFileActions, QDockWidget):
+class TrainingDock(RunActions, ModelFileActions, QDockWidget):
     """The Training dock widget (objectName ``trainingDock``).
 
     Parameters
@@ -205,54 +207,8 @@ class TrainingDock(ModelFileActions, QDockWidget):
         import backend.training  # noqa: F401
 
         self._preloaded = True
-        self.setup.set_devices(torch_devices(torch))
+        self.setup.set_devices(torch_devices(torch), processes_field.gpu_count())
         self.setup.enable_preview()
-
-    # ------------------------------------------------------------ actions
-    def _build_actions(self) -> dict[str, QAction]:
-        spec = {
-            "start": ("&Start Training", "F5", self.start),
-            "pause": ("&Pause", "F6", self.toggle_pause),
-            "stop": ("S&top", "Shift+F5", self.stop),
-            "save_weights": ("&Save Trained Weights…", "", self.save_weights),
-            "open_weights": ("&Open Trained Weights…", "", self.open_weights),
-            "export": ("&Export Trained Model…", "Ctrl+E", self.open_export_dialog),
-        }
-        actions = {}
-        for name, (text, key, slot) in spec.items():
-            action = QAction(text, self)
-            action.setObjectName(f"action_train_{name}")
-            if key:
-                action.setShortcut(QKeySequence(key))
-                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(slot)
-            actions[name] = action
-        return actions
-
-    def train_menu(self, parent: QWidget | None = None) -> QMenu:
-        """The Train menu for the main window's menu bar (objectName ``menu_train``)."""
-        menu = QMenu("&Train", parent)
-        menu.setObjectName("menu_train")
-        a = self.actions
-        menu.addActions([a["start"], a["pause"], a["stop"]])
-        menu.addSeparator()
-        menu.addActions([a["save_weights"], a["open_weights"], a["export"]])
-        menu.addSeparator()
-        menu.addAction(self.toggleViewAction())
-        if parent is not None:
-            parent.addActions(list(a.values()))
-        return menu
-
-    # ------------------------------------------------------------ questions
-    def ask_stop_run(self) -> bool:
-        """Closing during a run: stop it? (replaced in tests)"""
-        answer = QMessageBox.question(
-            self, "Training is running",
-            "A training run is still going. Stop it and close the window?\n\nTo keep what the model "
-            "has learned, cancel, stop the run and use Save Weights first.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Yes
 
     # -------------------------------------------------------------- control
     @property
@@ -270,8 +226,6 @@ class TrainingDock(ModelFileActions, QDockWidget):
         if problem:
             self.run_bar.show_message(problem, "error")
             return None
-        from gui.training.worker import TrainingWorker
-
         self.preload()
         snapshot = self.graph.copy()
         run = Run(len(self.runs) + 1, snapshot, dict(self.graph.training), dict(self.graph.dataset),
@@ -280,8 +234,9 @@ class TrainingDock(ModelFileActions, QDockWidget):
         self.current = run
         self._checked_revision = self.graph.revision
         self._graph_changed = False
-        worker = TrainingWorker(snapshot, run.training, run.dataset, self._base_dir(),
-                                self.setup.dataset_for_run(), self.weights_view.layer, parent=self)
+        processes, note = processes_field.processes_for_run(run.training, self.setup.processes_field.gpus)
+        run.notes = (note,) if note else ()
+        worker = self._make_worker(snapshot, run, processes)
         worker.finished.connect(self._worker_finished)
         self.worker = worker
         self.run_bar.show_message(f"Preparing {run.label}…")
@@ -294,6 +249,19 @@ class TrainingDock(ModelFileActions, QDockWidget):
         self.drain_timer.start()
         self._sync_state()
         return run
+
+    def _make_worker(self, snapshot: Graph, run: Run, processes: int):
+        """The in-app trainer's thread, or for several processes the thread that
+        starts and follows ``layerloom train --nproc``."""
+        options = dict(base_dir=self._base_dir(), dataset_obj=self.setup.dataset_for_run(),
+                       hist_node=self.weights_view.layer, parent=self)
+        if processes > 1:
+            from gui.training.process_worker import ProcessWorker
+
+            return ProcessWorker(snapshot, run.training, run.dataset, processes, **options)
+        from gui.training.worker import TrainingWorker
+
+        return TrainingWorker(snapshot, run.training, run.dataset, **options)
 
     def _start_problem(self) -> str | None:
         analysis = self.graph.analysis()
@@ -449,8 +417,10 @@ class TrainingDock(ModelFileActions, QDockWidget):
 
     def _status_changed(self, run: Run, worker) -> None:
         if run.status == "running":
-            self.run_bar.show_message(f"Training on {run.started.device}…" +
-                                      (" " + " ".join(run.notes) if run.notes else ""))
+            n, device = run.started.processes, run.started.device
+            where = device if n == 1 else f"{n} processes ({device.split(':')[0]})"
+            notes = "".join(f" {note[:1].upper()}{note[1:].rstrip('.')}." for note in run.notes)
+            self.run_bar.show_message(f"Training on {where}…{notes}")
             run.model = None
         elif run.status == "paused":
             last = run.lr.last()
@@ -484,10 +454,10 @@ class TrainingDock(ModelFileActions, QDockWidget):
         if run.active:  # the thread ended without a final event (should not happen)
             run.status, run.message = "failed", "the training thread ended unexpectedly"
             changed.add("status")
-        trainer = worker.trainer
-        if run.status in ("finished", "stopped") and trainer is not None and trainer.model is not None:
-            run.model = trainer.model.to("cpu")
-            self._attach_data(run, worker)
+        if run.status in ("finished", "stopped"):
+            run.model = worker.trained_model()
+            if run.model is not None:
+                self._attach_data(run, worker)
         elif run.status == "failed":
             run.model = None
         self.worker = None
@@ -526,10 +496,11 @@ class TrainingDock(ModelFileActions, QDockWidget):
             state = run.status if run.active else "ending"
         shown = self.shown
         has_model = shown is not None and shown.model is not None and not shown.active
-        self.run_bar.set_state(state, has_model)
+        pausable = self.worker is None or self.worker.pausable
+        self.run_bar.set_state(state, has_model, pausable)
         a = self.actions
         a["start"].setEnabled(not self.running)
-        a["pause"].setEnabled(self.running)
+        a["pause"].setEnabled(self.running and pausable)
         a["pause"].setText("&Resume" if state == "paused" else "&Pause")
         a["stop"].setEnabled(self.running)
         a["save_weights"].setEnabled(has_model)

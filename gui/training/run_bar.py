@@ -30,6 +30,11 @@ MESSAGE_STYLES = {
 }
 
 
+PAUSE_TIP = "Pause after the current step"
+NO_PAUSE_TIP = ("A run on several processes cannot pause: the processes can only stop together "
+                "(Stop keeps what the model learned)")
+
+
 def format_eta(seconds: float | None) -> str:
     """``"1 min 05 s left"``, ``"12 s left"``; empty when unknown."""
     if seconds is None:
@@ -56,7 +61,7 @@ class RunBar(QWidget):
             return b
 
         self.start = button("Start", "startButton", "Train the graph on the dataset (F5)")
-        self.pause = button("Pause", "pauseButton", "Pause after the current step")
+        self.pause = button("Pause", "pauseButton", PAUSE_TIP)
         self.resume = button("Resume", "resumeButton", "Go on training (with the learning rate shown)")
         self.stop = button("Stop", "stopButton", "Stop the run after the current step; the model keeps "
                            "what it learned")
@@ -108,13 +113,15 @@ class RunBar(QWidget):
         layout.addWidget(self.notice)
         self.set_state("idle")
 
-    def set_state(self, state: str, has_model: bool = False) -> None:
+    def set_state(self, state: str, has_model: bool = False, pausable: bool = True) -> None:
         """Enable what makes sense in ``state``: idle, preparing, running, paused, or
-        ending (the run has reported its end and its thread is finishing)."""
+        ending (the run has reported its end and its thread is finishing).
+        ``pausable`` is false for a run on several processes, which can only stop."""
         active = state in ("preparing", "running", "paused", "ending")
         self.start.setEnabled(not active)
         self.pause.setVisible(state != "paused")
-        self.pause.setEnabled(state in ("preparing", "running"))
+        self.pause.setEnabled(state in ("preparing", "running") and pausable)
+        self.pause.setToolTip(PAUSE_TIP if pausable else NO_PAUSE_TIP)
         self.resume.setVisible(state == "paused")
         self.stop.setEnabled(active and state != "ending")
         self.lr_edit.setEnabled(state == "paused")

@@ -149,7 +149,7 @@ class Run:
     def _on_started(self, event) -> str:
         self.started = event
         self.status = "running"
-        self.notes = tuple(event.notes)
+        self.notes = (*self.notes, *event.notes)  # after the dock's own (processes)
         self.step = event.first_step - 1
         self._first_step = self.step
         self.tick()

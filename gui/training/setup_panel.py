@@ -5,7 +5,8 @@ Dataset: a picker of the built-ins (grouped as in the registry) and of user data
 dataset's options, its preview and shapes, normalisation and validation share,
 and buttons that fit the graph's Input node and last Dense layer to the data.
 Training: optimizer, learning rate, batch size, epochs, loss, schedule, seed,
-device and mixed precision, and a few advanced knobs.
+device, processes (several GPUs: :mod:`~gui.training.processes_field`) and mixed
+precision, and a few advanced knobs.
 
 Every change is an undoable :class:`~gui.commands.SetSettings` on the graph's
 ``dataset`` or ``training`` section (so it is saved in the ``.loom`` file and marks
@@ -47,6 +48,7 @@ from gui.param_editors import make_editor
 from gui.training.background import BackgroundCall, CallKeeper
 from gui.training.dataset_preview import DatasetPreview
 from gui.training.fit import Fix, input_fix, output_fix
+from gui.training.processes_field import ProcessesField
 
 OPEN_FILE = "\0open-file"
 OPEN_FOLDER = "\0open-folder"
@@ -313,8 +315,11 @@ class SetupPanel(QScrollArea):
             self.preview_enabled = True
             self.refresh()
 
-    def set_devices(self, devices: list[tuple[str, str]]) -> None:
-        """``(label, device name)`` pairs for the device combo (what torch found)."""
+    def set_devices(self, devices: list[tuple[str, str]], gpus: int | None = None) -> None:
+        """``(label, device name)`` pairs for the device combo (what torch found),
+        and the number of CUDA GPUs (which bounds the processes field)."""
+        if gpus is not None:
+            self.processes_field.set_gpus(gpus)
         self.device_combo.blockSignals(True)
         try:
             self.device_combo.clear()
@@ -335,6 +340,9 @@ class SetupPanel(QScrollArea):
                 self.device_combo.activated.connect(
                     lambda i: self.set_training({"device": self.device_combo.itemData(i)}))
                 self.training_form.addRow("Device", self.device_combo)
+                self.processes_field = ProcessesField()
+                self.processes_field.edited.connect(lambda n: self.set_training({"processes": n}))
+                self.training_form.addRow("Processes", self.processes_field)
             self._add_training_editor(self.training_form, param)
         self.training_editors["batch_size"].setSpecialValueText("full")
         self.advanced_box = QGroupBox("More")
@@ -423,6 +431,7 @@ class SetupPanel(QScrollArea):
             self.device_combo.addItem(f"{device} (not available here)", device)
             index = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(index)
+        self.processes_field.show_settings(device, settings.processes)
         cuda = device.startswith("cuda") or (device == "auto" and any(
             str(self.device_combo.itemData(i)).startswith("cuda") for i in range(self.device_combo.count())))
         self.training_editors["precision"].setEnabled(cuda)

@@ -61,6 +61,19 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def data_ready(data) -> DataReady:
+    """The :class:`DataReady` event of prepared data (a ``TrainingData``)."""
+    train, val = data.train, data.val
+    source = val if val is not None and len(val) else train
+    sx = sy = None
+    if tuple(train.input_shape) == (2,) and train.input_dtype == "float":
+        pick = np.random.default_rng(0).permutation(len(source))[:SCATTER_POINTS]
+        sx, sy = np.asarray(source.x[pick], np.float32), np.asarray(source.y[pick])
+    names = tuple(train.class_names or ()) if train.task == "classification" else ()
+    return DataReady(train.name, train.task, tuple(train.input_shape), train.num_classes, names,
+                     len(train), len(val) if val is not None else 0, sx, sy)
+
+
 class TrainingWorker(QThread):
     """One training run in its own thread.
 
@@ -87,6 +100,8 @@ class TrainingWorker(QThread):
     data : TrainingData or None
         The prepared data, for Try it after the run.
     """
+
+    pausable = True  # pause, resume and a new learning rate are offered
 
     def __init__(self, graph, training: dict[str, Any], dataset: dict[str, Any],
                  base_dir: str | None = None, dataset_obj=None, hist_node: str | None = None,
@@ -141,6 +156,11 @@ class TrainingWorker(QThread):
             else:
                 self._pending_lr = float(lr)
 
+    def trained_model(self):
+        """The trained model on the CPU once the run has ended (``None`` before)."""
+        trainer = self.trainer
+        return trainer.model.to("cpu") if trainer is not None and trainer.model is not None else None
+
     # -------------------------------------------------------------------- run
     def run(self) -> None:  # the training thread
         from backend.training.events import Failed
@@ -169,7 +189,7 @@ class TrainingWorker(QThread):
         except (SettingsError, DatasetError) as exc:
             self.queue(Failed(str(exc)))
             return
-        self.queue(self._data_ready(data))
+        self.queue(data_ready(data))
         trainer = Trainer(self.graph, data.train, data.val, settings, on_event=self._consume,
                           normalisation=data.normalisation, step_every=1)
         with self._lock:
@@ -181,17 +201,6 @@ class TrainingWorker(QThread):
             if self._want_stop:
                 trainer.stop()
         trainer.run()
-
-    def _data_ready(self, data) -> DataReady:
-        train, val = data.train, data.val
-        source = val if val is not None and len(val) else train
-        sx = sy = None
-        if tuple(train.input_shape) == (2,) and train.input_dtype == "float":
-            pick = np.random.default_rng(0).permutation(len(source))[:SCATTER_POINTS]
-            sx, sy = np.asarray(source.x[pick], np.float32), np.asarray(source.y[pick])
-        names = tuple(train.class_names or ()) if train.task == "classification" else ()
-        return DataReady(train.name, train.task, tuple(train.input_shape), train.num_classes, names,
-                         len(train), len(val) if val is not None else 0, sx, sy)
 
     # ------------------------------------------------- consumer (training thread)
     def _consume(self, event) -> None:

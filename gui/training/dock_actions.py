@@ -1,0 +1,60 @@
+"""The training dock's actions (Start, Pause, Stop, the trained-model files) and
+the Train menu built from them, and the question asked before closing during a
+run: a mixin of :class:`~gui.training.dock.TrainingDock`, kept apart so each file
+stays readable."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+
+class RunActions:
+    """The dock's ``QAction``s; mixed into the dock, whose slots they call."""
+
+    # ------------------------------------------------------------ actions
+    def _build_actions(self) -> dict[str, QAction]:
+        spec = {
+            "start": ("&Start Training", "F5", self.start),
+            "pause": ("&Pause", "F6", self.toggle_pause),
+            "stop": ("S&top", "Shift+F5", self.stop),
+            "save_weights": ("&Save Trained Weights…", "", self.save_weights),
+            "open_weights": ("&Open Trained Weights…", "", self.open_weights),
+            "export": ("&Export Trained Model…", "Ctrl+E", self.open_export_dialog),
+        }
+        actions = {}
+        for name, (text, key, slot) in spec.items():
+            action = QAction(text, self)
+            action.setObjectName(f"action_train_{name}")
+            if key:
+                action.setShortcut(QKeySequence(key))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            actions[name] = action
+        return actions
+
+    def train_menu(self, parent: QWidget | None = None) -> QMenu:
+        """The Train menu for the main window's menu bar (objectName ``menu_train``)."""
+        menu = QMenu("&Train", parent)
+        menu.setObjectName("menu_train")
+        a = self.actions
+        menu.addActions([a["start"], a["pause"], a["stop"]])
+        menu.addSeparator()
+        menu.addActions([a["save_weights"], a["open_weights"], a["export"]])
+        menu.addSeparator()
+        menu.addAction(self.toggleViewAction())
+        if parent is not None:
+            parent.addActions(list(a.values()))
+        return menu
+
+    # ------------------------------------------------------------ questions
+    def ask_stop_run(self) -> bool:
+        """Closing during a run: stop it? (replaced in tests)"""
+        answer = QMessageBox.question(
+            self, "Training is running",
+            "A training run is still going. Stop it and close the window?\n\nTo keep what the model "
+            "has learned, cancel, stop the run and use Save Weights first.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
