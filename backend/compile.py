@@ -28,7 +28,7 @@ from torch import nn
 
 import backend.lowerings  # noqa: F401  (registers the lowerings)
 from backend.lowering import LOWERINGS, call_module
-from graph import Graph, GraphInvalidError
+from graph import Graph
 
 _NAME_RE = re.compile(r"[^0-9A-Za-z_]+")
 _SUFFIX_RE = re.compile(r"_\d+$")
@@ -120,8 +120,7 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
         tensor per Output node, a tuple when there are several.
     """
     analysis = graph.analysis()
-    if not analysis.valid:
-        raise GraphInvalidError(analysis.errors)
+    analysis.raise_if_invalid()
     if seed is None:
         return _build(graph, analysis)
     with torch.random.fork_rng(devices=[]):

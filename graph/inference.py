@@ -76,6 +76,7 @@ class Analysis:
         return sum(i.activation_bytes for i in self.nodes.values())
 
     def raise_if_invalid(self) -> None:
+        """Raise :class:`GraphInvalidError` listing every error, if there is one."""
         if not self.valid:
             raise GraphInvalidError(self.errors)
 
@@ -122,8 +123,6 @@ def analyse(graph: Graph) -> Analysis:
         for edge in outgoing[nid]:
             if edge.source_port in info.outputs:
                 edge_specs[edge] = info.outputs[edge.source_port]
-        for edge in incoming.values():
-            edge_specs.setdefault(edge, info.inputs[edge.target_port])
 
     graph_errors = []
     if graph.nodes:

@@ -9,7 +9,7 @@ values it does not allow.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graph.errors import ParamError
@@ -46,6 +46,8 @@ class Param:
         Fixed tuple length for ``ints``; ``None`` means 1..MAX_TUPLE_LEN elements.
     label : str, optional
         Name shown in the form; defaults to ``name`` with spaces.
+    key : bool
+        Shown on the canvas node as one of its key parameters.
     """
 
     name: str
@@ -57,8 +59,7 @@ class Param:
     choices: tuple = ()
     length: int | None = None
     label: str = ""
-    key: bool = False  # shown on the canvas node as a key parameter
-    extra: dict = field(default_factory=dict, compare=False)
+    key: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

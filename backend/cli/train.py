@@ -94,21 +94,22 @@ def add_parser(subs, name: str) -> None:
     p.set_defaults(run=run)
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
@@ -172,8 +173,7 @@ def run(args) -> int:
     options = _launch_options(args, prepared.settings)
     if options.distributed:
         return _launch(args, prepared, options)
-    return _train(args, prepared.graph, prepared.settings, prepared.data, prepared.data_settings,
-                  prepared.out)
+    return _train(args, prepared)
 
 
 def _prepare(args, make_out: bool = True) -> Prepared:
@@ -241,36 +241,35 @@ def _prepare(args, make_out: bool = True) -> Prepared:
     return Prepared(graph, settings, data, data_settings, out)
 
 
-def _train(args, graph, settings, data, data_settings, out: Path) -> int:
+def _train(args, p: Prepared) -> int:
+    """Train in this process (one process)."""
     from backend.training import Trainer
 
-    progress = Progress(sys.stderr, enabled=not args.no_progress)
-    events = _consumer(args, progress)
+    events = _consumer(args)
     trainer = Trainer(
-        graph, data.train, data.val, settings, on_event=events,
-        checkpoint_dir=out / "checkpoint", resume_from=args.resume,
-        min_step_interval=BAR_INTERVAL, normalisation=data.normalisation,
+        p.graph, p.data.train, p.data.val, p.settings, on_event=events,
+        checkpoint_dir=p.out / "checkpoint", resume_from=args.resume,
+        min_step_interval=BAR_INTERVAL, normalisation=p.data.normalisation,
     )
     with _stop_on_sigint(trainer):
         final = trainer.run()
-    progress.close()
     events.close()
     if final.kind == "failed":
         raise CommandError(final.message, EXIT_INVALID)
-    return _write_outputs(args, graph, settings, data, data_settings, out, trainer, final)
+    return _write_outputs(args, p, trainer, final)
 
 
-def _write_outputs(args, graph, settings, data, data_settings, out: Path, trainer, final,
-                   extra: dict | None = None) -> int:
+def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None) -> int:
     """Write the model and metrics.json, print the summary; returns the exit status."""
     from backend.export import save_weights
 
+    graph, settings, data, out = p.graph, p.settings, p.data, p.out
     test = trainer.evaluate(data.test) if data.test is not None and final.reason != "stopped" else None
     meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict())}
     model_path = save_weights(graph, trainer.model, out / "model.safetensors", meta).path
     report = {
         "graph": str(args.file),
-        "dataset": data_settings.to_dict(),
+        "dataset": p.data_settings.to_dict(),
         "device": str(trainer.device),
         "settings": settings.to_dict(),
         "epochs": trainer.history,
@@ -371,8 +370,7 @@ def _train_worker(args, prepared: Prepared, env, launched: bool) -> int:
     except TrainingError as exc:
         raise CommandError(str(exc)) from None
     settings = p.settings.replace(device=device)
-    progress = Progress(sys.stderr, enabled=not args.no_progress) if env.is_main else None
-    events = _consumer(args, progress) if env.is_main else None
+    events = _consumer(args) if env.is_main else None
     try:
         groups = join_process_group(env, backend, device)
     except Exception as exc:  # unreachable master, port taken, backend missing
@@ -387,16 +385,15 @@ def _train_worker(args, prepared: Prepared, env, launched: bool) -> int:
         trainer.setup_notes.extend(notes)
         with _stop_on_sigint(trainer, distributed=True, quiet=launched or not env.is_main):
             final = trainer.run()
-        if progress is not None:
-            progress.close()
+        if events is not None:
             events.close()
         if final.kind == "failed":
             _worker_failed(env, final.message, is_peer_loss(trainer.exception), launched)
         trainer.close()
         if not env.is_main:
             return EXIT_STOPPED if final.reason == "stopped" else 0
-        return _write_outputs(args, p.graph, settings, p.data, p.data_settings, p.out, trainer,
-                              final, {"backend": backend})
+        return _write_outputs(args, replace(p, settings=settings), trainer, final,
+                              {"backend": backend})
     finally:
         leave_process_group()
 
@@ -428,7 +425,8 @@ def _worker_failed(env, message: str, lost_peer: bool, launched: bool):
 
 
 class _Events:
-    """The trainer's consumer: the progress bar, plus a JSON-lines log (``--events``)."""
+    """The trainer's consumer: the progress bar, plus a JSON-lines log (``--events``).
+    :meth:`close` ends both."""
 
     def __init__(self, progress, path: str | None):
         self.progress = progress
@@ -448,13 +446,15 @@ class _Events:
             self.handle.flush()
 
     def close(self) -> None:
+        self.progress.close()
         if self.handle is not None and self.handle is not sys.stdout:
             self.handle.close()
         self.handle = None
 
 
-def _consumer(args, progress) -> _Events:
-    return _Events(progress, getattr(args, "events", None))
+def _consumer(args) -> _Events:
+    """The progress bar on stderr (unless ``--no-progress``) and the ``--events`` log."""
+    return _Events(Progress(sys.stderr, enabled=not args.no_progress), getattr(args, "events", None))
 
 
 class _stop_on_sigint:

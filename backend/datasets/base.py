@@ -299,8 +299,14 @@ class Normalisation:
             scale = np.asarray(data["scale"], dtype=np.float32).reshape(shape)
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"saved normalisation statistics are unreadable ({exc})") from None
-        if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
-            raise DatasetError("saved normalisation statistics hold non-finite or non-positive scales")
+        bad = ~np.isfinite(shift) | ~np.isfinite(scale) | ~(scale > 0)
+        if bad.any():
+            at = int(np.flatnonzero(bad.reshape(-1))[0])
+            raise DatasetError(
+                f"saved normalisation statistics are unusable: value {at} has shift "
+                f"{float(shift.reshape(-1)[at])!r} and scale {float(scale.reshape(-1)[at])!r} "
+                "(each must be finite, the scale above 0); save the model again"
+            )
         return cls(method, shift, scale)
 
 

@@ -105,35 +105,31 @@ def as_tuple(outputs) -> tuple[torch.Tensor, ...]:
     return tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
 
 
-def max_difference(got: Sequence, expected: Sequence[torch.Tensor], what: str) -> float:
-    """Largest absolute difference between two lists of outputs.
+def check_close(got: Sequence, expected: Sequence, what: str, reference: str = "the model",
+                error: type[Exception] = ExportError, advice: str = "") -> float:
+    """Largest absolute difference between the outputs ``got`` of ``what`` and
+    ``expected``, those of ``reference``.
 
-    Raises :class:`ExportError` when they differ in number or shape, naming
-    ``what`` (the export being checked) and the output.
+    Raises ``error`` when they differ in number or shape, or by more than
+    :data:`TOLERANCE` (relative for large outputs; NaN fails too), naming both
+    sides; ``advice`` ends that last message. Tensors or NumPy arrays.
     """
     if len(got) != len(expected):
-        raise ExportError(f"{what} returns {len(got)} outputs; the model returns {len(expected)}")
-    worst = 0.0
+        raise error(f"{what} returns {len(got)} outputs; {reference} returns {len(expected)}")
+    worst = scale = 0.0
     for i, (a, b) in enumerate(zip(got, expected, strict=True)):
-        a = torch.as_tensor(a)
+        a, b = torch.as_tensor(a), torch.as_tensor(b)
         if tuple(a.shape) != tuple(b.shape):
-            raise ExportError(
-                f"{what}: output {i + 1} has shape {tuple(a.shape)}; the model gives {tuple(b.shape)}"
+            raise error(
+                f"output {i + 1} of {what} has shape {tuple(a.shape)}; {reference} gives {tuple(b.shape)}"
             )
         if a.numel():
             worst = max(worst, float((a.double() - b.double()).abs().max()))
-    return worst
-
-
-def check_close(got: Sequence, expected: Sequence[torch.Tensor], what: str) -> float:
-    """:func:`max_difference`, raising :class:`ExportError` above the tolerance
-    (absolute, or relative for large outputs)."""
-    worst = max_difference(got, expected, what)
-    scale = max((float(t.abs().max()) for t in expected if t.numel()), default=0.0)
+            scale = max(scale, float(b.abs().max()))
     if not worst <= TOLERANCE * max(1.0, scale):  # also catches NaN
-        raise ExportError(
-            f"{what} does not reproduce the model: outputs differ by up to {worst:.3g} "
-            f"(accepted: {TOLERANCE:g})"
+        raise error(
+            f"{what} does not reproduce {reference}: outputs differ by up to {worst:.3g} "
+            f"(accepted: {TOLERANCE:g}){advice}"
         )
     return worst
 

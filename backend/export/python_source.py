@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -158,18 +159,34 @@ def export_python(graph: Graph, model: CompiledGraph, path: str | os.PathLike) -
     weights = path.with_suffix(".safetensors")
     with eval_mode(model):
         text = python_source(graph, model, weights.name)
-        _check_imports(text)
-        with staging(path) as staged:
-            try:
-                staged.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-            staged_weights = staged.with_suffix(".safetensors")
-            write_weights(graph, model, staged_weights)
-            worst = _run_check(staged, staged_weights, model)
-            files = publish(staged, path)
+        check_imports(text, ALLOWED_IMPORTS, "the generated source")
+        files, worst = write_checked(graph, model, path, text)
     notes = [f"the weights are in {weights.name}, next to the source; load_model() reads them"]
     return ExportResult(path, "python", files, notes, worst)
+
+
+def write_checked(graph: Graph, model: CompiledGraph, path: Path, text: str,
+                  metadata: dict[str, str] | None = None,
+                  write_more: Callable[[Path], None] | None = None) -> tuple[list[Path], float]:
+    """Write the source ``text`` at ``path`` and the model's weights next to it
+    (``.safetensors``, with ``metadata``), check that the source reproduces the
+    model in a fresh process, and only then move them into place.
+
+    ``write_more`` is called with the staged source's path to write side files
+    (their names taken from it) before the check. Returns the files written and
+    the largest difference seen. Call it in eval mode.
+    """
+    with staging(path) as staged:
+        try:
+            staged.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+        staged_weights = staged.with_suffix(".safetensors")
+        write_weights(graph, model, staged_weights, metadata)
+        if write_more is not None:
+            write_more(staged)
+        worst = _run_check(staged, staged_weights, model)
+        return publish(staged, path), worst
 
 
 def class_name(graph: Graph) -> str:
@@ -299,8 +316,9 @@ def _main(model: CompiledGraph) -> str:
     )
 
 
-def _check_imports(text: str) -> None:
-    """The generated file may import torch and the standard library only."""
+def check_imports(text: str, allowed: tuple[str, ...], what: str) -> None:
+    """The generated file may import the top-level modules ``allowed`` only (torch
+    and parts of the standard library); ``what`` names it in the error."""
     for node in ast.walk(ast.parse(text)):
         names = []
         if isinstance(node, ast.Import):
@@ -308,8 +326,8 @@ def _check_imports(text: str) -> None:
         elif isinstance(node, ast.ImportFrom):
             names = [node.module or ""]
         for name in names:
-            if name.split(".")[0] not in ALLOWED_IMPORTS:
-                raise ExportError(f"the generated source would import {name}; it must need only torch")
+            if name.split(".")[0] not in allowed:
+                raise ExportError(f"{what} would import {name}; it must need only torch")
 
 
 def _run_check(source: Path, weights: Path, model: CompiledGraph) -> float:

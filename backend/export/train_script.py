@@ -35,16 +35,8 @@ import numpy as np
 
 from backend.compile import CompiledGraph
 from backend.export import train_script_runtime
-from backend.export.common import (
-    ExportError,
-    ExportResult,
-    check_target,
-    eval_mode,
-    publish,
-    staging,
-)
-from backend.export.python_source import _run_check, class_name, python_source
-from backend.export.weights import write_weights
+from backend.export.common import ExportError, ExportResult, check_target, eval_mode
+from backend.export.python_source import check_imports, class_name, python_source, write_checked
 from graph import Graph
 
 ALLOWED_IMPORTS = ("torch", "__future__", "typing", "argparse", "ast", "ctypes", "json", "math",
@@ -81,21 +73,12 @@ def export_train_script(graph: Graph, model: CompiledGraph, path: str | os.PathL
     settings, data, plan = _training_plan(graph, base_dir)
     weights = path.with_suffix(".safetensors")
     config = _config(graph, model, settings, data, plan)
+    meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict())}
+    write_data = (lambda staged: _write_data(data, staged.with_suffix(".npz"))) if with_data else None
     with eval_mode(model):
         text = script_source(graph, model, weights.name, config, path.name)
-        _check_imports(text)
-        with staging(path) as staged:
-            try:
-                staged.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-            staged_weights = staged.with_suffix(".safetensors")
-            meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict())}
-            write_weights(graph, model, staged_weights, meta)
-            if with_data:
-                _write_data(data, staged.with_suffix(".npz"))
-            worst = _run_check(staged, staged_weights, model)
-            files = publish(staged, path)
+        check_imports(text, ALLOWED_IMPORTS, "the training script")
+        files, worst = write_checked(graph, model, path, text, meta, write_data)
     notes = [f"the initial weights are in {weights.name}, next to the script (--init none: "
              "start from a fresh initialisation)",
              f"run it with: torchrun --nproc-per-node N {path.name} --data DATA.npz "
@@ -251,19 +234,6 @@ def _split_imports(text: str) -> tuple[str, str]:
         end = node.end_lineno
     lines = text.splitlines(keepends=True)
     return "".join(lines[:end]).strip("\n") + "\n", "".join(lines[end:])
-
-
-def _check_imports(text: str) -> None:
-    """The script may import torch and the standard library only."""
-    for node in ast.walk(ast.parse(text)):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [node.module or ""]
-        for name in names:
-            if name.split(".")[0] not in ALLOWED_IMPORTS:
-                raise ExportError(f"the training script would import {name}; it must need only torch")
 
 
 __all__ = ["export_train_script", "script_source"]

@@ -13,7 +13,7 @@ validates it, compiles it and loads the source weights into the compiled model.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,10 @@ from typing import Any
 import torch
 
 from backend.compile import CompiledGraph, compile_graph
+from backend.export.common import check_close
 from graph import Graph, auto_layout
 from graph.layers.merge import MAX_INPUTS
 
-TOLERANCE = 1e-5  # largest accepted difference between source and imported outputs
 MAX_LABEL = 80
 MAX_LISTED_ERRORS = 8
 MAX_GROUPED = 4  # places named for one kind of problem
@@ -101,6 +101,36 @@ class Unsupported(Exception):
     def __init__(self, why: str = ""):
         super().__init__(why)
         self.why = why
+
+
+def map_until_settled(attempt: Callable[[dict[str, str]], Any], subject: str, part: str) -> Any:
+    """Map a source model with ``attempt(modes)`` (a mapper after its pass), and
+    once more when the recurrent layers' uses ask for other modes than assumed.
+
+    ``modes`` is recurrent layer -> ``"seq"`` or ``"last"`` (see
+    :class:`Recurrent`); the first pass assumes every step. Returns the mapper of
+    the last pass.
+
+    Raises
+    ------
+    ModelImportError
+        Listing the mapper's problems, ``part`` naming what is at fault
+        (``"operator"``) and ``subject`` the source model.
+    """
+    modes: dict[str, str] = {}
+    for _ in range(2):
+        mapper = attempt(modes)
+        needed = mapper.modes_needed()
+        if mapper.problems:
+            count = len(mapper.problems)
+            raise ModelImportError(
+                f"cannot import {subject}: {count} {part}{'s' if count > 1 else ''} "
+                f"{'have' if count > 1 else 'has'} no LayerLoom equivalent:", mapper.problems,
+            )
+        if needed == modes:
+            break
+        modes = needed
+    return mapper
 
 
 def refuse(condition: bool, why: str) -> None:
@@ -194,7 +224,9 @@ class GraphBuilder:
     Parameters
     ----------
     title : str
-        Stored as the graph's title; ``description`` says where it came from.
+        Stored as the graph's title.
+    description : str
+        Stored as the graph's description: where it came from.
     """
 
     def __init__(self, title: str, description: str):
@@ -329,6 +361,16 @@ class GraphBuilder:
             head = self.merge(type_id, params, inputs[:MAX_INPUTS], _merged_shape(type_id, params, inputs[:MAX_INPUTS]))
             inputs = [head, *inputs[MAX_INPUTS:]]
         return self.add(type_id, {**params, "inputs": len(inputs)}, inputs, shape)
+
+    def concat(self, values: Sequence[Value], dim: int) -> Value:
+        """``values`` joined along ``dim`` (a torch dim: the batch is dim 0); one
+        value is passed through."""
+        rank = values[0].rank + 1
+        refuse(dim % rank == 0, "joins along the batch dim")
+        if len(values) == 1:
+            return values[0]
+        params = {"dim": dim % rank}
+        return self.merge("concat", params, values, _merged_shape("concat", params, values))
 
     def mean(self, value: Value, dims: Sequence[int], keepdim: bool) -> Value:
         """The mean over per-sample ``dims`` (0-based, batch excluded) as a
@@ -517,31 +559,10 @@ def as_tensor(value: Any) -> torch.Tensor:
 
 def compare(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor], what: str) -> float:
     """Largest difference between the imported model's outputs and the source's;
-    raises :class:`ModelImportError` beyond :data:`TOLERANCE` (relative for large
-    outputs), since an import that changes the results must not be kept."""
-    if len(got) != len(expected):
-        raise ModelImportError(f"the imported graph returns {len(got)} outputs; {what} returns {len(expected)}")
-    worst = 0.0
-    for i, (a, b) in enumerate(zip(got, expected, strict=True)):
-        b = torch.as_tensor(b)
-        if tuple(a.shape) != tuple(b.shape):
-            raise ModelImportError(
-                f"output {i + 1} of the imported graph has shape {tuple(a.shape)}; {what} gives {tuple(b.shape)}"
-            )
-        if a.numel():
-            worst = max(worst, float((a.double() - b.double()).abs().max()))
-    scale = max((float(torch.as_tensor(t).abs().max()) for t in expected if torch.as_tensor(t).numel()), default=0.0)
-    if not worst <= TOLERANCE * max(1.0, scale):
-        raise ModelImportError(
-            f"the imported graph does not reproduce {what}: outputs differ by up to {worst:.3g} "
-            f"(accepted: {TOLERANCE:g}); please report this model"
-        )
-    return worst
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    raises :class:`ModelImportError` beyond the exporters' tolerance (relative for
+    large outputs), since an import that changes the results must not be kept."""
+    return check_close(got, expected, "the imported graph", what, ModelImportError,
+                       "; please report this model")
 
 
 def per_sample(shape: Sequence[int], batch: int, what: str) -> tuple[int, ...]:

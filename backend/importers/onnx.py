@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 import torch
 
+from backend.export.common import as_tuple, first_line
 from backend.importers import onnx_rules as rules
 from backend.importers import recurrent as rnn
 from backend.importers.common import (
@@ -39,7 +40,7 @@ from backend.importers.common import (
     Unsupported,
     Value,
     compare,
-    first_line,
+    map_until_settled,
     per_sample,
 )
 
@@ -455,21 +456,14 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
     values = _run(_session(proto, path, expose=True), feeds, path)
     outputs = [o.name for o in proto.graph.output]
     ops = _ops(proto.graph)
-    modes: dict[str, str] = {}
     description = f"Imported from {path.name}"
-    for _ in range(2):
+
+    def attempt(modes: dict[str, str]) -> OnnxMapper:
         mapper = OnnxMapper(ops, arrays, values, inputs, batch, modes, _opset(proto), title, description)
         mapper.run(inputs, outputs)
-        needed = mapper.modes_needed()
-        if mapper.problems:
-            count = len(mapper.problems)
-            raise ModelImportError(
-                f"cannot import {path.name}: {count} operator{'s' if count > 1 else ''} "
-                f"{'have' if count > 1 else 'has'} no LayerLoom equivalent:", mapper.problems,
-            )
-        if needed == modes:
-            break
-        modes = needed
+        return mapper
+
+    mapper = map_until_settled(attempt, path.name, "operator")
     model, origins = mapper.builder.finish()
     difference = _check(model, inputs, feeds, [values[o] for o in outputs], title)
     if batch == RECORD_BATCH:
@@ -483,6 +477,5 @@ def _check(model, inputs, feeds, expected, title: str) -> float:
     tensors = [torch.from_numpy(feeds[i.name]).long() if i.dtype == "long" else torch.from_numpy(feeds[i.name])
                for i in inputs]
     with torch.no_grad():
-        got = model(*tensors)
-    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
+        got = as_tuple(model(*tensors))
     return compare(got, [torch.from_numpy(np.asarray(e)) for e in expected], title)

@@ -358,12 +358,7 @@ def concat(mp, op):
             return rnn.join_rows(entries)
         if kinds <= {"half_fwd", "half_bwd"}:
             return rnn.join_halves(entries)
-    values = [mp.tensor(n) for n in names]
-    rank = values[0].rank + 1
-    refuse(axis % rank == 0, "joins along the batch dim")
-    if len(values) == 1:
-        return values[0]
-    return mp.builder.merge("concat", {"dim": axis % rank}, values, mp.shape(op.outputs[0]))
+    return mp.builder.concat([mp.tensor(n) for n in names], axis)
 
 
 def identity(mp, op):

@@ -37,7 +37,7 @@ import torch.fx as fx
 from torch import nn
 
 from backend.compile import CompiledGraph
-from backend.export.common import example_inputs
+from backend.export.common import as_tuple, example_inputs, first_line
 from backend.importers import recurrent as rnn
 from backend.importers import torch_modules as modules
 from backend.importers import torch_rules as rules
@@ -51,7 +51,7 @@ from backend.importers.common import (
     Unsupported,
     Value,
     compare,
-    first_line,
+    map_until_settled,
     per_sample,
 )
 from backend.importers.user_code import (
@@ -422,6 +422,11 @@ def import_module(
     input_dtypes : list of str, optional
         ``"float"`` or ``"long"`` per input; by default ``long`` for inputs that
         feed an ``nn.Embedding``, else ``float``.
+    title : str, optional
+        The graph's title (default: the module's class name), also naming the
+        model in messages.
+    description : str, optional
+        The graph's description (default: where it was imported from).
 
     Returns
     -------
@@ -444,20 +449,13 @@ def import_module(
         notes: list[str] = []
         specs = input_specs(gm, module, input_shapes, input_dtypes, title, notes)
         records = record(gm, module, specs, title)
-        modes: dict[str, str] = {}
-        for _ in range(2):
+
+        def attempt(modes: dict[str, str]) -> TorchMapper:
             mapper = TorchMapper(gm, records, specs, modes, title, description)
             mapper.run()
-            needed = mapper.modes_needed()
-            if mapper.problems:
-                count = len(mapper.problems)
-                raise ModelImportError(
-                    f"cannot import {title}: {count} part{'s' if count > 1 else ''} "
-                    f"{'have' if count > 1 else 'has'} no LayerLoom equivalent:", mapper.problems,
-                )
-            if needed == modes:
-                break
-            modes = needed
+            return mapper
+
+        mapper = map_until_settled(attempt, title, "part")
         notes += _shared_modules(gm)
         model, origins = mapper.builder.finish()
         difference = _check(module, model, specs, title)
@@ -481,10 +479,8 @@ def _shared_modules(gm: fx.GraphModule) -> list[str]:
 def _check(module, model, specs, title: str) -> float:
     inputs = example_inputs(module, specs, CHECK_BATCH, seed=1)
     with torch.no_grad():
-        expected = module(*inputs)
-        got = model(*inputs)
-    expected = tuple(expected) if isinstance(expected, (tuple, list)) else (expected,)
-    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
+        expected = as_tuple(module(*inputs))
+        got = as_tuple(model(*inputs))
     return compare(got, expected, title)
 
 

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 
 from backend.importers.common import Recurrent, RecurrentPart, Unsupported, Value
 
-TOP_STEPS = {"last": -1, "first": 0}
-
 
 def node_shape(rec: Recurrent) -> tuple[int, ...]:
     width = rec.hidden * rec.dirs

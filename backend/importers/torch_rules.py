@@ -201,12 +201,7 @@ def concat(mp, node):
     entries = [mp.entry(i) for i in items]
     if any(isinstance(e, RecurrentPart) and e.kind.startswith("half") for e in entries):
         return rnn.join_halves(entries)
-    values = [mp.tensor(i) for i in items]
-    rank = values[0].rank + 1
-    refuse(dim % rank == 0, "joins along the batch dim")
-    if len(values) == 1:
-        return values[0]
-    return mp.builder.merge("concat", {"dim": dim % rank}, values, mp.shape(node))
+    return mp.builder.concat([mp.tensor(i) for i in items], dim)
 
 
 def getitem(mp, node):

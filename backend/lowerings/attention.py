@@ -10,7 +10,7 @@ state_dict of a hand-written model with ``nn.MultiheadAttention`` or
 ``nn.TransformerEncoderLayer`` loads into them as is, and back.
 
 The classes use nothing but torch and each stands alone, so the exporter can copy
-their source (:data:`MODULE_CLASSES`) into a standalone file. They build the causal
+their source into a standalone file. They build the causal
 mask from the input's sequence length on every call, so one model serves any
 length (up to PositionalEncoding's max_len) and exports with a dynamic length.
 
@@ -112,9 +112,6 @@ class EncoderLayer(nn.TransformerEncoderLayer):
         ones = torch.ones(src.size(1), src.size(1), dtype=torch.bool, device=src.device)
         mask = torch.triu(ones, diagonal=1)  # True above the diagonal: future positions
         return super().forward(src, src_mask=mask, is_causal=True)
-
-
-MODULE_CLASSES = (PositionalEncoding, SelfAttention, CrossAttention, EncoderLayer)
 
 
 @lowering("embedding")

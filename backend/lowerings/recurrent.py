@@ -4,8 +4,9 @@ torch's recurrent modules return ``(output, h_n)`` (``(output, (h_n, c_n))`` for
 LSTM), but a graph edge carries one tensor. The classes below subclass them, so
 their parameters keep torch's flat names (``weight_ih_l0``, ...) and a hand-written
 model's ``state_dict`` loads as is, and return either the whole output sequence or
-its last step. Each class is self-contained on purpose: the code exporter copies
-their source into a standalone file.
+its last step (:func:`last_step`). Each class subclasses torch's directly, so that
+the standalone file the code exporter writes (it copies their source, with the
+functions they call) reads like hand-written PyTorch.
 
 The last step of a bidirectional layer is the forward direction's output at step
 ``T-1`` joined with the backward direction's output at step ``0``: both directions'
@@ -24,6 +25,15 @@ from torch import nn
 from backend.lowering import Lowering, lowering
 
 
+def last_step(output: torch.Tensor, hidden_size: int, bidirectional: bool) -> torch.Tensor:
+    """The last step of a batch-first recurrent ``output`` ``(N, T, D * H)``: for a
+    bidirectional layer, the forward half at step ``T-1`` and the backward half at
+    step ``0`` (both directions' final hidden states)."""
+    if bidirectional:
+        return torch.cat((output[:, -1, :hidden_size], output[:, 0, hidden_size:]), dim=-1)
+    return output[:, -1]
+
+
 class RNN(nn.RNN):
     """``nn.RNN`` with ``batch_first=True`` returning the output or its last step."""
 
@@ -39,10 +49,7 @@ class RNN(nn.RNN):
         output, _ = super().forward(x)
         if self.return_sequences:
             return output
-        if self.bidirectional:
-            h = self.hidden_size
-            return torch.cat((output[:, -1, :h], output[:, 0, h:]), dim=-1)
-        return output[:, -1]
+        return last_step(output, self.hidden_size, self.bidirectional)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, return_sequences={self.return_sequences}"
@@ -62,10 +69,7 @@ class LSTM(nn.LSTM):
         output, _ = super().forward(x)
         if self.return_sequences:
             return output
-        if self.bidirectional:
-            h = self.hidden_size
-            return torch.cat((output[:, -1, :h], output[:, 0, h:]), dim=-1)
-        return output[:, -1]
+        return last_step(output, self.hidden_size, self.bidirectional)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, return_sequences={self.return_sequences}"
@@ -85,16 +89,10 @@ class GRU(nn.GRU):
         output, _ = super().forward(x)
         if self.return_sequences:
             return output
-        if self.bidirectional:
-            h = self.hidden_size
-            return torch.cat((output[:, -1, :h], output[:, 0, h:]), dim=-1)
-        return output[:, -1]
+        return last_step(output, self.hidden_size, self.bidirectional)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, return_sequences={self.return_sequences}"
-
-
-RECURRENT_CLASSES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 def _common_kwargs(p) -> dict:

@@ -39,6 +39,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from backend.training.checks import TrainingError
+from backend.training.metrics import wide_dtype
 from backend.training.trainer import Trainer
 
 # A debug hook for tests of failure handling: "RANK" or "RANK:STEP" makes that rank
@@ -350,8 +351,8 @@ class DistributedTrainer(Trainer):
             return
         self._drain()
         self._settle()
-        wide = torch.float64 if self.device.type != "mps" else torch.float32
-        totals = torch.tensor([self._loss_sum, self._loss_n], dtype=wide, device=self.device)
+        totals = torch.tensor([self._loss_sum, self._loss_n], dtype=wide_dtype(self.device),
+                              device=self.device)
         self._sum_across(totals)
         self._loss_sum, self._loss_n = float(totals[0]), int(totals[1])
         self._sums.reduce(self._sum_across)
@@ -366,9 +367,9 @@ class DistributedTrainer(Trainer):
         return super()._train_metrics()
 
     def _validate(self):
-        x, y, y_loss = self._val
+        x, y, y_loss, spread = self._val
         rows = slice(self.rank, None, self.world_size)
-        loss_sum, sums = self._evaluate_sums(x, y, y_loss, confusion=True, rows=rows)
+        loss_sum, sums = self._evaluate_sums(x, y, y_loss, spread, confusion=True, rows=rows)
         self._sum_across(loss_sum)
         sums.reduce(self._sum_across)
         return {"loss": float(loss_sum) / max(len(x), 1), **sums.result()}, sums.confusion()

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from graph.tensor import fmt_shape
 
 CLASS_LOSSES = ("cross_entropy", "nll")
-FLOAT_LOSSES = ("mse", "l1", "huber", "bce_with_logits")
 
 
 class ObjectiveError(ValueError):

@@ -5,12 +5,22 @@ training metrics does not stall a GPU step by step; :meth:`MetricSums.result` re
 the sums back at the end of the epoch.
 
 Classification and sequence tasks report ``accuracy`` (per token for sequences);
-regression reports ``mae`` (mean absolute error over every value) and ``r2`` (the
-coefficient of determination of each target column, averaged like scikit-learn's
-``r2_score``).
+regression reports ``mae`` (mean absolute error over every value) and ``r2``,
+exactly scikit-learn's ``r2_score`` over the pass: the squared errors of the
+whole pass against the spread of the whole set, per target column, averaged over
+the columns (``multioutput="uniform_average"``); a constant column scores 1 when
+predicted exactly and 0 otherwise, as scikit-learn does.
+
+Averaging over columns weighs every column alike, so with many outputs (the
+pixels of an autoencoder) a column that is almost constant in one set (a pixel lit
+in one image of a thousand) can pull that set's R² far below zero, while the same
+pixel, exactly constant in a smaller validation split, scores 0 there. The two
+numbers then differ although the losses agree; both are what ``r2_score`` gives.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -22,6 +32,25 @@ FOLD = 256  # batches whose partial sums wait before being added up
 def metric_names(task: str) -> tuple[str, ...]:
     """Metric names a task reports besides ``loss``."""
     return ("mae", "r2") if task == "regression" else ("accuracy",)
+
+
+def wide_dtype(device: torch.device) -> torch.dtype:
+    """The dtype sums are kept in: float64, except on Apple's mps (no float64)."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def target_spread(targets: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+    """The variance of each target column, ``(k,)``: R²'s denominator per sample.
+
+    Computed once per set and kept: it depends on the targets only, not on the
+    model, and for a large set it costs as much as a pass of metrics.
+    """
+    wide = wide_dtype(device)
+    if targets is None or not len(targets):
+        k = math.prod(targets.shape[1:]) if targets is not None else 1
+        return torch.zeros(k, dtype=wide, device=device)
+    t = targets.reshape(len(targets), -1).to(device=device, dtype=wide)
+    return (t - t.mean(0)).square().mean(0)
 
 
 class MetricSums:
@@ -41,33 +70,33 @@ class MetricSums:
     device : torch.device
         Where the sums live.
     targets : torch.Tensor, optional
-        Regression only: every target of the pass, ``(n, k)``. R² compares the
-        squared error with the spread of these; a pass that stops early is
-        measured against the spread of the whole set.
+        Every target of the pass. Regression, ``(n, k)``: R² compares the squared
+        error with the spread of these (a pass that stops early is measured
+        against the spread of the whole set). With ``ordered``: the prediction
+        buffer takes their shape.
     confusion : bool
         Also count a confusion matrix (classification only).
     ordered : bool
         Keep a prediction buffer the size of ``targets`` for :meth:`add_ordered`
         (class-label tasks with one output per class).
+    spread : torch.Tensor, optional
+        Regression: :func:`target_spread` of ``targets``, when the caller keeps
+        it from pass to pass (it is computed from ``targets`` otherwise).
     """
 
     def __init__(self, objective: Objective, device: torch.device,
                  targets: torch.Tensor | None = None, confusion: bool = False,
-                 ordered: bool = False):
+                 ordered: bool = False, spread: torch.Tensor | None = None):
         self.objective = objective
         self.task = objective.task
         self.device = device
         self.count = 0
         self._pending: list[torch.Tensor] = []
-        wide = torch.float32 if device.type == "mps" else torch.float64
         if self.task == "regression":
-            k = targets.shape[-1] if targets is not None else 1
-            self.sums = torch.zeros(2, k, dtype=wide, device=device)  # |error|, error²
-            if targets is not None and len(targets):
-                t = targets.reshape(len(targets), -1).to(wide)
-                self.sst = (t - t.mean(0)).square().sum(0) / len(t)  # per sample
-            else:
-                self.sst = torch.zeros(k, dtype=wide, device=device)
+            if spread is None:
+                spread = target_spread(targets, device)
+            self.sst = spread  # per column, per sample
+            self.sums = torch.zeros(2, len(spread), dtype=spread.dtype, device=device)  # |error|, error²
         else:
             self.sums = torch.zeros((), dtype=torch.int64, device=device)
         self.classes = objective.num_classes or 0

@@ -30,7 +30,13 @@ class SettingsError(ValueError):
     """A settings value that cannot be used; the message names the key and the value."""
 
 
-def _unknown(cls, data: dict[str, Any], section: str) -> None:
+def _from_section(cls, data: Any, section: str):
+    """``cls`` built from the file section ``section`` (``None`` counts as empty):
+    refuses anything but an object, and unknown keys by name."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"the {section} settings must be an object, got {data!r}")
     known = [f.name for f in fields(cls)]
     unknown = [k for k in data if k not in known]
     if unknown:
@@ -39,6 +45,7 @@ def _unknown(cls, data: dict[str, Any], section: str) -> None:
             f"unknown {section} setting{'s' if len(unknown) > 1 else ''} {names}; "
             f"known settings are {', '.join(known)}"
         )
+    return cls(**data)
 
 
 def _number(key: str, value: Any, lo: float, hi: float, *, integer: bool = False,
@@ -255,12 +262,7 @@ class TrainSettings:
     @classmethod
     def from_dict(cls, data: Any) -> TrainSettings:
         """Settings from a file section; missing keys take their defaults."""
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise SettingsError(f"the training settings must be an object, got {data!r}")
-        _unknown(cls, data, "training")
-        return cls(**data)
+        return _from_section(cls, data, "training")
 
     def replace(self, **changes: Any) -> TrainSettings:
         """A checked copy with ``changes`` applied (command-line overrides)."""
@@ -336,12 +338,8 @@ class DatasetSettings:
 
     @classmethod
     def from_dict(cls, data: Any) -> DatasetSettings:
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise SettingsError(f"the dataset settings must be an object, got {data!r}")
-        _unknown(cls, data, "dataset")
-        return cls(**data)
+        """Settings from a file section; missing keys take their defaults."""
+        return _from_section(cls, data, "dataset")
 
     def resolve_name(self, base_dir: str | None) -> str:
         """The name to load: built-in names unchanged, relative paths joined to

@@ -41,7 +41,7 @@ from backend.training.events import (
     Stats,
     Step,
 )
-from backend.training.metrics import MetricSums
+from backend.training.metrics import MetricSums, target_spread, wide_dtype
 from backend.training.optim import Schedule, build_optimizer, set_lr
 from backend.training.settings import SettingsError, TrainSettings
 from backend.training.stats import StatsCollector
@@ -256,7 +256,7 @@ class Trainer(CheckpointMixin):
         self.model.to(device)
         self.module_nodes = dict(getattr(self.model, "module_nodes", {}))
         torch.manual_seed(s.seed)
-        self._x, self._y, self._y_loss = self._tensors(self.train_data)
+        self._x, self._y, self._y_loss, self._spread = self._tensors(self.train_data)
         if self.val_data is not None:
             self._val = self._tensors(self.val_data)
         n = len(self.train_data)
@@ -290,14 +290,19 @@ class Trainer(CheckpointMixin):
             notes=self.notes, processes=self.world_size,
         ))
 
-    def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                               torch.Tensor | None]:
+        """``(x, y, loss targets, spread)`` of ``data`` on the device; ``spread`` (the
+        targets' variance that regression's R² divides by) is computed once here."""
         x = torch.as_tensor(data.x).to(self.device)
         y = torch.as_tensor(data.y).to(self.device)
-        return x, y, self.objective.loss_targets(y)
+        spread = target_spread(y, self.device) if self.objective.task == "regression" else None
+        return x, y, self.objective.loss_targets(y), spread
 
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
-        self._sums = MetricSums(self.objective, self.device, self._y, ordered=self.world_size == 1)
+        self._sums = MetricSums(self.objective, self.device, self._y, ordered=self.world_size == 1,
+                                spread=self._spread)
 
     def _settle(self) -> None:
         """Score the training predictions written so far this epoch."""
@@ -421,8 +426,7 @@ class Trainer(CheckpointMixin):
             # divergence message, not with an error about NaN weights.
             self._drain()
             probe = self._val[0] if self.val_data is not None else self._x
-            self._emit(Stats(self.epoch + 1, self.step, self._stats.collect(probe[:256])))
-            self.model.train()
+            self._emit(Stats(self.epoch + 1, self.step, self._stats.collect(probe)))
 
     def _drain(self) -> None:
         """Read the pending losses back; fail on the first non-finite one."""
@@ -525,22 +529,21 @@ class Trainer(CheckpointMixin):
         return value > self._best + delta
 
     def _evaluate(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
-                  confusion: bool = False, stoppable: bool = False):
+                  spread: torch.Tensor | None, confusion: bool = False, stoppable: bool = False):
         """Loss and metrics over ``x`` in eval mode; ``None`` if stopped meanwhile."""
-        result = self._evaluate_sums(x, y, y_loss, confusion, stoppable)
+        result = self._evaluate_sums(x, y, y_loss, spread, confusion, stoppable)
         if result is None:
             return None
         loss_sum, sums = result
         return {"loss": float(loss_sum) / max(len(x), 1), **sums.result()}, sums.confusion()
 
     def _evaluate_sums(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
-                       confusion: bool = False, stoppable: bool = False,
-                       rows: slice = slice(None)):
+                       spread: torch.Tensor | None, confusion: bool = False,
+                       stoppable: bool = False, rows: slice = slice(None)):
         """``(loss sum, MetricSums)`` over the samples ``rows`` of ``x`` (regression's
-        R² still measures the spread of all of ``y``); ``None`` if stopped."""
-        sums = MetricSums(self.objective, self.device, y, confusion=confusion)
-        loss_sum = torch.zeros((), dtype=torch.float64 if self.device.type != "mps" else torch.float32,
-                               device=self.device)
+        R² still measures ``spread``, that of all of ``y``); ``None`` if stopped."""
+        sums = MetricSums(self.objective, self.device, y, confusion=confusion, spread=spread)
+        loss_sum = torch.zeros((), dtype=wide_dtype(self.device), device=self.device)
         x, y, y_loss = x[rows], y[rows], y_loss[rows]
         self.model.eval()
         try:

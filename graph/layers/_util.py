@@ -6,10 +6,6 @@ from graph.errors import ShapeError
 from graph.tensor import TensorSpec, fmt_shape
 
 
-def only(ins, port: str = "in") -> TensorSpec:
-    return ins[port]
-
-
 def need_float(name: str, t: TensorSpec) -> None:
     if t.dtype != "float":
         raise ShapeError(

@@ -8,7 +8,7 @@ from graph.errors import ShapeError
 from graph.layers._util import need_float
 from graph.params import Bool, Choice, Float, Int, Ints
 from graph.registry import LayerSpec
-from graph.tensor import TensorSpec, fmt_shape
+from graph.tensor import DTYPES, TensorSpec, fmt_shape
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax")
 
@@ -91,7 +91,7 @@ SPECS = [
         "A model input: the shape of one sample, without the batch dim.",
         (
             Ints("shape", (2,), "Shape of one sample, without the batch dim", minimum=1, key=True),
-            Choice("dtype", "float", ("float", "long"), "float for features, long for token ids", key=True),
+            Choice("dtype", "float", DTYPES, "float for features, long for token ids", key=True),
         ),
         _input_rule, inputs=(), flops=lambda p, i, o: 0,
         keywords=("data", "placeholder", "source"),

@@ -1,8 +1,4 @@
-"""compile_graph: every layer type, wiring, names, errors.
-
-``Builder`` and ``sequential`` build graphs through the public Graph API; the other
-compile and export tests use them too.
-"""
+"""compile_graph: every layer type, wiring, names, errors."""
 
 from __future__ import annotations
 
@@ -16,43 +12,7 @@ from torch import nn
 from backend.compile import CompiledGraph, compile_graph
 from backend.lowering import missing_lowerings
 from graph import REGISTRY, Graph, GraphInvalidError, validate
-
-
-# ------------------------------------------------------------------ helpers
-def layer(type_id: str, label: str = "", **params):
-    """One step of a chain: a layer id, an optional label and its params."""
-    return (type_id, label, params)
-
-
-class Builder:
-    """Adds nodes and wires them in one call each: ``b.node("add", a, c)``."""
-
-    def __init__(self) -> None:
-        self.graph = Graph()
-
-    def node(self, type_id: str, *sources: str, label: str = "", **params) -> str:
-        node = self.graph.add_node(type_id, params, label=label)
-        for port, source in zip(node.input_ports(), sources, strict=True):
-            self.graph.connect(source, "out", node.id, port)
-        return node.id
-
-    def input(self, *shape: int, dtype: str = "float", label: str = "") -> str:
-        return self.node("input", label=label, shape=shape, dtype=dtype)
-
-    def output(self, source: str, label: str = "") -> str:
-        return self.node("output", source, label=label)
-
-    def chain(self, source: str, *layers) -> str:
-        for type_id, label, params in layers:
-            source = self.node(type_id, source, label=label, **params)
-        return source
-
-
-def sequential(shape, *layers, dtype: str = "float") -> Graph:
-    """Input(shape) -> layers... -> Output."""
-    b = Builder()
-    b.output(b.chain(b.input(*shape, dtype=dtype), *layers))
-    return b.graph
+from tests.backend.helpers import Builder, layer, sequential
 
 
 def run(model, *inputs):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from backend.compile import compile_graph
-from tests.backend.test_compile import Builder, layer, sequential
+from tests.backend.helpers import Builder, layer, sequential
 
 
 # ------------------------------------------------------------ hand-written

@@ -302,6 +302,9 @@ def test_normalise_rejects_bad_method_and_mismatched_sets():
         normalise(toy(features=3), toy(features=4))
     with pytest.raises(DatasetError, match="unreadable"):
         Normalisation.from_dict({"method": "standard", "shape": [2], "shift": [1.0]})
+    with pytest.raises(DatasetError, match=r"value 1 has shift 2\.0 and scale 0\.0"):
+        Normalisation.from_dict({"method": "standard", "shape": [2], "shift": [1.0, 2.0],
+                                 "scale": [1.0, 0.0]})
 
 
 # -------------------------------------------------------------------- preview

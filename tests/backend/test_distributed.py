@@ -31,16 +31,8 @@ from backend.training.launch import (
     train_command,
 )
 from backend.training.settings import SettingsError, TrainSettings
-from tests.backend.test_train_cli import error_line, moons_file
+from tests.backend.helpers import error_line, moons_file
 from tests.graph.helpers import mlp
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------ batches

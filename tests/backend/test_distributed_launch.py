@@ -18,7 +18,7 @@ from backend.cli import main
 from backend.export.weights import load_model
 from backend.training.distributed import DEBUG_FAIL_VAR
 from backend.training.launch import free_port, train_command
-from tests.backend.test_train_cli import error_line, moons_file
+from tests.backend.helpers import error_line, moons_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING = {"epochs": 2, "lr": 0.02, "batch_size": 24, "seed": 5, "optimizer": "adam"}

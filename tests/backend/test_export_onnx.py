@@ -16,7 +16,7 @@ import torch
 
 import backend.export.onnx_export as onnx_export
 from backend import ExportError, compile_graph, export_onnx
-from tests.backend.test_compile import Builder, layer, sequential
+from tests.backend.helpers import Builder, layer, sequential
 
 
 def session(path):

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 import backend.export.python_source as python_source
 from backend import ExportError, compile_graph, export_python
-from tests.backend.test_compile import Builder, layer
+from tests.backend.helpers import Builder, layer
 
 
 def import_file(path):

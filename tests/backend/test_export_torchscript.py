@@ -10,7 +10,7 @@ import torch
 
 import backend.export.torchscript as torchscript
 from backend import ExportError, compile_graph, export_torchscript
-from tests.backend.test_compile import layer, sequential
+from tests.backend.helpers import layer, sequential
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit's notices
 

@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 from backend import ExportError, WeightsError, compile_graph, load_model, save_weights
 from backend.export import load_weights
 from graph import GraphFileError, dumps
-from tests.backend.test_compile import layer, sequential
+from tests.backend.helpers import layer, sequential
 
 
 def small_graph(units=3):

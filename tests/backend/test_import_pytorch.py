@@ -327,6 +327,24 @@ def test_options_without_a_layerloom_equivalent_are_named():
     assert "padding_mode='circular'" in whys["module 'conv'"]
 
 
+def test_concatenation_joins_features_but_not_samples():
+    class Joins(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+            self.dim = dim
+
+        def forward(self, x):
+            return torch.cat((self.fc(x), x), dim=self.dim)
+
+    result = import_module(Joins(1), [(3,)])
+    assert [n.params["dim"] for n in result.graph.nodes if n.type == "concat"] == [1]
+    assert result.graph.analysis().nodes[result.graph.outputs()[0].id].inputs["in"].shape == (6,)
+    with pytest.raises(ModelImportError) as info:
+        import_module(Joins(0), [(3,)])
+    assert [p.why for p in info.value.problems] == ["joins along the batch dim"]
+
+
 def test_both_sequence_and_last_step_of_one_layer_is_refused():
     class Both(nn.Module):
         def __init__(self):

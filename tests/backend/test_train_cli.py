@@ -12,34 +12,8 @@ from backend.cli import main
 from backend.cli import train as train_cli
 from backend.export.weights import load_model
 from graph import Graph, save_graph
+from tests.backend.helpers import error_line, moons_file
 from tests.graph.helpers import chain
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def moons_file(tmp_path, name="moons.loom", training=None, dataset=None, inputs=2):
-    g = Graph()
-    chain(g, ("input", {"shape": [inputs]}), ("dense", {"units": 16, "activation": "relu"}),
-          ("dense", {"units": 2}), "output")
-    g.dataset = dataset if dataset is not None else {"name": "moons", "options": {"n_samples": 200}}
-    g.training = training if training is not None else {"epochs": 3, "lr": 0.01, "batch_size": 20}
-    path = tmp_path / name
-    save_graph(g, path)
-    return path
-
-
-def error_line(capsys):
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0], err
 
 
 def test_trains_with_the_file_settings_and_writes_outputs(tmp_path, capsys):

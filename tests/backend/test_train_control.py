@@ -22,14 +22,6 @@ from graph import Graph
 from tests.graph.helpers import chain
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def mlp(inputs=2, hidden=16, classes=2, dropout=0.2) -> Graph:
     g = Graph()
     chain(g, ("input", {"shape": [inputs]}), ("dense", {"units": hidden, "activation": "relu"}),

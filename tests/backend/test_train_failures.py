@@ -13,14 +13,6 @@ from graph import Graph
 from tests.graph.helpers import chain
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def graph_of(*layers) -> Graph:
     g = Graph()
     chain(g, *layers)

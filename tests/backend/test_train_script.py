@@ -23,20 +23,13 @@ from backend.export.weights import load_model
 from backend.training import DatasetSettings, Objective, Trainer, TrainSettings, prepare_data
 from backend.training.launch import free_port
 from graph import load_graph
-from tests.backend.test_train_cli import error_line, moons_file
+from tests.backend.helpers import error_line, moons_file
 
 ROOT = Path(__file__).resolve().parents[2]
 # exercises momentum, a per-step schedule and clipping, which the script must mirror
 TRAINING = {"epochs": 2, "lr": 0.05, "batch_size": 20, "seed": 4, "optimizer": "sgd",
             "momentum": 0.9, "schedule": "cosine", "grad_clip": 1.0}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

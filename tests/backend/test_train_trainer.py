@@ -22,15 +22,6 @@ from graph import Graph
 from tests.graph.helpers import chain
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Small models train fastest on one thread, and the suite shares two cores.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def mlp(inputs=2, hidden=(32,), classes=2, dropout=0.0, head_activation="none") -> Graph:
     g = Graph()
     layers = [("input", {"shape": [inputs]})]

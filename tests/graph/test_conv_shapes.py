@@ -35,7 +35,7 @@ def analyse_layer(type_id, shape, params=None, dtype="float"):
     return g.analysis().nodes["layer"]
 
 
-def run_torch(build, shape, count_flops=False):
+def run_torch(build, shape):
     """``(output shape without batch, module, flops)``, or ``None`` if torch refuses.
 
     An empty result counts as a refusal: torch returns one for a transposed
