@@ -41,6 +41,7 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setObjectName("undoStack")
         self._path: Path | None = None
+        self._origin: str | None = None
         # A bound method, not a lambda: Qt drops the connection when this object
         # goes, so a stack emitting while it is destroyed calls nothing stale.
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
@@ -58,6 +59,17 @@ class Document(QObject):
         if path != self._path:
             self._path = path
             self.pathChanged.emit(path)
+
+    @property
+    def origin(self) -> str | None:
+        """Where an imported graph came from (``model.py:Net``) until it is saved;
+        the title names it. Changes are announced with ``pathChanged``."""
+        return self._origin
+
+    def _set_origin(self, origin: str | None) -> None:
+        if origin != self._origin:
+            self._origin = origin
+            self.pathChanged.emit(self._path)
 
     @property
     def is_modified(self) -> bool:
@@ -89,6 +101,13 @@ class Document(QObject):
         loaded = load_graph(Path(path))
         self._adopt(loaded, None)
 
+    def open_imported(self, graph: Graph, origin: str) -> None:
+        """Take over an imported graph as a new untitled, unmodified document;
+        ``origin`` (``model.py:Net``, ``model.onnx``) names its source in the
+        title until it is saved."""
+        self._adopt(graph, None)
+        self._set_origin(origin)
+
     def restore(self, graph: Graph, original_path: Path | None) -> None:
         """Take over a recovered graph: it belongs to ``original_path`` but is not
         saved there, so the document starts out modified."""
@@ -107,6 +126,7 @@ class Document(QObject):
         save_graph(self.graph, target)
         self.undo_stack.setClean()
         self._set_path(target.absolute())
+        self._set_origin(None)
         return target
 
     def _adopt(self, graph: Graph, path: Path | None) -> None:
@@ -114,6 +134,7 @@ class Document(QObject):
         self.undo_stack.clear()  # opening a file clears the stack
         self.undo_stack.setClean()
         self._set_path(path)
+        self._set_origin(None)
 
 
 class RecentFiles:

@@ -32,6 +32,7 @@ from gui.canvas import GraphScene, GraphView
 from gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
 from gui.clipboard import copy_selection, from_mime, to_mime
 from gui.document import Document, RecentFiles
+from gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
 from gui.inspector import Inspector, qt_listener
 from gui.main_window_actions import build_actions, build_menus, build_toolbar
 from gui.main_window_status import GraphStatus
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.menuBar().insertMenu(self.findChild(QMenu, "menu_help").menuAction(),
                                   self.training_dock.train_menu(self))
         self.toolbar = build_toolbar(self)
+        self.model_import = ModelImport(self)
         self.graph_status = GraphStatus(self.graph, self.statusBar())
         self.graph_status.errorClicked.connect(self.select_node)
 
@@ -167,6 +169,16 @@ class MainWindow(QMainWindow):
         start = str(self.document.path or Path(self._dialog_dir()) / f"untitled{SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self, "Save graph as", start, FILE_FILTER)
         return path or None
+
+    def ask_import_path(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import model", self._dialog_dir(), IMPORT_FILTER)
+        return path or None
+
+    def ask_import_options(self, path: Path) -> ImportRequest | None:
+        """The import options for ``path`` (class, input shapes, ...); ``None`` to cancel."""
+        from gui.import_dialog import ask_import_options
+
+        return ask_import_options(path, self)
 
     def ask_template(self) -> Path | None:
         from gui.template_gallery import TemplateGallery
@@ -266,6 +278,11 @@ class MainWindow(QMainWindow):
                 return False
         return self.load(Path(path))
 
+    def import_model(self, path: str | Path | None = None) -> bool:
+        """File ▸ Import Model…: a PyTorch or ONNX model as a new graph, imported in
+        the background (see :mod:`gui.importing`). True when an import started."""
+        return self.model_import.begin(path)
+
     def load(self, path: Path) -> bool:
         """Read ``path`` into the document; a bad file shows the loader's message
         and leaves the current document untouched.
@@ -351,6 +368,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.model_import.wait()  # its thread must end before the window goes
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
@@ -377,7 +395,8 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, *_args) -> None:
         star = "*" if self.document.is_modified else ""
-        self.setWindowTitle(f"{self.document.display_name}{star} — LayerLoom")
+        origin = f" — imported from {self.document.origin}" if self.document.origin else ""
+        self.setWindowTitle(f"{self.document.display_name}{star}{origin} — LayerLoom")
 
     # ------------------------------------------------------------------ edits
     def selected_ids(self) -> list[str]:

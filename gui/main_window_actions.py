@@ -27,6 +27,8 @@ ACTIONS: dict[str, tuple[str, tuple, str]] = {
     "new": ("&New", (Key.New,), "Start an empty graph"),
     "new_from_template": ("New from &Template…", ("Ctrl+Shift+N",), "Start from an example graph"),
     "open": ("&Open…", (Key.Open,), "Open a .loom graph"),
+    "import_model": ("&Import Model…", ("Ctrl+I",),
+                     "Open a PyTorch model (.py) or an ONNX file as a new graph with its weights"),
     "save": ("&Save", (Key.Save,), "Save the graph"),
     "save_as": ("Save &As…", (Key.SaveAs,), "Save the graph under a new name"),
     "quit": ("&Quit", (Key.Quit,), "Close LayerLoom"),
@@ -86,7 +88,8 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
     """Create every action of ``window`` and connect it; keyed by name."""
     slots = {
         "new": window.new_document, "new_from_template": window.new_from_template,
-        "open": lambda: window.open_file(), "save": window.save, "save_as": window.save_as,
+        "open": lambda: window.open_file(), "import_model": lambda: window.import_model(),
+        "save": window.save, "save_as": window.save_as,
         "quit": window.close, "cut": window.cut, "copy": window.copy, "paste": window.paste,
         "duplicate": window.duplicate, "delete": window.delete, "select_all": window.select_all,
         "zoom_in": window.view.zoom_in, "zoom_out": window.view.zoom_out,
@@ -126,6 +129,7 @@ def build_menus(window: MainWindow) -> None:
     window.recent_menu.setObjectName("menu_recent")
     window.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
     fill_recent_menu(window)
+    file_menu.addAction(a["import_model"])
     file_menu.addSeparator()
     file_menu.addActions([a["save"], a["save_as"]])
     file_menu.addSeparator()

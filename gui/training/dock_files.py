@@ -91,22 +91,36 @@ class ModelFileActions:
             return None
         finally:
             QApplication.restoreOverrideCursor()
-        signature = graph_signature(opened.graph)
-        if signature != graph_signature(self.graph) and self.document is not None and self.ask_replace_graph(path):
+        if graph_signature(opened.graph) != graph_signature(self.graph) and self.document is not None \
+                and self.ask_replace_graph(path):
             self._replace_document_graph(opened.graph)
-        run = Run(len(self.runs) + 1, opened.graph, dict(opened.graph.training), dict(opened.graph.dataset),
-                  signature, RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)], status="loaded",
-                  message=f"opened from {path}")
-        run.model, run.normalisation = opened.model, opened.normalisation
+        run = self.adopt_model(opened.graph, opened.model, f"opened from {path}", opened.normalisation)
+        self.run_bar.show_message(f"Opened the trained weights in {path}", "done")
+        return run
+
+    def adopt_model(self, graph: Graph, model, origin: str, normalisation=None) -> Run | None:
+        """Make a trained ``model`` of ``graph`` a run of this session, so Try it,
+        Save Weights and Export use it (opened weights, imported models).
+
+        ``origin`` says where it came from ("opened from …", "imported from …").
+        Returns ``None`` while a run is going on (its model stays current).
+        """
+        if self.running:
+            return None
+        self._build()
+        model.eval()
+        run = Run(len(self.runs) + 1, graph, dict(graph.training), dict(graph.dataset),
+                  graph_signature(graph), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)],
+                  status="loaded", message=origin)
+        run.model, run.normalisation = model, normalisation
         self.runs.append(run)
         self.runs_panel.set_runs(self.runs, run)
         self.show_run(run)
-        self.run_bar.show_message(f"Opened the trained weights in {path}", "done")
-        if opened.graph.dataset.get("name"):
+        if graph.dataset.get("name"):
             from backend.datasets import DatasetError
             from backend.training import SettingsError
 
-            call = BackgroundCall(_run_data, run.number, opened.graph, self._base_dir(),
+            call = BackgroundCall(_run_data, run.number, graph, self._base_dir(),
                                   expected=(DatasetError, SettingsError, OSError), parent=self)
             call.succeeded.connect(self._opened_data_ready)
             call.failed.connect(self._opened_data_failed)

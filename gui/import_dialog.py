@@ -1,0 +1,492 @@
+"""The options of File ▸ Import Model…: which class, what inputs, which weights.
+
+A PyTorch model is a class in a ``.py`` file. The dialog lists the classes that
+file defines by parsing it with :mod:`ast` (the file is never run here: running
+it is the import itself, which the dialog warns about), and offers one row per
+``forward`` input (per-sample shape without the batch dim, dtype), the class's
+keyword arguments as JSON, and an optional state-dict file. An ONNX file declares
+its shapes; the dialog appears only when an input leaves a dim other than the
+batch open, and asks for those shapes.
+
+:func:`ask_import_options` is what the main window calls; tests build an
+:class:`ImportDialog`, fill its fields and read :meth:`ImportDialog.request`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.importing import ImportRequest
+
+MAX_INPUTS = 8  # input rows the dialog offers (LayerLoom's merges take up to 8)
+MAX_DIMS = 8
+DTYPES = ("auto", "float", "long")
+DTYPE_TIP = "auto: long (token ids) when the input goes into nn.Embedding, float otherwise"
+WEIGHTS_FILTER = "State dicts (*.pt *.pth *.bin *.safetensors);;All files (*)"
+WARNING_STYLE = ("background: #fffbeb; border: 1px solid #fcd34d; border-radius: 5px; "
+                 "color: #92400e; padding: 6px 8px;")
+
+
+# ----------------------------------------------------------------- reading
+@dataclass
+class SourceClasses:
+    """The classes of a Python file, read without running it.
+
+    Attributes
+    ----------
+    modules : list of str
+        Top-level classes that derive from ``nn.Module`` (by name: ``nn.Module``,
+        ``torch.nn.Module``, ``Module``, or another such class of the file), in
+        file order; every top-level class when none does.
+    inputs : dict
+        Class -> the names of its ``forward``'s inputs (parameters after ``self``
+        without a default); a class without a ``forward`` of its own takes its
+        base's. Missing when unknown (``*args``, a base from another file).
+    error : str
+        Why the file could not be read (syntax error, unreadable), else ``""``.
+    """
+
+    modules: list[str] = field(default_factory=list)
+    inputs: dict[str, list[str]] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def default(self) -> str:
+        """The class to offer first: the last module class (a file usually
+        defines its blocks before the model that uses them)."""
+        return self.modules[-1] if self.modules else ""
+
+
+def read_classes(path: str | Path) -> SourceClasses:
+    """The classes ``path`` defines, from its syntax tree (nothing is executed)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text, filename=path.name)
+    except SyntaxError as exc:
+        return SourceClasses(error=f"{path.name}: line {exc.lineno}: syntax error: {exc.msg}")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return SourceClasses(error=f"cannot read {path.name}: {getattr(exc, 'strerror', None) or exc}")
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    bases = {c.name: [_base_name(b) for b in c.bases] for c in classes}
+    modules: set[str] = set()
+    changed = True
+    while changed:  # a class may derive from a module class defined further down
+        changed = False
+        for c in classes:
+            if c.name not in modules and any(b == "Module" or b in modules for b in bases[c.name]):
+                modules.add(c.name)
+                changed = True
+    forwards = {c.name: _forward_inputs(c) for c in classes}
+    inputs: dict[str, list[str]] = {}
+    for c in classes:
+        found = _inherited(c.name, forwards, bases, set())
+        if found is not None:
+            inputs[c.name] = found
+    names = [c.name for c in classes if c.name in modules] or [c.name for c in classes]
+    return SourceClasses(list(dict.fromkeys(names)), inputs)
+
+
+def _base_name(node: ast.expr) -> str:
+    """``nn.Module`` -> ``Module``; ``Base`` -> ``Base``; anything else -> ``""``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _forward_inputs(cls: ast.ClassDef) -> ast.FunctionDef | None:
+    return next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "forward"), None)
+
+
+def _required(forward: ast.FunctionDef) -> list[str] | None:
+    """Names of ``forward``'s inputs without a default (``self`` left out);
+    ``None`` when ``*args`` makes them unknown."""
+    a = forward.args
+    if a.vararg is not None:
+        return None
+    positional = [p.arg for p in [*a.posonlyargs, *a.args]]
+    return positional[1:max(len(positional) - len(a.defaults), 1)]
+
+
+def _inherited(name: str, forwards: dict, bases: dict, seen: set[str]) -> list[str] | None:
+    """The inputs of ``name``'s own ``forward``, else of the first base in the
+    file that has one."""
+    if name in seen or name not in forwards:
+        return None
+    seen.add(name)
+    if forwards[name] is not None:
+        return _required(forwards[name])
+    for base in bases[name]:
+        found = _inherited(base, forwards, bases, seen)
+        if found is not None:
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class OnnxInput:
+    """An input of an ONNX file: its name and declared dims (``None`` = open),
+    the batch dim first."""
+
+    name: str
+    dims: tuple[int | None, ...]
+
+    @property
+    def open(self) -> bool:
+        return any(d is None for d in self.dims[1:])
+
+    @property
+    def sample_shape(self) -> str:
+        """The per-sample dims as text, ``?`` where open: ``3, ?, ?``."""
+        return ", ".join("?" if d is None else str(d) for d in self.dims[1:])
+
+
+def read_onnx_inputs(path: str | Path) -> list[OnnxInput] | None:
+    """The inputs ``path`` declares (its initializers left out), read without the
+    external data; ``None`` when the file cannot be read (the importer then says why)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # a bad file: the import reports it with its own message
+        return None
+    initializers = {t.name for t in proto.graph.initializer}
+    found = []
+    for value in proto.graph.input:
+        if value.name in initializers:
+            continue
+        dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim)
+        found.append(OnnxInput(value.name, dims))
+    return found
+
+
+def parse_shape(text: str, what: str) -> tuple[int, ...]:
+    """``"1, 28, 28"`` (also ``(1, 28, 28)``, ``1x28x28``) -> ``(1, 28, 28)``.
+
+    Raises ``ValueError`` with a message naming ``what`` and the text.
+    """
+    cleaned = text.strip().strip("()[]").replace("x", ",").replace("×", ",").replace(" ", "")
+    parts = [p for p in cleaned.split(",") if p]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if not shape or any(d < 1 for d in shape) or len(shape) > MAX_DIMS:
+        raise ValueError(
+            f"the shape of {what}, {text.strip()!r}, is not a shape: give up to {MAX_DIMS} positive sizes "
+            "separated by commas, without the batch dim, e.g. 1, 28, 28"
+        )
+    return shape
+
+
+# ------------------------------------------------------------------ dialog
+class _InputRow:
+    """One input: its name, shape field, dtype (PyTorch) and remove button."""
+
+    def __init__(self, dialog: ImportDialog, name: str, declared: str = "", fixed: bool = False):
+        self.name = QLabel(name)
+        self.shape = QLineEdit()
+        self.shape.setObjectName("importShape")
+        self.shape.setPlaceholderText("sizes for each ?, e.g. 3, 32, 32" if declared else "e.g. 1, 28, 28")
+        self.shape.setToolTip("The shape of one sample, without the batch dim")
+        if fixed:
+            self.shape.setText(declared)
+            self.shape.setEnabled(False)
+        self.dtype = QComboBox()
+        self.dtype.setObjectName("importDtype")
+        self.dtype.addItems(DTYPES)
+        self.dtype.setToolTip(DTYPE_TIP)
+        self.remove = QToolButton()
+        self.remove.setObjectName("importRemoveInput")
+        self.remove.setText("−")
+        self.remove.setToolTip("Remove this input")
+        self.remove.clicked.connect(lambda _checked=False, row=self: dialog.remove_input(row))
+        self.declared = QLabel(f"declared ({declared})" if declared else "")
+        self.declared.setProperty("role", "hint")
+
+    def widgets(self) -> list[QWidget]:
+        return [self.name, self.shape, self.dtype, self.declared, self.remove]
+
+
+class ImportDialog(QDialog):
+    """The import options for one file (objectName ``importDialog``).
+
+    Parameters
+    ----------
+    path : Path
+        A ``.py`` file, or a ``.onnx`` file whose ``onnx_inputs`` are given.
+    onnx_inputs : list of OnnxInput, optional
+        The ONNX file's inputs: one shape row each, fixed where nothing is open.
+    """
+
+    def __init__(self, path: str | Path, onnx_inputs: list[OnnxInput] | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("importDialog")
+        self.path = Path(path)
+        self.is_onnx = onnx_inputs is not None
+        self.rows: list[_InputRow] = []
+        self._row_names: list[str] = []
+        self.setWindowTitle(f"Import {self.path.name}")
+        layout = QVBoxLayout(self)
+        if self.is_onnx:
+            self._build_onnx(layout, onnx_inputs)
+        else:
+            self._build_python(layout)
+        self.error = QLabel()
+        self.error.setObjectName("importError")
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(560)
+
+    # --------------------------------------------------------------- build
+    def _build_python(self, layout: QVBoxLayout) -> None:
+        warning = QLabel(
+            f"<b>Importing runs the Python code in {self.path.name}</b> with your rights, as "
+            "<code>python</code> would. Import only files you trust."
+        )
+        warning.setObjectName("importWarning")
+        warning.setWordWrap(True)
+        warning.setStyleSheet(WARNING_STYLE)
+        layout.addWidget(warning)
+        self.source = read_classes(self.path)
+        form = QFormLayout()
+        self.class_name = QComboBox()
+        self.class_name.setObjectName("importClass")
+        self.class_name.setEditable(True)
+        self.class_name.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.class_name.addItems(self.source.modules)
+        self.class_name.setEditText(self.source.default)
+        self.class_name.lineEdit().setPlaceholderText("the nn.Module class, e.g. Net")
+        self.class_name.setToolTip("The nn.Module class to import; the file's classes are listed")
+        self.class_name.currentTextChanged.connect(self._class_changed)
+        form.addRow("Class:", self.class_name)
+        if self.source.error:
+            note = QLabel(self.source.error)
+            note.setProperty("role", "error")
+            note.setWordWrap(True)
+            form.addRow("", note)
+        self.args = QLineEdit()
+        self.args.setObjectName("importArgs")
+        self.args.setPlaceholderText('keyword arguments as JSON, e.g. {"hidden": 64}')
+        form.addRow("Arguments:", self.args)
+        self.weights = QLineEdit()
+        self.weights.setObjectName("importWeights")
+        self.weights.setPlaceholderText("optional: a state dict (.pt, .pth via torch.save, or .safetensors)")
+        browse = QPushButton("Browse…")
+        browse.setObjectName("importBrowseWeights")
+        browse.clicked.connect(self._browse_weights)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.weights, 1)
+        weights_row.addWidget(browse)
+        form.addRow("Weights:", weights_row)
+        layout.addLayout(form)
+        layout.addWidget(self._section("Inputs: the shape of one sample of each, without the batch dim"))
+        self.grid = QGridLayout()
+        self.grid.setColumnStretch(1, 1)
+        layout.addLayout(self.grid)
+        self.add_button = QPushButton("Add input")
+        self.add_button.setObjectName("importAddInput")
+        self.add_button.clicked.connect(lambda _checked=False: self.add_input())
+        hint = QLabel("Leave the shape empty when the input goes straight into nn.Linear.")
+        hint.setProperty("role", "hint")
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addWidget(hint, 1)
+        layout.addLayout(row)
+        self._class_changed(self.class_name.currentText())
+
+    def _build_onnx(self, layout: QVBoxLayout, inputs: list[OnnxInput]) -> None:
+        note = QLabel(
+            f"{self.path.name} leaves some input sizes open. Give the shape of one sample of each "
+            "input, without the batch dim."
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        self.grid = QGridLayout()
+        self.grid.setColumnStretch(1, 1)
+        layout.addLayout(self.grid)
+        for item in inputs:
+            row = _InputRow(self, item.name, item.sample_shape, fixed=not item.open)
+            row.dtype.hide()
+            row.remove.hide()
+            self._place(row)
+
+    @staticmethod
+    def _section(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setProperty("role", "section")
+        return label
+
+    # ---------------------------------------------------------------- rows
+    def _class_changed(self, name: str) -> None:
+        """Offer one row per input of the chosen class's ``forward`` (rows stay as
+        they are while a name is typed that the file does not show)."""
+        names = self.source.inputs.get(name.strip())
+        if names is None:
+            if not self.rows:
+                self.add_input()
+            return
+        names = names or ["x"]
+        self._row_names = names
+        while len(self.rows) > len(names):
+            self.remove_input(self.rows[-1], force=True)
+        while len(self.rows) < min(len(names), MAX_INPUTS):
+            self.add_input()
+        for row, label in zip(self.rows, names, strict=False):
+            row.name.setText(label)
+
+    def add_input(self) -> None:
+        if len(self.rows) >= MAX_INPUTS:
+            return
+        index = len(self.rows)
+        name = self._row_names[index] if index < len(self._row_names) else f"input {index + 1}"
+        self._place(_InputRow(self, name))
+        self._update_rows()
+
+    def remove_input(self, row: _InputRow, force: bool = False) -> None:
+        if row not in self.rows or (len(self.rows) == 1 and not force):
+            return
+        self.rows.remove(row)
+        for widget in row.widgets():
+            self.grid.removeWidget(widget)
+            widget.deleteLater()
+        for i, kept in enumerate(self.rows):  # close the gap
+            for column, widget in enumerate(kept.widgets()):
+                self.grid.addWidget(widget, i, column)
+        self._update_rows()
+
+    def _place(self, row: _InputRow) -> None:
+        index = len(self.rows)
+        self.rows.append(row)
+        for column, widget in enumerate(row.widgets()):
+            self.grid.addWidget(widget, index, column)
+
+    def _update_rows(self) -> None:
+        for row in self.rows:
+            row.remove.setEnabled(len(self.rows) > 1)
+        self.add_button.setEnabled(len(self.rows) < MAX_INPUTS)
+
+    # ------------------------------------------------------------- weights
+    def ask_weights_path(self) -> str | None:
+        """The state-dict file chosen in a file dialog (tests replace this)."""
+        path, _ = QFileDialog.getOpenFileName(self, "State dict for the model", str(self.path.parent),
+                                              WEIGHTS_FILTER)
+        return path or None
+
+    def _browse_weights(self) -> None:
+        path = self.ask_weights_path()
+        if path:
+            self.weights.setText(path)
+
+    # -------------------------------------------------------------- result
+    def request(self) -> ImportRequest:
+        """The options as entered. Raises ``ValueError`` naming the field at fault."""
+        shapes = self._shapes()
+        if self.is_onnx:
+            return ImportRequest(self.path, input_shapes=shapes)
+        name = self.class_name.currentText().strip()
+        if not name.isidentifier():
+            found = ", ".join(self.source.modules) or "none found"
+            raise ValueError(f"give the name of the nn.Module class to import (the file's classes: {found}); "
+                             f"{name!r} is not a class name")
+        dtypes = [row.dtype.currentText() for row in self.rows]
+        return ImportRequest(
+            self.path, name, shapes,
+            None if all(d == "auto" for d in dtypes) else [("float" if d == "auto" else d) for d in dtypes],
+            self._args(), self._weights(),
+        )
+
+    def _shapes(self) -> list[tuple[int, ...]] | None:
+        texts = [row.shape.text().strip() for row in self.rows]
+        if not any(texts) and not self.is_onnx:
+            return None
+        missing = [row.name.text() for row, text in zip(self.rows, texts, strict=True) if not text]
+        if missing:
+            raise ValueError(
+                f"give the shape of every input, or of none (leave all empty when they go straight into "
+                f"nn.Linear); missing: {', '.join(missing)}"
+            )
+        return [parse_shape(text, f"input {row.name.text()!r}") for row, text in zip(self.rows, texts, strict=True)]
+
+    def _args(self) -> dict | None:
+        text = self.args.text().strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"the arguments are not valid JSON ({exc.msg} at column {exc.colno}): {text!r}; "
+                             'write an object such as {"hidden": 64}') from None
+        if not isinstance(value, dict):
+            raise ValueError(f'the arguments must be a JSON object such as {{"hidden": 64}}, got {text!r}')
+        return value
+
+    def _weights(self) -> Path | None:
+        text = self.weights.text().strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = self.path.parent / path
+        if not path.is_file():
+            raise ValueError(f"the weights file {text!r} does not exist; choose it with Browse… or leave it empty")
+        return path
+
+    def accept(self) -> None:
+        """Close only with options that make sense; else say what is wrong."""
+        try:
+            self.request()
+        except ValueError as exc:
+            text = str(exc)
+            self.error.setText(text[:1].upper() + text[1:])
+            self.error.show()
+            self.adjustSize()
+            return
+        super().accept()
+
+
+def ask_import_options(path: Path, parent: QWidget | None = None) -> ImportRequest | None:
+    """The options for importing ``path``: the dialog for a ``.py`` file, and for
+    an ONNX file only when an input leaves a dim open. ``None`` when cancelled."""
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        inputs = read_onnx_inputs(path)
+        if not inputs or not any(i.open for i in inputs):
+            return ImportRequest(path)
+        dialog = ImportDialog(path, inputs, parent)
+    else:
+        dialog = ImportDialog(path, parent=parent)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.request()
