@@ -103,27 +103,37 @@ class IntEditor(_InvalidMixin, QSpinBox):
         self.setToolTip(tooltip_for(self.param) + "\n(the selected nodes have different values)")
 
 
-class FloatEditor(_InvalidMixin, QLineEdit):
-    """Real numbers as text, so that ``1e-4`` or ``0.0003`` can be typed exactly
-    (a spin box with fixed decimals would round a learning rate to 0)."""
+class _TextEditor(_InvalidMixin, QLineEdit):
+    """A value typed as text, checked on every keystroke and committed on Enter or
+    leaving the field. Subclasses say how to parse and what to say when they
+    cannot (:meth:`parse`, :meth:`refusal`)."""
 
     edited = Signal(object)
     rejected = Signal(str)
     holds_text = True  # refused text stays for the user to fix
+    placeholder = ""
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.param = param
         self._shown = ""
-        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.setPlaceholderText(self.placeholder)
         self.editingFinished.connect(self._commit)
-        self.textEdited.connect(lambda text: self.set_invalid(_parse_float(text) is None))
+        self.textEdited.connect(lambda text: self.set_invalid(self.parse(text) is None))
+
+    def parse(self, text: str) -> Any:
+        """The value of ``text``, or ``None`` when it is not one."""
+        raise NotImplementedError
+
+    def refusal(self, text: str) -> str:
+        """Why ``text`` is refused, quoting it and giving an example."""
+        raise NotImplementedError
 
     def set_value(self, value: Any) -> None:
         self._shown = format_value(self.param, value)
         self.blockSignals(True)
         self.setText(self._shown)
-        self.setPlaceholderText("")
+        self.setPlaceholderText(self.placeholder)
         self.blockSignals(False)
         self.set_invalid(False)
 
@@ -138,14 +148,27 @@ class FloatEditor(_InvalidMixin, QLineEdit):
         text = self.text().strip()
         if text == self._shown:
             return
-        value = _parse_float(text)
+        value = self.parse(text)
         if value is None:
             self.set_invalid(True)
-            self.rejected.emit(
-                f"{self.param.title} must be a number such as 0.5, 0.001 or 1e-4, got {text!r}"
-            )
+            self.rejected.emit(self.refusal(text))
             return
         self.edited.emit(value)
+
+
+class FloatEditor(_TextEditor):
+    """Real numbers as text, so that ``1e-4`` or ``0.0003`` can be typed exactly
+    (a spin box with fixed decimals would round a learning rate to 0)."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def parse(self, text: str) -> float | None:
+        return _parse_float(text)
+
+    def refusal(self, text: str) -> str:
+        return f"{self.param.title} must be a number such as 0.5, 0.001 or 1e-4, got {text!r}"
 
 
 class BoolEditor(QCheckBox):
@@ -200,56 +223,26 @@ class ChoiceEditor(QComboBox):
         self.setToolTip(tooltip_for(self.param) + "\n(the selected nodes have different values)")
 
 
-class IntsEditor(_InvalidMixin, QLineEdit):
+class IntsEditor(_TextEditor):
     """A tuple of whole numbers typed as ``3, 3``; a single number stands for all
     dims of a fixed-length tuple (``3`` means ``(3, 3)``), and words the schema
     allows (``same``, ``valid``) are accepted as they are."""
 
-    edited = Signal(object)
-    rejected = Signal(str)
-    holds_text = True
-
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.param = param
-        self._shown = ""
-        example = ", ".join(["3"] * (param.length or 2))
+        self.example = ", ".join(["3"] * (param.length or 2))
         words = " or ".join(param.choices)
-        self._placeholder = f"{example} or {words}" if words else example
-        self.setPlaceholderText(self._placeholder)
-        self.editingFinished.connect(self._commit)
-        self.textEdited.connect(lambda text: self.set_invalid(parse_ints(self.param, text) is None))
+        self.placeholder = f"{self.example} or {words}" if words else self.example
+        super().__init__(param, parent)
 
-    def set_value(self, value: Any) -> None:
-        self._shown = format_value(self.param, value)
-        self.blockSignals(True)
-        self.setText(self._shown)
-        self.setPlaceholderText(self._placeholder)
-        self.blockSignals(False)
-        self.set_invalid(False)
+    def parse(self, text: str) -> Any:
+        return parse_ints(self.param, text)
 
-    def set_mixed(self) -> None:
-        self._shown = ""
-        self.blockSignals(True)
-        self.clear()
-        self.setPlaceholderText("mixed")
-        self.blockSignals(False)
-
-    def _commit(self) -> None:
-        text = self.text().strip()
-        if text == self._shown:
-            return
-        value = parse_ints(self.param, text)
-        if value is None:
-            self.set_invalid(True)
-            words = f", or one of {', '.join(self.param.choices)}" if self.param.choices else ""
-            example = ", ".join(["3"] * (self.param.length or 2))
-            self.rejected.emit(
-                f"{self.param.title} takes whole numbers separated by commas such as "
-                f"'{example}'{words}; got {text!r}"
-            )
-            return
-        self.edited.emit(value)
+    def refusal(self, text: str) -> str:
+        words = f", or one of {', '.join(self.param.choices)}" if self.param.choices else ""
+        return (
+            f"{self.param.title} takes whole numbers separated by commas such as "
+            f"'{self.example}'{words}; got {text!r}"
+        )
 
 
 def parse_ints(param: Param, text: str) -> Any:
