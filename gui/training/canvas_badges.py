@@ -35,13 +35,23 @@ class GradientBadge(QGraphicsItem):
         self.colour = HEALTH_COLOURS["none"]
         self.health = "none"
         self._rect = QRectF()
+        self._shown: tuple | None = None  # (text, health, position) on show
 
     def set_values(self, grad_norm: float | None, dead_fraction: float | None) -> None:
-        self.health = grad_health(grad_norm)
-        self.colour = HEALTH_COLOURS[self.health]
+        """Show these values; a badge whose text, colour and place stay the same
+        is left alone (each change repaints part of the canvas, which takes the
+        interpreter lock from the training thread)."""
+        health = grad_health(grad_norm)
         text = f"∇ {format_norm(grad_norm)}"
         if dead_fraction is not None:
             text += f" · {dead_fraction:.0%} dead"
+        parent = self.parentItem()
+        pos = (0.0, getattr(parent, "height", theme.HEADER_HEIGHT) + GAP)
+        if (text, health, pos) == self._shown:
+            return
+        self._shown = (text, health, pos)
+        self.health = health
+        self.colour = HEALTH_COLOURS[health]
         if text != self.text.text():
             self.prepareGeometryChange()
             self.text.setText(text)
@@ -52,9 +62,7 @@ class GradientBadge(QGraphicsItem):
         if dead_fraction is not None:
             tip += f"\n{dead_fraction:.0%} of the units after its ReLU output zero for every probe sample"
         self.setToolTip(tip)
-        parent = self.parentItem()
-        height = getattr(parent, "height", theme.HEADER_HEIGHT)
-        self.setPos(0, height + GAP)
+        self.setPos(*pos)
         self.update()
 
     def boundingRect(self) -> QRectF:

@@ -38,6 +38,8 @@ class ConfusionView(QWidget):
         self.run: Run | None = None
         self._drawn = None
         self._last = -1.0
+        self._ticks: list | None = None
+        self._range: int | None = None
         self.matrix: np.ndarray | None = None
         self.plots = ps.graphics_widget(self)
         self.plot = ps.style_plot(self.plots.addPlot(), "Confusion matrix (validation)", "true class",
@@ -60,6 +62,7 @@ class ConfusionView(QWidget):
     def set_run(self, run: Run | None) -> None:
         self.run = run
         self._drawn = None
+        self._range = None
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> None:
@@ -92,7 +95,8 @@ class ConfusionView(QWidget):
         names = [str(c) for c in confusion.class_names] or [str(i) for i in range(n)]
         ticks = [(i, name if len(name) <= MAX_TICK_CHARS else name[: MAX_TICK_CHARS - 1] + "…")
                  for i, name in enumerate(names)]
-        if n <= 30:
+        if n <= 30 and ticks != self._ticks:  # new ticks re-render the axes: only when they change
+            self._ticks = ticks
             self.plot.getAxis("bottom").setTicks([ticks])
             self.plot.getAxis("left").setTicks([ticks])
         if n <= MAX_TEXT_CLASSES:
@@ -112,7 +116,9 @@ class ConfusionView(QWidget):
                 if text.shown != html:
                     text.setHtml(html)
                     text.shown = html
-        self.plot.getViewBox().setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
+        if self._range != n:  # an unchanged range would still re-render the axes
+            self._range = n
+            self.plot.getViewBox().setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
         total = matrix.sum()
         accuracy = np.trace(matrix) / total if total else 0.0
         worst = int(np.argmin(np.diag(share))) if n else 0

@@ -78,12 +78,17 @@ class FramePacer:
         self.budget = budget
         self.share = 0.0
         self._mark: tuple[float, float] | None = None
+        self._settled = fastest_ms  # the interval of the last frame paced
 
     def reset(self, timer) -> None:
-        """A new run: start at the fastest rate."""
+        """A new run: start at the rate the previous run settled at (the fastest
+        for the first run). What a frame costs depends on the machine and the
+        plots, not on the model; starting fast again would spend the first
+        second of every run drawing at 10 Hz on a machine known to be slow.
+        The smoothed share carries over with it, so that the first frames of the
+        run do not read as cheap and speed up again."""
         self._mark = None
-        self.share = 0.0
-        timer.setInterval(self.fastest_ms)
+        timer.setInterval(self._settled)
 
     def pace(self, timer) -> None:
         """Called at each frame: adjust ``timer``'s interval to the recent share."""
@@ -97,3 +102,4 @@ class FramePacer:
             elif self.share < self.budget / 2 and interval > self.fastest_ms:
                 timer.setInterval(max(self.fastest_ms, interval - self.STEP_MS))
         self._mark = (now, cpu)
+        self._settled = timer.interval()

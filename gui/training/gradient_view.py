@@ -49,6 +49,7 @@ class GradientView(QWidget):
         self.setObjectName("gradientView")
         self.run: Run | None = None
         self._drawn = None
+        self._ticks: list | None = None
         self.plots = ps.graphics_widget(self)
         self.axis = pg.AxisItem("bottom")
         self.plot = ps.style_plot(
@@ -96,7 +97,10 @@ class GradientView(QWidget):
         x = np.arange(len(nodes), dtype=float)
         self.bars.setOpts(x=x, height=self.heights, y0=FLOOR, brushes=brushes,
                           pens=[pg.mkPen(None)] * len(nodes))
-        self.axis.setTicks([[(i, _short(titles.get(n.node_id, n.node_id))) for i, n in enumerate(nodes)]])
+        ticks = [(i, _short(titles.get(n.node_id, n.node_id))) for i, n in enumerate(nodes)]
+        if ticks != self._ticks:  # new ticks re-render the axis: only when the layers change
+            self._ticks = ticks
+            self.axis.setTicks([ticks])
         finite = [v for v in logs if v > FLOOR]
         lo = min([math.log10(VANISHING), *finite]) - 0.5
         hi = max([0.0, *finite]) + 0.5

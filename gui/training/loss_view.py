@@ -47,6 +47,7 @@ class LossView(QWidget):
         self._versions: dict[str, tuple] = {}
         self._smooth_cache: dict[int, tuple] = {}
         self._last_slow = -1.0
+        self._metric_title = "Accuracy"
 
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setObjectName("lossSmoothing")
@@ -157,7 +158,9 @@ class LossView(QWidget):
         if run is None:
             for item in (self.raw, self.smoothed, self.val, self.train_metric, self.val_metric, self.lr_curve):
                 item.setData([], [])
-        self.summary.setText(self._summary(run))
+        summary = self._summary(run)
+        if summary != self.summary.text():
+            self.summary.setText(summary)
         for follower in self.followers:
             follower.update(force=force_range)
 
@@ -169,7 +172,9 @@ class LossView(QWidget):
         if self._changed("metric", run.number, *self._metric_versions(run)):
             name = run.metric_name()
             title = (name or "metric").upper() if name == "mae" else (name or "metric").capitalize()
-            self.metric_plot.setTitle(title, color=ps.FOREGROUND, size="9pt")
+            if title != self._metric_title:  # a new title re-lays out the plots: only on change
+                self._metric_title = title
+                self.metric_plot.setTitle(title, color=ps.FOREGROUND, size="9pt")
             self._set(self.train_metric, run.metrics.get(name) if name else None)
             self._set(self.val_metric, run.metrics.get(f"val_{name}") if name else None)
         if self._changed("lr", run.number, run.lr.version):
