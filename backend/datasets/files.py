@@ -45,6 +45,15 @@ FILE_OPTIONS: dict[str, dict[str, str]] = {
     },
 }
 
+# kind -> option -> the values the reader accepts for a choice option, its default
+# first (the set-up panel offers them as combo boxes; the readers check the same sets).
+FILE_CHOICES: dict[str, dict[str, tuple]] = {
+    "csv": {"task": ("auto", "classification", "regression"), "header": ("auto", True, False)},
+    "npz": {"task": ("auto", "classification", "regression", "sequence")},
+    "images": {"mode": ("auto", "grayscale", "rgb")},
+    "idx": {"split": ("train", "test")},
+}
+
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 MAX_ELEMENTS = 500_000_000  # about 2 GB of float32: larger is a mistake, not a dataset
 MAX_CLASSES = 1000

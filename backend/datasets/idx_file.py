@@ -93,6 +93,17 @@ def guess_labels(images: Path) -> Path | None:
     return candidate if name != images.name and candidate.is_file() else None
 
 
+def _labels_path(images: Path, labels: str | Path) -> Path:
+    """``labels`` as given; a relative path is taken next to the images file (so
+    that a ``.loom`` file and its data can move together), unless it only exists
+    relative to the working folder."""
+    given = Path(labels).expanduser()
+    if given.is_absolute():
+        return given
+    beside = images.parent / given
+    return beside if beside.exists() or not given.exists() else given
+
+
 def _build(images_path: Path, labels_path: Path, name: str, num_classes: int | None = None) -> Dataset:
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim == 1:
@@ -133,14 +144,15 @@ def load_idx(path: Path, labels: str | Path | None = None, split: str | None = N
     if not path.is_dir():
         if split is not None:
             raise DatasetError(f"{path}: split= is for a folder of IDX files; for one file give labels= instead")
-        labels_path = Path(labels).expanduser() if labels is not None else guess_labels(path)
+        labels_path = _labels_path(path, labels) if labels is not None else guess_labels(path)
         if labels_path is None:
             raise DatasetError(
                 f"{path}: no labels file found next to it; give it with labels=PATH "
                 "(e.g. train-labels-idx1-ubyte.gz)"
             )
         if not labels_path.is_file():
-            raise DatasetError(f"{labels_path}: labels file not found; check the labels= path")
+            raise DatasetError(f"{labels_path}: labels file not found (the labels of {path}); check the "
+                               "labels= path (a relative path is taken next to the images file)")
         return _build(path, labels_path, path.name)
 
     if labels is not None:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.training import plot_style as ps
-from gui.training.run_record import Run
+from gui.training.run_record import Run, growing_until
 from gui.training.series import finite_range, smooth
 
 VAL_COLOUR = "#ea580c"
@@ -83,11 +83,11 @@ class LossView(QWidget):
 
         self._overlay_items: list[pg.PlotDataItem] = []
         self.raw = ps.curve("#60a5fa", 1.0, alpha=90)
-        self.smoothed = ps.curve("#2563eb", 2.0, name="training")
+        self.smoothed = ps.curve("#2563eb", 2.0, name="training", smooth=True)
         self.val = ps.curve(VAL_COLOUR, 2.0, name="validation", symbol="o")
         self.train_metric = ps.curve("#2563eb", 2.0, symbol="o")
         self.val_metric = ps.curve(VAL_COLOUR, 2.0, symbol="o")
-        self.lr_curve = ps.curve(LR_COLOUR, 1.5)
+        self.lr_curve = ps.curve(LR_COLOUR, 1.5, smooth=True)
         for item in (self.raw, self.smoothed, self.val):
             self.loss_plot.addItem(item)
         self.legend.removeItem(self.raw)
@@ -95,9 +95,9 @@ class LossView(QWidget):
         self.metric_plot.addItem(self.val_metric)
         self.lr_plot.addItem(self.lr_curve)
         self.followers = [
-            ps.RangeFollower(self.loss_plot, self._loss_bounds, self),
-            ps.RangeFollower(self.metric_plot, self._metric_bounds, self),
-            ps.RangeFollower(self.lr_plot, self._lr_bounds, self),
+            ps.RangeFollower(self.loss_plot, self._loss_bounds, self, self._x_end),
+            ps.RangeFollower(self.metric_plot, self._metric_bounds, self, self._x_end),
+            ps.RangeFollower(self.lr_plot, self._lr_bounds, self, self._x_end),
         ]
 
         layout = QVBoxLayout(self)
@@ -130,7 +130,7 @@ class LossView(QWidget):
             self.legend.removeItem(item)
         self._overlay_items = []
         for run in self.overlays:
-            train = ps.curve(run.colour, 1.5, alpha=200, name=run.label)
+            train = ps.curve(run.colour, 1.5, alpha=200, name=run.label, smooth=True)
             val = ps.curve(run.colour, 1.2, alpha=200, dash=True)
             self.loss_plot.addItem(train)
             self.loss_plot.addItem(val)
@@ -248,6 +248,9 @@ class LossView(QWidget):
     # ------------------------------------------------------------------ ranges
     def _runs_shown(self) -> list[Run]:
         return [r for r in [self.run, *self.overlays] if r is not None]
+
+    def _x_end(self) -> float | None:
+        return growing_until(self.run)
 
     def _loss_bounds(self):
         xs, ys = [], []

@@ -77,6 +77,7 @@ class Run:
     boundary: Any = None
     confusion: Any = None
     final: dict[str, float] = field(default_factory=dict)
+    wall_time: float | None = None  # seconds the trainer ran, once it has ended
     notes: tuple[str, ...] = ()
     step: int = 0
     epoch: int = 0
@@ -206,6 +207,7 @@ class Run:
         self.status = "stopped" if event.reason == "stopped" else "finished"
         self.final = dict(event.metrics)
         self.step = event.steps
+        self.wall_time = event.wall_time
         how = {"completed": "finished", "stopped": "stopped",
                "early_stopping": "stopped early (no more improvement)"}[event.reason]
         self.message = f"{how} after {event.epochs} epoch(s), {event.steps} steps in {event.wall_time:.1f} s"
@@ -234,3 +236,11 @@ class Run:
         if self.stats is None:
             return {}
         return {n.node_id: (n.grad_norm, n.dead_fraction) for n in self.stats.nodes}
+
+
+def growing_until(run: Run | None) -> float | None:
+    """The step a run's curves grow to while it goes (its planned last step);
+    ``None`` once it has ended or before its plan is known."""
+    if run is None or not run.active or not run.total_steps:
+        return None
+    return float(run.total_steps)

@@ -2,8 +2,9 @@
 
 Dataset: a picker of the built-ins (grouped as in the registry) and of user data
 (Open Data… for CSV, NumPy ``.npz``, an image folder or MNIST IDX files), the
-dataset's options, its preview and shapes, normalisation and validation share,
-and buttons that fit the graph's Input node and last Dense layer to the data.
+dataset's options (a file's: :mod:`~gui.training.file_options`), its preview and
+shapes, normalisation and validation share, and buttons that fit the graph's
+Input node and last Dense layer to the data.
 Training: optimizer, learning rate, batch size, epochs, loss, schedule, seed,
 device, processes (several GPUs: :mod:`~gui.training.processes_field`) and mixed
 precision, and a few advanced knobs.
@@ -47,6 +48,7 @@ from gui.inspector import qt_listener
 from gui.param_editors import make_editor
 from gui.training.background import BackgroundCall, CallKeeper
 from gui.training.dataset_preview import DatasetPreview
+from gui.training.file_options import FileOptionsForm
 from gui.training.fit import Fix, input_fix, output_fix
 from gui.training.processes_field import ProcessesField
 
@@ -176,6 +178,11 @@ class SetupPanel(QScrollArea):
         self.options_form = QFormLayout(self.options_box)
         self.options_form.setContentsMargins(0, 0, 0, 0)
         form.addRow(self.options_box)
+        self.file_options = FileOptionsForm(self.keeper, lambda: self.graph.dataset.get("options") or {})
+        self.file_options.accepted.connect(self._keep_file_options)
+        self.file_options.rejected.connect(self._preview_failed)
+        form.addRow(self.file_options)
+        self.dataset_form = form
         for param in DATASET_PARAMS:
             editor = make_editor(param)
             editor.edited.connect(lambda value, key=param.name: self._set_dataset({key: value}))
@@ -297,16 +304,27 @@ class SetupPanel(QScrollArea):
             self.options_form.removeRow(0)
         self.option_editors = {}
         info = DATASETS.get(name)
-        if info is None:
-            if name:
-                self.options_form.addRow(QLabel(f"File: {name}"))
-            return
-        for param in info.options:
+        for param in info.options if info else ():
             editor = make_editor(param)
             editor.edited.connect(lambda value, key=param.name: self._set_option(key, value))
             editor.rejected.connect(self.show_problem)
             self.option_editors[param.name] = editor
             self.options_form.addRow(param.title.capitalize(), editor)
+
+    def _keep_file_options(self, options: dict, dataset) -> None:
+        """Store options the file's reader accepted (one undoable step) and preview the data they load."""
+        self._set_dataset({"options": options})
+        self._loading_key, self.load_error = self.dataset_key(), None
+        self._preview_loaded((self._loading_key, dataset))
+
+    def _align_labels(self) -> None:
+        """One label column for the dataset form and the option forms inside it, so the fields line up."""
+        labels = [item.widget() for form in (self.dataset_form, self.options_form, self.file_options.form)
+                  for row in range(form.rowCount())
+                  if (item := form.itemAt(row, QFormLayout.ItemRole.LabelRole)) is not None]
+        width = max(label.sizeHint().width() for label in labels)
+        for label in labels:
+            label.setMinimumWidth(width)
 
     # ----------------------------------------------------------- training form
     def enable_preview(self) -> None:
@@ -409,6 +427,8 @@ class SetupPanel(QScrollArea):
         info = DATASETS.get(name)
         for param in info.options if info else ():
             self.option_editors[param.name].set_value(options.get(param.name, param.default))
+        self.file_options.show_file(self.resolved_name() if name and info is None else "")
+        self._align_labels()
         for param in DATASET_PARAMS:
             self.editors[param.name].set_value(dataset.get(param.name, param.default))
         self._refresh_training()

@@ -18,7 +18,7 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.training import plot_style as ps
-from gui.training.run_record import HistHistory, Run
+from gui.training.run_record import HistHistory, Run, growing_until
 
 VALUE_BINS = 48  # rows of the history image
 COLUMNS = 160  # columns of the history image (steps, resampled)
@@ -170,7 +170,7 @@ class WeightsView(QWidget):
             image, (s0, s1), (lo, hi) = built
             self.image.setImage(image, autoLevels=False)
             self.image.setRect(QRectF(s0, lo, s1 - s0, hi - lo))
-            ps.fit_if_needed(self.history_plot, (s0, s1), (lo, hi), x_headroom=0.25)
+            ps.fit_if_needed(self.history_plot, (s0, s1), (lo, hi), x_end=growing_until(run))
         spread = _spread(edges, counts)
         self.info.setText(f"step {history.steps[-1]} · weights from {edges[0]:.3g} to {edges[-1]:.3g} · "
                           f"spread (std) {spread:.3g} · {len(history.steps)} snapshots")

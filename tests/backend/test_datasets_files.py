@@ -247,6 +247,17 @@ def test_idx_files_raw_and_gzip(tmp_path):
     assert np.allclose(ds.x[2, 0], IMAGES[2] / 255) and ds.y.tolist() == LABELS.tolist()
 
 
+def test_idx_relative_labels_path_is_taken_next_to_the_images(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    images = write_idx(data / "imgs.idx3", IMAGES)
+    write_idx(data / "labs.idx1", LABELS)
+    monkeypatch.chdir(tmp_path)  # the working folder is not the data's
+    ds = load_dataset(images, labels="labs.idx1")
+    assert ds.y.tolist() == LABELS.tolist()
+    assert "labels file not found" in error_for(images, labels="missing.idx1")
+
+
 def test_idx_folder_with_usual_names_carries_the_test_split(tmp_path):
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", IMAGES, gz=True)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", LABELS, gz=True)

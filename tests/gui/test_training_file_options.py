@@ -1,0 +1,298 @@
+"""The options of a user data file in the set-up panel: one editor per option of
+the file's kind, typed text turned into the values the readers take, each edit
+checked by loading the file, undoable and saved in the .loom file."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QToolButton
+
+from graph import Graph, load_graph, save_graph
+from gui.training.file_options import format_option, parse_option
+from gui.training.setup_panel import SetupPanel
+from tests.gui.test_training_helpers import wait_for
+
+
+def write_table(folder, name: str = "table.csv") -> None:
+    """Columns a, b, c (numbers), score (a measurement) and label (three text classes)."""
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,score,label"] + [
+        f"{a:.3f},{b:.3f},{c:.3f},{s:.4f},{('cat', 'dog', 'emu')[i % 3]}"
+        for i, (a, b, c, s) in enumerate(rng.normal(size=(30, 4)))
+    ]
+    (folder / name).write_text("\n".join(rows))
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    path.write_bytes(bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+                     + array.astype(np.uint8).tobytes())
+
+
+def write_images(folder) -> None:
+    from PIL import Image
+
+    for label, colour in (("cats", (200, 30, 30)), ("dogs", (30, 30, 200))):
+        (folder / label).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (5, 4), colour).save(folder / label / f"{i}.png")
+
+
+def open_panel(qtbot, folder, name: str, options: dict | None = None, graph: Graph | None = None) -> SetupPanel:
+    from PySide6.QtGui import QUndoStack
+
+    graph = Graph() if graph is None else graph
+    if name:
+        graph.set_settings("dataset", {"name": name, "options": options or {}})
+    panel = SetupPanel(graph, QUndoStack(), lambda: str(folder))
+    qtbot.addWidget(panel)
+    panel.resize(340, 800)
+    panel.show()
+    panel.enable_preview()
+    if name:
+        wait_for(qtbot, lambda: panel.dataset_for_run() is not None or panel.load_error is not None)
+    return panel
+
+
+def type_into(qtbot, editor: QLineEdit, text: str) -> None:
+    """Replace the field's text with the keyboard and press Return."""
+    qtbot.keyClick(editor, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(editor, Qt.Key.Key_Backspace)
+    if text:
+        qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+
+
+def choose(combo: QComboBox, text: str) -> None:
+    """Pick the entry shown as ``text`` as a user would (activated)."""
+    index = combo.findText(text)
+    assert index >= 0, f"{text!r} is not offered"
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+
+
+def settled(panel: SetupPanel, options: dict):
+    """True once the graph holds ``options`` and the preview shows the data they load."""
+    return panel.graph.dataset["options"] == options and panel.dataset_for_run() is not None
+
+
+def test_each_kind_of_data_gets_the_editors_of_its_options(qtbot, tmp_path):
+    write_table(tmp_path)
+    panel = open_panel(qtbot, tmp_path, "table.csv")
+    form = panel.file_options
+    assert form.isVisibleTo(panel) and form.kind == "csv"
+    assert list(form.editors) == ["features", "target", "task", "header", "delimiter"]
+    kinds = {key: type(editor) for key, editor in form.editors.items()}
+    assert kinds == {"features": QLineEdit, "target": QLineEdit, "task": QComboBox, "header": QComboBox,
+                     "delimiter": QLineEdit}
+    assert form.editors["target"].placeholderText() == "last column"
+    assert form.editors["target"].text() == ""
+    assert [form.editors["header"].itemText(i) for i in range(3)] == ["auto", "yes", "no"]
+    assert "the column to predict" in form.editors["target"].toolTip().lower()
+    assert panel.findChild(QLabel, "fileOptionsName").text() == "table.csv (CSV table)"
+
+    np.savez(tmp_path / "arrays.npz", x=np.zeros((6, 3), np.float32), y=np.array([0, 1] * 3))
+    panel.choose_dataset("arrays.npz")
+    wait_for(qtbot, lambda: form.kind == "npz")
+    assert list(form.editors) == ["task"]
+    assert [form.editors["task"].itemText(i) for i in range(4)] == ["auto", "classification", "regression",
+                                                                   "sequence"]
+
+    write_images(tmp_path / "pets")
+    panel.choose_dataset("pets")
+    wait_for(qtbot, lambda: form.kind == "images")
+    assert list(form.editors) == ["size", "mode"]
+    assert form.editors["size"].placeholderText() == "original size"
+
+    images = np.zeros((4, 3, 3))
+    write_idx(tmp_path / "digits-images-idx3-ubyte", images)
+    write_idx(tmp_path / "digits-labels-idx1-ubyte", np.array([0, 1, 2, 1]))
+    panel.choose_dataset("digits-images-idx3-ubyte")  # one images file takes its labels file
+    wait_for(qtbot, lambda: settled(panel, {}) and form.kind == "idx")
+    assert list(form.editors) == ["labels"] and panel.dataset_for_run().num_classes == 3
+    write_idx(tmp_path / "other.idx1", np.array([0, 4, 4, 1]))
+    form.ask_labels_path = lambda: str(tmp_path / "other.idx1")
+    form.findChild(QToolButton, "fileOption_labels_browse").click()
+    wait_for(qtbot, lambda: settled(panel, {"labels": str(tmp_path / "other.idx1")}))
+    assert panel.dataset_for_run().num_classes == 5
+    (tmp_path / "mnist").mkdir()
+    write_idx(tmp_path / "mnist" / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "mnist" / "train-labels-idx1-ubyte", np.array([0, 1, 2, 1]))
+    panel.choose_dataset("mnist")  # a folder is split by file name
+    wait_for(qtbot, lambda: form.kind == "idx" and list(form.editors) == ["split"])
+    choose(form.editors["split"], "test")
+    wait_for(qtbot, lambda: "no test images file" in panel.preview.summary.text())
+    assert panel.graph.dataset["options"] == {}
+
+    panel.choose_dataset("moons")  # built-ins keep their own option editors
+    wait_for(qtbot, lambda: not form.isVisibleTo(panel))
+    assert "n_samples" in panel.option_editors
+
+
+def test_target_and_features_change_what_loads_and_undo_puts_them_back(qtbot, tmp_path):
+    write_table(tmp_path)
+    panel = open_panel(qtbot, tmp_path, "table.csv")
+    graph, stack, editors = panel.graph, panel.undo_stack, panel.file_options.editors
+    data = panel.dataset_for_run()
+    assert data.input_shape == (4,) and data.task == "classification" and data.num_classes == 3
+
+    type_into(qtbot, editors["features"], "a, 2")  # a name and an index
+    wait_for(qtbot, lambda: settled(panel, {"features": ["a", 2]}))
+    assert panel.dataset_for_run().input_shape == (2,)
+    assert stack.count() == 1 and stack.undoText() == "Change dataset settings"
+
+    type_into(qtbot, editors["target"], "score")
+    wait_for(qtbot, lambda: settled(panel, {"features": ["a", 2], "target": "score"}))
+    data = panel.dataset_for_run()
+    assert data.task == "regression" and tuple(data.target_shape) == (1,)
+    assert "regression" in panel.preview.summary.text() and "target (1,)" in panel.preview.summary.text()
+
+    type_into(qtbot, editors["target"], "")  # empty: the default, so the key goes
+    wait_for(qtbot, lambda: settled(panel, {"features": ["a", 2]}))
+    assert panel.dataset_for_run().task == "classification"
+    assert stack.count() == 3
+
+    stack.undo()
+    wait_for(qtbot, lambda: editors["target"].text() == "score")
+    assert graph.dataset["options"] == {"features": ["a", 2], "target": "score"}
+    wait_for(qtbot, lambda: settled(panel, graph.dataset["options"]) and panel.dataset_for_run().task == "regression")
+    stack.undo()
+    stack.undo()
+    wait_for(qtbot, lambda: editors["features"].text() == "" and editors["target"].text() == "")
+    assert graph.dataset["options"] == {}
+    stack.redo()
+    wait_for(qtbot, lambda: editors["features"].text() == "a, 2")
+    assert graph.dataset["options"] == {"features": ["a", 2]}
+    wait_for(qtbot, lambda: settled(panel, {"features": ["a", 2]}))
+    assert panel.dataset_for_run().input_shape == (2,)
+
+    type_into(qtbot, editors["target"], "score")
+    panel.keeper.wait_all()  # the check has loaded, its answer waits in the event queue
+    stack.undo()  # undone before the answer is read: the check is dropped, the undo stands
+    wait_for(qtbot, lambda: not panel.file_options._running and editors["features"].text() == "")
+    qtbot.wait(50)
+    assert graph.dataset["options"] == {} and stack.index() == 0 and stack.canRedo()
+    assert editors["target"].text() == ""
+
+
+def test_a_column_that_does_not_exist_is_refused_with_the_readers_message(qtbot, tmp_path):
+    write_table(tmp_path)
+    panel = open_panel(qtbot, tmp_path, "table.csv", {"features": [0, 1, 2]})
+    graph, stack, target = panel.graph, panel.undo_stack, panel.file_options.editors["target"]
+    assert panel.file_options.editors["features"].text() == "0, 1, 2"
+
+    type_into(qtbot, target, "nope")
+    wait_for(qtbot, lambda: panel.load_error is not None)
+    assert "no column 'nope'; the columns are a, b, c, score, label" in panel.preview.summary.text()
+    assert graph.dataset["options"] == {"features": [0, 1, 2]} and stack.count() == 0
+    assert target.text() == "nope" and target.property("invalid") is True
+
+    choose(panel.file_options.editors["header"], "no")  # names in row 1 are not numbers
+    wait_for(qtbot, lambda: "row 1, column '0' (feature) holds 'a'" in panel.preview.summary.text())
+    assert graph.dataset["options"] == {"features": [0, 1, 2]} and stack.count() == 0
+
+    type_into(qtbot, target, "label")  # fixed: kept, and the preview is back
+    wait_for(qtbot, lambda: settled(panel, {"features": [0, 1, 2], "target": "label"}))
+    assert target.property("invalid") is False and panel.load_error is None
+    assert panel.file_options.editors["header"].currentText() == "auto"
+    assert stack.count() == 1
+
+
+def test_image_size_and_mode_and_npz_task(qtbot, tmp_path):
+    write_images(tmp_path / "pets")
+    panel = open_panel(qtbot, tmp_path, "pets")
+    editors, graph = panel.file_options.editors, panel.graph
+    assert panel.dataset_for_run().input_shape == (3, 4, 5)
+    type_into(qtbot, editors["size"], "8x6")
+    wait_for(qtbot, lambda: settled(panel, {"size": [8, 6]}))
+    assert panel.dataset_for_run().input_shape == (3, 8, 6)
+    assert editors["size"].text() == "8, 6"
+    choose(editors["mode"], "grayscale")
+    wait_for(qtbot, lambda: settled(panel, {"size": [8, 6], "mode": "grayscale"}))
+    assert panel.dataset_for_run().input_shape == (1, 8, 6)
+
+    type_into(qtbot, editors["size"], "big")  # refused before any load, saying what to type
+    wait_for(qtbot, lambda: panel.load_error is not None)
+    assert "'28, 28'" in panel.preview.summary.text() and "'big'" in panel.preview.summary.text()
+    type_into(qtbot, editors["size"], "0, 6")  # the reader's own range check
+    wait_for(qtbot, lambda: "size must be (H, W) with whole numbers 1..4096" in panel.preview.summary.text())
+    choose(editors["mode"], "auto")  # the default: the key goes, the refused size is dropped
+    wait_for(qtbot, lambda: settled(panel, {"size": [8, 6]}))
+    assert panel.dataset_for_run().input_shape == (3, 8, 6) and editors["size"].text() == "8, 6"
+
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    np.savez(tmp_path / "arrays.npz", x=x, y=np.array([0, 1, 2, 0, 1, 2]))
+    panel.choose_dataset("arrays.npz")
+    wait_for(qtbot, lambda: settled(panel, {}) and panel.dataset_for_run().task == "classification")
+    choose(panel.file_options.editors["task"], "regression")
+    wait_for(qtbot, lambda: settled(panel, {"task": "regression"}))
+    assert panel.dataset_for_run().task == "regression"
+    assert graph.dataset["name"] == "arrays.npz"
+
+
+def test_options_are_saved_in_the_loom_file_and_shown_when_it_is_reopened(qtbot, tmp_path):
+    (tmp_path / "data").mkdir()
+    write_table(tmp_path / "data", "table.tsv")
+    text = (tmp_path / "data" / "table.tsv").read_text().replace(",", "\t")
+    (tmp_path / "data" / "table.tsv").write_text(text)
+    panel = open_panel(qtbot, tmp_path, "data/table.tsv")
+    editors = panel.file_options.editors
+    type_into(qtbot, editors["delimiter"], "tab")
+    wait_for(qtbot, lambda: settled(panel, {"delimiter": "\t"}))
+    type_into(qtbot, editors["features"], "a, b")
+    type_into(qtbot, editors["target"], "3")  # edits made while one is checked wait for it
+    wait_for(qtbot, lambda: settled(panel, {"delimiter": "\t", "features": ["a", "b"], "target": 3}))
+    choose(editors["header"], "yes")
+    stored = {"delimiter": "\t", "features": ["a", "b"], "target": 3, "header": True}
+    wait_for(qtbot, lambda: settled(panel, stored))
+
+    path = tmp_path / "model.loom"
+    save_graph(panel.graph, path)
+    reopened = open_panel(qtbot, tmp_path, "", graph=load_graph(path))
+    wait_for(qtbot, lambda: reopened.dataset_for_run() is not None)
+    assert reopened.graph.dataset["options"] == stored
+    editors = reopened.file_options.editors
+    shown = [editors[key].text() for key in ("delimiter", "features", "target")]
+    assert shown == ["tab", "a, b", "3"] and editors["header"].currentText() == "yes"
+    data = reopened.dataset_for_run()
+    assert data.task == "regression" and data.feature_names == ["a", "b"] and data.input_shape == (2,)
+
+
+@pytest.mark.parametrize(("key", "text", "value"), [
+    ("features", "a, 2, \"2019\"", ["a", 2, "2019"]),
+    ("features", "score", ["score"]),
+    ("target", " -1 ", -1),
+    ("target", "x, y", ["x", "y"]),
+    ("target", " , ", None),
+    ("size", "(28, 32)", [28, 32]),
+    ("size", "16", [16, 16]),
+    ("delimiter", "tab", "\t"),
+    ("delimiter", " ", " "),
+    ("delimiter", "", None),
+    ("labels", " lab.gz ", "lab.gz"),
+])
+def test_typed_text_becomes_the_value_the_reader_takes_and_reads_back(key, text, value):
+    assert parse_option(key, text) == value
+    assert parse_option(key, format_option(key, value)) == value
+
+
+def test_the_offered_choices_are_the_ones_the_readers_accept(tmp_path):
+    from backend.datasets import DatasetError, load_dataset
+    from backend.datasets.files import FILE_CHOICES
+
+    write_table(tmp_path)
+    np.savez(tmp_path / "arrays.npz", x=np.zeros((4, 2), np.int64), y=np.zeros((4, 2), np.int64))
+    write_images(tmp_path / "pets")
+    paths = {"csv": tmp_path / "table.csv", "npz": tmp_path / "arrays.npz", "images": tmp_path / "pets"}
+    for kind, path in paths.items():
+        for key, choices in FILE_CHOICES[kind].items():
+            for choice in choices:
+                try:
+                    load_dataset(path, **{key: choice})
+                except DatasetError as exc:  # refused for the data, never for the value
+                    assert "must be one of" not in str(exc)
+            with pytest.raises(DatasetError, match="must be one of"):
+                load_dataset(path, **{key: "none of these"})
