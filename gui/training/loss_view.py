@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from gui.training import plot_style as ps
 from gui.training.run_record import Run, growing_until
-from gui.training.series import finite_range, smooth
+from gui.training.series import finite_range, from_zero, smooth
 
 VAL_COLOUR = "#ea580c"
 LR_COLOUR = "#7c3aed"
@@ -259,7 +259,9 @@ class LossView(QWidget):
             vx, vy = run.val_loss.arrays()
             xs += [x, vx]
             ys += [smooth(y, self.smoothing_weight) if run is not self.run else y, vy]
-        return finite_range(*xs), finite_range(*ys, log=self.log_scale.isChecked())
+        log = self.log_scale.isChecked()
+        y = finite_range(*ys, log=log)
+        return finite_range(*xs), y if log else from_zero(y)
 
     def _metric_bounds(self):
         run = self.run
@@ -268,13 +270,18 @@ class LossView(QWidget):
             return None, None
         series = [s for s in (run.metrics.get(name), run.metrics.get(f"val_{name}")) if s is not None]
         pairs = [s.arrays() for s in series]
-        return finite_range(*(p[0] for p in pairs)), finite_range(*(p[1] for p in pairs))
+        y = finite_range(*(p[1] for p in pairs))
+        if name == "accuracy":
+            y = from_zero(y, top=1.0)  # the whole scale: the curve climbs it
+        elif name == "mae":
+            y = from_zero(y)
+        return finite_range(*(p[0] for p in pairs)), y
 
     def _lr_bounds(self):
         if self.run is None:
             return None, None
         x, y = self.run.lr.arrays()
-        return finite_range(x), finite_range(y)
+        return finite_range(x), from_zero(finite_range(y))
 
     def _smoothing_changed(self, *_args) -> None:
         self.smoothing_label.setText(f"{self.smoothing_weight:.2f}")

@@ -140,9 +140,17 @@ class RunBar(QWidget):
         """``text`` in the bar (changes rarely: the bar repaints synchronously),
         ``detail`` (step count, speed) and the time left beside it."""
         value = round(200 * max(0.0, min(1.0, fraction)))
-        if value != self.progress.value():
-            self.progress.setValue(value)
-        if text != self.progress.format():
-            self.progress.setFormat(text)
+        bar = self.progress
+        if value != bar.value() or text != bar.format():
+            # QProgressBar repaints itself at once on a visible change, which here
+            # would draw it while this (Python) call holds the interpreter lock
+            # and the training thread waits; with updates off it is only marked
+            # for the next paint, which Qt does without Python, off the lock.
+            bar.setUpdatesEnabled(False)
+            try:
+                bar.setValue(value)
+                bar.setFormat(text)
+            finally:
+                bar.setUpdatesEnabled(True)
         left = format_eta(eta)
         self.eta.setText(f"{detail} · {left}" if detail and left else detail or left)

@@ -160,3 +160,18 @@ def finite_range(*arrays: np.ndarray, log: bool = False) -> tuple[float, float] 
     if lo > hi:
         return None
     return lo, hi
+
+
+def from_zero(bounds: tuple[float, float] | None, top: float | None = None) -> tuple[float, float] | None:
+    """``bounds`` of a quantity that is never negative (a loss, a learning rate,
+    an accuracy), widened down to 0 (and up to ``top`` if given).
+
+    A live plot whose axis starts at 0 moves only when a new largest value comes,
+    which for a falling loss is almost never: following the smallest value
+    instead moves the axis (and re-renders it) every time the loss reaches a new
+    low. ``None`` and ranges that go below 0 are returned unchanged.
+    """
+    if bounds is None or bounds[0] < 0:
+        return bounds
+    hi = bounds[1] if top is None else max(bounds[1], top)
+    return 0.0, hi

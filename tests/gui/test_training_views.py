@@ -276,3 +276,44 @@ def test_frame_pacer_slows_the_plots_when_drawing_costs_too_much(monkeypatch):
     assert timer.ms == 250 and pacer.share > 0.08
     frames(60, 0.002)  # cheap again: back to 10 Hz
     assert timer.ms == 100
+    frames(30, 0.020)
+    assert timer.ms == 250
+    pacer.reset(timer)  # a new run starts at the rate the last one settled at
+    assert timer.ms == 250
+
+
+def test_live_curves_draw_about_one_point_per_pixel_column(qtbot):
+    from gui.training.loss_view import LossView
+
+    view = LossView()
+    qtbot.addWidget(view)
+    view.resize(900, 360)
+    view.show()
+    qtbot.waitExposed(view)
+    x = np.arange(50_000, dtype=float)
+    y = np.exp(-x / 9000) + 0.05 * np.random.default_rng(0).random(len(x))
+    view.loss_plot.setDownsampling(auto=False)  # the plot's own setting must not undo the curves'
+    view.raw.setData(x, y)
+    view.smoothed.setData(x, smooth(y, 0.9))
+    view.loss_plot.getViewBox().setRange(xRange=(0, 50_000), padding=0)
+    qtbot.wait(50)
+    columns = view.loss_plot.getViewBox().width()
+    raw, smoothed = len(view.raw.curve.xData), len(view.smoothed.curve.xData)
+    assert columns / 2 < raw < 2.5 * columns  # peaks: a low and a high per column
+    assert columns / 8 < smoothed <= columns / 2  # the wide line: one mean per four columns
+    view.loss_plot.getViewBox().setRange(xRange=(0, 5_000), padding=0)
+    qtbot.wait(50)
+    assert len(view.raw.curve.xData) < 2.5 * columns  # clipped to the view (5,000 steps of 50,000)
+
+
+def test_x_views_grow_into_the_run_and_y_views_start_at_zero():
+    from gui.training.plot_style import x_view_end
+    from gui.training.series import from_zero
+
+    assert x_view_end(0, 100, 10_000) == 200  # room to double into
+    assert x_view_end(0, 6_000, 10_000) == 10_000  # the whole run once past half of it
+    assert x_view_end(0, 12_000, 10_000) == 12_000  # never cuts data off
+    assert x_view_end(0, 100, None) == 100  # a run that has ended: its data
+    assert from_zero((0.2, 2.3)) == (0.0, 2.3)
+    assert from_zero((0.4, 0.9), top=1.0) == (0.0, 1.0)
+    assert from_zero((-1.5, 0.9)) == (-1.5, 0.9) and from_zero(None) is None
