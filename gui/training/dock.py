@@ -51,7 +51,7 @@ from gui.training.run_record import RUN_COLOURS, Run, graph_signature
 
 DRAIN_MS = 100  # the plots' update period (about 10 Hz) ...
 MAX_DRAIN_MS = 250  # ... slowed down to at most 4 Hz where drawing is expensive
-GUI_BUDGET = 0.08  # share of a core the GUI thread may use while a run goes
+GUI_BUDGET = 0.05  # share of a core the GUI thread may use while a run goes
 RUNS_INTERVAL = 1.0  # seconds between updates of the Runs table during a run
 PROGRESS_INTERVAL = 0.5  # seconds between updates of the progress bar
 PRELOAD_DELAY_MS = 1500  # after the window shows, import torch on the GUI thread

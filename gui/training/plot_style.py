@@ -44,11 +44,16 @@ def pen(colour: str | QColor, width: float = 1.5, alpha: int = 255, dash: bool =
 
 
 def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str = "") -> pg.PlotItem:
-    """White background style, light grid, labels; no auto-range, no 'A' button.
+    """White background style, light horizontal grid, labels; no auto-range, no
+    'A' button.
 
     Axes (which also draw the grid, across the whole plot) are cached as pixmaps:
     without the cache every curve update repaints their text, which costs more
     than the curves themselves. They are re-rendered only when the range changes.
+    An axis with grid lines caches a pixmap of the whole plot, blended again at
+    every repaint of a curve; horizontal lines alone (the ones that help read a
+    value off a curve) halve that, about a sixth of a frame's cost measured on
+    the loss plot.
     """
     for name in ("left", "bottom", "right", "top"):
         axis = plot.getAxis(name)
@@ -62,7 +67,7 @@ def style_plot(plot: pg.PlotItem, title: str = "", left: str = "", bottom: str =
         axis.setTextPen(pg.mkPen(FOREGROUND))
         if text:
             plot.setLabel(name, text, color=FOREGROUND, **{"font-size": "8pt"})
-    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    plot.showGrid(x=False, y=True, alpha=GRID_ALPHA)
     plot.disableAutoRange()
     plot.hideButtons()
     plot.setMenuEnabled(False)

@@ -42,11 +42,11 @@ def test_run_updates_views_pauses_resumes_with_new_lr_and_stops_fast(host, qtbot
     wait_for(qtbot, lambda: drawn(dock.loss_view.raw) > 10 and drawn(dock.loss_view.val) >= 2, timeout=3)
 
     # curves have data: raw and smoothed training loss per step, validation per epoch, metric, lr
-    x, y = dock.loss_view.raw.getData()
+    x, y = dock.loss_view.raw.getOriginalDataset()  # getData() is what is drawn: downsampled
     assert len(x) > 10 and all(math.isfinite(v) for v in y)
-    assert len(dock.loss_view.smoothed.getData()[0]) == len(x)
+    assert len(dock.loss_view.smoothed.getOriginalDataset()[0]) == len(x)
     assert drawn(dock.loss_view.train_metric) >= 2
-    assert dock.loss_view.lr_curve.getData()[1][-1] == pytest.approx(0.01)
+    assert dock.loss_view.lr_curve.getOriginalDataset()[1][-1] == pytest.approx(0.01)
     assert "loss" in dock.loss_view.summary.text()
     assert run.progress > 0
     # the progress bar repaints at once when it changes, so it follows at most twice a second
@@ -198,7 +198,7 @@ def test_runs_are_kept_and_their_losses_overlaid_to_compare(host, qtbot):
     table.item(1, 0).setCheckState(Qt.CheckState.Checked)  # overlay run 1 on run 2
     assert dock.loss_view.overlays == [first]
     overlay = dock.loss_view._overlay_items[0]
-    assert len(overlay.getData()[0]) == len(first.loss)
+    assert len(overlay.getOriginalDataset()[0]) == len(first.loss)
     assert first.label in [label.text for _, label in dock.loss_view.legend.items]
     table.selectRow(1)  # show run 1 everywhere
     assert dock.shown is first and dock.loss_view.run is first
