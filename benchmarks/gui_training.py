@@ -70,13 +70,13 @@ def rss_mib() -> float:
 
 
 # ------------------------------------------------------------------ headless
-def headless(name: str) -> dict:
+def headless(name: str, epochs: int | None = None) -> dict:
     from backend.training import DatasetSettings, EventQueue, Trainer, TrainSettings, prepare_data
 
     layers, dataset, training = WORKLOADS[name]
     graph = build_graph(layers)
     graph.set_settings("dataset", dataset)
-    settings = TrainSettings.from_dict(training)
+    settings = TrainSettings.from_dict({**training, **({"epochs": epochs} if epochs else {})})
     data = prepare_data(DatasetSettings.from_dict(dataset), seed=settings.seed)
     events = EventQueue()
     trainer = Trainer(graph, data.train, data.val, settings, on_event=events, step_every=1)
@@ -198,6 +198,8 @@ def main(argv=None) -> int:
     parser.add_argument("--long", type=float, default=120.0, help="seconds of the memory run (0: skip)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the same for both)")
     parser.add_argument("--screenshots", metavar="DIR", help="only save screenshots of the dock mid-run")
+    parser.add_argument("--epochs", type=int, help="epochs of each run (default: about 15 s of training "
+                        "each; 50 for three-second runs, where the start of a run weighs more)")
     parser.add_argument("--hidden-views", action="store_true",
                         help="also redraw the views of the tabs that are not on top")
     args = parser.parse_args(argv)
@@ -214,12 +216,12 @@ def main(argv=None) -> int:
     report = {"threads": args.threads, "cpus": os.cpu_count(), "load_average": os.getloadavg(),
               "workloads": {}}
     for name in names:
-        headless(name)  # warm-up: first-use costs of torch
-        bench.run(name)
+        headless(name, 5)  # warm-up: first-use costs of torch
+        bench.run(name, 5)
         pairs = []
         for _ in range(rounds):
-            h = headless(name)
-            a = bench.run(name)
+            h = headless(name, args.epochs)
+            a = bench.run(name, args.epochs)
             pairs.append((h, a))
         ratios = [a["samples_per_s"] / h["samples_per_s"] for h, a in pairs]
         ratio = statistics.median(ratios)

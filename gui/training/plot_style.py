@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QFrame, QGraphicsItem
 
 from gui.training.gil import gui_first
 from gui.training.labels import steady_label  # noqa: F401  (the views take it from here)
@@ -85,6 +85,10 @@ class PlotArea(pg.GraphicsLayoutWidget):
 def graphics_widget(parent=None) -> pg.GraphicsLayoutWidget:
     widget = PlotArea(parent)
     widget.setBackground(BACKGROUND)
+    # the plot fills every pixel of its viewport: without saying so, each redraw of
+    # a curve first repaints the tab page and frames beneath it
+    widget.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+    widget.setFrameShape(QFrame.Shape.NoFrame)
     widget.ci.layout.setContentsMargins(2, 2, 2, 2)
     widget.ci.layout.setSpacing(4)
     return widget
