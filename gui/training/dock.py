@@ -29,6 +29,7 @@ import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QLabel,
     QSplitter,
@@ -201,10 +202,20 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self._build()
         if self._preloaded:
             return
-        import torch
-        import torch._dynamo  # noqa: F401  (the optimizers import it on first use)
+        # the import takes the GUI thread a second or two, once: say so, and show it
+        message = self.run_bar.message
+        before = (message.text(), message.property("kind") or "info")
+        self.run_bar.show_message("Loading PyTorch…")
+        message.repaint()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            import torch
+            import torch._dynamo  # noqa: F401  (the optimizers import it on first use)
 
-        import backend.training  # noqa: F401
+            import backend.training  # noqa: F401
+        finally:
+            QApplication.restoreOverrideCursor()
+            self.run_bar.show_message(*before)
 
         self._preloaded = True
         self.setup.set_devices(torch_devices(torch), processes_field.gpu_count())
