@@ -147,6 +147,15 @@ def _load(load_dataset, path: str, options: dict):
     return load_dataset(path, **options)
 
 
+def beside(path: str, folder: Path) -> str:
+    """``path`` relative to ``folder`` when it lies inside it (a labels file next
+    to its images travels with them; the reader looks there first), else as given."""
+    try:
+        return Path(path).resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
 class FileOptionsForm(QWidget):
     """The editors of a user data file's options (objectName ``fileOptions``; each
     editor ``fileOption_<key>``); hidden while the data is a built-in.
@@ -158,6 +167,10 @@ class FileOptionsForm(QWidget):
     stored : callable
         Returns the options the graph holds now: a check whose starting point is
         no longer there (undone meanwhile) is dropped, not applied on top.
+    stored_path : callable, optional
+        Returns the data the graph names now (resolved as :meth:`show_file` gets
+        it): a check of another file (the user picked a new one meanwhile) is
+        dropped too.
 
     Signals
     -------
@@ -171,11 +184,12 @@ class FileOptionsForm(QWidget):
     rejected = Signal(str)
 
     def __init__(self, keeper: CallKeeper, stored: Callable[[], dict[str, Any]],
-                 parent: QWidget | None = None):
+                 stored_path: Callable[[], str] | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("fileOptions")
         self.keeper = keeper
         self.stored = stored
+        self.stored_path = stored_path
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.path = ""
@@ -292,7 +306,9 @@ class FileOptionsForm(QWidget):
 
     # ------------------------------------------------------------------ edit
     def _text_committed(self, key: str) -> None:
-        text = self.editors[key].text()
+        editor = self.editors[key]
+        text = editor.text()
+        editor.setModified(False)  # read: from now on undo or a check may show another value
         if text == self._shown.get(key) and self.refused != key:
             return
         try:
@@ -305,12 +321,11 @@ class FileOptionsForm(QWidget):
     def _browse_labels(self) -> None:
         path = self.ask_labels_path()
         if path:
-            self.editors["labels"].setText(path)
+            self.editors["labels"].setText(beside(path, Path(self.path).parent))
             self._text_committed("labels")
 
     def ask_labels_path(self) -> str | None:
-        """Ask for the IDX labels file (replaced in tests); an absolute path, since
-        the reader takes ``labels`` as it is."""
+        """Ask for the IDX labels file (replaced in tests)."""
         path, _ = QFileDialog.getOpenFileName(self, "Open IDX labels file", str(Path(self.path).parent),
                                               "IDX files (*.gz *-ubyte *.idx*);;All files (*)")
         return path or None
@@ -345,7 +360,8 @@ class FileOptionsForm(QWidget):
 
     def _current(self, check: _Check | None) -> bool:
         """Whether ``check`` still applies: nothing changed the file or its options since it began."""
-        if check is not None and check.generation == self._generation and check.base == self.stored():
+        if (check is not None and check.generation == self._generation and check.base == self.stored()
+                and (self.stored_path is None or check.path == self.stored_path())):
             return True
         self._generation += 1  # the graph changed first: drop what builds on it
         self._queued = None
@@ -364,7 +380,7 @@ class FileOptionsForm(QWidget):
         check, self._running = self._running, None
         if not self._current(check):
             return
-        self._queued = None  # later edits built on the refused value
+        queued, self._queued = self._queued, None  # it built on the refused value ...
         self._show_values()
         value = check.options.get(check.key)
         editor = self.editors.get(check.key)
@@ -375,6 +391,13 @@ class FileOptionsForm(QWidget):
         elif editor is not None:
             editor.setText(format_option(check.key, value))
         self._refuse(check.key, message)
+        if queued is not None and queued.key != check.key:  # ... so try its own edit alone
+            options = {k: v for k, v in self.options.items() if k != queued.key}
+            if queued.key in queued.options:
+                options[queued.key] = queued.options[queued.key]
+            if options != self.options:
+                self._queued = _Check(queued.key, self.path, dict(self.options), options, self._generation)
+                self._start_next()
 
     def _refuse(self, key: str, message: str) -> None:
         self.refused = key

@@ -8,7 +8,7 @@ import struct
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QToolButton
 
 from graph import Graph, load_graph, save_graph
@@ -116,7 +116,7 @@ def test_each_kind_of_data_gets_the_editors_of_its_options(qtbot, tmp_path):
     write_idx(tmp_path / "other.idx1", np.array([0, 4, 4, 1]))
     form.ask_labels_path = lambda: str(tmp_path / "other.idx1")
     form.findChild(QToolButton, "fileOption_labels_browse").click()
-    wait_for(qtbot, lambda: settled(panel, {"labels": str(tmp_path / "other.idx1")}))
+    wait_for(qtbot, lambda: settled(panel, {"labels": "other.idx1"}))  # next to the images: travels with them
     assert panel.dataset_for_run().num_classes == 5
     (tmp_path / "mnist").mkdir()
     write_idx(tmp_path / "mnist" / "train-images-idx3-ubyte", images)
@@ -124,7 +124,7 @@ def test_each_kind_of_data_gets_the_editors_of_its_options(qtbot, tmp_path):
     panel.choose_dataset("mnist")  # a folder is split by file name
     wait_for(qtbot, lambda: form.kind == "idx" and list(form.editors) == ["split"])
     choose(form.editors["split"], "test")
-    wait_for(qtbot, lambda: "no test images file" in panel.preview.summary.text())
+    wait_for(qtbot, lambda: "no test images file" in panel.problem.text())
     assert panel.graph.dataset["options"] == {}
 
     panel.choose_dataset("moons")  # built-ins keep their own option editors
@@ -178,25 +178,58 @@ def test_target_and_features_change_what_loads_and_undo_puts_them_back(qtbot, tm
     assert editors["target"].text() == ""
 
 
+def test_a_check_answered_after_another_file_was_chosen_is_dropped(qtbot, tmp_path):
+    write_table(tmp_path)
+    (tmp_path / "other.csv").write_text("x,y\n" + "\n".join(f"{i},{i % 2}" for i in range(12)))
+    panel = open_panel(qtbot, tmp_path, "table.csv")
+    type_into(qtbot, panel.file_options.editors["features"], "a, b")
+    panel.keeper.wait_all()  # table.csv's check has loaded, its answer waits in the event queue
+    panel.choose_dataset("other.csv")  # a new file before the answer is read ...
+    QCoreApplication.sendPostedEvents()  # ... and the answer read before the panel's refresh
+    wait_for(qtbot, lambda: settled(panel, {}) and panel.graph.dataset["name"] == "other.csv")
+    qtbot.wait(50)
+    assert panel.graph.dataset["options"] == {} and len(panel.dataset_for_run()) == 12
+
+
+def test_an_edit_made_while_a_refused_one_is_checked_is_kept(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from gui.training import file_options
+
+    write_table(tmp_path)
+    panel = open_panel(qtbot, tmp_path, "table.csv")
+    editors, gate, load = panel.file_options.editors, threading.Event(), file_options._load
+    monkeypatch.setattr(file_options, "_load", lambda *args: (gate.wait(10), load(*args))[1])
+    type_into(qtbot, editors["target"], "nope")  # checked while ...
+    type_into(qtbot, editors["features"], "a, b")  # ... this waits, built on it
+    gate.set()
+    wait_for(qtbot, lambda: settled(panel, {"features": ["a", "b"]}))
+    assert panel.dataset_for_run().input_shape == (2,) and panel.undo_stack.count() == 1
+    assert "no column 'nope'" in panel.problem.text()
+
+
 def test_a_column_that_does_not_exist_is_refused_with_the_readers_message(qtbot, tmp_path):
     write_table(tmp_path)
     panel = open_panel(qtbot, tmp_path, "table.csv", {"features": [0, 1, 2]})
     graph, stack, target = panel.graph, panel.undo_stack, panel.file_options.editors["target"]
     assert panel.file_options.editors["features"].text() == "0, 1, 2"
 
+    loaded = panel.dataset_for_run()
     type_into(qtbot, target, "nope")
-    wait_for(qtbot, lambda: panel.load_error is not None)
-    assert "no column 'nope'; the columns are a, b, c, score, label" in panel.preview.summary.text()
+    wait_for(qtbot, lambda: panel.problem.isVisibleTo(panel))
+    assert "no column 'nope'; the columns are a, b, c, score, label" in panel.problem.text()
     assert graph.dataset["options"] == {"features": [0, 1, 2]} and stack.count() == 0
     assert target.text() == "nope" and target.property("invalid") is True
+    assert panel.dataset_for_run() is loaded and panel.load_error is None  # the stored options still load
 
     choose(panel.file_options.editors["header"], "no")  # names in row 1 are not numbers
-    wait_for(qtbot, lambda: "row 1, column '0' (feature) holds 'a'" in panel.preview.summary.text())
+    wait_for(qtbot, lambda: "row 1, column '0' (feature) holds 'a'" in panel.problem.text())
     assert graph.dataset["options"] == {"features": [0, 1, 2]} and stack.count() == 0
 
     type_into(qtbot, target, "label")  # fixed: kept, and the preview is back
     wait_for(qtbot, lambda: settled(panel, {"features": [0, 1, 2], "target": "label"}))
     assert target.property("invalid") is False and panel.load_error is None
+    assert not panel.problem.isVisibleTo(panel)
     assert panel.file_options.editors["header"].currentText() == "auto"
     assert stack.count() == 1
 
@@ -215,10 +248,10 @@ def test_image_size_and_mode_and_npz_task(qtbot, tmp_path):
     assert panel.dataset_for_run().input_shape == (1, 8, 6)
 
     type_into(qtbot, editors["size"], "big")  # refused before any load, saying what to type
-    wait_for(qtbot, lambda: panel.load_error is not None)
-    assert "'28, 28'" in panel.preview.summary.text() and "'big'" in panel.preview.summary.text()
+    wait_for(qtbot, lambda: panel.problem.isVisibleTo(panel))
+    assert "'28, 28'" in panel.problem.text() and "'big'" in panel.problem.text()
     type_into(qtbot, editors["size"], "0, 6")  # the reader's own range check
-    wait_for(qtbot, lambda: "size must be (H, W) with whole numbers 1..4096" in panel.preview.summary.text())
+    wait_for(qtbot, lambda: "size must be (H, W) with whole numbers 1..4096" in panel.problem.text())
     choose(editors["mode"], "auto")  # the default: the key goes, the refused size is dropped
     wait_for(qtbot, lambda: settled(panel, {"size": [8, 6]}))
     assert panel.dataset_for_run().input_shape == (3, 8, 6) and editors["size"].text() == "8, 6"
