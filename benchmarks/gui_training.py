@@ -125,7 +125,7 @@ class AppBench:
             time.sleep(0.001)
 
     def run(self, name: str, epochs: int | None = None, memory_every: float = 0.0,
-            stop_after: float | None = None, lateness: bool = True) -> dict:
+            stop_after: float | None = None) -> dict:
         """Train ``name`` in the dock (stopped after ``stop_after`` seconds if given),
         sampling the process memory every ``memory_every`` seconds."""
         from PySide6.QtCore import QEventLoop, Qt, QTimer
@@ -164,8 +164,7 @@ class AppBench:
 
         side.timeout.connect(side_work)
         side.start()
-        if lateness:
-            timer.start()
+        timer.start()
         cpu0 = time.thread_time()
         if self.dock.running:
             loop.exec()
@@ -193,7 +192,7 @@ class AppBench:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one round, tiny workload only")
+    parser.add_argument("--quick", action="store_true", help="one round of short runs, first workload only")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--long", type=float, default=120.0, help="seconds of the memory run (0: skip)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the same for both)")
@@ -210,6 +209,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     names = ["moons-mlp"] if args.quick else list(WORKLOADS)
+    if args.quick and not args.epochs:
+        args.epochs = 20
     rounds = 1 if args.quick else args.rounds
     bench = AppBench()
     bench.dock.refresh_hidden_views = args.hidden_views

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.files import MAX_CLASSES, check_choice, check_size
+from backend.datasets.files import FILE_CHOICES, MAX_CLASSES, check_choice, check_size
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_AUTO_CLASSES = 20  # auto: at most this many distinct whole numbers count as classes
@@ -140,8 +140,8 @@ def load_csv(
     delimiter: str | None = None,
 ) -> Dataset:
     """Read a CSV table; see :data:`backend.datasets.files.FILE_OPTIONS` for the options."""
-    check_choice(path, "task", task, ("auto", "classification", "regression"))
-    check_choice(path, "header", header, ("auto", True, False))
+    check_choice(path, "task", task, FILE_CHOICES["csv"]["task"])
+    check_choice(path, "header", header, FILE_CHOICES["csv"]["header"])
     rows = _read_rows(path, delimiter)
     has_header = _has_header(rows) if header == "auto" else bool(header)
     width = len(rows[0][1])

@@ -46,7 +46,7 @@ FILE_OPTIONS: dict[str, dict[str, str]] = {
 }
 
 # kind -> option -> the values the reader accepts for a choice option, its default
-# first (the set-up panel offers them as combo boxes; the readers check the same sets).
+# first: the readers check values against them, the set-up panel offers them as combo boxes.
 FILE_CHOICES: dict[str, dict[str, tuple]] = {
     "csv": {"task": ("auto", "classification", "regression"), "header": ("auto", True, False)},
     "npz": {"task": ("auto", "classification", "regression", "sequence")},

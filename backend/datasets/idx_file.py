@@ -20,6 +20,7 @@ import numpy as np
 
 from backend.datasets.base import Dataset, DatasetError
 from backend.datasets.files import (
+    FILE_CHOICES,
     MAX_ELEMENTS,
     check_choice,
     class_labels,
@@ -157,7 +158,7 @@ def load_idx(path: Path, labels: str | Path | None = None, split: str | None = N
 
     if labels is not None:
         raise DatasetError(f"{path}: labels= is for an images file; in a folder the labels are found by name")
-    split = check_choice(path, "split", split or "train", ("train", "test"))
+    split = check_choice(path, "split", split or "train", FILE_CHOICES["idx"]["split"])
     pair = find_idx_pair(path, split)
     if pair is None or pair[1] is None:
         prefix = PREFIXES[split][0]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.files import check_choice, check_size
+from backend.datasets.files import FILE_CHOICES, check_choice, check_size
 from graph.tensor import fmt_shape
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -62,7 +62,7 @@ def load_image_folder(path: Path, size: Any = None, mode: str = "auto") -> Datas
     """Read every image under ``path/<class>/``; see ``FILE_OPTIONS['images']``."""
     from PIL import Image
 
-    check_choice(path, "mode", mode, ("auto", "grayscale", "rgb"))
+    check_choice(path, "mode", mode, FILE_CHOICES["images"]["mode"])
     hw = _check_size_option(path, size)
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.files import check_choice, class_labels, first_non_finite
+from backend.datasets.files import FILE_CHOICES, check_choice, class_labels, first_non_finite
 from graph.tensor import fmt_shape
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
@@ -42,7 +42,7 @@ def _array(path: Path, npz, key: str) -> np.ndarray:
 
 def load_npz(path: Path, task: str = "auto") -> Dataset:
     """Read ``x`` and ``y`` from an ``.npz`` archive (``allow_pickle=False``)."""
-    check_choice(path, "task", task, ("auto", "classification", "regression", "sequence"))
+    check_choice(path, "task", task, FILE_CHOICES["npz"]["task"])
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:

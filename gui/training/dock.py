@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import sys
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -202,21 +203,23 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self._build()
         if self._preloaded:
             return
-        # the import takes the GUI thread a second or two, once: say so, and show it
+        # the first import takes the GUI thread a second or two: say so, and show it
+        slow = "torch._dynamo" not in sys.modules
         message = self.run_bar.message
         before = (message.text(), message.property("kind") or "info")
-        self.run_bar.show_message("Loading PyTorch…")
-        message.repaint()
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        if slow:
+            self.run_bar.show_message("Loading PyTorch…")
+            message.repaint()
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             import torch
             import torch._dynamo  # noqa: F401  (the optimizers import it on first use)
 
             import backend.training  # noqa: F401
         finally:
-            QApplication.restoreOverrideCursor()
-            self.run_bar.show_message(*before)
-
+            if slow:
+                QApplication.restoreOverrideCursor()
+                self.run_bar.show_message(*before)
         self._preloaded = True
         self.setup.set_devices(torch_devices(torch), processes_field.gpu_count())
         self.setup.enable_preview()
@@ -381,7 +384,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
                 text, detail = "preparing…", ""
             now = time.monotonic()
             if now - self._progress_updated >= PROGRESS_INTERVAL or "status" in changed:
-                self._progress_updated = now  # a progress bar repaints at once: not at 10 Hz
+                self._progress_updated = now  # numbers that change ten times a second cannot be read
                 self.run_bar.set_progress(run.progress, text, detail, run.eta())
             self._check_graph_changed()
         if run is self.shown and changed & {"loss", "epoch", "status"}:
@@ -483,6 +486,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         if run is self.shown:
             self.try_it.set_run(run)
             self.loss_view.refresh(force_range=True)
+            self.weights_view.refresh(settle=True)
         self._sync_state()
         self.runFinished.emit(run.number)
 

@@ -224,34 +224,39 @@ class RangeFollower(QObject):
 
 
 X_GROWTH = 2.0  # growing data: the view's width is this many times the data's ...
-X_FILL = 0.4  # ... and it moves once the data leaves it (or fills less than this share)
+X_FILL = 0.2  # ... and it moves once the data leaves it (or fills less than this share)
 
 
 def x_view_end(lo: float, hi: float, end: float | None) -> float:
     """Where the x view ends for data from ``lo`` to ``hi`` that grows to ``end``.
 
-    Data that grows (the steps of a run going on) gets a view twice its width, up
-    to where it will end: the axes are re-rendered a handful of times over a
-    whole run (at each doubling) instead of every second, and in the last half of
-    the run the view is the whole run, so the curve fills it like a progress
-    bar. Data that no longer grows (``end`` None) gets the view it fills.
+    Data that grows (the steps of a run going on) gets a view twice its width, and
+    the whole run once it covers a quarter of it (its next doubling would come
+    close to the end): the axes are re-rendered a handful of times over a run (at
+    each doubling) instead of every second, and from half-way at the latest the
+    view is the whole run, so the curve fills it like a progress bar. Data that
+    no longer grows (``end`` None) gets the view it fills.
     """
     if end is None:
         return hi
-    return min(max(end, hi), lo + X_GROWTH * (hi - lo))
+    if lo + 2 * X_GROWTH * (hi - lo) >= end:
+        return max(end, hi)
+    return lo + X_GROWTH * (hi - lo)
 
 
 def fit_if_needed(plot: pg.PlotItem, x_range=None, y_range=None, padding: float = 0.02,
-                  x_end: float | None = None) -> bool:
+                  x_end: float | None = None, settle: bool = False) -> bool:
     """Set the view to these ranges only when the data left the view or fill too
     little of it (a range change re-renders the axes). ``x_end``: where growing
-    x data will end (see :func:`x_view_end`)."""
+    x data will end (see :func:`x_view_end`); ``settle``: the data has stopped
+    growing (a run ended early), so the x view fits it closely."""
     vb = plot.getViewBox()
     (vx0, vx1), (vy0, vy1) = vb.viewRange()
     moved = False
     if x_range is not None:
         lo, hi = _widen(*x_range)
-        if not _covers(vx0, vx1, lo, hi, X_FILL if x_end is not None else 0.5):
+        fill = 0.9 if settle else X_FILL if x_end is not None else 0.5
+        if not _covers(vx0, vx1, lo, hi, fill):
             vb.setXRange(lo, x_view_end(lo, hi, x_end), padding=padding)
             moved = True
     if y_range is not None and not _covers(vy0, vy1, *_widen(*y_range)):

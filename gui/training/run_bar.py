@@ -67,7 +67,7 @@ class RunBar(QWidget):
                            "what it learned")
         self.progress = QProgressBar()
         self.progress.setObjectName("trainingProgress")
-        self.progress.setRange(0, 200)  # QProgressBar repaints at once on a visible change
+        self.progress.setRange(0, 200)  # half-percent steps: a repaint only where one shows
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.progress.setTextVisible(True)
@@ -137,8 +137,8 @@ class RunBar(QWidget):
             self.message.setProperty("kind", kind)
 
     def set_progress(self, fraction: float, text: str, detail: str, eta: float | None) -> None:
-        """``text`` in the bar (changes rarely: the bar repaints synchronously),
-        ``detail`` (step count, speed) and the time left beside it."""
+        """``text`` in the bar, ``detail`` (step count, speed) and the time left
+        beside it."""
         value = round(200 * max(0.0, min(1.0, fraction)))
         bar = self.progress
         if value != bar.value() or text != bar.format():

@@ -145,12 +145,13 @@ class WeightsView(QWidget):
         self.refresh()
         self.hist_follow.follow()
 
-    def refresh(self) -> None:
-        """Redraw when the shown layer got a new histogram."""
+    def refresh(self, settle: bool = False) -> None:
+        """Redraw when the shown layer got a new histogram (``settle``: the run has
+        ended; fit the history's step axis to the steps it reached)."""
         run, node_id = self.run, self.layer
         history = run.hist.get(node_id) if run is not None and node_id else None
         key = (id(run), node_id, history.version if history else -1)
-        if key == self._drawn:
+        if key == self._drawn and not settle:
             return
         self._drawn = key
         if history is None or not history.steps:
@@ -170,7 +171,7 @@ class WeightsView(QWidget):
             image, (s0, s1), (lo, hi) = built
             self.image.setImage(image, autoLevels=False)
             self.image.setRect(QRectF(s0, lo, s1 - s0, hi - lo))
-            ps.fit_if_needed(self.history_plot, (s0, s1), (lo, hi), x_end=growing_until(run))
+            ps.fit_if_needed(self.history_plot, (s0, s1), (lo, hi), x_end=growing_until(run), settle=settle)
         spread = _spread(edges, counts)
         self.info.setText(f"step {history.steps[-1]} · weights from {edges[0]:.3g} to {edges[-1]:.3g} · "
                           f"spread (std) {spread:.3g} · {len(history.steps)} snapshots")

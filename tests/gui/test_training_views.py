@@ -311,9 +311,29 @@ def test_x_views_grow_into_the_run_and_y_views_start_at_zero():
     from gui.training.series import from_zero
 
     assert x_view_end(0, 100, 10_000) == 200  # room to double into
-    assert x_view_end(0, 6_000, 10_000) == 10_000  # the whole run once past half of it
+    assert x_view_end(0, 2_000, 10_000) == 4_000
+    assert x_view_end(0, 2_500, 10_000) == 10_000  # the whole run from a quarter of it
     assert x_view_end(0, 12_000, 10_000) == 12_000  # never cuts data off
     assert x_view_end(0, 100, None) == 100  # a run that has ended: its data
     assert from_zero((0.2, 2.3)) == (0.0, 2.3)
     assert from_zero((0.4, 0.9), top=1.0) == (0.0, 1.0)
     assert from_zero((-1.5, 0.9)) == (-1.5, 0.9) and from_zero(None) is None
+
+
+def test_a_followed_run_moves_its_x_view_a_few_times_and_shows_it_whole_from_half_way(qtbot):
+    from gui.training import plot_style as ps
+
+    widget = ps.graphics_widget()
+    qtbot.addWidget(widget)
+    plot = ps.style_plot(widget.addPlot())
+    end, data = 10_000, {"hi": 0.0}
+    follower = ps.RangeFollower(plot, lambda: ((1.0, data["hi"]), (0.0, 1.0)), x_end=lambda: end)
+    moves, now = 0, 0.0
+    for step in range(37, end + 1, 37):  # a run reported once a second
+        data["hi"], now = float(step), now + 1.0
+        moves += follower.update(now=now)
+        x0, x1 = plot.getViewBox().viewRange()[0]
+        assert x0 <= 1.0 and step <= x1  # the data is always in view
+        if step >= end / 2:
+            assert x1 >= end  # the whole run
+    assert 3 <= moves <= 10  # doublings, not a move a second
