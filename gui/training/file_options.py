@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSizePolicy,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -177,7 +178,8 @@ class FileOptionsForm(QWidget):
     accepted(dict, Dataset)
         Options the reader accepted, and the data they load.
     rejected(str)
-        Why an edit was refused (the reader's message, or how to type the value).
+        Why an edit was refused (the reader's message, or how to type the value);
+        the form shows it under its fields too.
     """
 
     accepted = Signal(object, object)
@@ -190,8 +192,17 @@ class FileOptionsForm(QWidget):
         self.keeper = keeper
         self.stored = stored
         self.stored_path = stored_path
-        self.form = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.form = QFormLayout()
         self.form.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(self.form)
+        self.message = QLabel()  # why the last edit was refused, under the fields
+        self.message.setObjectName("fileOptionsProblem")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b91c1c")
+        self.message.hide()
+        outer.addWidget(self.message)
         self.path = ""
         self.kind: str | None = None
         self.options: dict[str, Any] = {}  # as stored in the graph
@@ -214,6 +225,7 @@ class FileOptionsForm(QWidget):
             self._generation += 1
             self._queued = None
         if path != self.path:
+            self._say("")
             self.path = path
             self._build()
         self.options = options
@@ -341,6 +353,7 @@ class FileOptionsForm(QWidget):
         if self.refused is not None:
             self._mark_invalid(self.editors[self.refused], False)
             self.refused = None
+        self._say("")
         self._queued = _Check(key, self.path, wanted, options, self._generation)
         if self._running is None:
             self._start_next()
@@ -399,7 +412,12 @@ class FileOptionsForm(QWidget):
                 self._queued = _Check(queued.key, self.path, dict(self.options), options, self._generation)
                 self._start_next()
 
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
     def _refuse(self, key: str, message: str) -> None:
+        self._say(message)  # stays until the next edit or another file
         self.refused = key
         if key in self.editors:
             self._mark_invalid(self.editors[key], True)

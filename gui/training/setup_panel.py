@@ -180,8 +180,7 @@ class SetupPanel(QScrollArea):
         form.addRow(self.options_box)
         self.file_options = FileOptionsForm(self.keeper, lambda: self.graph.dataset.get("options") or {},
                                             self.resolved_name)
-        self.file_options.accepted.connect(self._keep_file_options)
-        self.file_options.rejected.connect(self.show_problem)  # the preview of the stored options stays
+        self.file_options.accepted.connect(self._keep_file_options)  # a refusal shows in the form
         form.addRow(self.file_options)
         self.dataset_form = form
         for param in DATASET_PARAMS:
@@ -314,8 +313,6 @@ class SetupPanel(QScrollArea):
 
     def _keep_file_options(self, options: dict, dataset) -> None:
         """Store options the file's reader accepted (one undoable step) and preview the data they load."""
-        if self.file_options.refused is None:  # else the refusal still explains the field
-            self.show_problem("")
         self._set_dataset({"options": options})
         self._loading_key, self.load_error = self.dataset_key(), None
         self._preview_loaded((self._loading_key, dataset))

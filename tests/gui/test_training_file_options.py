@@ -124,7 +124,7 @@ def test_each_kind_of_data_gets_the_editors_of_its_options(qtbot, tmp_path):
     panel.choose_dataset("mnist")  # a folder is split by file name
     wait_for(qtbot, lambda: form.kind == "idx" and list(form.editors) == ["split"])
     choose(form.editors["split"], "test")
-    wait_for(qtbot, lambda: "no test images file" in panel.problem.text())
+    wait_for(qtbot, lambda: "no test images file" in panel.file_options.message.text())
     assert panel.graph.dataset["options"] == {}
 
     panel.choose_dataset("moons")  # built-ins keep their own option editors
@@ -205,7 +205,7 @@ def test_an_edit_made_while_a_refused_one_is_checked_is_kept(qtbot, tmp_path, mo
     gate.set()
     wait_for(qtbot, lambda: settled(panel, {"features": ["a", "b"]}))
     assert panel.dataset_for_run().input_shape == (2,) and panel.undo_stack.count() == 1
-    assert "no column 'nope'" in panel.problem.text()
+    assert "no column 'nope'" in panel.file_options.message.text()
 
 
 def test_a_column_that_does_not_exist_is_refused_with_the_readers_message(qtbot, tmp_path):
@@ -216,20 +216,20 @@ def test_a_column_that_does_not_exist_is_refused_with_the_readers_message(qtbot,
 
     loaded = panel.dataset_for_run()
     type_into(qtbot, target, "nope")
-    wait_for(qtbot, lambda: panel.problem.isVisibleTo(panel))
-    assert "no column 'nope'; the columns are a, b, c, score, label" in panel.problem.text()
+    wait_for(qtbot, lambda: panel.file_options.message.isVisibleTo(panel))
+    assert "no column 'nope'; the columns are a, b, c, score, label" in panel.file_options.message.text()
     assert graph.dataset["options"] == {"features": [0, 1, 2]} and stack.count() == 0
     assert target.text() == "nope" and target.property("invalid") is True
     assert panel.dataset_for_run() is loaded and panel.load_error is None  # the stored options still load
 
     choose(panel.file_options.editors["header"], "no")  # names in row 1 are not numbers
-    wait_for(qtbot, lambda: "row 1, column '0' (feature) holds 'a'" in panel.problem.text())
+    wait_for(qtbot, lambda: "row 1, column '0' (feature) holds 'a'" in panel.file_options.message.text())
     assert graph.dataset["options"] == {"features": [0, 1, 2]} and stack.count() == 0
 
     type_into(qtbot, target, "label")  # fixed: kept, and the preview is back
     wait_for(qtbot, lambda: settled(panel, {"features": [0, 1, 2], "target": "label"}))
     assert target.property("invalid") is False and panel.load_error is None
-    assert not panel.problem.isVisibleTo(panel)
+    assert not panel.file_options.message.isVisibleTo(panel)
     assert panel.file_options.editors["header"].currentText() == "auto"
     assert stack.count() == 1
 
@@ -248,10 +248,10 @@ def test_image_size_and_mode_and_npz_task(qtbot, tmp_path):
     assert panel.dataset_for_run().input_shape == (1, 8, 6)
 
     type_into(qtbot, editors["size"], "big")  # refused before any load, saying what to type
-    wait_for(qtbot, lambda: panel.problem.isVisibleTo(panel))
-    assert "'28, 28'" in panel.problem.text() and "'big'" in panel.problem.text()
+    wait_for(qtbot, lambda: panel.file_options.message.isVisibleTo(panel))
+    assert "'28, 28'" in panel.file_options.message.text() and "'big'" in panel.file_options.message.text()
     type_into(qtbot, editors["size"], "0, 6")  # the reader's own range check
-    wait_for(qtbot, lambda: "size must be (H, W) with whole numbers 1..4096" in panel.problem.text())
+    wait_for(qtbot, lambda: "size must be (H, W) with whole numbers 1..4096" in panel.file_options.message.text())
     choose(editors["mode"], "auto")  # the default: the key goes, the refused size is dropped
     wait_for(qtbot, lambda: settled(panel, {"size": [8, 6]}))
     assert panel.dataset_for_run().input_shape == (3, 8, 6) and editors["size"].text() == "8, 6"
