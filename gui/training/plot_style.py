@@ -203,16 +203,13 @@ class RangeFollower(QObject):
             lo, hi = yr
             yr = (math.log10(lo), math.log10(hi)) if lo > 0 and hi > 0 else None
         vb = self.plot.getViewBox()
-        (vx0, vx1), (vy0, vy1) = vb.viewRange()
+        vy0, vy1 = vb.viewRange()[1]
         moved = False
         self._setting = True
         try:
             if xr is not None:
-                lo, hi = _widen(*xr)
                 end = self.x_end() if self.x_end is not None else None
-                if force or not _covers(vx0, vx1, lo, hi, X_FILL if end is not None else 0.5):
-                    vb.setXRange(lo, x_view_end(lo, hi, end), padding=0.02)
-                    moved = True
+                moved = _fit_x(vb, xr, end, padding=0.02, force=force)
             if yr is not None:
                 lo, hi = _widen(*yr)
                 if force or not _covers(vy0, vy1, lo, hi):
@@ -251,14 +248,8 @@ def fit_if_needed(plot: pg.PlotItem, x_range=None, y_range=None, padding: float 
     x data will end (see :func:`x_view_end`); ``settle``: the data has stopped
     growing (a run ended early), so the x view fits it closely."""
     vb = plot.getViewBox()
-    (vx0, vx1), (vy0, vy1) = vb.viewRange()
-    moved = False
-    if x_range is not None:
-        lo, hi = _widen(*x_range)
-        fill = 0.9 if settle else X_FILL if x_end is not None else 0.5
-        if not _covers(vx0, vx1, lo, hi, fill):
-            vb.setXRange(lo, x_view_end(lo, hi, x_end), padding=padding)
-            moved = True
+    vy0, vy1 = vb.viewRange()[1]
+    moved = x_range is not None and _fit_x(vb, x_range, x_end, padding, settle=settle)
     if y_range is not None and not _covers(vy0, vy1, *_widen(*y_range)):
         vb.setYRange(*_widen(*y_range), padding=padding)
         moved = True
@@ -286,6 +277,19 @@ def scatter_by_class(items: list, plot: pg.PlotItem, x, y, labels, colour, size:
         plot.addItem(item)
         out.append(item)
     return out
+
+
+def _fit_x(vb, x_range: tuple[float, float], end: float | None, padding: float, force: bool = False,
+           settle: bool = False) -> bool:
+    """Move the x view to ``x_range`` (growing to ``end``) when forced, when the data
+    left it or when it fills too little of it; True if it moved."""
+    lo, hi = _widen(*x_range)
+    vx0, vx1 = vb.viewRange()[0]
+    fill = 0.9 if settle else X_FILL if end is not None else 0.5
+    if not force and _covers(vx0, vx1, lo, hi, fill):
+        return False
+    vb.setXRange(lo, x_view_end(lo, hi, end), padding=padding)
+    return True
 
 
 def _widen(lo: float, hi: float) -> tuple[float, float]:
