@@ -1,7 +1,7 @@
 """LayerLoom's torch side: compile graphs, train them, export them.
 
 The public names below are a stable interface. They load on first use (module
-``__getattr__``), so ``import backend`` stays fast and does not import torch:
+``__getattr__``), so ``import layerloom.backend`` stays fast and does not import torch:
 ``layerloom validate`` never needs it.
 """
 
@@ -11,34 +11,34 @@ import importlib
 
 # Public name -> module that defines it.
 _LAZY = {
-    "compile_graph": "backend.compile",
-    "CompiledGraph": "backend.compile",
-    "ExportError": "backend.export",
-    "ExportResult": "backend.export",
-    "WeightsError": "backend.export",
-    "export_model": "backend.export",
-    "export_onnx": "backend.export",
-    "export_python": "backend.export",
-    "export_torchscript": "backend.export",
-    "load_model": "backend.export",
-    "load_weights": "backend.export",
-    "save_weights": "backend.export",
-    "DatasetSettings": "backend.training",
-    "EventQueue": "backend.training",
-    "SettingsError": "backend.training",
-    "TrainSettings": "backend.training",
-    "Trainer": "backend.training",
-    "TrainingError": "backend.training",
-    "prepare_data": "backend.training",
-    "Dataset": "backend.datasets",
-    "DatasetError": "backend.datasets",
-    "list_datasets": "backend.datasets",
-    "load_dataset": "backend.datasets",
-    "ModelImportError": "backend.importers",
-    "import_file": "backend.importers",
-    "import_module": "backend.importers",
-    "import_onnx": "backend.importers",
-    "save_import": "backend.importers",
+    "compile_graph": "layerloom.backend.compile",
+    "CompiledGraph": "layerloom.backend.compile",
+    "ExportError": "layerloom.backend.export",
+    "ExportResult": "layerloom.backend.export",
+    "WeightsError": "layerloom.backend.export",
+    "export_model": "layerloom.backend.export",
+    "export_onnx": "layerloom.backend.export",
+    "export_python": "layerloom.backend.export",
+    "export_torchscript": "layerloom.backend.export",
+    "load_model": "layerloom.backend.export",
+    "load_weights": "layerloom.backend.export",
+    "save_weights": "layerloom.backend.export",
+    "DatasetSettings": "layerloom.backend.training",
+    "EventQueue": "layerloom.backend.training",
+    "SettingsError": "layerloom.backend.training",
+    "TrainSettings": "layerloom.backend.training",
+    "Trainer": "layerloom.backend.training",
+    "TrainingError": "layerloom.backend.training",
+    "prepare_data": "layerloom.backend.training",
+    "Dataset": "layerloom.backend.datasets",
+    "DatasetError": "layerloom.backend.datasets",
+    "list_datasets": "layerloom.backend.datasets",
+    "load_dataset": "layerloom.backend.datasets",
+    "ModelImportError": "layerloom.backend.importers",
+    "import_file": "layerloom.backend.importers",
+    "import_module": "layerloom.backend.importers",
+    "import_onnx": "layerloom.backend.importers",
+    "save_import": "layerloom.backend.importers",
 }
 
 __all__ = sorted(_LAZY)

@@ -26,9 +26,9 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-import backend.lowerings  # noqa: F401  (registers the lowerings)
-from backend.lowering import LOWERINGS, call_module
-from graph import Graph
+import layerloom.backend.lowerings  # noqa: F401  (registers the lowerings)
+from layerloom.backend.lowering import LOWERINGS, call_module
+from layerloom.graph import Graph
 
 _NAME_RE = re.compile(r"[^0-9A-Za-z_]+")
 _SUFFIX_RE = re.compile(r"_\d+$")

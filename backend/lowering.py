@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch.fx as fx
 from torch import nn
 
-from graph import REGISTRY, TensorSpec
+from layerloom.graph import REGISTRY, TensorSpec
 
 # (fx graph, input fx nodes in port order, module target or None) -> output fx node
 Emit = Callable[[fx.Graph, Sequence[fx.Node], str | None], fx.Node]
@@ -62,6 +62,6 @@ def then(function: Callable, **kwargs: Any) -> Emit:
 
 def missing_lowerings() -> list[str]:
     """Registered layer ids that have no lowering (a test keeps this empty)."""
-    from backend import lowerings  # noqa: F401  (registers them)
+    from layerloom.backend import lowerings  # noqa: F401  (registers them)
 
     return [spec.type_id for spec in REGISTRY if spec.type_id not in LOWERINGS and not (spec.is_input or spec.is_output)]

@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, NamedTuple
 
-from graph import Graph, loads
-from graph.fileformat import SUFFIX, parse
-
-PACKAGE = "resources"
-FOLDER = "examples"
+from layerloom.graph import Graph, loads
+from layerloom.graph.fileformat import SUFFIX, parse
+from layerloom.resources import EXAMPLES, resource
 
 # Gallery order of the groups; templates with another group come after these.
 GROUPS = ("Basics", "Activations", "Losses", "Optimisation", "Deep networks",
@@ -75,7 +72,7 @@ class Expectation(NamedTuple):
 
 def folder() -> Traversable:
     """The folder of template files inside the installed ``resources`` package."""
-    return resources.files(PACKAGE).joinpath(FOLDER)
+    return resource(EXAMPLES)
 
 
 def template_names() -> list[str]:

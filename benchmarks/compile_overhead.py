@@ -27,8 +27,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from backend.compile import compile_graph  # noqa: E402
-from graph import Graph  # noqa: E402
+from layerloom.backend.compile import compile_graph  # noqa: E402
+from layerloom.graph import Graph  # noqa: E402
 
 TARGET = 0.98
 BATCH = 64

@@ -27,8 +27,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from graph import Graph, load_graph, save_graph  # noqa: E402
-from graph.inference import analyse  # noqa: E402
+from layerloom.graph import Graph, load_graph, save_graph  # noqa: E402
+from layerloom.graph.inference import analyse  # noqa: E402
 
 OPEN_TARGET = 1.0
 EDIT_TARGET = 0.020
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(scratch))
     app = QApplication.instance() or QApplication(["layerloom"])
-    from gui.app import configure_application
-    from gui.main_window import MainWindow
+    from layerloom.gui.app import configure_application
+    from layerloom.gui.main_window import MainWindow
 
     configure_application(app)
     path = scratch / "big.loom"

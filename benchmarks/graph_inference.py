@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from graph import Graph, layered_positions
-from graph.inference import analyse
+from layerloom.graph import Graph, layered_positions
+from layerloom.graph.inference import analyse
 
 
 def residual_mlp(blocks: int = 149) -> Graph:

@@ -51,7 +51,7 @@ WORKLOADS = {
 
 
 def build_graph(layers):
-    from graph import Graph
+    from layerloom.graph import Graph
 
     g = Graph()
     prev = None
@@ -71,7 +71,13 @@ def rss_mib() -> float:
 
 # ------------------------------------------------------------------ headless
 def headless(name: str, epochs: int | None = None) -> dict:
-    from backend.training import DatasetSettings, EventQueue, Trainer, TrainSettings, prepare_data
+    from layerloom.backend.training import (
+        DatasetSettings,
+        EventQueue,
+        Trainer,
+        TrainSettings,
+        prepare_data,
+    )
 
     layers, dataset, training = WORKLOADS[name]
     graph = build_graph(layers)
@@ -96,10 +102,10 @@ class AppBench:
         from PySide6.QtGui import QUndoStack
         from PySide6.QtWidgets import QApplication, QMainWindow
 
-        from graph import Graph
-        from gui.app import configure_application
-        from gui.canvas import GraphScene, GraphView
-        from gui.training import TrainingDock
+        from layerloom.graph import Graph
+        from layerloom.gui.app import configure_application
+        from layerloom.gui.canvas import GraphScene, GraphView
+        from layerloom.gui.training import TrainingDock
 
         self.app = QApplication.instance() or QApplication(["bench"])
         configure_application(self.app)
@@ -279,13 +285,14 @@ def screenshots(folder: str) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import configure_application, examples_dir
+    from layerloom.gui.app import configure_application
+    from layerloom.resources import examples_dir
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
     app = QApplication.instance() or QApplication(["layerloom"])
     configure_application(app)
-    from gui.main_window import MainWindow
+    from layerloom.gui.main_window import MainWindow
 
     window = MainWindow(recovery_dir=Path(tempfile.mkdtemp()))
     window.resize(1400, 940)

@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.training.settings import DatasetSettings, SettingsError, TrainSettings  # noqa: E402
 from benchmarks.template_graphs import TEMPLATES  # noqa: E402
-from graph import load_graph, save_graph  # noqa: E402
+from layerloom.backend.training.settings import DatasetSettings, SettingsError, TrainSettings  # noqa: E402
+from layerloom.graph import load_graph, save_graph  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "resources" / "examples"
 

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from graph import Graph, auto_layout, load_graph, save_graph  # noqa: E402
+from layerloom.graph import Graph, auto_layout, load_graph, save_graph  # noqa: E402
 
 EXAMPLES = ROOT / "resources" / "examples"
 PUBLISHED = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}
@@ -119,7 +119,7 @@ def train_row(graph: Graph, epochs: int | None, device: str | None,
 
     import torch
 
-    from backend.training import DatasetSettings, Trainer, TrainSettings, prepare_data
+    from layerloom.backend.training import DatasetSettings, Trainer, TrainSettings, prepare_data
 
     data_settings = DatasetSettings.from_dict(graph.dataset)
     if protocol == "published":

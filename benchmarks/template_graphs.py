@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph import Graph
-from graph.layout import NODE_HEIGHT, V_GAP, auto_layout
+from layerloom.graph import Graph
+from layerloom.graph.layout import NODE_HEIGHT, V_GAP, auto_layout
 
 ROW = NODE_HEIGHT + V_GAP  # one row of nodes further down
 

@@ -29,8 +29,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from backend.templates import DIVERGES, Expectation, list_templates, load_template, parse_expected
-from backend.training import DatasetSettings, Failed, Trainer, TrainSettings, prepare_data
+from layerloom.backend.templates import (
+    DIVERGES,
+    Expectation,
+    list_templates,
+    load_template,
+    parse_expected,
+)
+from layerloom.backend.training import DatasetSettings, Failed, Trainer, TrainSettings, prepare_data
 
 # Seconds each took on one CPU thread (measured once), so that --fast can skip the
 # slow ones; templates not listed count as slow.

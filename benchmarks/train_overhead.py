@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from backend.compile import compile_graph  # noqa: E402
-from backend.training import DatasetSettings, Trainer, TrainSettings, prepare_data  # noqa: E402
-from graph import Graph  # noqa: E402
+from layerloom.backend.compile import compile_graph  # noqa: E402
+from layerloom.backend.training import DatasetSettings, Trainer, TrainSettings, prepare_data  # noqa: E402
+from layerloom.graph import Graph  # noqa: E402
 
 TARGET = 0.03
 

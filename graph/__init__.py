@@ -4,8 +4,8 @@ Pure Python: no Qt, no torch. Everything the GUI and the backend need from the
 document is exported here; these names are a stable interface.
 """
 
-from graph import layers as _layers  # noqa: F401  (registers the built-in layers)
-from graph.errors import (
+from layerloom.graph import layers as _layers  # noqa: F401  (registers the built-in layers)
+from layerloom.graph.errors import (
     ConnectionRefused,
     GraphError,
     GraphFileError,
@@ -14,13 +14,21 @@ from graph.errors import (
     ShapeError,
     UnknownLayerError,
 )
-from graph.fileformat import FORMAT, FORMAT_VERSION, SUFFIX, dumps, load_graph, loads, save_graph
-from graph.inference import Analysis, NodeInfo, analyse, validate
-from graph.layout import auto_layout, layered_positions
-from graph.model import Edge, Event, Graph, Node
-from graph.params import Param
-from graph.registry import CATEGORIES, REGISTRY, LayerSpec
-from graph.tensor import TensorSpec, fmt_shape
+from layerloom.graph.fileformat import (
+    FORMAT,
+    FORMAT_VERSION,
+    SUFFIX,
+    dumps,
+    load_graph,
+    loads,
+    save_graph,
+)
+from layerloom.graph.inference import Analysis, NodeInfo, analyse, validate
+from layerloom.graph.layout import auto_layout, layered_positions
+from layerloom.graph.model import Edge, Event, Graph, Node
+from layerloom.graph.params import Param
+from layerloom.graph.registry import CATEGORIES, REGISTRY, LayerSpec
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 __all__ = [
     "CATEGORIES", "FORMAT", "FORMAT_VERSION", "REGISTRY", "SUFFIX",

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from graph.errors import GraphError, GraphFileError, UnknownLayerError
-from graph.model import Edge, Graph
+from layerloom.graph.atomic import write_atomic
+from layerloom.graph.errors import GraphError, GraphFileError, UnknownLayerError
+from layerloom.graph.model import Edge, Graph
 
 FORMAT = "layerloom.graph"
 FORMAT_VERSION = 1
@@ -74,33 +74,7 @@ def dumps(graph: Graph) -> str:
 def save_graph(graph: Graph, path: str | os.PathLike) -> None:
     """Write ``graph`` to ``path`` atomically: a temporary file in the same folder,
     flushed to disk, then renamed over the target. A failure leaves the old file."""
-    path = Path(path)
-    text = dumps(graph).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """Permissions for the saved file: the old file's, else 0666 minus the umask
-    (mkstemp's 0600 would make every saved graph private)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    write_atomic(path, dumps(graph).encode("utf-8"))
 
 
 # -------------------------------------------------------------------- reading

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graph.errors import GraphInvalidError, ShapeError
-from graph.model import Edge, Graph
-from graph.tensor import TensorSpec
+from layerloom.graph.errors import GraphInvalidError, ShapeError
+from layerloom.graph.model import Edge, Graph
+from layerloom.graph.tensor import TensorSpec
 
 BYTES = {"float": 4, "long": 8}
 

@@ -9,7 +9,7 @@ milliseconds.
 
 from __future__ import annotations
 
-from graph.model import Graph
+from layerloom.graph.model import Graph
 
 NODE_WIDTH = 200.0
 NODE_HEIGHT = 120.0

@@ -15,8 +15,8 @@ from typing import Any
 
 import networkx as nx
 
-from graph.errors import ConnectionRefused, GraphError
-from graph.registry import REGISTRY, LayerSpec
+from layerloom.graph.errors import ConnectionRefused, GraphError
+from layerloom.graph.registry import REGISTRY, LayerSpec
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_LABEL = 80
@@ -358,13 +358,13 @@ class Graph:
     def analysis(self):
         """Shapes, parameter counts, costs and errors; cached until the next change."""
         if self._analysis is None:
-            from graph.inference import analyse
+            from layerloom.graph.inference import analyse
 
             self._analysis = analyse(self)
         return self._analysis
 
     def to_dict(self) -> dict[str, Any]:
-        from graph.fileformat import graph_to_data
+        from layerloom.graph.fileformat import graph_to_data
 
         return graph_to_data(self)
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from graph.errors import ParamError
+from layerloom.graph.errors import ParamError
 
 KINDS = ("int", "float", "bool", "choice", "ints")
 

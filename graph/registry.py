@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.errors import ParamError, ShapeError, UnknownLayerError
-from graph.params import Param
-from graph.tensor import TensorSpec
+from layerloom.graph.errors import ParamError, ShapeError, UnknownLayerError
+from layerloom.graph.params import Param
+from layerloom.graph.tensor import TensorSpec
 
 CATEGORIES = (
     "Input / Output",

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from layerloom.resources import DESKTOP_ID, STYLESHEET, examples_dir, icon_path, resource
+
 ORGANISATION = "LayerLoom"
 APPLICATION = "LayerLoom"
 EXIT_NO_DISPLAY = 2
@@ -22,14 +24,6 @@ HEADLESS_PLATFORMS = frozenset(
     {"offscreen", "minimal", "minimalegl", "vnc", "eglfs", "linuxfb", "vkkhrdisplay"}
 )
 SAMPLE_NAMES = ("mlp_two_moons.loom", "cnn_digits.loom", "lstm_sine.loom")
-STYLESHEET = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
-
-
-def examples_dir() -> Path:
-    """The folder of example graphs shipped in :mod:`resources`."""
-    import resources
-
-    return Path(resources.__file__).resolve().parent / "examples"
 
 
 def sample_project(directory: Path | None = None) -> Path | None:
@@ -92,8 +86,13 @@ def configure_application(app) -> None:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
     app.setStyle("Fusion")
-    if STYLESHEET.is_file():
-        app.setStyleSheet(STYLESHEET.read_text(encoding="utf-8"))
+    from PySide6.QtGui import QIcon
+
+    stylesheet = resource(STYLESHEET)
+    if stylesheet.is_file():
+        app.setStyleSheet(stylesheet.read_text(encoding="utf-8"))
+    app.setWindowIcon(QIcon(str(icon_path())))
+    app.setDesktopFileName(DESKTOP_ID)
     app.aboutToQuit.connect(release_clipboard)
 
 
@@ -109,7 +108,7 @@ def release_clipboard() -> None:
     from PySide6.QtGui import QClipboard
     from PySide6.QtWidgets import QApplication
 
-    from gui.clipboard import MIME_TYPE
+    from layerloom.gui.clipboard import MIME_TYPE
 
     clipboard = QApplication.clipboard()
     if clipboard is None:
@@ -163,7 +162,7 @@ def run_app(argv: list[str]) -> int:
 
     app = QApplication.instance() or QApplication(["layerloom", *options])
     configure_application(app)
-    from gui.main_window import MainWindow
+    from layerloom.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer
 
-from graph import Graph, dumps, load_graph
-from gui.document import Document
+from layerloom.graph import Graph, dumps, load_graph
+from layerloom.gui.document import Document
 
 INTERVAL_MS = 2 * 60 * 1000
 RECOVERY_FOLDER = "recovery"
@@ -28,7 +28,7 @@ RECOVERY_FOLDER = "recovery"
 def default_recovery_dir() -> Path:
     """``recovery/`` next to the user's settings file (the app-data folder where
     settings live in the Windows registry)."""
-    from gui.app import user_settings
+    from layerloom.gui.app import user_settings
 
     name = user_settings().fileName()
     if os.path.isabs(name) and not name.startswith("\\HKEY"):

@@ -16,10 +16,10 @@ from typing import Any
 
 from PySide6.QtCore import QMimeData
 
-from graph.errors import GraphError, GraphFileError
-from graph.fileformat import build_graph, graph_to_data
-from graph.model import Graph
-from graph.registry import REGISTRY
+from layerloom.graph.errors import GraphError, GraphFileError
+from layerloom.graph.fileformat import build_graph, graph_to_data
+from layerloom.graph.model import Graph
+from layerloom.graph.registry import REGISTRY
 
 MIME_TYPE = "application/x-layerloom-nodes"
 MAX_PASTE_BYTES = 4 * 1024 * 1024

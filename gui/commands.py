@@ -17,10 +17,10 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from graph.errors import GraphError
-from graph.layout import layered_positions
-from graph.model import Edge, Graph, Node, check_label, check_position
-from graph.registry import REGISTRY
+from layerloom.graph.errors import GraphError
+from layerloom.graph.layout import layered_positions
+from layerloom.graph.model import Edge, Graph, Node, check_label, check_position
+from layerloom.graph.registry import REGISTRY
 
 Point = tuple[float, float]
 
@@ -271,7 +271,7 @@ class Paste(Command):
 
     def __init__(self, graph: Graph, data: Mapping[str, Any], offset: Point = (40.0, 40.0),
                  parent: CompoundCommand | None = None):
-        from gui.clipboard import build_paste
+        from layerloom.gui.clipboard import build_paste
 
         self.graph = graph
         self.scratch = build_paste(graph, data, offset)

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QUndoStack
 
-from graph import Graph, load_graph, save_graph
+from layerloom.graph import Graph, load_graph, save_graph
 
 UNTITLED = "Untitled"
 RECENT_KEY = "recentFiles"

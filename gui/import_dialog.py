@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.importing import ImportRequest
+from layerloom.gui.importing import ImportRequest
 
 MAX_INPUTS = 8  # input rows the dialog offers (LayerLoom's merges take up to 8)
 MAX_DIMS = 8

@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 if TYPE_CHECKING:
-    from gui.main_window import MainWindow
+    from layerloom.gui.main_window import MainWindow
 
 IMPORT_FILTER = "Models (*.py *.onnx);;PyTorch code (*.py);;ONNX models (*.onnx);;All files (*)"
 SHUTDOWN_WAIT_MS = 60_000  # longest wait for an import still running when the window closes
@@ -90,7 +90,7 @@ def run_import(request: ImportRequest) -> ImportOutcome:
     Runs in the worker thread: no Qt here. Raises :class:`ImportFailed` with the
     importer's message for anything the user's model or options cause.
     """
-    from backend.importers import ModelImportError, import_file, import_onnx
+    from layerloom.backend.importers import ModelImportError, import_file, import_onnx
 
     try:
         if request.is_onnx:

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph import Event, Graph, GraphError
-from graph.model import MAX_LABEL
-from gui.commands import Rename, SetParams
-from gui.param_editors import make_editor
+from layerloom.graph import Event, Graph, GraphError
+from layerloom.graph.model import MAX_LABEL
+from layerloom.gui.commands import Rename, SetParams
+from layerloom.gui.param_editors import make_editor
 
 
 def human_count(n: int) -> str:

@@ -11,12 +11,12 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from backend.cli import is_command
-    from backend.cli import main as cli_main
+    from layerloom.backend.cli import is_command
+    from layerloom.backend.cli import main as cli_main
 
     if is_command(argv):
         return cli_main(argv)
-    from gui.app import run_app
+    from layerloom.gui.app import run_app
 
     return run_app(argv)
 

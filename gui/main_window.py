@@ -25,19 +25,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph import SUFFIX, Graph, GraphError, GraphFileError
-from gui.app import examples_dir, user_settings
-from gui.autosave import INTERVAL_MS, Autosaver, Recovery
-from gui.canvas import GraphScene, GraphView
-from gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
-from gui.clipboard import copy_selection, from_mime, to_mime
-from gui.document import Document, RecentFiles
-from gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
-from gui.inspector import Inspector, qt_listener
-from gui.main_window_actions import build_actions, build_menus, build_toolbar
-from gui.main_window_status import GraphStatus
-from gui.palette import Palette
-from gui.training import TrainingDock
+from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError
+from layerloom.gui.app import user_settings
+from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
+from layerloom.gui.canvas import GraphScene, GraphView
+from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
+from layerloom.gui.clipboard import copy_selection, from_mime, to_mime
+from layerloom.gui.document import Document, RecentFiles
+from layerloom.gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
+from layerloom.gui.inspector import Inspector, qt_listener
+from layerloom.gui.main_window_actions import build_actions, build_menus, build_toolbar
+from layerloom.gui.main_window_status import GraphStatus
+from layerloom.gui.palette import Palette
+from layerloom.gui.training import TrainingDock
+from layerloom.resources import examples_dir
 
 FILE_FILTER = f"LayerLoom graphs (*{SUFFIX});;All files (*)"
 PASTE_STEP = 40.0
@@ -176,12 +177,12 @@ class MainWindow(QMainWindow):
 
     def ask_import_options(self, path: Path) -> ImportRequest | None:
         """The import options for ``path`` (class, input shapes, ...); ``None`` to cancel."""
-        from gui.import_dialog import ask_import_options
+        from layerloom.gui.import_dialog import ask_import_options
 
         return ask_import_options(path, self)
 
     def ask_template(self) -> Path | None:
-        from gui.template_gallery import TemplateGallery
+        from layerloom.gui.template_gallery import TemplateGallery
 
         dialog = TemplateGallery(examples_dir(), self)
         return dialog.selected_path() if dialog.exec() else None

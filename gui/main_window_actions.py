@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
-from gui.main_window_icons import icon
+from layerloom.gui.main_window_icons import icon
 
 if TYPE_CHECKING:
-    from gui.main_window import MainWindow
+    from layerloom.gui.main_window import MainWindow
 
 Key = QKeySequence.StandardKey
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton
 
-from graph import Event, Graph
-from gui.inspector import human_bytes, human_count, qt_listener
+from layerloom.graph import Event, Graph
+from layerloom.gui.inspector import human_bytes, human_count, qt_listener
 
 PARAMS_TIP = "Trainable parameters of the whole graph"
 FLOPS_TIP = "Estimated floating-point operations per sample (forward pass)"

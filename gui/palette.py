@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph import REGISTRY, LayerSpec
-from gui.canvas.theme import category_colour
+from layerloom.graph import REGISTRY, LayerSpec
+from layerloom.gui.canvas.theme import category_colour
 
 LAYER_MIME = "application/x-layerloom-layer"
 TYPE_ROLE = Qt.ItemDataRole.UserRole

@@ -27,8 +27,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSizePolicy, QSpinBox, QWidget
 
-from graph import Param
-from graph.params import INT_LIMIT
+from layerloom.graph import Param
+from layerloom.graph.params import INT_LIMIT
 
 QT_INT_MAX = 2**31 - 1
 

@@ -15,8 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from layerloom.resources import SCREENSHOTS, examples_dir, resource_path
+
 SIZE = (1280, 800)
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "resources" / "screenshots"
 
 
 def _settle(app, rounds: int = 5) -> None:
@@ -34,7 +35,7 @@ def _save(window, path: Path) -> Path:
 
 
 def _window(app):
-    from gui.main_window import MainWindow
+    from layerloom.gui.main_window import MainWindow
 
     window = MainWindow()
     window.setWindowState(window.windowState())
@@ -56,8 +57,6 @@ def _wrap_rows(graph, per_row: int = 3, dx: float = 250.0, dy: float = 170.0) ->
 
 
 def _open_example(window, app, name: str) -> bool:
-    from gui.app import examples_dir
-
     path = examples_dir() / name
     if not path.exists():
         return False
@@ -76,7 +75,7 @@ def take(out_dir: Path) -> list[Path]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from gui.app import configure_application
+    from layerloom.gui.app import configure_application
 
     settings_dir = tempfile.mkdtemp(prefix="layerloom-shots-")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
@@ -98,7 +97,7 @@ def take(out_dir: Path) -> list[Path]:
         written.append(_save(window, out_dir / "window_cnn.png"))
 
         # The classic mistake: a flat 64-value input wired into a convolution.
-        from gui.commands import Rename, SetParams
+        from layerloom.gui.commands import Rename, SetParams
 
         source = window.graph.inputs()[0]
         window.undo_stack.push(SetParams(window.graph, [source.id], {"shape": (64,)}))
@@ -114,7 +113,7 @@ def take(out_dir: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    out_dir = Path(argv[0]) if argv else DEFAULT_OUT
+    out_dir = Path(argv[0]) if argv else resource_path(SCREENSHOTS)
     for path in take(out_dir):
         print(f"{path}  {path.stat().st_size / 1024:.0f} KiB")
     return 0

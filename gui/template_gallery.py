@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph import GraphFileError, load_graph
-from gui.inspector import human_count
+from layerloom.graph import GraphFileError, load_graph
+from layerloom.gui.inspector import human_count
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 # From first steps to whole architectures; other groups follow alphabetically.

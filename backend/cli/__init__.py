@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "export",
     "new": "new",
     "import": "import_cmd",
+    "install-desktop": "desktop",
 }
 
 EXIT_INVALID = 1  # the graph has errors
@@ -45,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="LayerLoom: build, train and export neural networks. "
         "Without a sub-command, opens the desktop app (optionally on FILE).",
     )
+    parser.add_argument("--version", action="version", version=f"LayerLoom {version()}",
+                        help="print LayerLoom's version and exit")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in COMMANDS.items():
-        importlib.import_module(f"backend.cli.{module}").add_parser(subs, name)
+        importlib.import_module(f"{__name__}.{module}").add_parser(subs, name)
     return parser
 
 
@@ -71,5 +74,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def is_command(argv: list[str]) -> bool:
-    """True when ``argv`` asks for a headless sub-command (or help), not the app."""
-    return bool(argv) and (argv[0] in COMMANDS or argv[0] in ("-h", "--help"))
+    """True when ``argv`` asks for a headless sub-command (or help, or the version),
+    not the app."""
+    return bool(argv) and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"))
+
+
+def version() -> str:
+    """The installed distribution's version (from its metadata)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("layerloom")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 
-from backend.cli import CommandError
-from backend.datasets import DATASETS, DatasetError, list_datasets, load_dataset
-from graph.tensor import fmt_shape
+from layerloom.backend.cli import CommandError
+from layerloom.backend.datasets import DATASETS, DatasetError, list_datasets, load_dataset
+from layerloom.graph.tensor import fmt_shape
 
 DESCRIPTION_WIDTH = 70
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.cli import EXIT_INVALID, CommandError
 
 FORMAT_NAMES = ("onnx", "torchscript", "python", "safetensors", "train-script")
 
@@ -41,8 +41,8 @@ def add_parser(subs, name: str) -> None:
 
 
 def run(args) -> int:
-    from backend.export import ExportError, export_model, format_for
-    from backend.export.common import check_target
+    from layerloom.backend.export import ExportError, export_model, format_for
+    from layerloom.backend.export.common import check_target
 
     try:
         check_target(args.output)  # before the (slow) loading and compiling
@@ -59,7 +59,7 @@ def run(args) -> int:
     graph, model = _load(args)
     try:
         if fmt == "train-script":  # a standalone training script (backend.export.train_script)
-            from backend.export.train_script import export_train_script
+            from layerloom.backend.export.train_script import export_train_script
 
             result = export_train_script(graph, model, args.output, with_data=args.with_data,
                                          base_dir=str(Path(args.file).resolve().parent))
@@ -79,9 +79,9 @@ def run(args) -> int:
 
 def _load(args):
     """The graph and its compiled model with the requested weights."""
-    from backend.compile import compile_graph
-    from backend.export import WeightsError, load_model, load_weights
-    from graph import GraphFileError, GraphInvalidError, load_graph
+    from layerloom.backend.compile import compile_graph
+    from layerloom.backend.export import WeightsError, load_model, load_weights
+    from layerloom.graph import GraphFileError, GraphInvalidError, load_graph
 
     path = Path(args.file)
     try:

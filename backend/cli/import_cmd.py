@@ -24,7 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
-from backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.cli import EXIT_INVALID, CommandError
 
 DESCRIPTION = """\
 Import a PyTorch nn.Module (FILE.py:ClassName; this runs the code in FILE.py)
@@ -96,7 +96,7 @@ def parse_args_json(text: str | None) -> dict | None:
 
 
 def run(args) -> int:
-    from backend.importers import ModelImportError, import_file, import_onnx, save_import
+    from layerloom.backend.importers import ModelImportError, import_file, import_onnx, save_import
 
     shapes = [parse_shape(s) for s in args.input_shape] or None
     kwargs = parse_args_json(args.args)

@@ -8,11 +8,10 @@ group with their titles.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-from backend.cli import CommandError
+from layerloom.backend.cli import CommandError
+from layerloom.graph.atomic import write_atomic
 
 
 def add_parser(subs, name: str) -> None:
@@ -31,7 +30,7 @@ def add_parser(subs, name: str) -> None:
 
 
 def run(args) -> int:
-    from backend import templates
+    from layerloom.backend import templates
 
     if args.list:
         print_list(templates)
@@ -66,7 +65,7 @@ def print_list(templates) -> None:
 
 def output_path(output: str | None, name: str) -> Path:
     """Where to write: ``-o`` as given, inside it when it is a folder, else the name."""
-    from graph import SUFFIX
+    from layerloom.graph import SUFFIX
 
     if not output:
         return Path(name + SUFFIX)
@@ -85,16 +84,6 @@ def write(target: Path, data: bytes, force: bool) -> None:
     if not folder.is_dir():
         raise CommandError(f"cannot create {target}: the folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        write_atomic(target, data)
     except OSError as exc:
-        raise CommandError(f"cannot create {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise CommandError(f"cannot create {target}: {exc.strerror or exc}") from None

@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from backend.cli import EXIT_INVALID, CommandError
-from backend.training.settings import OPTIMIZERS, parse_batch_size
+from layerloom.backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.training.settings import OPTIMIZERS, parse_batch_size
 
 EXIT_STOPPED = 130
 BAR_WIDTH = 24
@@ -133,7 +133,7 @@ def _port(text: str) -> int:
 
 
 def _batch_size(text: str) -> int:
-    from backend.training.settings import SettingsError
+    from layerloom.backend.training.settings import SettingsError
 
     try:
         return parse_batch_size(text)
@@ -154,8 +154,8 @@ class Prepared:
 
 
 def run(args) -> int:
-    from backend.training import TrainingError
-    from backend.training.distributed import worker_env
+    from layerloom.backend.training import TrainingError
+    from layerloom.backend.training.distributed import worker_env
 
     try:
         env = worker_env()
@@ -178,8 +178,8 @@ def run(args) -> int:
 
 def _prepare(args, make_out: bool = True) -> Prepared:
     """Load and check the graph, settings and data; raises :class:`CommandError`."""
-    from backend.datasets import DatasetError
-    from backend.training import (
+    from layerloom.backend.datasets import DatasetError
+    from layerloom.backend.training import (
         DatasetSettings,
         SettingsError,
         TrainingError,
@@ -188,7 +188,7 @@ def _prepare(args, make_out: bool = True) -> Prepared:
         prepare_data,
         resolve_device,
     )
-    from graph import GraphFileError, load_graph
+    from layerloom.graph import GraphFileError, load_graph
 
     try:
         graph = load_graph(args.file)
@@ -243,7 +243,7 @@ def _prepare(args, make_out: bool = True) -> Prepared:
 
 def _train(args, p: Prepared) -> int:
     """Train in this process (one process)."""
-    from backend.training import Trainer
+    from layerloom.backend.training import Trainer
 
     events = _consumer(args)
     trainer = Trainer(
@@ -261,7 +261,7 @@ def _train(args, p: Prepared) -> int:
 
 def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None) -> int:
     """Write the model and metrics.json, print the summary; returns the exit status."""
-    from backend.export import save_weights
+    from layerloom.backend.export import save_weights
 
     graph, settings, data, out = p.graph, p.settings, p.data, p.out
     test = trainer.evaluate(data.test) if data.test is not None and final.reason != "stopped" else None
@@ -303,7 +303,7 @@ _EARLY_STOP = threading.Event()  # Ctrl-C reached a worker before its trainer ex
 
 
 def _launch_options(args, settings):
-    from backend.training.launch import LaunchOptions
+    from layerloom.backend.training.launch import LaunchOptions
 
     return LaunchOptions(
         nproc=args.nproc if args.nproc is not None else settings.processes,
@@ -314,9 +314,9 @@ def _launch_options(args, settings):
 
 def _launch(args, prepared: Prepared, options) -> int:
     """Be torchrun: start the workers of this machine and wait for them."""
-    from backend.training import TrainingError
-    from backend.training.distributed import plan_device
-    from backend.training.launch import LaunchError, launch
+    from layerloom.backend.training import TrainingError
+    from layerloom.backend.training.distributed import plan_device
+    from layerloom.backend.training.launch import LaunchError, launch
 
     try:
         options.check()
@@ -338,8 +338,8 @@ def _launch(args, prepared: Prepared, options) -> int:
 def _worker_entry(payload: dict) -> int:
     """One worker started by :func:`_launch` (in a fresh, spawned process)."""
     signal.signal(signal.SIGINT, lambda signum, frame: _EARLY_STOP.set())
-    from backend.training import TrainingError
-    from backend.training.distributed import is_peer_loss, worker_env
+    from layerloom.backend.training import TrainingError
+    from layerloom.backend.training.distributed import is_peer_loss, worker_env
 
     args = argparse.Namespace(**payload)
     env = None
@@ -355,8 +355,8 @@ def _worker_entry(payload: dict) -> int:
 
 def _train_worker(args, prepared: Prepared, env, launched: bool) -> int:
     """Train as rank ``env.rank``: rank 0 reports and writes, all train."""
-    from backend.training import TrainingError
-    from backend.training.distributed import (
+    from layerloom.backend.training import TrainingError
+    from layerloom.backend.training.distributed import (
         DistributedTrainer,
         is_peer_loss,
         join_process_group,
@@ -411,7 +411,7 @@ def _worker_failed(env, message: str, lost_peer: bool, launched: bool):
     fault (it ends this one meanwhile). ``os._exit`` skips tearing down the
     process group, which could wait on ranks stuck in a collective with this one.
     """
-    from backend.training.launch import PEER_LOSS_GRACE_S, write_error_file
+    from layerloom.backend.training.launch import PEER_LOSS_GRACE_S, write_error_file
 
     write_error_file(message, lost_peer)
     if lost_peer:

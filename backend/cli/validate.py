@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from backend.cli import EXIT_INVALID, CommandError
-from graph import GraphFileError, load_graph
+from layerloom.backend.cli import EXIT_INVALID, CommandError
+from layerloom.graph import GraphFileError, load_graph
 
 
 def add_parser(subs, name: str) -> None:

@@ -22,14 +22,14 @@ rides along as ``Dataset.test`` of the training split); ``sine``, ``copy``,
 ``random`` or torch random state.
 """
 
-from backend.datasets import mnist1d_set as _mnist1d_set  # noqa: F401  (registers)
-from backend.datasets import sequences as _sequences  # noqa: F401  (registers)
-from backend.datasets import sklearn_sets as _sklearn_sets  # noqa: F401  (registers)
-from backend.datasets import synthetic as _synthetic  # noqa: F401  (registers)
-from backend.datasets.base import Dataset, DatasetError, Normalisation, normalise
-from backend.datasets.files import FILE_OPTIONS, file_kind
-from backend.datasets.mnist1d_set import cache_dir
-from backend.datasets.registry import DATASETS, DatasetInfo, list_datasets, load_dataset
+from layerloom.backend.datasets import mnist1d_set as _mnist1d_set  # noqa: F401  (registers)
+from layerloom.backend.datasets import sequences as _sequences  # noqa: F401  (registers)
+from layerloom.backend.datasets import sklearn_sets as _sklearn_sets  # noqa: F401  (registers)
+from layerloom.backend.datasets import synthetic as _synthetic  # noqa: F401  (registers)
+from layerloom.backend.datasets.base import Dataset, DatasetError, Normalisation, normalise
+from layerloom.backend.datasets.files import FILE_OPTIONS, file_kind
+from layerloom.backend.datasets.mnist1d_set import cache_dir
+from layerloom.backend.datasets.registry import DATASETS, DatasetInfo, list_datasets, load_dataset
 
 __all__ = [
     "DATASETS", "FILE_OPTIONS",

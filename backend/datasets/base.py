@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from graph.tensor import TensorSpec, fmt_shape
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 TASKS = ("classification", "regression", "sequence")
 INPUT_DTYPES = ("float", "long")

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.files import FILE_CHOICES, MAX_CLASSES, check_choice, check_size
+from layerloom.backend.datasets.base import Dataset, DatasetError
+from layerloom.backend.datasets.files import FILE_CHOICES, MAX_CLASSES, check_choice, check_size
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_AUTO_CLASSES = 20  # auto: at most this many distinct whole numbers count as classes

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from backend.datasets.base import DatasetError
+from layerloom.backend.datasets.base import DatasetError
 
 # kind -> option -> help. Every reader accepts exactly these keyword options.
 FILE_OPTIONS: dict[str, dict[str, str]] = {
@@ -62,7 +62,7 @@ MAX_CLASSES = 1000
 def file_kind(path: Path) -> str:
     """The kind of user data at ``path`` (``csv``, ``npz``, ``images`` or ``idx``)."""
     if path.is_dir():
-        from backend.datasets.idx_file import find_idx_pair
+        from layerloom.backend.datasets.idx_file import find_idx_pair
 
         return "idx" if find_idx_pair(path, "train") or find_idx_pair(path, "test") else "images"
     suffix = path.suffix.lower()
@@ -106,13 +106,13 @@ def load_file(path: Path, **options: Any):
             f"{path}: {kind} data has no option {unknown[0]!r}; it accepts {', '.join(allowed)}"
         )
     if kind == "csv":
-        from backend.datasets.csv_file import load_csv as reader
+        from layerloom.backend.datasets.csv_file import load_csv as reader
     elif kind == "npz":
-        from backend.datasets.npz_file import load_npz as reader
+        from layerloom.backend.datasets.npz_file import load_npz as reader
     elif kind == "idx":
-        from backend.datasets.idx_file import load_idx as reader
+        from layerloom.backend.datasets.idx_file import load_idx as reader
     else:
-        from backend.datasets.image_folder import load_image_folder as reader
+        from layerloom.backend.datasets.image_folder import load_image_folder as reader
     return reader(path, **options)
 
 

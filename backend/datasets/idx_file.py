@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.files import (
+from layerloom.backend.datasets.base import Dataset, DatasetError
+from layerloom.backend.datasets.files import (
     FILE_CHOICES,
     MAX_ELEMENTS,
     check_choice,
@@ -27,7 +27,7 @@ from backend.datasets.files import (
     first_non_finite,
     open_maybe_gzip,
 )
-from graph.tensor import fmt_shape
+from layerloom.graph.tensor import fmt_shape
 
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 TYPE_NAMES = {0x08: "ubyte", 0x09: "byte", 0x0B: "short", 0x0C: "int", 0x0D: "float", 0x0E: "double"}

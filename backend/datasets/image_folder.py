@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.files import FILE_CHOICES, check_choice, check_size
-from graph.tensor import fmt_shape
+from layerloom.backend.datasets.base import Dataset, DatasetError
+from layerloom.backend.datasets.files import FILE_CHOICES, check_choice, check_size
+from layerloom.graph.tensor import fmt_shape
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 MAX_SIDE = 4096

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.datasets.base import Dataset
-from backend.datasets.registry import DatasetInfo, register
-from graph.params import Choice
+from layerloom.backend.datasets.base import Dataset
+from layerloom.backend.datasets.registry import DatasetInfo, register
+from layerloom.graph.params import Choice
 
 MNIST1D_DOC = ("MNIST-1D: 10 digit classes as 1-D signals of 40 samples, shape (1, 40) "
                "for Conv1d; 4,000 training and 1,000 official test signals.")

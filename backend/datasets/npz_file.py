@@ -18,9 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.files import FILE_CHOICES, check_choice, class_labels, first_non_finite
-from graph.tensor import fmt_shape
+from layerloom.backend.datasets.base import Dataset, DatasetError
+from layerloom.backend.datasets.files import (
+    FILE_CHOICES,
+    check_choice,
+    class_labels,
+    first_non_finite,
+)
+from layerloom.graph.tensor import fmt_shape
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
 MAX_VOCAB = 100_000

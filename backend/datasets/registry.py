@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from backend.datasets.base import Dataset, DatasetError
-from graph.errors import ParamError
-from graph.params import Param
+from layerloom.backend.datasets.base import Dataset, DatasetError
+from layerloom.graph.errors import ParamError
+from layerloom.graph.params import Param
 
 # (options) -> (input_shape, target_shape, num_classes) for the chosen options.
 ShapeRule = Callable[[Mapping[str, Any]], tuple[tuple[int, ...], tuple[int, ...], int | None]]
@@ -166,6 +166,6 @@ def load_dataset(name_or_path: str | os.PathLike, **options: Any) -> Dataset:
             f"({', '.join(info.name for info in list_datasets())}) and there is no file or folder {str(path)!r}; "
             "check the spelling or the path"
         )
-    from backend.datasets.files import load_file
+    from layerloom.backend.datasets.files import load_file
 
     return load_file(path, **options)

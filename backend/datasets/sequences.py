@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.datasets.base import Dataset, DatasetError
-from backend.datasets.registry import DatasetInfo, register
-from backend.datasets.synthetic import n_samples_param, noise_param, seed_param
-from graph.params import Int
+from layerloom.backend.datasets.base import Dataset, DatasetError
+from layerloom.backend.datasets.registry import DatasetInfo, register
+from layerloom.backend.datasets.synthetic import n_samples_param, noise_param, seed_param
+from layerloom.graph.params import Int
 
 SINE_DOC = ("Sine waves of random frequency and phase with noise: from a window of "
             "`length` values (T, 1), predict the next one (regression).")

@@ -2,15 +2,15 @@
 
 They are read from the files scikit-learn installs (its ``load_*`` functions, which
 never download), so they work offline. scikit-learn is imported only when one of
-them is loaded, which keeps ``import backend.datasets`` quick.
+them is loaded, which keeps ``import layerloom.backend.datasets`` quick.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from backend.datasets.base import Dataset
-from backend.datasets.registry import DatasetInfo, register
+from layerloom.backend.datasets.base import Dataset
+from layerloom.backend.datasets.registry import DatasetInfo, register
 
 IRIS_DOC = "150 iris flowers, 4 measurements each, 3 species (Fisher, 1936)."
 WINE_DOC = "178 wines from 3 cultivars, 13 chemical measurements each."

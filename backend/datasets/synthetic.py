@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.datasets.base import Dataset
-from backend.datasets.registry import DatasetInfo, register
-from graph.params import Float, Int
+from layerloom.backend.datasets.base import Dataset
+from layerloom.backend.datasets.registry import DatasetInfo, register
+from layerloom.graph.params import Float, Int
 
 SEED_MAX = 2**32 - 1
 MAX_SAMPLES = 1_000_000

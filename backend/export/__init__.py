@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from backend.compile import CompiledGraph
-from backend.export.common import ExportError, ExportResult, WeightsError
-from backend.export.onnx_export import export_onnx
-from backend.export.python_source import export_python
-from backend.export.torchscript import export_torchscript
-from backend.export.train_script import export_train_script
-from backend.export.weights import load_model, load_weights, save_weights
-from graph import Graph
+from layerloom.backend.compile import CompiledGraph
+from layerloom.backend.export.common import ExportError, ExportResult, WeightsError
+from layerloom.backend.export.onnx_export import export_onnx
+from layerloom.backend.export.python_source import export_python
+from layerloom.backend.export.torchscript import export_torchscript
+from layerloom.backend.export.train_script import export_train_script
+from layerloom.backend.export.weights import load_model, load_weights, save_weights
+from layerloom.graph import Graph
 
 Exporter = Callable[[Graph, CompiledGraph, "str | os.PathLike"], ExportResult]
 

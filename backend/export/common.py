@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from graph import TensorSpec
+from layerloom.graph import TensorSpec
 
 BATCH_SIZES = (2, 3)  # every export is checked on two batch sizes
 TOLERANCE = 1e-5  # largest accepted difference to the compiled model's outputs

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.export.common import ExportError
-from backend.lowerings import attention
+from layerloom.backend.export.common import ExportError
+from layerloom.backend.lowerings import attention
 
 SKIPPED = ("device", "dtype")  # placement is the user's choice, not the model's
 MAX_POSITIONAL = 2  # in_channels, out_channels: further arguments are named

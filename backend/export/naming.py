@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from backend.compile import VALUE_RESERVED, CompiledGraph, module_name
-from graph import Graph
+from layerloom.backend.compile import VALUE_RESERVED, CompiledGraph, module_name
+from layerloom.graph import Graph
 
 
 def input_names(model: CompiledGraph) -> list[str]:

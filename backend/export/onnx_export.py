@@ -23,8 +23,8 @@ from pathlib import Path
 import networkx as nx
 import torch
 
-from backend.compile import CompiledGraph
-from backend.export.common import (
+from layerloom.backend.compile import CompiledGraph
+from layerloom.backend.export.common import (
     BATCH_SIZES,
     ExportError,
     ExportResult,
@@ -37,8 +37,8 @@ from backend.export.common import (
     reference_outputs,
     staging,
 )
-from backend.export.naming import io_names
-from graph import Graph
+from layerloom.backend.export.naming import io_names
+from layerloom.graph import Graph
 
 BATCH = "batch"
 SEQUENCE_CATEGORIES = ("Recurrent", "Attention")

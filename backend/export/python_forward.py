@@ -22,9 +22,9 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from backend.export.common import ExportError
-from backend.export.constructors import literal
-from backend.export.source_bundle import Bundle
+from layerloom.backend.export.common import ExportError
+from layerloom.backend.export.constructors import literal
+from layerloom.backend.export.source_bundle import Bundle, is_own_module
 
 INFIX = {
     operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/",
@@ -130,7 +130,7 @@ class _Writer:
             raise ExportError(f"cannot name the torch function {target!r} in Python source")
         if getattr(target, "__module__", None) == "builtins":
             return target.__name__
-        if (getattr(target, "__module__", "") or "").split(".")[0] in ("backend", "graph"):
+        if is_own_module(getattr(target, "__module__", "") or ""):
             return self.bundle.name_of(target)
         raise ExportError(f"the model calls {target!r}, which a standalone file cannot import")
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backend.compile import CompiledGraph
-from backend.export.common import (
+from layerloom.backend.compile import CompiledGraph
+from layerloom.backend.export.common import (
     BATCH_SIZES,
     ExportError,
     ExportResult,
@@ -42,11 +42,11 @@ from backend.export.common import (
     staging,
     token_limit,
 )
-from backend.export.constructors import constructor_call, literal
-from backend.export.python_forward import forward_source
-from backend.export.source_bundle import Bundle
-from backend.export.weights import write_weights
-from graph import Graph
+from layerloom.backend.export.constructors import constructor_call, literal
+from layerloom.backend.export.python_forward import forward_source
+from layerloom.backend.export.source_bundle import Bundle, is_own_module
+from layerloom.backend.export.weights import write_weights
+from layerloom.graph import Graph
 
 ALLOWED_IMPORTS = ("torch", "json", "struct", "sys", "math", "pathlib", "__future__", "typing")
 CHECK_TIMEOUT_S = 300
@@ -101,8 +101,7 @@ def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
 # LayerLoom's packages are blocked, and compares its outputs with the expected ones.
 CHECK_SCRIPT = r'''
 import importlib.util, json, sys
-sys.modules["backend"] = None
-sys.modules["graph"] = None
+sys.modules["layerloom"] = None
 import torch
 source, weights, expected = sys.argv[1:4]
 spec = importlib.util.spec_from_file_location("layerloom_export_check", source)
@@ -209,7 +208,7 @@ def python_source(graph: Graph, model: CompiledGraph, weights_name: str) -> str:
         if getattr(nn, cls.__name__, None) is cls:
             cls_name = f"nn.{cls.__name__}"
             bundle.imports.add("from torch import nn")
-        elif cls.__module__.split(".")[0] in ("backend", "graph"):
+        elif is_own_module(cls.__module__):
             cls_name = bundle.name_of(cls)
         else:
             raise ExportError(

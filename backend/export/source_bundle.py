@@ -19,9 +19,9 @@ import sys
 import types
 from dataclasses import dataclass, field
 
-from backend.export.common import ExportError
+from layerloom.backend.export.common import ExportError
 
-OWN_PACKAGES = ("backend", "graph")  # code that is copied, never imported
+OWN_PACKAGES = ("layerloom.backend", "layerloom.graph")  # code that is copied, never imported
 PLAIN = (bool, int, float, str, type(None))
 
 
@@ -143,8 +143,13 @@ def _allowed_module(name: str) -> bool:
     return top == "torch" or (top in sys.stdlib_module_names and top not in ("pickle", "marshal"))
 
 
+def is_own_module(name: str) -> bool:
+    """Whether ``name`` is a module of LayerLoom's own whose code an export copies."""
+    return any(name == own or name.startswith(own + ".") for own in OWN_PACKAGES)
+
+
 def _is_own(obj: object) -> bool:
-    return (getattr(obj, "__module__", "") or "").split(".")[0] in OWN_PACKAGES
+    return is_own_module(getattr(obj, "__module__", "") or "")
 
 
 def _is_plain(value: object) -> bool:

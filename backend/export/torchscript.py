@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from backend.compile import CompiledGraph
-from backend.export.common import (
+from layerloom.backend.compile import CompiledGraph
+from layerloom.backend.export.common import (
     BATCH_SIZES,
     ExportError,
     ExportResult,
@@ -30,7 +30,7 @@ from backend.export.common import (
     reference_outputs,
     staging,
 )
-from graph import Graph, dumps
+from layerloom.graph import Graph, dumps
 
 GRAPH_FILE = "layerloom_graph.json"  # the graph, kept in the archive's extra files
 

@@ -33,11 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.compile import CompiledGraph
-from backend.export import train_script_runtime
-from backend.export.common import ExportError, ExportResult, check_target, eval_mode
-from backend.export.python_source import check_imports, class_name, python_source, write_checked
-from graph import Graph
+from layerloom.backend.compile import CompiledGraph
+from layerloom.backend.export import train_script_runtime
+from layerloom.backend.export.common import ExportError, ExportResult, check_target, eval_mode
+from layerloom.backend.export.python_source import (
+    check_imports,
+    class_name,
+    python_source,
+    write_checked,
+)
+from layerloom.graph import Graph
 
 ALLOWED_IMPORTS = ("torch", "__future__", "typing", "argparse", "ast", "ctypes", "json", "math",
                    "os", "struct", "sys", "time", "zipfile", "pathlib", "gc")
@@ -91,8 +96,8 @@ def export_train_script(graph: Graph, model: CompiledGraph, path: str | os.PathL
 
 
 def _training_plan(graph: Graph, base_dir: str | None):
-    from backend.datasets import DatasetError
-    from backend.training import (
+    from layerloom.backend.datasets import DatasetError
+    from layerloom.backend.training import (
         DatasetSettings,
         SettingsError,
         TrainingError,
@@ -118,7 +123,7 @@ def _training_plan(graph: Graph, base_dir: str | None):
 
 
 def _config(graph: Graph, model: CompiledGraph, settings, data, plan) -> dict:
-    from backend.training.distributed import has_unused_parameters
+    from layerloom.backend.training.distributed import has_unused_parameters
 
     objective = plan.objective
     title = str(graph.meta.get("title", "")).strip() if isinstance(graph.meta, dict) else ""

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backend.compile import CompiledGraph, compile_graph
-from backend.export.common import (
+from layerloom.backend.compile import CompiledGraph, compile_graph
+from layerloom.backend.export.common import (
     ExportError,
     ExportResult,
     WeightsError,
@@ -24,7 +24,7 @@ from backend.export.common import (
     publish,
     staging,
 )
-from graph import Graph, dumps, loads
+from layerloom.graph import Graph, dumps, loads
 
 WEIGHTS_FORMAT = "layerloom.weights"
 WEIGHTS_FORMAT_VERSION = "1"

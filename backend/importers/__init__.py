@@ -8,9 +8,9 @@ every part LayerLoom cannot represent. :func:`save_import` writes the graph and
 its weights.
 """
 
-from backend.importers.common import ImportResult, ModelImportError, Problem, save_import
-from backend.importers.onnx import import_onnx
-from backend.importers.pytorch import import_file, import_module
+from layerloom.backend.importers.common import ImportResult, ModelImportError, Problem, save_import
+from layerloom.backend.importers.onnx import import_onnx
+from layerloom.backend.importers.pytorch import import_file, import_module
 
 __all__ = [
     "ImportResult", "ModelImportError", "Problem",

@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
-from backend.compile import CompiledGraph, compile_graph
-from backend.export.common import check_close
-from graph import Graph, auto_layout
-from graph.layers.merge import MAX_INPUTS
+from layerloom.backend.compile import CompiledGraph, compile_graph
+from layerloom.backend.export.common import check_close
+from layerloom.graph import Graph, auto_layout
+from layerloom.graph.layers.merge import MAX_INPUTS
 
 MAX_LABEL = 80
 MAX_LISTED_ERRORS = 8
@@ -513,9 +513,9 @@ def save_import(result: ImportResult, path: str | Path) -> list[Path]:
     ModelImportError
         The files cannot be written.
     """
-    from backend.export.common import ExportError
-    from backend.export.weights import save_weights
-    from graph import save_graph
+    from layerloom.backend.export.common import ExportError
+    from layerloom.backend.export.weights import save_weights
+    from layerloom.graph import save_graph
 
     path = Path(path)
     if path.suffix.lower() == ".safetensors":

@@ -26,10 +26,10 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 import torch
 
-from backend.export.common import as_tuple, first_line
-from backend.importers import onnx_rules as rules
-from backend.importers import recurrent as rnn
-from backend.importers.common import (
+from layerloom.backend.export.common import as_tuple, first_line
+from layerloom.backend.importers import onnx_rules as rules
+from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers.common import (
     GraphBuilder,
     ImportResult,
     ModelImportError,

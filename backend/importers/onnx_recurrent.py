@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.importers import recurrent as rnn
-from backend.importers.common import (
+from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers.common import (
     Recurrent,
     RecurrentPart,
     TimeMajor,

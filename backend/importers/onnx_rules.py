@@ -25,9 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.importers import recurrent as rnn
-from backend.importers.common import RecurrentPart, TimeMajor, Unsupported, Value, label_of, refuse
-from backend.importers.onnx_recurrent import recurrent_rule
+from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers.common import (
+    RecurrentPart,
+    TimeMajor,
+    Unsupported,
+    Value,
+    label_of,
+    refuse,
+)
+from layerloom.backend.importers.onnx_recurrent import recurrent_rule
 
 
 def _symmetric(pads, nd: int) -> tuple[int, ...]:
@@ -111,7 +118,7 @@ def add(mp, op):
 def _positional_encoding(mp, op, x_name: str, c_name: str) -> Value | None:
     """``x + pe[:T]`` on a (T, E) sequence: a PositionalEncoding, sinusoidal when
     the table is the sine/cosine one, else learned (the table is its weight)."""
-    from backend.lowerings.attention import PositionalEncoding
+    from layerloom.backend.lowerings.attention import PositionalEncoding
 
     x = mp.tensor(x_name)
     c = mp.const(c_name)
@@ -434,7 +441,7 @@ def cast(mp, op):
 
 def size_of(mp, op):
     """Shape / Size: a tensor's sizes are constants to the rest of the model."""
-    from backend.importers.onnx import DERIVED
+    from layerloom.backend.importers.onnx import DERIVED
 
     return DERIVED
 
@@ -488,7 +495,7 @@ RULES = {
 
 def rewrite(ops: list) -> list:
     """Turn ``Mul(x, Sigmoid(x))`` into one SiLU operator (how SiLU is exported)."""
-    from backend.importers.onnx import Op
+    from layerloom.backend.importers.onnx import Op
 
     users: dict[str, list] = {}
     for op in ops:

@@ -36,12 +36,12 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from backend.compile import CompiledGraph
-from backend.export.common import as_tuple, example_inputs, first_line
-from backend.importers import recurrent as rnn
-from backend.importers import torch_modules as modules
-from backend.importers import torch_rules as rules
-from backend.importers.common import (
+from layerloom.backend.compile import CompiledGraph
+from layerloom.backend.export.common import as_tuple, example_inputs, first_line
+from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers import torch_modules as modules
+from layerloom.backend.importers import torch_rules as rules
+from layerloom.backend.importers.common import (
     GraphBuilder,
     ImportResult,
     ModelImportError,
@@ -54,7 +54,7 @@ from backend.importers.common import (
     map_until_settled,
     per_sample,
 )
-from backend.importers.user_code import (
+from layerloom.backend.importers.user_code import (
     instantiate,
     is_library,
     load_class,
@@ -63,7 +63,7 @@ from backend.importers.user_code import (
     user_frame,
     user_line,
 )
-from graph import TensorSpec
+from layerloom.graph import TensorSpec
 
 RECORD_BATCH = 3  # batch size of the run that records shapes
 CHECK_BATCH = 2  # another size for the final comparison

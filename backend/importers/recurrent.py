@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from backend.importers.common import Recurrent, RecurrentPart, Unsupported, Value
+from layerloom.backend.importers.common import Recurrent, RecurrentPart, Unsupported, Value
 
 
 def node_shape(rec: Recurrent) -> tuple[int, ...]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from backend.importers.common import Recurrent, RecurrentPart, Unsupported, Value, refuse
-from backend.importers.torch_rules import (
+from layerloom.backend.importers.common import Recurrent, RecurrentPart, Unsupported, Value, refuse
+from layerloom.backend.importers.torch_rules import (
     Items,
     activation,
     arg,
@@ -23,8 +23,8 @@ from backend.importers.torch_rules import (
     pool_params,
     reshape,
 )
-from backend.lowerings import attention as ll_attention
-from backend.lowerings import recurrent as ll_recurrent
+from layerloom.backend.lowerings import attention as ll_attention
+from layerloom.backend.lowerings import recurrent as ll_recurrent
 
 
 def _only_input(mp, node) -> Value:

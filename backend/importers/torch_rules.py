@@ -20,8 +20,8 @@ import operator
 import torch
 import torch.nn.functional as F
 
-from backend.importers import recurrent as rnn
-from backend.importers.common import RecurrentPart, Unsupported, Value, refuse
+from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers.common import RecurrentPart, Unsupported, Value, refuse
 
 
 class Size:

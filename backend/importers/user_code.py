@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backend.export.common import first_line
-from backend.importers.common import ModelImportError
+from layerloom.backend.export.common import first_line
+from layerloom.backend.importers.common import ModelImportError
 
 TORCH_DIR = os.path.dirname(torch.__file__)
 IMPORTER_DIR = os.path.dirname(os.path.abspath(__file__))

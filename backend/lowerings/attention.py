@@ -25,8 +25,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from backend.lowering import Lowering, lowering
-from graph.layers.attention import NO_PADDING
+from layerloom.backend.lowering import Lowering, lowering
+from layerloom.graph.layers.attention import NO_PADDING
 
 
 class PositionalEncoding(nn.Module):

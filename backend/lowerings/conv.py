@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from backend.lowering import Lowering, lowering, then
-from backend.lowerings.core import ACTIVATION_FUNCTIONS
+from layerloom.backend.lowering import Lowering, lowering, then
+from layerloom.backend.lowerings.core import ACTIVATION_FUNCTIONS
 
 
 def _convolution(cls: type[nn.Module]):

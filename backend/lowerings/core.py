@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.lowering import Lowering, lowering, then
+from layerloom.backend.lowering import Lowering, lowering, then
 
 ACTIVATION_FUNCTIONS = {
     "relu": (torch.relu, {}),

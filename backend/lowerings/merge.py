@@ -6,7 +6,7 @@ import operator
 
 import torch
 
-from backend.lowering import Lowering, lowering
+from layerloom.backend.lowering import Lowering, lowering
 
 
 def _fold(function):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from backend.lowering import Lowering, lowering
-from graph.layers.norm_act import batch_norm_kind, layer_norm_shape
+from layerloom.backend.lowering import Lowering, lowering
+from layerloom.graph.layers.norm_act import batch_norm_kind, layer_norm_shape
 
 BATCH_NORMS = {"BatchNorm1d": nn.BatchNorm1d, "BatchNorm2d": nn.BatchNorm2d}
 

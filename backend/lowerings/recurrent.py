@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from backend.lowering import Lowering, lowering
+from layerloom.backend.lowering import Lowering, lowering
 
 
 def last_step(output: torch.Tensor, hidden_size: int, bidirectional: bool) -> torch.Tensor:

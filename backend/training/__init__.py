@@ -43,8 +43,8 @@ __all__ = sorted(_MODULE_OF)
 def __getattr__(name: str):
     module = _MODULE_OF.get(name)
     if module is None:
-        raise AttributeError(f"module 'backend.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"backend.training.{module}"), name)
+        raise AttributeError(f"module 'layerloom.backend.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

@@ -10,7 +10,7 @@ Each process finds its rank in the environment torchrun sets and joins the run.
 
 import sys
 
-from backend.cli import main
+from layerloom.backend.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["train", *sys.argv[1:]]))

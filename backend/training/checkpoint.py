@@ -25,10 +25,10 @@ from typing import Any
 
 import torch
 
-from backend.export.common import ExportError, WeightsError
-from backend.export.weights import apply_state, read_safetensors, save_weights
-from backend.training.events import CheckpointSaved
-from graph import Graph
+from layerloom.backend.export.common import ExportError, WeightsError
+from layerloom.backend.export.weights import apply_state, read_safetensors, save_weights
+from layerloom.backend.training.events import CheckpointSaved
+from layerloom.graph import Graph
 
 CHECKPOINT_FORMAT = "layerloom.checkpoint"
 WEIGHTS = "model.safetensors"

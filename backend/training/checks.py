@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from backend.datasets import Dataset
-from backend.training.losses import Objective, ObjectiveError, describe_shapes
-from backend.training.metrics import metric_names
-from backend.training.settings import TrainSettings
-from graph import Graph, TensorSpec, fmt_shape
+from layerloom.backend.datasets import Dataset
+from layerloom.backend.training.losses import Objective, ObjectiveError, describe_shapes
+from layerloom.backend.training.metrics import metric_names
+from layerloom.backend.training.settings import TrainSettings
+from layerloom.graph import Graph, TensorSpec, fmt_shape
 
 
 class TrainingError(Exception):
@@ -163,9 +163,9 @@ def describe_failure(exc: Exception, trainer) -> str:
     running out of memory gets the batch size and the fix; anything else is named
     with the epoch and step where it happened.
     """
-    from backend.training.checkpoint import CheckpointError
-    from backend.training.settings import SettingsError
-    from graph import GraphInvalidError
+    from layerloom.backend.training.checkpoint import CheckpointError
+    from layerloom.backend.training.settings import SettingsError
+    from layerloom.graph import GraphInvalidError
 
     if isinstance(exc, (TrainingError, SettingsError, CheckpointError, GraphInvalidError)):
         return str(exc)

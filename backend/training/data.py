@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from backend.datasets import Dataset, DatasetError, Normalisation, load_dataset, normalise
-from backend.training.settings import DatasetSettings
+from layerloom.backend.datasets import Dataset, DatasetError, Normalisation, load_dataset, normalise
+from layerloom.backend.training.settings import DatasetSettings
 
 
 @dataclass

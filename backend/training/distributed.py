@@ -38,9 +38,9 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from backend.training.checks import TrainingError
-from backend.training.metrics import wide_dtype
-from backend.training.trainer import Trainer
+from layerloom.backend.training.checks import TrainingError
+from layerloom.backend.training.metrics import wide_dtype
+from layerloom.backend.training.trainer import Trainer
 
 # A debug hook for tests of failure handling: "RANK" or "RANK:STEP" makes that rank
 # raise at that optimizer step (step 1 when left out). Nothing else reads it.

@@ -98,7 +98,7 @@ def train_command(path: str | os.PathLike, processes: int, out: str | os.PathLik
     Sending the child SIGINT stops every process after the same step, keeps a
     checkpoint and ends with status 130.
     """
-    command = [sys.executable, "-m", "backend.training", os.fspath(path),
+    command = [sys.executable, "-m", "layerloom.backend.training", os.fspath(path),
                "--nproc", str(int(processes)), "--no-progress"]
     if out is not None:
         command += ["--out", os.fspath(out)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from graph.tensor import fmt_shape
+from layerloom.graph.tensor import fmt_shape
 
 CLASS_LOSSES = ("cross_entropy", "nll")
 

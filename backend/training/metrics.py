@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from backend.training.losses import Objective
+from layerloom.backend.training.losses import Objective
 
 FOLD = 256  # batches whose partial sums wait before being added up
 

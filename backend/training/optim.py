@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import torch
 from torch.optim import lr_scheduler
 
-from backend.training.settings import TrainSettings
+from layerloom.backend.training.settings import TrainSettings
 
 
 def build_optimizer(settings: TrainSettings, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:

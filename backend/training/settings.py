@@ -346,7 +346,7 @@ class DatasetSettings:
         ``base_dir`` (the ``.loom`` file's folder) when the file exists there."""
         import os
 
-        from backend.datasets import list_datasets
+        from layerloom.backend.datasets import list_datasets
 
         if not self.name or any(info.name == self.name for info in list_datasets()):
             return self.name

@@ -13,7 +13,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from backend.training.events import NodeStats
+from layerloom.backend.training.events import NodeStats
 
 HIST_BINS = 30
 HIST_SAMPLE = 4096

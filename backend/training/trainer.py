@@ -25,11 +25,17 @@ from typing import Any
 
 import torch
 
-from backend.compile import compile_graph
-from backend.datasets import Dataset, Normalisation
-from backend.training.checkpoint import CheckpointMixin, load_checkpoint
-from backend.training.checks import Plan, TrainingError, describe_failure, plan_run, resolve_device
-from backend.training.events import (
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.datasets import Dataset, Normalisation
+from layerloom.backend.training.checkpoint import CheckpointMixin, load_checkpoint
+from layerloom.backend.training.checks import (
+    Plan,
+    TrainingError,
+    describe_failure,
+    plan_run,
+    resolve_device,
+)
+from layerloom.backend.training.events import (
     Confusion,
     Consumer,
     Epoch,
@@ -41,11 +47,11 @@ from backend.training.events import (
     Stats,
     Step,
 )
-from backend.training.metrics import MetricSums, target_spread, wide_dtype
-from backend.training.optim import Schedule, build_optimizer, set_lr
-from backend.training.settings import SettingsError, TrainSettings
-from backend.training.stats import StatsCollector
-from graph import Graph
+from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
+from layerloom.backend.training.optim import Schedule, build_optimizer, set_lr
+from layerloom.backend.training.settings import SettingsError, TrainSettings
+from layerloom.backend.training.stats import StatsCollector
+from layerloom.graph import Graph
 
 EVAL_BATCH = 512
 LOSS_GROUP = 32  # at most this many steps' losses wait on the device before being read

@@ -1,7 +1,7 @@
 """Every built-in layer type, registered on import of :mod:`graph`."""
 
-from graph.layers import attention, conv, io_core, merge, norm_act, recurrent
-from graph.registry import register_all
+from layerloom.graph.layers import attention, conv, io_core, merge, norm_act, recurrent
+from layerloom.graph.registry import register_all
 
 MODULES = (io_core, merge, attention, norm_act, recurrent, conv)
 

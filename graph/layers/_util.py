@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from graph.errors import ShapeError
-from graph.tensor import TensorSpec, fmt_shape
+from layerloom.graph.errors import ShapeError
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 
 def need_float(name: str, t: TensorSpec) -> None:

@@ -14,11 +14,11 @@ normalisation and masking are left out, as they are small next to the matmuls.
 
 from __future__ import annotations
 
-from graph.errors import ShapeError
-from graph.layers._util import need_float
-from graph.params import Bool, Choice, Float, Int
-from graph.registry import LayerSpec
-from graph.tensor import TensorSpec, fmt_shape
+from layerloom.graph.errors import ShapeError
+from layerloom.graph.layers._util import need_float
+from layerloom.graph.params import Bool, Choice, Float, Int
+from layerloom.graph.registry import LayerSpec
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 NO_PADDING = -1  # Embedding.padding_idx value meaning "no padding token"
 

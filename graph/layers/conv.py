@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 
-from graph.errors import ShapeError
-from graph.layers._util import conv_out, need_float
-from graph.layers.io_core import ACTIVATIONS
-from graph.params import Bool, Choice, Int, Ints
-from graph.registry import LayerSpec
-from graph.tensor import TensorSpec, fmt_shape
+from layerloom.graph.errors import ShapeError
+from layerloom.graph.layers._util import conv_out, need_float
+from layerloom.graph.layers.io_core import ACTIVATIONS
+from layerloom.graph.params import Bool, Choice, Int, Ints
+from layerloom.graph.registry import LayerSpec
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 # Softmax over the last dim (the width) means nothing for feature maps.
 CONV_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from graph.errors import ShapeError
-from graph.layers._util import need_float
-from graph.params import Bool, Choice, Float, Int, Ints
-from graph.registry import LayerSpec
-from graph.tensor import DTYPES, TensorSpec, fmt_shape
+from layerloom.graph.errors import ShapeError
+from layerloom.graph.layers._util import need_float
+from layerloom.graph.params import Bool, Choice, Float, Int, Ints
+from layerloom.graph.registry import LayerSpec
+from layerloom.graph.tensor import DTYPES, TensorSpec, fmt_shape
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax")
 

@@ -3,11 +3,11 @@ so the ports are ``in1 .. inN`` in a fixed order (Concat's order)."""
 
 from __future__ import annotations
 
-from graph.errors import ShapeError
-from graph.layers._util import need_float, torch_dim
-from graph.params import Int
-from graph.registry import LayerSpec
-from graph.tensor import fmt_shape
+from layerloom.graph.errors import ShapeError
+from layerloom.graph.layers._util import need_float, torch_dim
+from layerloom.graph.params import Int
+from layerloom.graph.registry import LayerSpec
+from layerloom.graph.tensor import fmt_shape
 
 MAX_INPUTS = 8
 

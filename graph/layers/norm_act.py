@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 
-from graph.errors import ShapeError
-from graph.layers._util import need_float, torch_dim
-from graph.params import Bool, Choice, Float, Int
-from graph.registry import LayerSpec
-from graph.tensor import fmt_shape
+from layerloom.graph.errors import ShapeError
+from layerloom.graph.layers._util import need_float, torch_dim
+from layerloom.graph.params import Bool, Choice, Float, Int
+from layerloom.graph.registry import LayerSpec
+from layerloom.graph.tensor import fmt_shape
 
 # --------------------------------------------------------------------- BatchNorm
 

@@ -9,10 +9,10 @@ reading back to step ``0``. Parameter counts are exactly PyTorch's.
 
 from __future__ import annotations
 
-from graph.errors import ShapeError
-from graph.layers._util import need_float, need_rank
-from graph.params import Bool, Choice, Float, Int
-from graph.registry import LayerSpec
+from layerloom.graph.errors import ShapeError
+from layerloom.graph.layers._util import need_float, need_rank
+from layerloom.graph.params import Bool, Choice, Float, Int
+from layerloom.graph.registry import LayerSpec
 
 # Weight blocks per cell: the input/forget/cell/output gates of an LSTM, the
 # reset/update/new gates of a GRU, a single block for a plain RNN.

@@ -2,7 +2,7 @@
 view that shows it. Items draw what the graph and its analysis say; every edit the
 user makes on them becomes a command on the undo stack."""
 
-from gui.canvas.scene import GraphScene
-from gui.canvas.view import LAYER_MIME_TYPE, GraphView
+from layerloom.gui.canvas.scene import GraphScene
+from layerloom.gui.canvas.view import LAYER_MIME_TYPE, GraphView
 
 __all__ = ["LAYER_MIME_TYPE", "GraphScene", "GraphView"]

@@ -23,11 +23,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
-from graph.model import Edge
-from graph.tensor import TensorSpec
-from gui.canvas import theme
-from gui.canvas.port_item import PortItem
-from gui.canvas.text_cache import static_text, text_size
+from layerloom.graph.model import Edge
+from layerloom.graph.tensor import TensorSpec
+from layerloom.gui.canvas import theme
+from layerloom.gui.canvas.port_item import PortItem
+from layerloom.gui.canvas.text_cache import static_text, text_size
 
 LABEL_SIZE = 7.5
 LABEL_MIN_ZOOM = 0.45  # below this the labels would be unreadable; skip them

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.inference import NodeInfo
-from graph.model import Node
-from graph.params import Param
-from graph.tensor import TensorSpec, fmt_shape
+from layerloom.graph.inference import NodeInfo
+from layerloom.graph.model import Node
+from layerloom.graph.params import Param
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 
 def format_value(param: Param, value: Any) -> str:

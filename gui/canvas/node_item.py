@@ -26,14 +26,14 @@ from PySide6.QtWidgets import (
     QStyleOptionGraphicsItem,
 )
 
-from graph.inference import NodeInfo
-from graph.model import Node
-from graph.tensor import TensorSpec
-from gui.canvas import labels, theme
-from gui.canvas.error_badge import RADIUS as BADGE_RADIUS
-from gui.canvas.error_badge import ErrorBadge
-from gui.canvas.port_item import PortItem
-from gui.canvas.text_cache import advance, elided, metrics, static_text
+from layerloom.graph.inference import NodeInfo
+from layerloom.graph.model import Node
+from layerloom.graph.tensor import TensorSpec
+from layerloom.gui.canvas import labels, theme
+from layerloom.gui.canvas.error_badge import RADIUS as BADGE_RADIUS
+from layerloom.gui.canvas.error_badge import ErrorBadge
+from layerloom.gui.canvas.port_item import PortItem
+from layerloom.gui.canvas.text_cache import advance, elided, metrics, static_text
 
 TITLE_SIZE, BODY_SIZE, SMALL_SIZE = 9.5, 8.5, 8.0
 MAX_KEY_ROWS = 2

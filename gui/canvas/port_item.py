@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem
 
-from gui.canvas import theme
+from layerloom.gui.canvas import theme
 
 NORMAL, OK, BAD = "normal", "ok", "bad"
 

@@ -19,16 +19,16 @@ from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QGraphicsScene
 
-from graph.errors import GraphError
-from graph.inference import Analysis
-from graph.model import Edge, Event, Graph
-from gui import commands
-from gui.canvas import theme
-from gui.canvas.edge_item import EdgeItem
-from gui.canvas.node_item import PORTS_MOVED, NodeItem
-from gui.canvas.port_item import BAD, NORMAL, OK, PortItem
-from gui.canvas.wire_check import wire_problem
-from gui.canvas.wire_preview import WirePreview
+from layerloom.graph.errors import GraphError
+from layerloom.graph.inference import Analysis
+from layerloom.graph.model import Edge, Event, Graph
+from layerloom.gui import commands
+from layerloom.gui.canvas import theme
+from layerloom.gui.canvas.edge_item import EdgeItem
+from layerloom.gui.canvas.node_item import PORTS_MOVED, NodeItem
+from layerloom.gui.canvas.port_item import BAD, NORMAL, OK, PortItem
+from layerloom.gui.canvas.wire_check import wire_problem
+from layerloom.gui.canvas.wire_preview import WirePreview
 
 SCENE_EXTENT = 50_000.0  # the canvas is this far in every direction
 

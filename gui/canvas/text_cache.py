@@ -17,7 +17,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetricsF, QStaticText, QTransform
 
-from gui.canvas import theme
+from layerloom.gui.canvas import theme
 
 MAX_ENTRIES = 4096
 

@@ -25,9 +25,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView
 
-from graph.registry import REGISTRY
-from gui.canvas import theme
-from gui.canvas.scene import GraphScene
+from layerloom.graph.registry import REGISTRY
+from layerloom.gui.canvas import theme
+from layerloom.gui.canvas.scene import GraphScene
 
 LAYER_MIME_TYPE = "application/x-layerloom-layer"
 GRAPH_SUFFIX = ".loom"

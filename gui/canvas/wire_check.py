@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from graph.errors import ConnectionRefused, ShapeError
-from graph.inference import Analysis
-from graph.model import Graph, Node
-from graph.registry import REGISTRY
-from graph.tensor import TensorSpec
+from layerloom.graph.errors import ConnectionRefused, ShapeError
+from layerloom.graph.inference import Analysis
+from layerloom.graph.model import Graph, Node
+from layerloom.graph.registry import REGISTRY
+from layerloom.graph.tensor import TensorSpec
 
 PROBE_RANKS = (1, 2, 3, 4, 5)
 PROBE_SIZES = (4, 8, 16, 32, 64, 128)

@@ -6,8 +6,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from gui.canvas import theme
-from gui.canvas.edge_item import wire_path
+from layerloom.gui.canvas import theme
+from layerloom.gui.canvas.edge_item import wire_path
 
 
 class WirePreview(QGraphicsPathItem):

@@ -6,7 +6,7 @@ thread (:mod:`gui.training.worker`) around the backend's trainer. Importing this
 package does not import torch: the dock imports it once the window shows.
 """
 
-from gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
-from gui.training.dock import TrainingDock
+from layerloom.gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
+from layerloom.gui.training.dock import TrainingDock
 
 __all__ = ["TrainingDock", "clear_canvas_badges", "set_canvas_badges"]

@@ -14,8 +14,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem
 
-from gui.canvas import theme
-from gui.training.health import HEALTH_COLOURS, HEALTH_WORDS, format_norm, grad_health
+from layerloom.gui.canvas import theme
+from layerloom.gui.training.health import HEALTH_COLOURS, HEALTH_WORDS, format_norm, grad_health
 
 HEIGHT = 16.0
 PAD = 5.0

@@ -39,17 +39,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph import Event, Graph
-from gui.inspector import qt_listener
-from gui.training import processes_field
-from gui.training.background import CallKeeper
-from gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
-from gui.training.devices import torch_devices
-from gui.training.dock_actions import RunActions
-from gui.training.dock_files import ModelFileActions
-from gui.training.gil import FramePacer, RunSwitchInterval, gui_first
-from gui.training.run_bar import RunBar
-from gui.training.run_record import RUN_COLOURS, Run, graph_signature
+from layerloom.graph import Event, Graph
+from layerloom.gui.inspector import qt_listener
+from layerloom.gui.training import processes_field
+from layerloom.gui.training.background import CallKeeper
+from layerloom.gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
+from layerloom.gui.training.devices import torch_devices
+from layerloom.gui.training.dock_actions import RunActions
+from layerloom.gui.training.dock_files import ModelFileActions
+from layerloom.gui.training.gil import FramePacer, RunSwitchInterval, gui_first
+from layerloom.gui.training.run_bar import RunBar
+from layerloom.gui.training.run_record import RUN_COLOURS, Run, graph_signature
 
 DRAIN_MS = 100  # the plots' update period (about 10 Hz) ...
 MAX_DRAIN_MS = 250  # ... slowed down to at most 4 Hz where drawing is expensive
@@ -130,14 +130,14 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         if self._built:
             return
         self._built = True
-        from gui.training.boundary_view import BoundaryView
-        from gui.training.confusion_view import ConfusionView
-        from gui.training.gradient_view import GradientView
-        from gui.training.loss_view import LossView
-        from gui.training.runs import RunsPanel
-        from gui.training.setup_panel import SetupPanel
-        from gui.training.try_it import TryItPanel
-        from gui.training.weights_view import WeightsView
+        from layerloom.gui.training.boundary_view import BoundaryView
+        from layerloom.gui.training.confusion_view import ConfusionView
+        from layerloom.gui.training.gradient_view import GradientView
+        from layerloom.gui.training.loss_view import LossView
+        from layerloom.gui.training.runs import RunsPanel
+        from layerloom.gui.training.setup_panel import SetupPanel
+        from layerloom.gui.training.try_it import TryItPanel
+        from layerloom.gui.training.weights_view import WeightsView
 
         graph, scene = self.graph, self.scene
         self.run_bar = RunBar()
@@ -215,7 +215,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
             import torch
             import torch._dynamo  # noqa: F401  (the optimizers import it on first use)
 
-            import backend.training  # noqa: F401
+            import layerloom.backend.training  # noqa: F401
         finally:
             if slow:
                 QApplication.restoreOverrideCursor()
@@ -270,10 +270,10 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         options = dict(base_dir=self._base_dir(), dataset_obj=self.setup.dataset_for_run(),
                        hist_node=self.weights_view.layer, parent=self)
         if processes > 1:
-            from gui.training.process_worker import ProcessWorker
+            from layerloom.gui.training.process_worker import ProcessWorker
 
             return ProcessWorker(snapshot, run.training, run.dataset, processes, **options)
-        from gui.training.worker import TrainingWorker
+        from layerloom.gui.training.worker import TrainingWorker
 
         return TrainingWorker(snapshot, run.training, run.dataset, **options)
 
@@ -305,7 +305,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         text = self.run_bar.lr_edit.text().strip()
         last = self.current.lr.last() if self.current is not None else None
         if text and (last is None or text != f"{last[1]:g}"):
-            from backend.training import SettingsError
+            from layerloom.backend.training import SettingsError
 
             try:
                 self.worker.set_lr(float(text))

@@ -15,10 +15,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from graph import Graph
-from gui.training.background import BackgroundCall
-from gui.training.model_files import ModelFileError, data_for, open_trained, save_trained
-from gui.training.run_record import RUN_COLOURS, Run, graph_signature
+from layerloom.graph import Graph
+from layerloom.gui.training.background import BackgroundCall
+from layerloom.gui.training.model_files import ModelFileError, data_for, open_trained, save_trained
+from layerloom.gui.training.run_record import RUN_COLOURS, Run, graph_signature
 
 WEIGHTS_FILTER = "LayerLoom weights (*.safetensors);;All files (*)"
 
@@ -117,8 +117,8 @@ class ModelFileActions:
         self.runs_panel.set_runs(self.runs, run)
         self.show_run(run)
         if graph.dataset.get("name"):
-            from backend.datasets import DatasetError
-            from backend.training import SettingsError
+            from layerloom.backend.datasets import DatasetError
+            from layerloom.backend.training import SettingsError
 
             call = BackgroundCall(_run_data, run.number, graph, self._base_dir(),
                                   expected=(DatasetError, SettingsError, OSError), parent=self)
@@ -149,7 +149,7 @@ class ModelFileActions:
         run = self.shown
         if run is None or run.model is None or run.active:
             return None
-        from gui.training.export_dialog import ExportDialog
+        from layerloom.gui.training.export_dialog import ExportDialog
 
         self.preload()
         dialog = ExportDialog(run.graph, run.model, self._base_dir() or str(Path.home()),

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.training.background import BackgroundCall, CallKeeper
+from layerloom.gui.training.background import BackgroundCall, CallKeeper
 
 # format name -> (menu text, suffix, file-dialog filter)
 FORMATS = {
@@ -42,7 +42,7 @@ FORMATS = {
 
 
 def _export(graph, model, path: str, fmt: str):
-    from backend.export import export_model
+    from layerloom.backend.export import export_model
 
     return export_model(graph, model, path, fmt)
 
@@ -157,7 +157,7 @@ class ExportDialog(QDialog):
         if not path:
             self._failed("Give a file name to export to")
             return False
-        from backend.export import ExportError, WeightsError
+        from layerloom.backend.export import ExportError, WeightsError
 
         self.result, self.error = None, None
         self.status.setText(f"Exporting to {path}… (the file is checked against the model before it is kept)")

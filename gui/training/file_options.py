@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.training.background import BackgroundCall, CallKeeper
+from layerloom.gui.training.background import BackgroundCall, CallKeeper
 
 KIND_NAMES = {"csv": "CSV table", "npz": "NumPy archive", "images": "image folder", "idx": "IDX images"}
 CHOICE_TEXT = {True: "yes", False: "no"}  # how csv header's True/False read in its combo box
@@ -234,8 +234,8 @@ class FileOptionsForm(QWidget):
         self.setVisible(bool(path))
 
     def _build(self) -> None:
-        from backend.datasets import DatasetError
-        from backend.datasets.files import FILE_CHOICES, FILE_OPTIONS, file_kind
+        from layerloom.backend.datasets import DatasetError
+        from layerloom.backend.datasets.files import FILE_CHOICES, FILE_OPTIONS, file_kind
 
         while self.form.rowCount():
             self.form.removeRow(0)
@@ -359,8 +359,8 @@ class FileOptionsForm(QWidget):
             self._start_next()
 
     def _start_next(self) -> None:
-        from backend.datasets import DatasetError, load_dataset
-        from graph import GraphError
+        from layerloom.backend.datasets import DatasetError, load_dataset
+        from layerloom.graph import GraphError
 
         self._running, self._queued = self._queued, None
         if self._running is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graph import Graph, fmt_shape
+from layerloom.graph import Graph, fmt_shape
 
 PASS_THROUGH_CATEGORIES = ("Activation",)  # layers that keep the shape between the
 PASS_THROUGH_TYPES = ("dropout",)  # last Dense and the Output

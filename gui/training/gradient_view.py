@@ -14,8 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.training import plot_style as ps
-from gui.training.health import (
+from layerloom.gui.training import plot_style as ps
+from layerloom.gui.training.health import (
     EXPLODING,
     HEALTH_COLOURS,
     HEALTH_WORDS,
@@ -23,7 +23,7 @@ from gui.training.health import (
     format_norm,
     grad_health,
 )
-from gui.training.run_record import Run
+from layerloom.gui.training.run_record import Run
 
 FLOOR = -12.0  # log10 of the smallest norm drawn (zero gradients sit here)
 MAX_LABEL = 12

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.training import plot_style as ps
-from gui.training.run_record import Run, growing_until
-from gui.training.series import finite_range, from_zero, smooth
+from layerloom.gui.training import plot_style as ps
+from layerloom.gui.training.run_record import Run, growing_until
+from layerloom.gui.training.series import finite_range, from_zero, smooth
 
 VAL_COLOUR = "#ea580c"
 LR_COLOUR = "#7c3aed"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graph import Graph
+from layerloom.graph import Graph
 
 
 class ModelFileError(Exception):
@@ -31,8 +31,8 @@ class OpenedModel:
 def save_trained(graph: Graph, model, path: str | Path, normalisation=None) -> Path:
     """Write ``model``'s weights with ``graph`` (and ``normalisation``) to ``path``;
     the file is read back and compared before it replaces ``path``."""
-    from backend.export import ExportError, save_weights
-    from backend.training.checkpoint import NORMALISATION_KEY, json_metadata
+    from layerloom.backend.export import ExportError, save_weights
+    from layerloom.backend.training.checkpoint import NORMALISATION_KEY, json_metadata
 
     metadata = {}
     if normalisation is not None:
@@ -47,11 +47,11 @@ def save_trained(graph: Graph, model, path: str | Path, normalisation=None) -> P
 
 def open_trained(path: str | Path) -> OpenedModel:
     """The graph, model (CPU, eval mode) and normalisation stored in ``path``."""
-    from backend.datasets import DatasetError, Normalisation
-    from backend.export import WeightsError, load_model
-    from backend.export.weights import read_safetensors
-    from backend.training.checkpoint import NORMALISATION_KEY
-    from graph import GraphError
+    from layerloom.backend.datasets import DatasetError, Normalisation
+    from layerloom.backend.export import WeightsError, load_model
+    from layerloom.backend.export.weights import read_safetensors
+    from layerloom.backend.training.checkpoint import NORMALISATION_KEY
+    from layerloom.graph import GraphError
 
     path = Path(path)
     try:
@@ -72,7 +72,7 @@ def data_for(graph: Graph, base_dir: str | None = None):
     """The validation set (the training set when there is none) that a reopened
     model was trained with: same split, same scaling. Raises the backend's errors
     (``DatasetError``, ``SettingsError``) for data that cannot be loaded."""
-    from backend.training import DatasetSettings, TrainSettings, prepare_data
+    from layerloom.backend.training import DatasetSettings, TrainSettings, prepare_data
 
     settings = TrainSettings.from_dict(graph.training)
     data = prepare_data(DatasetSettings.from_dict(graph.dataset), seed=settings.seed, base_dir=base_dir)

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from backend.training.events import NodeStats, Stats
-from backend.training.stats import HIST_BINS, HIST_SAMPLE, PROBE_SAMPLES, StatsCollector
+from layerloom.backend.training.events import NodeStats, Stats
+from layerloom.backend.training.stats import HIST_BINS, HIST_SAMPLE, PROBE_SAMPLES, StatsCollector
 
 GRID = 64  # decision-boundary grid: GRID x GRID points
 GRID_MARGIN = 0.15  # share of the data's range added on each side

@@ -47,7 +47,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread
 
-from gui.training.worker import STATS_INTERVAL, ProbeProblem, data_ready, first_line
+from layerloom.gui.training.worker import STATS_INTERVAL, ProbeProblem, data_ready, first_line
 
 POLL_S = 0.1  # seconds between two reads of the events file
 KILL_AFTER_S = 15.0  # after Stop, the processes get this long to save and end
@@ -61,7 +61,7 @@ ERROR_PREFIX = "error: "
 def event_from_json(data: Any):
     """The backend event that :func:`dataclasses.asdict` wrote as ``data``, or
     ``None`` for a line this version does not know (it is skipped)."""
-    from backend.training import events as ev
+    from layerloom.backend.training import events as ev
 
     classes = {cls.__dataclass_fields__["kind"].default: cls for cls in (
         ev.Started, ev.Step, ev.Epoch, ev.Stats, ev.Confusion, ev.CheckpointSaved,
@@ -159,7 +159,7 @@ class ProcessWorker(QThread):
                  base_dir: str | None = None, dataset_obj=None, hist_node: str | None = None,
                  folder: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        from backend.training.events import EventQueue
+        from layerloom.backend.training.events import EventQueue
 
         self.setObjectName("processWorker")
         self.graph = graph
@@ -191,7 +191,7 @@ class ProcessWorker(QThread):
         """Not offered (see :meth:`pause`)."""
 
     def set_lr(self, lr: float) -> None:
-        from backend.training import SettingsError
+        from layerloom.backend.training import SettingsError
 
         raise SettingsError("the learning rate of a run on several processes cannot change while it runs")
 
@@ -217,7 +217,7 @@ class ProcessWorker(QThread):
 
     # -------------------------------------------------------------------- run
     def run(self) -> None:  # the worker thread
-        from backend.training.events import Failed
+        from layerloom.backend.training.events import Failed
 
         try:
             self._run()
@@ -232,7 +232,7 @@ class ProcessWorker(QThread):
                 self.folder = None
 
     def _run(self) -> None:
-        from backend.training import train_command
+        from layerloom.backend.training import train_command
 
         self.folder = folder = Path(tempfile.mkdtemp(prefix="layerloom-run-", dir=self._parent_folder))
         loom, events, out = folder / "model.loom", folder / "events.jsonl", folder / "out"
@@ -257,8 +257,8 @@ class ProcessWorker(QThread):
     def _save_snapshot(self, path: Path) -> None:
         """The graph as a ``.loom`` file in the run's folder, its data path made
         absolute (a relative one was relative to the document's folder)."""
-        from backend.training import DatasetSettings, SettingsError
-        from graph import save_graph
+        from layerloom.backend.training import DatasetSettings, SettingsError
+        from layerloom.graph import save_graph
 
         snapshot = self.graph.copy()
         snapshot.set_settings("training", self.training)
@@ -275,7 +275,7 @@ class ProcessWorker(QThread):
     def _prepare_data(self) -> None:
         """The same split and scaling as the child's (same settings and seed), for
         the boundary's scatter while it runs and Try it after it."""
-        from backend.training import DatasetSettings, TrainSettings, prepare_data
+        from layerloom.backend.training import DatasetSettings, TrainSettings, prepare_data
 
         try:
             settings = TrainSettings.from_dict(self.training)
@@ -315,7 +315,7 @@ class ProcessWorker(QThread):
         began = time.monotonic()
         if self._probe_failed or self.data is None or (not force and began < self._next_probe):
             return
-        from backend.training.checkpoint import load_weights
+        from layerloom.backend.training.checkpoint import load_weights
 
         try:
             probe = self._probe or self._make_probe()
@@ -335,9 +335,9 @@ class ProcessWorker(QThread):
     def _make_probe(self):
         import torch
 
-        from backend.compile import compile_graph
-        from backend.training import TrainSettings, plan_run
-        from gui.training.probes import LiveProbe
+        from layerloom.backend.compile import compile_graph
+        from layerloom.backend.training import TrainSettings, plan_run
+        from layerloom.gui.training.probes import LiveProbe
 
         settings = TrainSettings.from_dict(self.training)
         data = self.data
@@ -363,8 +363,8 @@ class ProcessWorker(QThread):
             _kill_group(self._process)
 
     def _read_model(self, path: Path, final) -> None:
-        from backend.training.events import Failed
-        from gui.training.model_files import ModelFileError, open_trained
+        from layerloom.backend.training.events import Failed
+        from layerloom.gui.training.model_files import ModelFileError, open_trained
 
         try:
             opened = open_trained(path)
@@ -376,7 +376,7 @@ class ProcessWorker(QThread):
         self.queue(final)
 
     def _report_end(self, code: int, final, stderr: str) -> None:
-        from backend.training.events import Failed, Finished
+        from layerloom.backend.training.events import Failed, Finished
 
         if code == EXIT_STOPPED or (self._stop_asked is not None and code < 0):
             # stopped before the model was written, or killed after Stop: no model to keep

@@ -19,8 +19,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from graph.params import Int
-from gui.param_editors import make_editor
+from layerloom.graph.params import Int
+from layerloom.gui.param_editors import make_editor
 
 MAX_PROCESSES = 1024  # backend.training.settings.MAX_PROCESSES (not imported: no torch here)
 CLI_HINT = "On the command line, layerloom train FILE --nproc N trains on N processes, CPU ones included."
@@ -35,7 +35,7 @@ def gpu_count() -> int:
 
     if not torch.cuda.is_available():
         return 0
-    from backend.training import device_count
+    from layerloom.backend.training import device_count
 
     return device_count("cuda")
 

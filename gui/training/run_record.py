@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from graph import Graph
-from gui.training.series import BoundedSeries
+from layerloom.graph import Graph
+from layerloom.gui.training.series import BoundedSeries
 
 # Colour of each run's curves (the same in every view and in the Runs list).
 RUN_COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2",

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.training.run_record import Run
+from layerloom.gui.training.run_record import Run
 
 COLUMNS = ("Run", "State", "Loss", "Val loss", "Metric", "Steps")
 

@@ -41,16 +41,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from graph import Event, Graph, GraphError
-from graph.params import INT_LIMIT, Bool, Choice, Float, Int
-from gui.commands import SetParams, SetSettings
-from gui.inspector import qt_listener
-from gui.param_editors import make_editor
-from gui.training.background import BackgroundCall, CallKeeper
-from gui.training.dataset_preview import DatasetPreview
-from gui.training.file_options import FileOptionsForm
-from gui.training.fit import Fix, input_fix, output_fix
-from gui.training.processes_field import ProcessesField
+from layerloom.graph import Event, Graph, GraphError
+from layerloom.graph.params import INT_LIMIT, Bool, Choice, Float, Int
+from layerloom.gui.commands import SetParams, SetSettings
+from layerloom.gui.inspector import qt_listener
+from layerloom.gui.param_editors import make_editor
+from layerloom.gui.training.background import BackgroundCall, CallKeeper
+from layerloom.gui.training.dataset_preview import DatasetPreview
+from layerloom.gui.training.file_options import FileOptionsForm
+from layerloom.gui.training.fit import Fix, input_fix, output_fix
+from layerloom.gui.training.processes_field import ProcessesField
 
 OPEN_FILE = "\0open-file"
 OPEN_FOLDER = "\0open-folder"
@@ -66,7 +66,13 @@ DATASET_PARAMS = (
 def training_params() -> tuple[list, list]:
     """The fields of the training form as parameter schemas: ``(main, advanced)``,
     with the backend's defaults and choices."""
-    from backend.training.settings import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainSettings
+    from layerloom.backend.training.settings import (
+        LOSSES,
+        OPTIMIZERS,
+        PRECISIONS,
+        SCHEDULES,
+        TrainSettings,
+    )
 
     d = TrainSettings()
     main = [
@@ -207,7 +213,7 @@ class SetupPanel(QScrollArea):
         return box
 
     def _fill_dataset_combo(self, current: str) -> None:
-        from backend.datasets import list_datasets
+        from layerloom.backend.datasets import list_datasets
 
         combo = self.dataset_combo
         combo.blockSignals(True)
@@ -287,7 +293,7 @@ class SetupPanel(QScrollArea):
         options = dict(self.graph.dataset.get("options") or {})
         options[key] = value
         name = self.graph.dataset.get("name", "")
-        from backend.datasets import DATASETS, DatasetError
+        from layerloom.backend.datasets import DATASETS, DatasetError
 
         if name in DATASETS:
             try:
@@ -298,7 +304,7 @@ class SetupPanel(QScrollArea):
         self._set_dataset({"options": options})
 
     def _rebuild_options(self, name: str) -> None:
-        from backend.datasets import DATASETS
+        from layerloom.backend.datasets import DATASETS
 
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
@@ -392,7 +398,7 @@ class SetupPanel(QScrollArea):
 
     def set_training(self, changes: dict[str, Any]) -> bool:
         """Change training settings (one undoable command); refused values show why."""
-        from backend.training.settings import SettingsError, TrainSettings
+        from layerloom.backend.training.settings import SettingsError, TrainSettings
 
         data = dict(self.graph.training)
         data.update(changes)
@@ -422,7 +428,7 @@ class SetupPanel(QScrollArea):
             self._options_for = name
             self._rebuild_options(name)
         options = dataset.get("options") or {}
-        from backend.datasets import DATASETS
+        from layerloom.backend.datasets import DATASETS
 
         info = DATASETS.get(name)
         for param in info.options if info else ():
@@ -436,7 +442,7 @@ class SetupPanel(QScrollArea):
         self._update_fixes()
 
     def _refresh_training(self) -> None:
-        from backend.training.settings import SettingsError, TrainSettings
+        from layerloom.backend.training.settings import SettingsError, TrainSettings
 
         try:
             settings = TrainSettings.from_dict(self.graph.training)
@@ -473,7 +479,7 @@ class SetupPanel(QScrollArea):
             if name else ""
 
     def resolved_name(self) -> str:
-        from backend.datasets import DATASETS
+        from layerloom.backend.datasets import DATASETS
 
         name = str(self.graph.dataset.get("name") or "")
         base = self.base_dir()
@@ -505,7 +511,7 @@ class SetupPanel(QScrollArea):
         if not self.preview_enabled:
             self.preview.show_message(f"{self.graph.dataset.get('name')}: the preview loads in a moment…")
             return
-        from backend.datasets import DatasetError, load_dataset
+        from layerloom.backend.datasets import DatasetError, load_dataset
 
         self._loading_key = key
         self.load_error = None
@@ -540,7 +546,7 @@ class SetupPanel(QScrollArea):
     def data_facts(self):
         """Shapes, dtype, task and classes of the chosen data, without loading a
         built-in (its declaration is resolved for the options)."""
-        from backend.datasets import DATASETS, DatasetError
+        from layerloom.backend.datasets import DATASETS, DatasetError
 
         name = str(self.graph.dataset.get("name") or "")
         if name in DATASETS:

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.training import plot_style as ps
-from gui.training.dataset_preview import thumbnail
-from gui.training.run_record import Run
+from layerloom.gui.training import plot_style as ps
+from layerloom.gui.training.dataset_preview import thumbnail
+from layerloom.gui.training.run_record import Run
 
 TOP_CLASSES = 10
 IMAGE_SIZE = 140
@@ -125,7 +125,7 @@ class TryItPanel(QWidget):
         """Run the model on sample ``index``; returns what was shown."""
         if not self.ready:
             return None
-        from gui.training.probes import predict
+        from layerloom.gui.training.probes import predict
 
         run, data = self.run, self._samples()
         index = max(0, min(int(index), len(data) - 1))
@@ -206,7 +206,7 @@ class TryItPanel(QWidget):
 
 def _objective_of(run: Run) -> tuple[str, bool]:
     """``(loss name, single output)`` as the run's loss reads the outputs."""
-    from backend.training.losses import default_loss
+    from layerloom.backend.training.losses import default_loss
 
     data = run.val
     loss = run.training.get("loss", "auto")

@@ -17,8 +17,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.training import plot_style as ps
-from gui.training.run_record import HistHistory, Run, growing_until
+from layerloom.gui.training import plot_style as ps
+from layerloom.gui.training.run_record import HistHistory, Run, growing_until
 
 VALUE_BINS = 48  # rows of the history image
 COLUMNS = 160  # columns of the history image (steps, resampled)

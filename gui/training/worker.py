@@ -107,7 +107,7 @@ class TrainingWorker(QThread):
                  base_dir: str | None = None, dataset_obj=None, hist_node: str | None = None,
                  parent: QObject | None = None):
         super().__init__(parent)
-        from backend.training.events import EventQueue
+        from layerloom.backend.training.events import EventQueue
 
         self.setObjectName("trainingWorker")
         self.graph = graph
@@ -164,7 +164,7 @@ class TrainingWorker(QThread):
 
     # -------------------------------------------------------------------- run
     def run(self) -> None:  # the training thread
-        from backend.training.events import Failed
+        from layerloom.backend.training.events import Failed
 
         try:
             self._run()
@@ -172,8 +172,8 @@ class TrainingWorker(QThread):
             self.queue(Failed(f"training could not start: {type(exc).__name__}: {first_line(exc)}"))
 
     def _run(self) -> None:
-        from backend.datasets import DatasetError
-        from backend.training import (
+        from layerloom.backend.datasets import DatasetError
+        from layerloom.backend.training import (
             DatasetSettings,
             Failed,
             SettingsError,
@@ -234,7 +234,7 @@ class TrainingWorker(QThread):
     def _start_probe(self) -> None:
         import torch
 
-        from gui.training.probes import LiveProbe
+        from layerloom.gui.training.probes import LiveProbe
 
         trainer = self.trainer
         try:

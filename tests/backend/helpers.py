@@ -8,7 +8,7 @@ API (compile, export and import tests); ``moons_file`` writes a small trainable
 
 from __future__ import annotations
 
-from graph import Graph, save_graph
+from layerloom.graph import Graph, save_graph
 from tests.graph.helpers import chain
 
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from backend.compile import compile_graph
-from backend.lowerings.attention import PositionalEncoding
-from graph import Graph
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.lowerings.attention import PositionalEncoding
+from layerloom.graph import Graph
 
 VOCAB, T, D = 17, 7, 8
 

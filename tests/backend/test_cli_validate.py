@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from backend.cli import main
-from graph import Graph, save_graph
+from layerloom.backend.cli import main
+from layerloom.graph import Graph, save_graph
 from tests.graph.helpers import chain, mlp
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
@@ -37,7 +37,7 @@ def test_unreadable_file_exits_2_with_one_line(tmp_path):
     path = tmp_path / "junk.loom"
     path.write_text("{not json")
     proc = subprocess.run(
-        [sys.executable, "-m", "gui.launcher", "validate", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "layerloom.gui.launcher", "validate", str(path)], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ")
@@ -48,7 +48,7 @@ def test_validate_does_not_import_torch_or_qt(tmp_path):
     path = tmp_path / "m.loom"
     save_graph(mlp(), path)
     code = (
-        "import sys; from backend.cli import main; rc = main(['validate', sys.argv[1]]);"
+        "import sys; from layerloom.backend.cli import main; rc = main(['validate', sys.argv[1]]);"
         "print('MODULES', 'torch' in sys.modules, 'PySide6' in sys.modules); sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from backend.compile import CompiledGraph, compile_graph
-from backend.lowering import missing_lowerings
-from graph import REGISTRY, Graph, GraphInvalidError, validate
+from layerloom.backend.compile import CompiledGraph, compile_graph
+from layerloom.backend.lowering import missing_lowerings
+from layerloom.graph import REGISTRY, Graph, GraphInvalidError, validate
 from tests.backend.helpers import Builder, layer, sequential
 
 
@@ -248,9 +248,9 @@ def test_backend_exports_its_public_names_without_importing_torch_up_front():
     import subprocess
     import sys
 
-    import backend
+    from layerloom import backend
 
-    code = "import sys, backend; print('torch' in sys.modules)"
+    code = "import sys, layerloom.backend; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
     for name in ("compile_graph", "CompiledGraph", "save_weights", "load_model", "export_onnx",

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.compile import compile_graph
+from layerloom.backend.compile import compile_graph
 from tests.backend.helpers import Builder, layer, sequential
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from backend.compile import compile_graph
-from backend.lowering import missing_lowerings
-from graph import Graph
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.lowering import missing_lowerings
+from layerloom.graph import Graph
 
 CASES = [
     ("conv1d", (3, 16), {"channels": 5, "kernel_size": 3, "padding": "same", "dilation": 2}),

@@ -12,8 +12,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.cli import main
-from backend.datasets import (
+from layerloom.backend.cli import main
+from layerloom.backend.datasets import (
     DATASETS,
     Dataset,
     DatasetError,
@@ -23,7 +23,7 @@ from backend.datasets import (
     load_dataset,
     normalise,
 )
-from graph import TensorSpec
+from layerloom.graph import TensorSpec
 
 # mnist1d generates 5,000 signals on a cache miss: its own file checks it with a
 # cache in a temporary folder.
@@ -341,8 +341,8 @@ def test_dataset_refuses_arrays_that_contradict_the_declaration():
 
 def test_datasets_never_import_qt():
     code = (
-        "import sys, backend.datasets, backend.cli.datasets, mnist1d.data\n"
-        "backend.datasets.load_dataset('digits')\n"
+        "import sys, layerloom.backend.datasets, layerloom.backend.cli.datasets, mnist1d.data\n"
+        "layerloom.backend.datasets.load_dataset('digits')\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph'))\n"
         "assert not bad, bad\n"
     )

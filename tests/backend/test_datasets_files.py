@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.cli import main
-from backend.datasets import DatasetError, file_kind, load_dataset
+from layerloom.backend.cli import main
+from layerloom.backend.datasets import DatasetError, file_kind, load_dataset
 
 
 def write(path: Path, text: str) -> Path:

@@ -8,7 +8,7 @@ import mnist1d.data
 import numpy as np
 import pytest
 
-from backend.datasets import DATASETS, cache_dir, load_dataset, mnist1d_set
+from layerloom.backend.datasets import DATASETS, cache_dir, load_dataset, mnist1d_set
 
 
 def refuse_download(*args, **kwargs):

@@ -10,10 +10,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.cli import main
-from backend.compile import compile_graph
-from backend.training import TrainingError
-from backend.training.distributed import (
+from layerloom.backend.cli import main
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.training import TrainingError
+from layerloom.backend.training.distributed import (
     DEBUG_FAIL_VAR,
     batch_share,
     debug_failure_step,
@@ -23,14 +23,14 @@ from backend.training.distributed import (
     plan_device,
     worker_env,
 )
-from backend.training.launch import (
+from layerloom.backend.training.launch import (
     LaunchError,
     LaunchOptions,
     describe_failures,
     free_port,
     train_command,
 )
-from backend.training.settings import SettingsError, TrainSettings
+from layerloom.backend.training.settings import SettingsError, TrainSettings
 from tests.backend.helpers import error_line, moons_file
 from tests.graph.helpers import mlp
 
@@ -173,7 +173,7 @@ def test_processes_setting_is_checked_and_defaults_to_one():
 
 def test_train_command_runs_the_training_module(tmp_path):
     cmd = train_command(tmp_path / "a.loom", 3, out=tmp_path / "run", events=tmp_path / "e.jsonl")
-    assert cmd[1:] == ["-m", "backend.training", str(tmp_path / "a.loom"), "--nproc", "3", "--no-progress",
+    assert cmd[1:] == ["-m", "layerloom.backend.training", str(tmp_path / "a.loom"), "--nproc", "3", "--no-progress",
                        "--out", str(tmp_path / "run"), "--events", str(tmp_path / "e.jsonl")]
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.cli import main
-from backend.export.weights import load_model
-from backend.training.distributed import DEBUG_FAIL_VAR
-from backend.training.launch import free_port, train_command
+from layerloom.backend.cli import main
+from layerloom.backend.export.weights import load_model
+from layerloom.backend.training.distributed import DEBUG_FAIL_VAR
+from layerloom.backend.training.launch import free_port, train_command
 from tests.backend.helpers import error_line, moons_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +121,7 @@ def test_the_command_joins_a_run_started_by_torchrun(graph_file, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
          "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
-         "-m", "backend.training", str(path), "--out", str(out), "--no-progress"],
+         "-m", "layerloom.backend.training", str(path), "--out", str(out), "--no-progress"],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr

@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from backend import compile_graph, load_model, save_weights
-from backend.cli import EXIT_INVALID, EXIT_UNREADABLE, main
-from graph import save_graph
+from layerloom.backend import compile_graph, load_model, save_weights
+from layerloom.backend.cli import EXIT_INVALID, EXIT_UNREADABLE, main
+from layerloom.graph import save_graph
 from tests.backend.helpers import layer, sequential
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit's notices

@@ -14,8 +14,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-import backend.export.onnx_export as onnx_export
-from backend import ExportError, compile_graph, export_onnx
+import layerloom.backend.export.onnx_export as onnx_export
+from layerloom.backend import ExportError, compile_graph, export_onnx
 from tests.backend.helpers import Builder, layer, sequential
 
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import backend.export.python_source as python_source
-from backend import ExportError, compile_graph, export_python
+import layerloom.backend.export.python_source as python_source
+from layerloom.backend import ExportError, compile_graph, export_python
 from tests.backend.helpers import Builder, layer
 
 

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-import backend.export.torchscript as torchscript
-from backend import ExportError, compile_graph, export_torchscript
+import layerloom.backend.export.torchscript as torchscript
+from layerloom.backend import ExportError, compile_graph, export_torchscript
 from tests.backend.helpers import layer, sequential
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit's notices

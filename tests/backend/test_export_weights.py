@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from backend import ExportError, WeightsError, compile_graph, load_model, save_weights
-from backend.export import load_weights
-from graph import GraphFileError, dumps
+from layerloom.backend import ExportError, WeightsError, compile_graph, load_model, save_weights
+from layerloom.backend.export import load_weights
+from layerloom.graph import GraphFileError, dumps
 from tests.backend.helpers import layer, sequential
 
 
@@ -130,7 +130,7 @@ def test_unwritable_targets_fail_cleanly(trained, tmp_path):
 
 
 def test_a_failed_check_keeps_the_old_file_and_leaves_nothing(trained, tmp_path, monkeypatch):
-    import backend.export.weights as weights
+    import layerloom.backend.export.weights as weights
 
     graph, model = trained
     target = tmp_path / "keep.safetensors"

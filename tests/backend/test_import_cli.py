@@ -11,10 +11,10 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from backend.cli import main
-from backend.export.weights import load_model
-from backend.importers.user_code import load_class
-from graph import load_graph
+from layerloom.backend.cli import main
+from layerloom.backend.export.weights import load_model
+from layerloom.backend.importers.user_code import load_class
+from layerloom.graph import load_graph
 
 MODEL_PY = textwrap.dedent('''
     import torch

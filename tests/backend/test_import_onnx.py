@@ -10,10 +10,10 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from backend.compile import compile_graph
-from backend.export.onnx_export import export_onnx
-from backend.importers import ModelImportError, import_onnx
-from graph import Graph
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.export.onnx_export import export_onnx
+from layerloom.backend.importers import ModelImportError, import_onnx
+from layerloom.graph import Graph
 from tests.graph.helpers import chain
 
 TOLERANCE = 1e-5
@@ -166,7 +166,7 @@ def test_attention_as_matrix_products_is_reported_with_the_way_out(tmp_path):
 
 @pytest.mark.parametrize("kind", ["sinusoidal", "learned"])
 def test_a_table_added_to_a_sequence_is_a_positional_encoding(tmp_path, kind):
-    from backend.lowerings.attention import PositionalEncoding
+    from layerloom.backend.lowerings.attention import PositionalEncoding
 
     table = PositionalEncoding.sinusoidal(16, 6).numpy()
     if kind == "learned":

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.compile import compile_graph
-from backend.export.weights import load_model
-from backend.importers import ModelImportError, import_module, save_import
-from graph import load_graph
-from graph.layout import NODE_HEIGHT, NODE_WIDTH, layered_positions
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.export.weights import load_model
+from layerloom.backend.importers import ModelImportError, import_module, save_import
+from layerloom.graph import load_graph
+from layerloom.graph.layout import NODE_HEIGHT, NODE_WIDTH, layered_positions
 
 TOLERANCE = 1e-5
 
@@ -223,7 +223,7 @@ def test_saved_import_reopens_with_its_weights(tmp_path):
 
 
 def test_a_layerloom_model_imports_as_itself():
-    from graph import Graph
+    from layerloom.graph import Graph
     from tests.graph.helpers import chain
 
     graph = Graph()

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from backend.compile import compile_graph
-from backend.lowerings.recurrent import GRU, LSTM, RNN
-from graph import Graph
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.lowerings.recurrent import GRU, LSTM, RNN
+from layerloom.graph import Graph
 from tests.graph.helpers import chain
 
 TOL = {"atol": 1e-6, "rtol": 1e-6}

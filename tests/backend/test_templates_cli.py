@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from backend import templates
-from backend.cli import main
+from layerloom.backend import templates
+from layerloom.backend.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 

@@ -8,10 +8,10 @@ import signal
 import pytest
 import torch
 
-from backend.cli import main
-from backend.cli import train as train_cli
-from backend.export.weights import load_model
-from graph import Graph, save_graph
+from layerloom.backend.cli import main
+from layerloom.backend.cli import train as train_cli
+from layerloom.backend.export.weights import load_model
+from layerloom.graph import Graph, save_graph
 from tests.backend.helpers import error_line, moons_file
 from tests.graph.helpers import chain
 
@@ -86,7 +86,7 @@ def test_progress_bar_draws_on_a_terminal():
         def isatty(self):
             return True
 
-    from backend.training.events import Epoch, Started, Step
+    from layerloom.backend.training.events import Epoch, Started, Step
 
     stream = Terminal()
     bar = train_cli.Progress(stream)

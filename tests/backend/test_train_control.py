@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from backend.datasets import Dataset
-from backend.export.weights import load_model
-from backend.training import (
+from layerloom.backend.datasets import Dataset
+from layerloom.backend.export.weights import load_model
+from layerloom.backend.training import (
     DatasetSettings,
     EventQueue,
     Trainer,
@@ -17,8 +17,8 @@ from backend.training import (
     load_checkpoint,
     prepare_data,
 )
-from backend.training.checkpoint import STATE, WEIGHTS
-from graph import Graph
+from layerloom.backend.training.checkpoint import STATE, WEIGHTS
+from layerloom.graph import Graph
 from tests.graph.helpers import chain
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend.compile import compile_graph
-from backend.datasets import Dataset, load_dataset
-from backend.training import EventQueue, Trainer, TrainSettings
-from graph import Graph
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.datasets import Dataset, load_dataset
+from layerloom.backend.training import EventQueue, Trainer, TrainSettings
+from layerloom.graph import Graph
 from tests.graph.helpers import chain
 
 

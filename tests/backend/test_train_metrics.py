@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import mean_absolute_error, r2_score
 
-from backend.datasets import Dataset
-from backend.training import Objective, Trainer, TrainSettings
-from backend.training.metrics import MetricSums
-from graph import Graph
+from layerloom.backend.datasets import Dataset
+from layerloom.backend.training import Objective, Trainer, TrainSettings
+from layerloom.backend.training.metrics import MetricSums
+from layerloom.graph import Graph
 from tests.graph.helpers import chain
 
 CPU = torch.device("cpu")

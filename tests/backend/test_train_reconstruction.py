@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from backend.datasets import DatasetError, load_dataset
-from backend.training import DatasetSettings, SettingsError, prepare_data
+from layerloom.backend.datasets import DatasetError, load_dataset
+from layerloom.backend.training import DatasetSettings, SettingsError, prepare_data
 
 
 def test_target_input_turns_labels_into_the_flattened_input():

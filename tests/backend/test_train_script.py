@@ -16,13 +16,19 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from backend.cli import main
-from backend.export import FORMATS
-from backend.export import train_script_runtime as runtime
-from backend.export.weights import load_model
-from backend.training import DatasetSettings, Objective, Trainer, TrainSettings, prepare_data
-from backend.training.launch import free_port
-from graph import load_graph
+from layerloom.backend.cli import main
+from layerloom.backend.export import FORMATS
+from layerloom.backend.export import train_script_runtime as runtime
+from layerloom.backend.export.weights import load_model
+from layerloom.backend.training import (
+    DatasetSettings,
+    Objective,
+    Trainer,
+    TrainSettings,
+    prepare_data,
+)
+from layerloom.backend.training.launch import free_port
+from layerloom.graph import load_graph
 from tests.backend.helpers import error_line, moons_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +75,7 @@ def test_export_writes_script_weights_and_data(exported, capsys):
             modules |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module.split(".")[0])
-    assert "torch" in modules and not modules & {"backend", "graph", "numpy", "safetensors"}
+    assert "torch" in modules and not modules & {"layerloom", "backend", "graph", "numpy", "safetensors"}
     data = np.load(folder / "train.npz", allow_pickle=False)
     assert sorted(data.files) == ["x", "x_val", "y", "y_val"] and len(data["x"]) == 80
     assert "train-script" in FORMATS

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.training.settings import (
+from layerloom.backend.training.settings import (
     LOSSES,
     OPTIMIZERS,
     PRECISIONS,

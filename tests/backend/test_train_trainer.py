@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from backend.compile import compile_graph
-from backend.datasets import load_dataset
-from backend.training import (
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.datasets import load_dataset
+from layerloom.backend.training import (
     LOSSES,
     OPTIMIZERS,
     SCHEDULES,
@@ -18,7 +18,7 @@ from backend.training import (
     TrainSettings,
     prepare_data,
 )
-from graph import Graph
+from layerloom.graph import Graph
 from tests.graph.helpers import chain
 
 

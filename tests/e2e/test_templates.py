@@ -15,15 +15,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.templates import (
+from layerloom.backend.templates import (
     GROUPS,
     list_templates,
     load_template,
     parse_expected,
     template_names,
 )
-from backend.training import DatasetSettings, Failed, Finished, Trainer, TrainSettings, prepare_data
-from graph.layout import NODE_HEIGHT, NODE_WIDTH
+from layerloom.backend.training import (
+    DatasetSettings,
+    Failed,
+    Finished,
+    Trainer,
+    TrainSettings,
+    prepare_data,
+)
+from layerloom.graph.layout import NODE_HEIGHT, NODE_WIDTH
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 NAMES = template_names()

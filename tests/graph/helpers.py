@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph import Graph
+from layerloom.graph import Graph
 
 
 def chain(graph: Graph, *layers, start: str | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from graph import REGISTRY, Graph, GraphError, ShapeError, TensorSpec, dumps, loads
+from layerloom.graph import REGISTRY, Graph, GraphError, ShapeError, TensorSpec, dumps, loads
 
 FEW = settings(max_examples=25, deadline=None)
 ATTENTION_IDS = ("embedding", "positional_encoding", "multi_head_attention", "transformer_encoder_layer")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from graph import REGISTRY, Graph, ParamError, fmt_shape
+from layerloom.graph import REGISTRY, Graph, ParamError, fmt_shape
 
 EXAMPLES = settings(max_examples=60, deadline=None)
 TORCH_REFUSALS = (ValueError, RuntimeError, NotImplementedError)

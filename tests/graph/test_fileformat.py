@@ -4,7 +4,15 @@ import json
 
 import pytest
 
-from graph import FORMAT_VERSION, GraphFileError, dumps, fileformat, load_graph, loads, save_graph
+from layerloom.graph import (
+    FORMAT_VERSION,
+    GraphFileError,
+    dumps,
+    fileformat,
+    load_graph,
+    loads,
+    save_graph,
+)
 from tests.graph.helpers import mlp
 
 

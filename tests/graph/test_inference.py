@@ -1,6 +1,6 @@
 """Shape inference: shapes on every edge, counts, errors that never stop the walk."""
 
-from graph import Graph
+from layerloom.graph import Graph
 from tests.graph.helpers import chain, mlp
 
 

@@ -2,7 +2,14 @@
 
 import pytest
 
-from graph import ConnectionRefused, Edge, Graph, GraphError, ParamError, UnknownLayerError
+from layerloom.graph import (
+    ConnectionRefused,
+    Edge,
+    Graph,
+    GraphError,
+    ParamError,
+    UnknownLayerError,
+)
 from tests.graph.helpers import chain, mlp
 
 

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from graph import REGISTRY, Graph, ShapeError, TensorSpec
+from layerloom.graph import REGISTRY, Graph, ShapeError, TensorSpec
 from tests.graph.helpers import chain
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -87,7 +87,7 @@ def test_batch_norm_agrees_with_torch(shape, affine, track, eps, momentum):
 
 
 def test_batch_norm_picks_1d_for_features_and_sequences_and_2d_for_images():
-    from graph.layers.norm_act import batch_norm_kind
+    from layerloom.graph.layers.norm_act import batch_norm_kind
 
     assert [batch_norm_kind(r) for r in (1, 2, 3)] == ["BatchNorm1d", "BatchNorm1d", "BatchNorm2d"]
     with pytest.raises(ShapeError) as err:

@@ -10,8 +10,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtTest import QTest
 
-from graph import Graph
-from gui.canvas import GraphScene, GraphView
+from layerloom.graph import Graph
+from layerloom.gui.canvas import GraphScene, GraphView
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -19,7 +19,7 @@ def _clipboard_released_at_exit(qapp):
     """Clear the clipboard after the last GUI test, as the app does on quit
     (see gui.app.release_clipboard): PySide6 crashes at exit otherwise."""
     yield
-    from gui.app import release_clipboard
+    from layerloom.gui.app import release_clipboard
 
     release_clipboard()
 

@@ -7,15 +7,15 @@ import sys
 from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication
 
-from gui.app import release_clipboard
-from gui.clipboard import MIME_TYPE
+from layerloom.gui.app import release_clipboard
+from layerloom.gui.clipboard import MIME_TYPE
 
 SCRIPT = """
 import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from gui.app import configure_application
-from gui.clipboard import to_mime
+from layerloom.gui.app import configure_application
+from layerloom.gui.clipboard import to_mime
 app = QApplication([])
 configure_application(app)
 QApplication.clipboard().setMimeData(to_mime({"nodes": [], "edges": []}))

@@ -9,10 +9,10 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QWheelEve
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from graph import Graph
-from gui.canvas import LAYER_MIME_TYPE
-from gui.canvas.theme import GRID, HEADER_HEIGHT, NODE_WIDTH
-from gui.commands import SetParams
+from layerloom.graph import Graph
+from layerloom.gui.canvas import LAYER_MIME_TYPE
+from layerloom.gui.canvas.theme import GRID, HEADER_HEIGHT, NODE_WIDTH
+from layerloom.gui.commands import SetParams
 
 
 def drop(canvas, mime: QMimeData, at: QPoint) -> bool:
@@ -257,7 +257,7 @@ def test_grid_background_and_items_render(canvas, graph, chain):
 
 
 def test_rename_shows_the_label_in_the_header(canvas, graph, chain, undo_stack):
-    from gui.commands import Rename
+    from layerloom.gui.commands import Rename
 
     chain(graph, ("dense", {"units": 3}))
     item = canvas.scene.node_item("dense_1")
@@ -268,7 +268,7 @@ def test_rename_shows_the_label_in_the_header(canvas, graph, chain, undo_stack):
 
 
 def test_scene_helpers_paste_layout_and_add_at_centre(canvas, graph, chain, undo_stack):
-    from gui.clipboard import copy_selection
+    from layerloom.gui.clipboard import copy_selection
 
     ids = chain(graph, ("input", {"shape": [4]}), ("dense", {"units": 3}), "output")
     pasted = canvas.scene.paste(copy_selection(graph, ids[:2]), (40, 40))
@@ -304,8 +304,8 @@ def test_ports_explain_their_tensors(canvas, graph, chain):
 def test_a_scene_deleted_with_its_window_lets_go_of_the_graph(qtbot, graph, undo_stack):
     from PySide6.QtWidgets import QWidget
 
-    from gui.canvas import GraphScene
-    from gui.commands import AddNode
+    from layerloom.gui.canvas import GraphScene
+    from layerloom.gui.commands import AddNode
 
     window = QWidget()
     scene = GraphScene(graph, undo_stack)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from graph import Graph
-from gui.canvas import edge_item
-from gui.canvas.node_item import NodeItem
-from gui.commands import MoveNodes, Rename, SetParams
+from layerloom.graph import Graph
+from layerloom.gui.canvas import edge_item
+from layerloom.gui.canvas.node_item import NodeItem
+from layerloom.gui.commands import MoveNodes, Rename, SetParams
 
 DROPOUTS = 8  # per half of the chain
 

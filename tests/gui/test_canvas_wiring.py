@@ -7,8 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from gui.canvas.port_item import BAD, NORMAL, OK
-from gui.commands import Disconnect, SetParams
+from layerloom.gui.canvas.port_item import BAD, NORMAL, OK
+from layerloom.gui.commands import Disconnect, SetParams
 
 
 def test_wire_two_ports_with_the_mouse(canvas, graph, chain, undo_stack, check_undo_redo):
@@ -133,8 +133,8 @@ def test_escape_or_a_graph_change_cancels_a_wire(canvas, graph, chain, undo_stac
 
 
 def test_rank_check_refuses_only_ranks_a_layer_never_takes(graph):
-    from graph import TensorSpec
-    from gui.canvas.wire_check import rank_problem
+    from layerloom.graph import TensorSpec
+    from layerloom.gui.canvas.wire_check import rank_problem
 
     conv = graph.add_node("conv2d")
     flat = graph.add_node("flatten")

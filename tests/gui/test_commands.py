@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph import (
+from layerloom.graph import (
     ConnectionRefused,
     Edge,
     Graph,
@@ -18,8 +18,8 @@ from graph import (
     UnknownLayerError,
     layered_positions,
 )
-from gui import clipboard
-from gui.commands import (
+from layerloom.gui import clipboard
+from layerloom.gui.commands import (
     AddNode,
     AutoLayout,
     Connect,

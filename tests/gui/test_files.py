@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from graph import GraphFileError, load_graph, save_graph
-from gui.app import examples_dir
-from gui.commands import AddNode, SetParams
-from gui.template_gallery import TemplateGallery, list_templates
+from layerloom.graph import GraphFileError, load_graph, save_graph
+from layerloom.gui.commands import AddNode, SetParams
+from layerloom.gui.template_gallery import TemplateGallery, list_templates
+from layerloom.resources import examples_dir
 from tests.gui.test_window_helpers import PYTHON, REPO, make_window, subprocess_env
 
 
@@ -25,7 +25,7 @@ def _edit(window, units=7):
 
 
 def _small_graph_file(path, units=5):
-    from graph import Graph
+    from layerloom.graph import Graph
 
     g = Graph()
     g.add_node("input", {"shape": (3,)}, position=(0, 0))
@@ -173,8 +173,8 @@ QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[1])
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from gui.main_window import MainWindow
-from gui.commands import AddNode
+from layerloom.gui.main_window import MainWindow
+from layerloom.gui.commands import AddNode
 window = MainWindow()
 window.document.open(sys.argv[2])
 window.undo_stack.push(AddNode(window.graph, "dense", {"units": 7}, position=(0, 300)))
@@ -224,7 +224,7 @@ def test_recent_files_keep_the_last_ten(window, tmp_path):
     assert window.document.path == recent[3]
     assert window.recent.paths()[0] == recent[3]
 
-    from gui.app import user_settings
+    from layerloom.gui.app import user_settings
 
     assert json.loads(user_settings().value("recentFiles"))[0] == str(recent[3]), "kept in QSettings"
     recent[5].unlink()

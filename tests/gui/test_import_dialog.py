@@ -9,12 +9,17 @@ import pytest
 import torch
 from PySide6.QtGui import QKeySequence
 
-from backend.compile import compile_graph
-from backend.importers import import_file, import_onnx
-from graph import Graph
-from gui.import_dialog import ImportDialog, ask_import_options, read_classes, read_onnx_inputs
-from gui.importing import ImportRequest
-from gui.training.run_record import graph_signature
+from layerloom.backend.compile import compile_graph
+from layerloom.backend.importers import import_file, import_onnx
+from layerloom.graph import Graph
+from layerloom.gui.import_dialog import (
+    ImportDialog,
+    ask_import_options,
+    read_classes,
+    read_onnx_inputs,
+)
+from layerloom.gui.importing import ImportRequest
+from layerloom.gui.training.run_record import graph_signature
 from tests.gui.test_window_helpers import UnexpectedDialog, make_window
 
 MLP_SOURCE = '''
@@ -167,7 +172,7 @@ def test_edits_made_while_importing_are_asked_about_again(qtbot, window, tmp_pat
 
 
 def test_weights_stay_out_of_a_busy_training_dock(qtbot, window, tmp_path, monkeypatch):
-    from gui.training import TrainingDock
+    from layerloom.gui.training import TrainingDock
 
     source = tmp_path / "mlp.py"
     source.write_text(MLP_SOURCE)
@@ -267,7 +272,7 @@ def test_closing_the_window_waits_for_a_running_import(qtbot, window, tmp_path):
 @pytest.fixture(scope="module")
 def onnx_files(tmp_path_factory):
     """An exported Dense model, and a copy whose feature dim is left open."""
-    from backend.export import export_onnx
+    from layerloom.backend.export import export_onnx
 
     folder = tmp_path_factory.mktemp("onnx")
     graph = Graph()

@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
-from graph import REGISTRY
-from gui.commands import Connect, SetParams
+from layerloom.graph import REGISTRY
+from layerloom.gui.commands import Connect, SetParams
 from tests.gui.test_window_helpers import make_window
 
 EDITOR_TYPES = {"int": QSpinBox, "float": QLineEdit, "bool": QCheckBox, "choice": QComboBox, "ints": QLineEdit}

@@ -7,9 +7,9 @@ import html
 import pytest
 from PySide6.QtCore import Qt
 
-from graph import REGISTRY
-from gui.canvas import LAYER_MIME_TYPE
-from gui.palette import LAYER_MIME, Palette
+from layerloom.graph import REGISTRY
+from layerloom.gui.canvas import LAYER_MIME_TYPE
+from layerloom.gui.palette import LAYER_MIME, Palette
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ TOLERANCE = 200  # other code may hold or release a few references meanwhile
 def small_canvas(qtbot):
     from PySide6.QtGui import QUndoStack
 
-    from graph import Graph
-    from gui.canvas import GraphScene, GraphView
+    from layerloom.graph import Graph
+    from layerloom.gui.canvas import GraphScene, GraphView
 
     graph = Graph()
     graph.add_node("input", {"shape": (4,)}, position=(0, 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui.commands import SetParams
+from layerloom.gui.commands import SetParams
 from tests.gui.test_training_helpers import make_host, moons_mlp, one_thread, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -79,7 +79,7 @@ def test_export_after_training(trained, qtbot, tmp_path, fmt):
 
 
 def test_image_data_trains_with_a_confusion_matrix_and_try_it_shows_the_image(qtbot):
-    from graph import Graph
+    from layerloom.graph import Graph
 
     g = Graph()
     ids = [g.add_node(t, p, position=(i * 240.0, 0.0)).id for i, (t, p) in enumerate([

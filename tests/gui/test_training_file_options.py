@@ -11,9 +11,9 @@ import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QToolButton
 
-from graph import Graph, load_graph, save_graph
-from gui.training.file_options import format_option, parse_option
-from gui.training.setup_panel import SetupPanel
+from layerloom.graph import Graph, load_graph, save_graph
+from layerloom.gui.training.file_options import format_option, parse_option
+from layerloom.gui.training.setup_panel import SetupPanel
 from tests.gui.test_training_helpers import wait_for
 
 
@@ -194,7 +194,7 @@ def test_a_check_answered_after_another_file_was_chosen_is_dropped(qtbot, tmp_pa
 def test_an_edit_made_while_a_refused_one_is_checked_is_kept(qtbot, tmp_path, monkeypatch):
     import threading
 
-    from gui.training import file_options
+    from layerloom.gui.training import file_options
 
     write_table(tmp_path)
     panel = open_panel(qtbot, tmp_path, "table.csv")
@@ -315,8 +315,8 @@ def test_typed_text_becomes_the_value_the_reader_takes_and_reads_back(key, text,
 def test_every_offered_choice_is_handled_by_its_reader(tmp_path):
     """The readers check choices against the same lists the panel offers; each
     value must also be one the reader acts on: data, or a clear DatasetError."""
-    from backend.datasets import DatasetError, load_dataset
-    from backend.datasets.files import FILE_CHOICES
+    from layerloom.backend.datasets import DatasetError, load_dataset
+    from layerloom.backend.datasets.files import FILE_CHOICES
 
     write_table(tmp_path)
     np.savez(tmp_path / "arrays.npz", x=np.zeros((4, 2), np.int64), y=np.zeros((4, 2), np.int64))

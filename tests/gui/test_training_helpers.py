@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow
 
-from graph import Graph
-from gui.canvas import GraphScene, GraphView
+from layerloom.graph import Graph
+from layerloom.gui.canvas import GraphScene, GraphView
 
 MOONS = {"name": "moons", "options": {"n_samples": 240, "noise": 0.1, "seed": 0},
          "normalise": "standard", "val_split": 0.25}
@@ -41,8 +41,8 @@ class Host(QMainWindow):
 
     def __init__(self, graph: Graph):
         super().__init__()
-        from gui.document import Document
-        from gui.training import TrainingDock
+        from layerloom.gui.document import Document
+        from layerloom.gui.training import TrainingDock
 
         self.document = Document(self)
         self.document.graph.replace_with(graph)

@@ -16,8 +16,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from gui.training import processes_field
-from gui.training.process_worker import ProcessWorker, event_from_json, launcher_message
+from layerloom.gui.training import processes_field
+from layerloom.gui.training.process_worker import ProcessWorker, event_from_json, launcher_message
 from tests.gui.test_training_helpers import make_host, moons_mlp, one_thread, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -149,7 +149,7 @@ def test_a_failing_rank_is_named_in_the_dock(qtbot, gpus, monkeypatch):
 def test_events_come_back_from_their_json_lines_and_errors_from_stderr():
     from dataclasses import asdict
 
-    from backend.training.events import Confusion, NodeStats, Started, Stats
+    from layerloom.backend.training.events import Confusion, NodeStats, Started, Stats
 
     for event in (Started(3, 9, 3, "cpu", 10, 90, 30, 32, notes=("a",), processes=2),
                   Confusion(1, ((3, 1), (0, 4)), ("0", "1")),

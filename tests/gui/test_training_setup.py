@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graph import load_graph, save_graph
+from layerloom.graph import load_graph, save_graph
 from tests.gui.test_training_helpers import make_host, one_thread, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.datasets import DATASETS
-from backend.training.events import (
+from layerloom.backend.datasets import DATASETS
+from layerloom.backend.training.events import (
     Epoch,
     Failed,
     Finished,
@@ -23,13 +23,17 @@ from backend.training.events import (
     Stats,
     Step,
 )
-from graph import Graph
-from gui.training.canvas_badges import canvas_badges, clear_canvas_badges, set_canvas_badges
-from gui.training.fit import input_fix, last_dense, output_fix
-from gui.training.health import grad_health
-from gui.training.run_record import HIST_HISTORY, HistHistory, Run, graph_signature
-from gui.training.series import BoundedSeries, finite_range, smooth
-from gui.training.weights_view import history_image
+from layerloom.graph import Graph
+from layerloom.gui.training.canvas_badges import (
+    canvas_badges,
+    clear_canvas_badges,
+    set_canvas_badges,
+)
+from layerloom.gui.training.fit import input_fix, last_dense, output_fix
+from layerloom.gui.training.health import grad_health
+from layerloom.gui.training.run_record import HIST_HISTORY, HistHistory, Run, graph_signature
+from layerloom.gui.training.series import BoundedSeries, finite_range, smooth
+from layerloom.gui.training.weights_view import history_image
 from tests.gui.test_training_helpers import moons_mlp
 
 
@@ -176,7 +180,7 @@ def test_run_record_folds_events_in_order():
 
 # ----------------------------------------------------------------- badges
 def test_canvas_badges_follow_the_values_given(qapp, undo_stack):
-    from gui.canvas import GraphScene
+    from layerloom.gui.canvas import GraphScene
 
     g = moons_mlp()
     scene = GraphScene(g, undo_stack)
@@ -202,7 +206,7 @@ def test_canvas_badges_follow_the_values_given(qapp, undo_stack):
 def test_class_probabilities_follow_the_loss():
     import torch
 
-    from gui.training.probes import class_probabilities
+    from layerloom.gui.training.probes import class_probabilities
 
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     ce = class_probabilities("cross_entropy", False, logits)
@@ -219,7 +223,7 @@ def test_interpreter_lock_hand_over_is_restored():
     import sys
     import threading
 
-    from gui.training.gil import (
+    from layerloom.gui.training.gil import (
         DRAW_SWITCH_INTERVAL,
         RUN_SWITCH_INTERVAL,
         RunSwitchInterval,
@@ -245,7 +249,7 @@ def test_interpreter_lock_hand_over_is_restored():
 
 
 def test_frame_pacer_slows_the_plots_when_drawing_costs_too_much(monkeypatch):
-    from gui.training import gil
+    from layerloom.gui.training import gil
 
     class Timer:
         def __init__(self):
@@ -283,7 +287,7 @@ def test_frame_pacer_slows_the_plots_when_drawing_costs_too_much(monkeypatch):
 
 
 def test_live_curves_draw_about_one_point_per_pixel_column(qtbot):
-    from gui.training.loss_view import LossView
+    from layerloom.gui.training.loss_view import LossView
 
     view = LossView()
     qtbot.addWidget(view)
@@ -307,8 +311,8 @@ def test_live_curves_draw_about_one_point_per_pixel_column(qtbot):
 
 
 def test_x_views_grow_into_the_run_and_y_views_start_at_zero():
-    from gui.training.plot_style import x_view_end
-    from gui.training.series import from_zero
+    from layerloom.gui.training.plot_style import x_view_end
+    from layerloom.gui.training.series import from_zero
 
     assert x_view_end(0, 100, 10_000) == 200  # room to double into
     assert x_view_end(0, 2_000, 10_000) == 4_000
@@ -321,7 +325,7 @@ def test_x_views_grow_into_the_run_and_y_views_start_at_zero():
 
 
 def test_a_followed_run_moves_its_x_view_a_few_times_and_shows_it_whole_from_half_way(qtbot):
-    from gui.training import plot_style as ps
+    from layerloom.gui.training import plot_style as ps
 
     widget = ps.graphics_widget()
     qtbot.addWidget(widget)

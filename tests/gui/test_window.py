@@ -11,9 +11,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from graph import REGISTRY
-from gui.commands import Connect
-from gui.palette import LAYER_MIME
+from layerloom.graph import REGISTRY
+from layerloom.gui.commands import Connect
+from layerloom.gui.palette import LAYER_MIME
 from tests.gui.test_window_helpers import PYTHON, REPO, make_window, subprocess_env
 
 
@@ -195,7 +195,7 @@ def test_status_bar_shows_totals_errors_and_canvas_messages(window, qtbot):
 def test_no_display_says_so_in_one_line(tmp_path):
     env = subprocess_env(tmp_path)  # no DISPLAY, WAYLAND_DISPLAY or QT_QPA_PLATFORM
     result = subprocess.run(
-        [PYTHON, "-c", "import sys; from gui.launcher import main; sys.exit(main([]))"],
+        [PYTHON, "-c", "import sys; from layerloom.gui.launcher import main; sys.exit(main([]))"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
@@ -207,7 +207,7 @@ def test_no_display_says_so_in_one_line(tmp_path):
 
 
 def test_display_check_accepts_headless_platforms():
-    from gui.app import display_problem
+    from layerloom.gui.app import display_problem
 
     assert display_problem({}, "linux") is not None
     assert display_problem({"DISPLAY": ":0"}, "linux") is None
@@ -221,7 +221,7 @@ def test_display_check_accepts_headless_platforms():
 PROBE = r"""
 import json, sys, time
 start = time.perf_counter()
-import gui.app
+import layerloom.gui.app
 
 def probe(app, window):
     deadline = time.perf_counter() + 10
@@ -237,13 +237,13 @@ def probe(app, window):
     }))
     return 0
 
-gui.app._exec = probe
-sys.exit(gui.app.run_app(sys.argv[1:]))
+layerloom.gui.app._exec = probe
+sys.exit(layerloom.gui.app.run_app(sys.argv[1:]))
 """
 
 
 def test_window_shows_fast_without_importing_torch(tmp_path):
-    from gui.app import sample_project
+    from layerloom.gui.app import sample_project
 
     sample = sample_project()
     args = [str(sample)] if sample else []
@@ -265,7 +265,7 @@ def test_window_shows_fast_without_importing_torch(tmp_path):
 
 
 def test_sample_project_opens_without_a_file(window, monkeypatch):
-    from gui.app import sample_project
+    from layerloom.gui.app import sample_project
 
     sample = sample_project()
     if sample is None:
@@ -278,7 +278,7 @@ def test_sample_project_opens_without_a_file(window, monkeypatch):
 
 
 def test_an_example_given_by_path_opens_as_a_copy(window):
-    from gui.app import sample_project
+    from layerloom.gui.app import sample_project
 
     sample = sample_project()
     if sample is None:

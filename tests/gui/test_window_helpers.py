@@ -41,8 +41,8 @@ def make_window(qtbot, tmp_path: Path, show: bool = True):
 
     ``window.errors`` collects ``(title, message)`` of every error shown.
     """
-    from gui.app import configure_application
-    from gui.main_window import MainWindow
+    from layerloom.gui.app import configure_application
+    from layerloom.gui.main_window import MainWindow
 
     isolate_settings(tmp_path / "settings")
     configure_application(QApplication.instance())
