@@ -1,12 +1,12 @@
 """Write the teaching templates in ``resources/examples`` (run once; kept to regenerate).
 
 Each template is an ordinary ``.loom`` file: a graph laid out by
-:func:`graph.layout.auto_layout`, a ``"dataset"`` and a ``"training"`` section, so that
+:func:`layerloom.graph.layout.auto_layout`, a ``"dataset"`` and a ``"training"`` section, so that
 opening it and pressing Train works with no other step, and a ``"meta"`` section with
 ``title``, ``description`` (what it shows, which plot to read, what to try), ``group``
 (for the gallery), ``order`` (its place in a teaching sequence, within the group) and
 ``expected`` (the result its saved settings reach, checked by
-``benchmarks/templates_table.py``; the clause syntax is in :mod:`backend.templates`).
+``benchmarks/templates_table.py``; the clause syntax is in :mod:`layerloom.backend.templates`).
 
 Templates that teach by comparison come as sets that differ in one thing only (the
 activation, the loss, the batch size, the learning rate, ...), so a user can run them

@@ -1,6 +1,6 @@
 """Train every teaching template with its saved settings and check its stated result.
 
-Each template's ``meta["expected"]`` (syntax in :mod:`backend.templates`) is what its
+Each template's ``meta["expected"]`` (syntax in :mod:`layerloom.backend.templates`) is what its
 description promises: "val accuracy >= 97%", "diverges", ... This script trains the
 template exactly as a user who opens it and presses Train would (saved dataset,
 settings and seed; the device is forced to the one given here), measures the

@@ -1,7 +1,7 @@
 """The ``.loom`` file format: JSON data, never code.
 
 Loading is parse -> plain data -> migrations -> build. Every problem ends in one
-:class:`~graph.errors.GraphFileError` naming the file, the place and the problem.
+:class:`~layerloom.graph.errors.GraphFileError` naming the file, the place and the problem.
 Nothing read from a file is executed, imported, unpickled or evaluated: layer types
 are looked up in the registry's allow-list and every value is checked against its
 layer's schema. Saving is atomic and deterministic, so save -> load -> save gives

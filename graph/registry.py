@@ -61,7 +61,7 @@ class LayerSpec:
         The parameter schema, in form order.
     shape_rule : callable
         ``(params, inputs) -> {output port: TensorSpec}``; raises
-        :class:`~graph.errors.ShapeError` when the inputs do not fit.
+        :class:`~layerloom.graph.errors.ShapeError` when the inputs do not fit.
     inputs : tuple of str or callable
         Input port names, or ``params -> tuple`` for variadic layers (merges).
     outputs : tuple of str

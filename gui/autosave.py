@@ -52,7 +52,7 @@ class Recovery:
         return f"unsaved changes to {name} from {when}"
 
     def load(self) -> Graph:
-        """The recovered graph; raises :class:`~graph.GraphFileError` if unreadable."""
+        """The recovered graph; raises :class:`~layerloom.graph.GraphFileError` if unreadable."""
         return load_graph(self.graph_file)
 
     def discard(self) -> None:

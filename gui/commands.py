@@ -1,4 +1,4 @@
-"""Undoable edits of a :class:`~graph.model.Graph`.
+"""Undoable edits of a :class:`~layerloom.graph.model.Graph`.
 
 Every change a user makes goes through one of these :class:`QUndoCommand` classes,
 and every command touches the document only through ``Graph`` methods, so the
@@ -145,7 +145,7 @@ class RemoveNodes(Command):
 
 class Connect(Command):
     """Wire an output port to an input port; refused wires raise
-    :class:`~graph.errors.ConnectionRefused` before the command is pushed."""
+    :class:`~layerloom.graph.errors.ConnectionRefused` before the command is pushed."""
 
     def __init__(self, graph: Graph, source: str, source_port: str, target: str, target_port: str,
                  parent: CompoundCommand | None = None):
@@ -264,7 +264,7 @@ class Paste(Command):
     """Add copied nodes (fresh ids, positions shifted by ``offset``) and the wires
     between them.
 
-    ``data`` is the plain dict of :func:`gui.clipboard.copy_selection`; it may come
+    ``data`` is the plain dict of :func:`layerloom.gui.clipboard.copy_selection`; it may come
     from another window or program, so it is built into a scratch graph first,
     which checks every type, value and wire before anything is pushed.
     """
@@ -294,7 +294,7 @@ class Paste(Command):
 class AutoLayout(Command):
     """Arrange every node in layered columns, inputs at the left.
 
-    ``sizes`` go to :func:`graph.layout.layered_positions` (node width, height and
+    ``sizes`` go to :func:`layerloom.graph.layout.layered_positions` (node width, height and
     gaps), so the canvas can pass the size of its node boxes.
     """
 

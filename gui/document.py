@@ -1,6 +1,6 @@
 """The open document: one graph, its undo stack, its file and whether it is saved.
 
-The :class:`Document` keeps the same :class:`~graph.Graph` object for the whole
+The :class:`Document` keeps the same :class:`~layerloom.graph.Graph` object for the whole
 session; opening a file replaces its content (``Graph.replace_with``), so the
 canvas and the inspector, which follow the graph's events, never need rewiring.
 "Unsaved changes" is the undo stack's clean state, as in every Qt editor.
@@ -88,7 +88,7 @@ class Document(QObject):
     def open(self, path: str | Path) -> None:
         """Replace the content with the file at ``path``.
 
-        Raises :class:`~graph.GraphFileError` (with the loader's message) before
+        Raises :class:`~layerloom.graph.GraphFileError` (with the loader's message) before
         anything changes, so a bad file leaves the current document as it was.
         """
         path = Path(path)

@@ -1,6 +1,6 @@
 """File ▸ Import Model…: bring a PyTorch or ONNX model in as a new graph.
 
-The import itself (:mod:`backend.importers`) traces the model, maps it, compiles
+The import itself (:mod:`layerloom.backend.importers`) traces the model, maps it, compiles
 the graph and checks its outputs; for a PyTorch file it also runs the file's code.
 That takes a second or more, so it runs in an :class:`ImportWorker` thread that
 touches no widget: it reports through signals connected to bound methods of
@@ -167,7 +167,7 @@ class BusyIndicator(QWidget):
 
 
 class ModelImport(QObject):
-    """The Import Model command of a :class:`~gui.main_window.MainWindow`.
+    """The Import Model command of a :class:`~layerloom.gui.main_window.MainWindow`.
 
     Asks through the window's replaceable ``maybe_save``, ``ask_import_path``,
     ``ask_import_options`` and ``show_error``, so tests script every dialog.

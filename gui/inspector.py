@@ -1,7 +1,7 @@
 """The inspector: a form for the selected node(s), generated from the layer schema.
 
 Shows the layer's name and docs, its label (rename), one editor per parameter
-(:mod:`gui.param_editors`), its input and output shapes, parameter count, cost,
+(:mod:`layerloom.gui.param_editors`), its input and output shapes, parameter count, cost,
 and its error. Several selected nodes of one type are edited together. Every edit
 is an undo command; refused values stay in the form with the reason below it.
 The form follows the graph's events (undo, redo, edits on the canvas) and writes
@@ -82,7 +82,7 @@ class Inspector(QWidget):
     graph : Graph
         The document's graph; the inspector follows its events.
     undo_stack : QUndoStack
-        Where edits go, as :class:`~gui.commands.SetParams` / ``Rename``.
+        Where edits go, as :class:`~layerloom.gui.commands.SetParams` / ``Rename``.
     """
 
     def __init__(self, graph: Graph, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
@@ -338,8 +338,8 @@ class Inspector(QWidget):
     def apply(self, name: str, value: Any) -> bool:
         """Set parameter ``name`` to ``value`` on every shown node, as one undo step.
 
-        A value the schema refuses (:class:`~graph.ParamError`) or a change that
-        would remove a wired port (:class:`~graph.GraphError`) is not applied; its
+        A value the schema refuses (:class:`~layerloom.graph.ParamError`) or a change that
+        would remove a wired port (:class:`~layerloom.graph.GraphError`) is not applied; its
         message is shown under the form. Returns True when the edit was pushed.
         """
         if not self._ids or not shiboken6.isValid(self):  # an editor losing focus as the window goes

@@ -1,6 +1,6 @@
 """The ``layerloom`` entry point.
 
-Sub-commands (``layerloom train ...``) go to :mod:`backend.cli` without importing
+Sub-commands (``layerloom train ...``) go to :mod:`layerloom.backend.cli` without importing
 Qt, so they work on servers; only the bare ``layerloom [FILE]`` starts the app.
 """
 

@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
 
     def import_model(self, path: str | Path | None = None) -> bool:
         """File ▸ Import Model…: a PyTorch or ONNX model as a new graph, imported in
-        the background (see :mod:`gui.importing`). True when an import started."""
+        the background (see :mod:`layerloom.gui.importing`). True when an import started."""
         return self.model_import.begin(path)
 
     def load(self, path: Path) -> bool:

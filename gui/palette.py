@@ -3,7 +3,7 @@
 Drag an entry onto the canvas to add that layer where it is dropped (the drag
 carries :data:`LAYER_MIME`, the layer type id as UTF-8); double-click an entry,
 or press Enter on it or in the search box, to add it at the centre of the view
-(``layerActivated``). The list is built from :data:`graph.REGISTRY`, so a new
+(``layerActivated``). The list is built from :data:`layerloom.graph.REGISTRY`, so a new
 layer declaration appears here without touching this file.
 """
 

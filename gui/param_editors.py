@@ -1,4 +1,4 @@
-"""One small editor widget per parameter kind, built from a :class:`~graph.Param`.
+"""One small editor widget per parameter kind, built from a :class:`~layerloom.graph.Param`.
 
 Each editor shows a value with :meth:`set_value` (signals blocked, so writing the
 model's value into the form never echoes back as an edit) and reports a user's

@@ -1,4 +1,4 @@
-"""Write the README screenshots: ``python -m gui.screenshots [OUT_DIR]``.
+"""Write the README screenshots: ``python -m layerloom.gui.screenshots [OUT_DIR]``.
 
 Renders the real main window off screen (no display needed) at a fixed size:
 an empty window, the CNN example with a convolution selected, and the same

@@ -7,7 +7,7 @@ names it (``.onnx``, ``.pt``, ``.py``, ``.safetensors``).
 
 ``--format train-script`` writes a standalone training script instead (runnable
 with torchrun; ``--with-data`` adds the file's dataset as ``.npz``): see
-:mod:`backend.export.train_script`.
+:mod:`layerloom.backend.export.train_script`.
 """
 
 from __future__ import annotations

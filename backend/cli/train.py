@@ -18,8 +18,8 @@ aborts at once).
 
 Several processes (``--nproc N``, or the file's ``processes`` setting) train with
 DistributedDataParallel: this command becomes torch.distributed's launcher
-(:mod:`backend.training.launch`, what ``torchrun`` runs), and each worker it starts
-trains one share of every batch (:mod:`backend.training.distributed`). Started by
+(:mod:`layerloom.backend.training.launch`, what ``torchrun`` runs), and each worker it starts
+trains one share of every batch (:mod:`layerloom.backend.training.distributed`). Started by
 ``torchrun`` itself, the command finds ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` in
 its environment and joins the run instead of launching one. ``--batch-size`` is
 always the global batch, split between the processes.

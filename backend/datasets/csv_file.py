@@ -139,7 +139,7 @@ def load_csv(
     header: Any = "auto",
     delimiter: str | None = None,
 ) -> Dataset:
-    """Read a CSV table; see :data:`backend.datasets.files.FILE_OPTIONS` for the options."""
+    """Read a CSV table; see :data:`layerloom.backend.datasets.files.FILE_OPTIONS` for the options."""
     check_choice(path, "task", task, FILE_CHOICES["csv"]["task"])
     check_choice(path, "header", header, FILE_CHOICES["csv"]["header"])
     rows = _read_rows(path, delimiter)

@@ -97,7 +97,7 @@ def looks_like_idx(path: Path) -> bool:
 
 
 def load_file(path: Path, **options: Any):
-    """Read user data of any supported kind; see :func:`backend.datasets.load_dataset`."""
+    """Read user data of any supported kind; see :func:`layerloom.backend.datasets.load_dataset`."""
     kind = file_kind(path)
     allowed = FILE_OPTIONS[kind]
     unknown = [k for k in options if k not in allowed]

@@ -1,7 +1,7 @@
 """The registry of built-in datasets and the one entry point, :func:`load_dataset`.
 
 Each built-in is declared once with a :class:`DatasetInfo`: its name, what it is,
-its task, the shapes it produces and its options as ``graph.params.Param`` schemas
+its task, the shapes it produces and its options as ``layerloom.graph.params.Param`` schemas
 (the same kind of schema layers use, so the GUI builds the options form the same
 way). The GUI lists and describes built-ins from the registry without generating
 any data; :func:`load_dataset` validates the options and then generates.
@@ -147,7 +147,7 @@ def load_dataset(name_or_path: str | os.PathLike, **options: Any) -> Dataset:
         ``labels=`` the labels file, or a folder holding the usual names).
     **options
         The dataset's options; see ``DATASETS[name].options`` for built-ins and
-        :data:`backend.datasets.files.FILE_OPTIONS` for files.
+        :data:`layerloom.backend.datasets.files.FILE_OPTIONS` for files.
 
     Raises
     ------

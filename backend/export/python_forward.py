@@ -10,7 +10,7 @@ One line per operation, in the graph's order, with the nodes' names as variables
 
 Operators are written as operators (``a + b``, ``x[:, -1]``), torch functions by
 their public names (``torch.cat``, ``F.gelu``), and LayerLoom's own functions are
-copied into the file by the :class:`~backend.export.source_bundle.Bundle`.
+copied into the file by the :class:`~layerloom.backend.export.source_bundle.Bundle`.
 """
 
 from __future__ import annotations

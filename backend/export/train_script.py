@@ -4,11 +4,11 @@ For users who move to a cluster without LayerLoom: one ``.py`` file that needs
 only torch, runnable with ``python train.py`` (one process) or ``torchrun
 --nproc-per-node N train.py`` (DistributedDataParallel). It holds
 
-- the model class of the Python export (:func:`backend.export.python_source.
+- the model class of the Python export (:func:`layerloom.backend.export.python_source.
   python_source`, reused as it is: the same class, loader and weights file),
 - the file's training settings (optimizer, loss, schedule, clipping, early
   stopping, precision, seed) and the task they train on, as a Python literal,
-- the training loop of :mod:`backend.export.train_script_runtime`, copied in.
+- the training loop of :mod:`layerloom.backend.export.train_script_runtime`, copied in.
 
 Next to it go ``<name>.safetensors``, the initial weights (the graph's weights as
 exported: freshly initialised or trained with ``--weights``, with the graph in

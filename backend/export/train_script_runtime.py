@@ -1,6 +1,6 @@
 """The training part of the standalone training script (``--format train-script``).
 
-:mod:`backend.export.train_script` copies this module's source, below the model
+:mod:`layerloom.backend.export.train_script` copies this module's source, below the model
 class of the Python export, into the script it writes; LayerLoom never runs it
 itself (tests import it to check it). It must therefore need nothing but Python's
 standard library and torch.

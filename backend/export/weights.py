@@ -1,6 +1,6 @@
 """Weights as safetensors, with the graph inside: one file reopens as a model.
 
-The file's metadata holds the graph as ``.loom`` JSON text (``graph.dumps``), so a
+The file's metadata holds the graph as ``.loom`` JSON text (``layerloom.graph.dumps``), so a
 trained model is one ``.safetensors`` file that :func:`load_model` turns back into
 the graph and the compiled module with its weights. safetensors stores raw tensor
 bytes and a JSON header: nothing is unpickled or executed when it is read.
@@ -44,7 +44,7 @@ def save_weights(
     graph : Graph
         The graph ``model`` was compiled from; embedded as JSON in the metadata.
     model : nn.Module
-        Usually a :class:`~backend.compile.CompiledGraph`.
+        Usually a :class:`~layerloom.backend.compile.CompiledGraph`.
     path : path-like
         The target file.
     metadata : dict of str, optional

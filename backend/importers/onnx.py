@@ -5,7 +5,7 @@ must name a file inside the model's folder (absolute paths and ``..`` escapes ar
 refused) before any of it is loaded. The model then runs once in onnxruntime with
 every intermediate value exposed, which gives the shape of each tensor and the
 value of each shape computation, and each operator is mapped by the rules of
-:mod:`backend.importers.onnx_rules`. Operators that only compute on constants and
+:mod:`layerloom.backend.importers.onnx_rules`. Operators that only compute on constants and
 shapes (``Shape``, ``Gather`` of a shape, ``Concat`` of sizes, ``Expand`` of
 zeros) are followed as constants. Anything else is reported by operator type and
 node name, all at once.

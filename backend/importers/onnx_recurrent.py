@@ -2,7 +2,7 @@
 
 torch's exporter writes a batch-first recurrent layer as a ``Transpose`` to
 (T, N, F), one operator per stacked layer, then ``Transpose`` and ``Reshape`` back
-to (N, T, H·dirs) (see :mod:`backend.importers.recurrent` for the parts on the
+to (N, T, H·dirs) (see :mod:`layerloom.backend.importers.recurrent` for the parts on the
 way). An operator reading the steps of one with the same settings is one more
 stacked layer of it; weights are converted from ONNX's gate order to torch's.
 """

@@ -1,4 +1,4 @@
-"""How ONNX operators become LayerLoom nodes (see :mod:`backend.importers.onnx`).
+"""How ONNX operators become LayerLoom nodes (see :mod:`layerloom.backend.importers.onnx`).
 
 :data:`RULES` maps an operator type to a rule ``(mapper, op) -> entry`` that
 returns what the operator's first output is (rules with several outputs set the
@@ -14,7 +14,7 @@ others on ``mapper.env``). The rules cover what torch 2.13's exporter
 - Embedding as ``Gather`` from a table, PositionalEncoding as ``Add`` of a slice
   of its table, Upsample (nearest, bilinear) as ``Resize``;
 - LSTM and GRU as ``LSTM`` and ``GRU`` operators, with the transposes, reshapes
-  and ``Gather`` of the last step around them (:mod:`~backend.importers.onnx_recurrent`).
+  and ``Gather`` of the last step around them (:mod:`~layerloom.backend.importers.onnx_recurrent`).
 
 Dropout is left out of exported files. What the exporter decomposes is reported:
 attention layers (matrix products), plain RNN layers (unrolled steps) and

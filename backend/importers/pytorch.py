@@ -4,8 +4,8 @@ The module is traced with ``torch.fx``; the layer classes LayerLoom knows stay
 leaves of the trace (one ``call_module`` each) and everything else is traced
 through, down to functions and tensor methods. The trace is then run once on
 random inputs to record every tensor's shape (fx alone does not know shapes),
-and each fx node is mapped by the rules of :mod:`backend.importers.torch_modules`
-(layers) and :mod:`backend.importers.torch_rules` (functions and methods).
+and each fx node is mapped by the rules of :mod:`layerloom.backend.importers.torch_modules`
+(layers) and :mod:`layerloom.backend.importers.torch_rules` (functions and methods).
 Whatever has no rule is collected; the import then fails with the whole list,
 each part named with its module path, fx node and source line.
 

@@ -3,12 +3,12 @@ LayerLoom nodes, and the helpers the module rules share.
 
 :data:`FUNCTION_RULES` (``torch.*``, ``F.*`` and operators) and
 :data:`METHOD_RULES` (tensor methods) are looked up by
-:mod:`backend.importers.pytorch` for each ``call_function`` and ``call_method``
+:mod:`layerloom.backend.importers.pytorch` for each ``call_function`` and ``call_method``
 node of the ``torch.fx`` trace; layer classes are in
-:mod:`backend.importers.torch_modules`. A rule receives the mapper and the fx node
+:mod:`layerloom.backend.importers.torch_modules`. A rule receives the mapper and the fx node
 and returns what the node's result is: a
-:class:`~backend.importers.common.Value`, a recurrent layer's partial result, a
-size, or a tuple. It raises :class:`~backend.importers.common.Unsupported` with
+:class:`~layerloom.backend.importers.common.Value`, a recurrent layer's partial result, a
+size, or a tuple. It raises :class:`~layerloom.backend.importers.common.Unsupported` with
 the reason when the call uses an option LayerLoom's layer does not have.
 """
 

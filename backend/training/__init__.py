@@ -14,7 +14,7 @@ Several processes: ``layerloom train FILE --nproc N`` (:mod:`.launch` starts the
 :mod:`.distributed` trains in each), or from a program ``train_command(path, N)``
 for a child process; ``device_count(device)`` says how many processes fit.
 
-Names are imported on first use (PEP 562), so ``backend.training.settings`` (pure
+Names are imported on first use (PEP 562), so ``layerloom.backend.training.settings`` (pure
 Python) loads without torch: the command line builds its parser without paying
 for the torch import.
 """

@@ -1,4 +1,4 @@
-"""``python -m backend.training FILE [options]``: the same as ``layerloom train``.
+"""``python -m layerloom.backend.training FILE [options]``: the same as ``layerloom train``.
 
 For places where the ``layerloom`` command is not on the PATH, above all under
 torchrun, which starts a Python module in every process::

@@ -2,7 +2,7 @@
 
 ``model.safetensors``
     The weights, with the graph embedded in the metadata (the format of
-    :mod:`backend.export.weights`, so ``load_model`` reopens it as a model).
+    :mod:`layerloom.backend.export.weights`, so ``load_model`` reopens it as a model).
 ``state.pt``
     Optimizer, schedule and gradient-scaler state, progress (epoch, step, position
     in the epoch), random-number-generator states and the history so far: a dict of
@@ -126,7 +126,7 @@ def _unlink(path: str) -> None:
 
 
 class CheckpointMixin:
-    """Checkpointing of a :class:`~backend.training.trainer.Trainer`: what its state
+    """Checkpointing of a :class:`~layerloom.backend.training.trainer.Trainer`: what its state
     is made of, and how a new trainer takes it over to continue the run.
 
     Besides the optimizer and schedule, a checkpoint keeps the position in the

@@ -21,7 +21,7 @@ agreed on: each rank tells the others at every step whether it was asked to stop
 through a small all-reduce on a separate gloo group that does not wait for the
 GPU, and all of them stop after the same step.
 
-The processes are started by :mod:`backend.training.launch` (``layerloom train
+The processes are started by :mod:`layerloom.backend.training.launch` (``layerloom train
 --nproc N``) or by ``torchrun``; either way torch.distributed's launcher sets
 ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE`` and ``MASTER_ADDR``/``MASTER_PORT``,
 which :func:`worker_env` reads.

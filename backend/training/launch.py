@@ -16,7 +16,7 @@ A failing worker writes its message to the error file the agent gives it
 rank at fault, and tells it apart from ranks that only lost contact with it.
 
 Ctrl-C: every worker stops after the same step (see
-:class:`~backend.training.distributed.DistributedTrainer`), rank 0 keeps a
+:class:`~layerloom.backend.training.distributed.DistributedTrainer`), rank 0 keeps a
 checkpoint, and the command ends with status 130; a second Ctrl-C ends the workers
 at once.
 """
@@ -92,7 +92,7 @@ def train_command(path: str | os.PathLike, processes: int, out: str | os.PathLik
     """The command line that trains the ``.loom`` file ``path`` on ``processes``
     processes, for a child process (``subprocess.Popen``) started by the GUI.
 
-    It runs ``python -m backend.training`` (``layerloom train``) without a progress
+    It runs ``python -m layerloom.backend.training`` (``layerloom train``) without a progress
     bar; with ``events`` it writes every training event of rank 0 to that file as
     JSON lines (:class:`dataclasses.asdict` of each event) for the caller to follow.
     Sending the child SIGINT stops every process after the same step, keeps a

@@ -3,7 +3,7 @@
 Data stays on the device as whole tensors; each epoch draws a permutation with a
 ``torch.Generator`` seeded from the run's seed and takes batches by slicing it (no
 ``DataLoader``, no worker processes, no copies per step). The loop reports through
-events (:mod:`backend.training.events`) that it hands to a consumer without waiting
+events (:mod:`layerloom.backend.training.events`) that it hands to a consumer without waiting
 on it, and it honours :meth:`~Trainer.pause`, :meth:`~Trainer.resume`,
 :meth:`~Trainer.stop` and :meth:`~Trainer.set_lr` between steps, so another thread
 (the GUI's) controls it with a few ``threading.Event`` flips.
@@ -64,7 +64,7 @@ class _ConsumerError(Exception):
 class Trainer(CheckpointMixin):
     """Trains a graph on a dataset.
 
-    One process trains on every sample; :class:`~backend.training.distributed.
+    One process trains on every sample; :class:`~layerloom.backend.training.distributed.
     DistributedTrainer` builds on the hooks marked below (``_train_batch``,
     ``_train_metrics``, ``_validate``) to share each batch between processes.
 
@@ -73,7 +73,7 @@ class Trainer(CheckpointMixin):
     graph : Graph
         The graph to train (a snapshot is taken; later edits do not reach the run).
     train : Dataset
-        Training data, already normalised (see :func:`backend.training.prepare_data`).
+        Training data, already normalised (see :func:`layerloom.backend.training.prepare_data`).
     val : Dataset, optional
         Validation data: evaluated after every epoch (metrics, confusion matrix).
     settings : TrainSettings, optional

@@ -1,4 +1,4 @@
-"""Every built-in layer type, registered on import of :mod:`graph`."""
+"""Every built-in layer type, registered on import of :mod:`layerloom.graph`."""
 
 from layerloom.graph.layers import attention, conv, io_core, merge, norm_act, recurrent
 from layerloom.graph.registry import register_all

@@ -1,4 +1,4 @@
-"""The node-editor canvas: a scene that follows a :class:`~graph.model.Graph` and the
+"""The node-editor canvas: a scene that follows a :class:`~layerloom.graph.model.Graph` and the
 view that shows it. Items draw what the graph and its analysis say; every edit the
 user makes on them becomes a command on the undo stack."""
 

@@ -7,7 +7,7 @@ nodes pans and zooms without re-laying out anything. A card compares a cheap
 record of what it displays (:class:`_Shown`) before doing any layout, and the layout
 itself is shared: the header by its two strings, the body by its texts (most cards
 of a large graph show the same few bodies), each string measured and prepared once
-(:mod:`gui.canvas.text_cache`). So an edit that changes the text of three hundred
+(:mod:`layerloom.gui.canvas.text_cache`). So an edit that changes the text of three hundred
 cards costs dictionary look-ups, not text layout.
 """
 
@@ -91,7 +91,7 @@ def _shown(node: Node, node_texts: tuple, info: NodeInfo | None) -> _Shown:
 class NodeItem(QGraphicsItem):
     """The card of one graph node. Its position is the node's (top-left corner);
     while the user drags it, it moves alone and the scene pushes one
-    :class:`~gui.commands.MoveNodes` on release."""
+    :class:`~layerloom.gui.commands.MoveNodes` on release."""
 
     def __init__(self, node: Node, info: NodeInfo | None = None):
         super().__init__()

@@ -1,9 +1,9 @@
-"""The scene: one item per node and per edge of a :class:`~graph.model.Graph`.
+"""The scene: one item per node and per edge of a :class:`~layerloom.graph.model.Graph`.
 
 The scene follows the graph's events (node and edge added, removed, changed,
 moved; reset) and holds no state the graph does not: a node item sits at
 ``node.position`` except while the user drags it, and the drag becomes one
-:class:`~gui.commands.MoveNodes` on release. Shapes, counts and errors come from
+:class:`~layerloom.gui.commands.MoveNodes` on release. Shapes, counts and errors come from
 ``graph.analysis()``, re-read once per undo-stack step (or once per burst of
 events from elsewhere), and only the items whose text changed are repainted.
 """
@@ -299,7 +299,7 @@ class GraphScene(QGraphicsScene):
         return command.node_id
 
     def paste(self, data: dict, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
-        """Paste copied nodes (see :mod:`gui.clipboard`) and select them."""
+        """Paste copied nodes (see :mod:`layerloom.gui.clipboard`) and select them."""
         command = self.push(lambda: commands.Paste(self.graph, data, offset))
         if command is None:
             return []

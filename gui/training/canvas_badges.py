@@ -2,7 +2,7 @@
 norm, coloured from healthy to vanishing or exploding, and, after a ReLU, the share
 of dead units.
 
-The badges are small child items of the scene's :class:`~gui.canvas.node_item.NodeItem`
+The badges are small child items of the scene's :class:`~layerloom.gui.canvas.node_item.NodeItem`
 objects, created and owned here: the canvas needs no change, and a node that is
 deleted (or a scene rebuilt when a file opens) takes its badge with it.
 """

@@ -1,7 +1,7 @@
 """A glimpse of the chosen dataset: a few rows, a few images, or a 2-D scatter,
 with its shapes.
 
-Fed with a loaded :class:`~backend.datasets.Dataset` (loaded off the GUI thread by
+Fed with a loaded :class:`~layerloom.backend.datasets.Dataset` (loaded off the GUI thread by
 the set-up panel); uses the dataset's own ``preview()`` so the command line and
 the app describe data the same way.
 """

@@ -5,7 +5,7 @@ curves (always in view) and tabs for weights, gradient flow, decision boundary,
 confusion matrix, the runs of the session, and Try it.
 
 Rules this follows (measured on a prototype): the training thread
-(:class:`~gui.training.worker.TrainingWorker`) queues its events and a 100 ms
+(:class:`~layerloom.gui.training.worker.TrainingWorker`) queues its events and a 100 ms
 timer here drains them, so plots update at about 10 Hz from batched events and
 the thread never emits a signal per step; histograms and gradients are measured
 at most twice a second, for the layer on screen only; plots fit their ranges at
@@ -18,7 +18,7 @@ The graph being trained is a snapshot (``graph.copy()``): the user can go on
 editing, and the dock says when the graph has changed since the run started.
 A run on several GPUs (the set-up panel's Processes) trains in child processes
 instead, followed through their events file
-(:class:`~gui.training.process_worker.ProcessWorker`), with the same views.
+(:class:`~layerloom.gui.training.process_worker.ProcessWorker`), with the same views.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The training dock's actions (Start, Pause, Stop, the trained-model files) and
 the Train menu built from them, and the question asked before closing during a
-run: a mixin of :class:`~gui.training.dock.TrainingDock`, kept apart so each file
+run: a mixin of :class:`~layerloom.gui.training.dock.TrainingDock`, kept apart so each file
 stays readable."""
 
 from __future__ import annotations

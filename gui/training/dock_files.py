@@ -1,5 +1,5 @@
 """The trained-model side of the training dock: save weights, open them again,
-export (a mixin of :class:`~gui.training.dock.TrainingDock`, kept apart so each
+export (a mixin of :class:`~layerloom.gui.training.dock.TrainingDock`, kept apart so each
 file stays readable).
 
 Saving writes safetensors with the graph and the input normalisation embedded;

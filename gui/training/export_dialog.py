@@ -74,7 +74,7 @@ class ExportDialog(QDialog):
     Signals
     -------
     exported(object)
-        The :class:`~backend.export.ExportResult` of a successful export.
+        The :class:`~layerloom.backend.export.ExportResult` of a successful export.
     """
 
     exported = Signal(object)

@@ -1,7 +1,7 @@
 """The options of a user data file, as a form in the set-up panel.
 
 A CSV table, an ``.npz`` archive, an image folder and IDX files each take a few
-options (:data:`backend.datasets.files.FILE_OPTIONS`). This form shows one editor
+options (:data:`layerloom.backend.datasets.files.FILE_OPTIONS`). This form shows one editor
 per option of the chosen file's kind: a combo box for a choice, a line edit for
 free text whose placeholder says the default. Typed text becomes the value the
 reader takes (``0, 2`` -> the column indices ``[0, 2]``, ``28, 28`` -> an image

@@ -1,7 +1,7 @@
 """Gradient flow: each layer's gradient norm, in graph order, on a log scale.
 
 One bar per layer with weights, coloured from healthy to vanishing or exploding
-(:mod:`gui.training.health`), so a gradient that dies out towards the input, or
+(:mod:`layerloom.gui.training.health`), so a gradient that dies out towards the input, or
 blows up, shows at a glance. Updated with every statistics measurement (at most
 twice a second).
 """

@@ -6,7 +6,7 @@ and validation) and the learning rate. Runs ticked in the Runs tab are drawn ove
 the loss plot in their own colours, to compare learning rates or architectures.
 
 Redraws only what changed since the last redraw (series carry a version), and the
-ranges follow the data at most once a second (:mod:`gui.training.plot_style`).
+ranges follow the data at most once a second (:mod:`layerloom.gui.training.plot_style`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Trained weights as files: save a run's model, open one again.
 
 The file is safetensors with the graph embedded (the backend's format, which
-``layerloom export`` and :func:`backend.export.load_model` read) plus the input
+``layerloom export`` and :func:`layerloom.backend.export.load_model` read) plus the input
 normalisation the model was trained with, so that a reopened model sees its
 inputs scaled as in training. Nothing is unpickled or executed when reading.
 """

@@ -2,9 +2,9 @@
 followed through its events file.
 
 The in-app trainer is one process. For a run on several GPUs the dock starts the
-command line's launcher instead (:func:`backend.training.train_command`), on a
+command line's launcher instead (:func:`layerloom.backend.training.train_command`), on a
 snapshot of the graph saved in the run's own temporary folder, and this worker
-(a thread, like :class:`~gui.training.worker.TrainingWorker`, with the same
+(a thread, like :class:`~layerloom.gui.training.worker.TrainingWorker`, with the same
 attributes the dock uses) follows it:
 
 - rank 0 writes every training event as a JSON line to ``events.jsonl``; the
@@ -135,7 +135,7 @@ def launcher_message(stderr: str, code: int, reported: str = "") -> str:
 class ProcessWorker(QThread):
     """One run on ``processes`` processes, started and followed from a thread.
 
-    Parameters are those of :class:`~gui.training.worker.TrainingWorker`, plus
+    Parameters are those of :class:`~layerloom.gui.training.worker.TrainingWorker`, plus
     ``processes`` (more than 1) and ``folder``: where the run's folder is made
     (the system's temporary folder by default).
 

@@ -1,7 +1,7 @@
 """The "Processes" field of the set-up panel: train on several GPUs at once.
 
 A run with more than one process is data-parallel (DistributedDataParallel, see
-:mod:`backend.training.distributed`): one process per GPU, each training on its
+:mod:`layerloom.backend.training.distributed`): one process per GPU, each training on its
 share of every batch. In the app the field is for machines with several CUDA
 GPUs: it is enabled only when the chosen device is a GPU (Auto with GPUs
 present, or CUDA) and the machine has more than one, and its tooltip says why

@@ -1,7 +1,7 @@
 """One training run as the dock remembers it: settings, curves, latest statistics.
 
 Every run of the session is kept (the Runs tab overlays their curves), so a
-record holds only bounded data: :class:`~gui.training.series.BoundedSeries`
+record holds only bounded data: :class:`~layerloom.gui.training.series.BoundedSeries`
 curves, the latest statistics, and a bounded history of weight histograms per
 layer. :meth:`Run.apply` folds the events of the training thread into it and
 says which views need a redraw. No Qt here.

@@ -2,14 +2,14 @@
 
 Dataset: a picker of the built-ins (grouped as in the registry) and of user data
 (Open Data… for CSV, NumPy ``.npz``, an image folder or MNIST IDX files), the
-dataset's options (a file's: :mod:`~gui.training.file_options`), its preview and
+dataset's options (a file's: :mod:`~layerloom.gui.training.file_options`), its preview and
 shapes, normalisation and validation share, and buttons that fit the graph's
 Input node and last Dense layer to the data.
 Training: optimizer, learning rate, batch size, epochs, loss, schedule, seed,
-device, processes (several GPUs: :mod:`~gui.training.processes_field`) and mixed
+device, processes (several GPUs: :mod:`~layerloom.gui.training.processes_field`) and mixed
 precision, and a few advanced knobs.
 
-Every change is an undoable :class:`~gui.commands.SetSettings` on the graph's
+Every change is an undoable :class:`~layerloom.gui.commands.SetSettings` on the graph's
 ``dataset`` or ``training`` section (so it is saved in the ``.loom`` file and marks
 the document modified), checked with the backend's own rules first; the form
 follows the graph (undo, redo, another file opened) with its signals blocked.
@@ -567,7 +567,7 @@ class SetupPanel(QScrollArea):
                 button.setToolTip(fix.why)
 
     def apply_fix(self, fix: Fix | None) -> bool:
-        """Apply a fit as one undoable :class:`~gui.commands.SetParams`."""
+        """Apply a fit as one undoable :class:`~layerloom.gui.commands.SetParams`."""
         if fix is None:
             return False
         try:

@@ -2,7 +2,7 @@
 panel, and a run of ``layerloom train --nproc 2`` followed from the dock.
 
 The machine that runs the tests has no GPU; the dock asks
-:func:`gui.training.processes_field.gpu_count`, which the tests replace, and
+:func:`layerloom.gui.training.processes_field.gpu_count`, which the tests replace, and
 device Auto then trains the two processes on the CPU with gloo, for real.
 """
 
