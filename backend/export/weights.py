@@ -25,6 +25,7 @@ from layerloom.backend.export.common import (
     staging,
 )
 from layerloom.graph import Graph, dumps, loads
+from layerloom.graph.atomic import describe_write_error
 
 WEIGHTS_FORMAT = "layerloom.weights"
 WEIGHTS_FORMAT_VERSION = "1"
@@ -81,8 +82,8 @@ def write_weights(
     }
     try:
         save_file(tensors, str(target), metadata=metadata)
-    except OSError as exc:
-        raise ExportError(f"cannot write {target.name}: {exc.strerror or exc}") from None
+    except Exception as exc:  # safetensors reports a full disk as its own error type
+        raise ExportError(describe_write_error(exc, target.name)) from None
     _verify(target, tensors, metadata)
 
 
@@ -93,8 +94,15 @@ def _verify(staged: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, 
         if f.metadata() != metadata or set(f.keys()) != set(tensors):
             raise ExportError(f"the weights written to {staged.name} do not read back as written")
         for name, tensor in tensors.items():
-            if not torch.equal(f.get_tensor(name), tensor):
+            if not _same_bytes(f.get_tensor(name), tensor):
                 raise ExportError(f"tensor {name!r} does not read back as written")
+
+
+def _same_bytes(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit-for-bit equality (NaN weights are saved as they are, and equal themselves)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))
 
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, torch.Tensor]]:

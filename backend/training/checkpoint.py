@@ -10,15 +10,23 @@
     with ``torch.load(weights_only=True)``, which refuses anything that would run
     code. Nothing in a checkpoint is ever unpickled as objects or executed.
 
-Each file is written to a temporary name and renamed into place, and both carry the
-step they were written at, so a checkpoint cut short by a crash is detected on load
-instead of mixing the weights of one step with the optimizer state of another.
+A checkpoint is crash-consistent: it is written whole into a new folder beside the
+old one, every file flushed to disk, the folder marked ready by a rename, and only
+then swapped in for the old checkpoint, which is deleted last. A kill or a full disk
+at any point leaves a complete checkpoint under the real name (the old one, or the
+new one, which :func:`recover_checkpoint` puts in place when the kill fell between the
+two renames of the swap); leftover temporaries are removed on the next save or load.
+Both files also carry the step they were written at, so files mixed by hand are
+detected on load instead of combining the weights of one step with the state of another.
 """
 
 from __future__ import annotations
 
+import glob
+import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,25 +34,22 @@ from typing import Any
 import torch
 
 from layerloom.backend.export.common import ExportError, WeightsError
-from layerloom.backend.export.weights import apply_state, read_safetensors, save_weights
+from layerloom.backend.export.weights import apply_state, read_safetensors, write_weights
 from layerloom.backend.training.events import CheckpointSaved
 from layerloom.graph import Graph
+from layerloom.graph.atomic import describe_write_error, fsync_folder, write_atomic
 
 CHECKPOINT_FORMAT = "layerloom.checkpoint"
 WEIGHTS = "model.safetensors"
 STATE = "state.pt"
 STEP_KEY = "layerloom.step"
 NORMALISATION_KEY = "layerloom.normalisation"
+# Suffixes of the folders beside a checkpoint while it is replaced.
+WRITING, READY, OLD = ".writing", ".ready", ".old"
 
 
 class CheckpointError(Exception):
     """A checkpoint or weights file that cannot be used; the message names it."""
-
-
-def _tmp_path(path: Path) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return tmp
 
 
 def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> dict[str, str]:
@@ -65,22 +70,93 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> dict[str, s
 
 def save_checkpoint(folder: str | os.PathLike, model: torch.nn.Module, graph: Graph,
                     state: dict[str, Any], metadata: dict[str, str] | None = None) -> Path:
-    """Write a checkpoint folder (created if needed); returns its path."""
+    """Write a checkpoint folder, replacing the one there only once the new one is
+    complete on disk; returns its path.
+
+    Raises
+    ------
+    CheckpointError
+        The checkpoint could not be written (a full disk, no permission); the
+        previous checkpoint, if any, is still in place.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    step = str(state["progress"]["step"])
+    what = f"the checkpoint in {folder}"
     try:
-        save_weights(graph, model, folder / WEIGHTS, {STEP_KEY: step, **(metadata or {})})
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        recover_checkpoint(folder)
+        staged = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=WRITING,
+                                       dir=folder.parent))
+    except OSError as exc:
+        raise CheckpointError(describe_write_error(exc, what)) from None
+    try:
+        step = str(state["progress"]["step"])
+        write_weights(graph, model, staged / WEIGHTS, {STEP_KEY: step, **(metadata or {})})
+        _fsync_file(staged / WEIGHTS)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)  # in memory: the disk write below reports a full disk
+        write_atomic(staged / STATE, buffer.getvalue())
+        fsync_folder(staged)
+        ready = staged.with_name(staged.name[: -len(WRITING)] + READY)
+        os.rename(staged, ready)
+        staged = ready
+        _swap_in(ready, folder)
     except ExportError as exc:
-        raise CheckpointError(f"cannot write the checkpoint in {folder}: {exc}") from None
-    tmp = _tmp_path(folder / STATE)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, folder / STATE)
-    except BaseException:
-        _unlink(tmp)
+        raise CheckpointError(f"cannot write {what}: {exc}") from None
+    except CheckpointError:
         raise
+    except (OSError, RuntimeError) as exc:
+        raise CheckpointError(describe_write_error(exc, what)) from None
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return folder
+
+
+def recover_checkpoint(folder: str | os.PathLike) -> None:
+    """Put a checkpoint back under ``folder``'s name if a kill fell inside a swap,
+    and remove the temporaries of interrupted saves.
+
+    A folder marked ready is complete, so it wins over the old checkpoint it was
+    replacing; a folder still being written is never used.
+    """
+    folder = Path(folder)
+    parent = folder.parent
+    if not parent.is_dir():
+        return
+    leftovers = sorted(p for p in parent.glob(f".{glob.escape(folder.name)}.*")
+                       if p.is_dir() and p.name.endswith((WRITING, READY, OLD)))
+    if not folder.exists():
+        for suffix in (READY, OLD):
+            candidates = [p for p in leftovers if p.name.endswith(suffix)]
+            if candidates:
+                os.rename(candidates[-1], folder)
+                fsync_folder(parent)
+                leftovers.remove(candidates[-1])
+                break
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _swap_in(ready: Path, folder: Path) -> None:
+    """Rename ``ready`` to ``folder``; an existing ``folder`` is set aside first and
+    deleted only after the new one is in place."""
+    old = None
+    if folder.exists():
+        foreign = sorted(set(os.listdir(folder)) - {WEIGHTS, STATE})
+        if foreign:
+            raise CheckpointError(
+                f"{folder} holds other files ({', '.join(foreign[:3])}); a checkpoint "
+                "replaces its whole folder, so give it a folder of its own")
+        old = ready.with_name(ready.name[: -len(READY)] + OLD)
+        os.rename(folder, old)
+    os.rename(ready, folder)
+    fsync_folder(folder.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def load_checkpoint(folder: str | os.PathLike, model: torch.nn.Module) -> dict[str, Any]:
@@ -93,6 +169,10 @@ def load_checkpoint(folder: str | os.PathLike, model: torch.nn.Module) -> dict[s
         different steps.
     """
     folder = Path(folder)
+    try:
+        recover_checkpoint(folder)
+    except OSError:
+        pass  # a read-only run folder: read what is there
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no checkpoint folder there")
     for name in (WEIGHTS, STATE):
@@ -116,13 +196,6 @@ def load_checkpoint(folder: str | os.PathLike, model: torch.nn.Module) -> dict[s
 
 def json_metadata(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 class CheckpointMixin:
