@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from layerloom.graph.atomic import write_atomic
 from layerloom.graph.errors import GraphError, GraphFileError, UnknownLayerError
+from layerloom.graph.fileio import ReadRefused, read_regular_file, write_atomic
 from layerloom.graph.model import Edge, Graph
 
 FORMAT = "layerloom.graph"
@@ -82,16 +82,13 @@ def load_graph(path: str | os.PathLike) -> Graph:
     """Read a ``.loom`` file; any problem raises :class:`GraphFileError`."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise GraphFileError(path, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        raw = path.read_bytes()
-    except GraphFileError:
-        raise
+        raw = read_regular_file(path, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise GraphFileError(path, "", "no such file") from None
     except IsADirectoryError:
         raise GraphFileError(path, "", "is a folder, not a .loom file") from None
+    except ReadRefused as exc:
+        raise GraphFileError(path, "", exc.strerror) from None
     except OSError as exc:
         raise GraphFileError(path, "", f"cannot read: {exc.strerror or exc}") from None
     return loads(raw, str(path))
@@ -109,19 +106,26 @@ def parse(text: str | bytes, name: str = "<text>") -> dict[str, Any]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise GraphFileError(name, f"byte {exc.start}", "not UTF-8 text; is this a .loom file?") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
     if len(text) > MAX_FILE_BYTES:
         raise GraphFileError(name, "", f"text is {len(text):,} characters; the limit is {MAX_FILE_BYTES:,}")
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         problem = "the file ends too early (truncated?)" if exc.pos >= len(text.rstrip()) else exc.msg
         raise GraphFileError(name, f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {problem}") from None
+    except _DuplicateKey as exc:
+        raise GraphFileError(name, "", f"the key {exc.args[0]!r} appears twice in one object; "
+                             "keep one of them") from None
     except RecursionError:
         raise GraphFileError(name, "", "JSON nested too deeply") from None
     except ValueError as exc:  # huge integers, NaN/Infinity
         raise GraphFileError(name, "", f"unreadable number: {exc}") from None
     if not isinstance(data, dict):
         raise GraphFileError(name, "top level", f"expected a JSON object, got {_kind(data)}")
+    bad = _bad_text(data, "")
+    if bad is not None:
+        raise GraphFileError(name, bad[0] or "top level", bad[1])
     if data.get("format") != FORMAT:
         raise GraphFileError(name, "format", f"expected {FORMAT!r}, got {data.get('format')!r}; not a LayerLoom graph")
     version = data.get("format_version")
@@ -137,6 +141,41 @@ def parse(text: str | bytes, name: str = "<text>") -> dict[str, Any]:
         version += 1
         data["format_version"] = version
     return data
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return data
+
+
+def _bad_text(value: Any, where: str) -> tuple[str, str] | None:
+    """``(place, problem)`` of the first text that cannot be saved again: a lone UTF-16
+    surrogate (JSON's ``"\\ud800"``) or a NUL character."""
+    if isinstance(value, str):
+        if "\0" in value:
+            return where, "text holds a NUL character"
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            return where, "text holds a lone surrogate (an invalid \\ud800-\\udfff escape)"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        place = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key
+        found = _bad_text(key, place) if isinstance(key, str) else None
+        found = found or _bad_text(item, place)
+        if found is not None:
+            return found
+    return None
 
 
 def _reject_constant(token: str):

@@ -387,18 +387,24 @@ def check_label(label: Any) -> str:
     """``label`` if it is a valid node label, else :class:`GraphError`."""
     if not isinstance(label, str):
         raise GraphError(f"label must be text, got {label!r}")
-    if len(label) > MAX_LABEL or any(ord(c) < 32 for c in label):
+    if len(label) > MAX_LABEL or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in label):
         raise GraphError(f"label must be one line of at most {MAX_LABEL} characters, got {label[:100]!r}")
     return label
 
 
 def check_position(position: Iterable[float]) -> tuple[float, float]:
     """``position`` as two finite floats inside the canvas, else :class:`GraphError`."""
+    if isinstance(position, (str, bytes, dict)):
+        raise GraphError(f"position must be two numbers, got {position!r}")
     try:
         x, y = position
+        if any(isinstance(v, (bool, str, bytes)) for v in (x, y)):
+            raise TypeError
         x, y = float(x), float(y)
     except (TypeError, ValueError):
         raise GraphError(f"position must be two numbers, got {position!r}") from None
+    except OverflowError:
+        raise GraphError(f"position {position!r} is outside the canvas (limit ±{MAX_COORD:g})") from None
     if not (abs(x) <= MAX_COORD and abs(y) <= MAX_COORD):
         raise GraphError(f"position {position!r} is outside the canvas (limit ±{MAX_COORD:g})")
     return (x, y)

@@ -92,7 +92,11 @@ class Param:
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ParamError(f"{self.name} must be a number, got {value!r}")
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond float range
+                raise ParamError(f"{self.name} must be a finite number, got an integer of "
+                                 f"{len(str(abs(value)))} digits") from None
             if not math.isfinite(value) or abs(value) > FLOAT_LIMIT:
                 raise ParamError(f"{self.name} must be a finite number, got {value!r}")
             self._check_range(value)

@@ -24,7 +24,7 @@ import sysconfig
 from pathlib import Path
 
 from layerloom.backend.cli import CommandError
-from layerloom.graph.atomic import write_atomic
+from layerloom.graph.fileio import write_atomic
 from layerloom.resources import DESKTOP_ID, icon_path
 
 MIME_TYPE = "application/x-layerloom"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from layerloom.backend.cli import CommandError
-from layerloom.graph.atomic import write_atomic
+from layerloom.graph.fileio import write_atomic
 
 
 def add_parser(subs, name: str) -> None:

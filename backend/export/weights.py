@@ -25,7 +25,7 @@ from layerloom.backend.export.common import (
     staging,
 )
 from layerloom.graph import Graph, dumps, loads
-from layerloom.graph.atomic import describe_write_error
+from layerloom.graph.fileio import describe_write_error
 
 WEIGHTS_FORMAT = "layerloom.weights"
 WEIGHTS_FORMAT_VERSION = "1"

@@ -37,7 +37,7 @@ from layerloom.backend.export.common import ExportError, WeightsError
 from layerloom.backend.export.weights import apply_state, read_safetensors, write_weights
 from layerloom.backend.training.events import CheckpointSaved
 from layerloom.graph import Graph
-from layerloom.graph.atomic import describe_write_error, fsync_folder, write_atomic
+from layerloom.graph.fileio import describe_write_error, fsync_folder, write_atomic
 
 CHECKPOINT_FORMAT = "layerloom.checkpoint"
 WEIGHTS = "model.safetensors"

@@ -1,13 +1,18 @@
-"""Write a file whole or not at all: a temporary file beside it, flushed, then renamed.
+"""Reading and writing user files safely.
 
-A crash, a kill or a full disk in the middle leaves the old file (or none) under the
-real name, never half of the new one, and no temporary behind.
+Writing is whole or not at all (:func:`write_atomic`): a temporary file beside the
+target, flushed, then renamed, so a crash, a kill or a full disk leaves the old file
+(or none) under the real name, never half of the new one. Reading takes regular
+files only, with a bounded read (:func:`read_regular_file`): a FIFO, a device or a
+symlink to ``/dev/zero`` is refused instead of blocking or reading without end.
+Failures become one line that says what happened (:func:`describe_write_error`).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -86,3 +91,58 @@ def fsync_folder(folder: str | os.PathLike) -> None:
         pass  # some file systems do not sync folders; the rename itself is atomic
     finally:
         os.close(fd)
+
+
+class ReadRefused(OSError):
+    """A file that is not read: not a regular file, or larger than the limit."""
+
+
+def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    The file is opened without blocking (a FIFO with no writer would otherwise wait
+    forever), checked on the open descriptor (so a swap after a check cannot slip
+    through), and read with a bound (a file that grows, or reports size 0 but never
+    ends, stops at the limit).
+
+    Raises
+    ------
+    ReadRefused
+        Not a regular file, or over ``limit`` bytes; the message says which.
+    OSError
+        The file cannot be opened or read (missing, no permission, a symlink loop).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadRefused(errno.EINVAL, f"is {_kind_of(info.st_mode)}, not a regular file",
+                              str(path))
+        if info.st_size > limit:
+            raise ReadRefused(errno.EFBIG, f"is {info.st_size:,} bytes; the limit is {limit:,}",
+                              str(path))
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ReadRefused(errno.EFBIG, f"holds more than {limit:,} bytes (the limit)",
+                                  str(path))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
