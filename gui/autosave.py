@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer
+from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 
 from layerloom.graph import Graph, dumps, load_graph
+from layerloom.graph.fileio import describe_write_error, write_atomic
 from layerloom.gui.document import Document
 
 INTERVAL_MS = 2 * 60 * 1000
@@ -63,6 +65,8 @@ class Recovery:
 
 
 class Autosaver(QObject):
+    failed = Signal(str)  # one line: why the recovery copy could not be written
+
     """Writes the document to its recovery file every ``interval_ms`` while modified.
 
     Parameters
@@ -88,6 +92,7 @@ class Autosaver(QObject):
         self.session = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock: QLockFile | None = None
         self._saved_revision: int | None = None
+        self.last_error: str | None = None
         self.timer = QTimer(self)
         self.timer.setObjectName("autosaveTimer")
         self.timer.setInterval(interval_ms)
@@ -103,16 +108,22 @@ class Autosaver(QObject):
         """Write the recovery file if there are unsaved changes not written yet.
 
         Returns True when a file was written. A failure to write (full disk,
-        read-only folder) is not worth interrupting the user for: the next tick
-        tries again.
+        read-only folder) does not interrupt the user with a dialog: ``failed``
+        carries one line for the status bar (once per problem, not every tick), no
+        half-written recovery file is left, and the next tick tries again.
         """
         doc = self._document
         if not doc.is_modified or doc.graph.revision == self._saved_revision:
             return False
         try:
             self._write()
-        except OSError:
+        except OSError as exc:
+            problem = describe_write_error(exc, "the recovery copy")
+            if problem != self.last_error:
+                self.last_error = problem
+                self.failed.emit(problem)
             return False
+        self.last_error = None
         self._saved_revision = doc.graph.revision
         return True
 
@@ -122,12 +133,14 @@ class Autosaver(QObject):
             lock = QLockFile(str(self.recovery_file.with_suffix(".lock")))
             lock.setStaleLockTime(0)  # stale only when its process is gone
             if not lock.tryLock(0):
+                if lock.error() != QLockFile.LockError.LockFailedError:
+                    _probe_write(self.directory)  # raises the real cause (a full disk)
                 raise OSError(f"cannot lock {lock.fileName()}")
             self._lock = lock
         path = self._document.path
         info = {"path": str(path) if path else None, "saved_at": time.time()}
-        _write_atomic(self.recovery_file, dumps(self._document.graph))
-        _write_atomic(self.recovery_file.with_suffix(".json"), json.dumps(info) + "\n")
+        write_atomic(self.recovery_file, dumps(self._document.graph).encode("utf-8"))
+        write_atomic(self.recovery_file.with_suffix(".json"), (json.dumps(info) + "\n").encode())
 
     def discard(self) -> None:
         """Delete this session's recovery file (after a clean save or close)."""
@@ -180,10 +193,12 @@ def _read_info(info_file: Path, graph_file: Path) -> tuple[Path | None, float]:
     return (Path(path) if isinstance(path, str) and path else None), float(saved)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _probe_write(folder: Path) -> None:
+    """Write and flush one byte in ``folder``; raises the ``OSError`` that stops it."""
+    with tempfile.TemporaryFile(dir=folder) as fh:
+        fh.write(b"\0")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _unlink(path: Path) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError
+from layerloom.graph.fileio import describe_write_error
 from layerloom.gui.app import user_settings
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
 from layerloom.gui.canvas import GraphScene, GraphView
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training_dock)
         self.canvas_hint = self._make_canvas_hint()
         self.autosaver = Autosaver(self.document, recovery_dir, autosave_ms, self)
+        self.autosaver.failed.connect(self._autosave_failed)
         self._paste_count = 0
 
         self.actions = build_actions(self)
@@ -331,15 +333,20 @@ class MainWindow(QMainWindow):
         try:
             saved = self.document.save(path)
         except OSError as exc:
+            problem = describe_write_error(exc, str(path))
             self.show_error(
                 "Cannot save",
-                f"{path}: {exc.strerror or exc}. The graph is not saved; choose another "
-                "folder with Save As.",
+                f"{problem[:1].upper()}{problem[1:]}. The graph is not saved; "
+                "free some space or choose another folder with Save As.",
             )
             return False
         self.recent.add(saved)
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         return True
+
+    def _autosave_failed(self, problem: str) -> None:
+        self.statusBar().showMessage(
+            f"Autosave failed: {problem}. Save the graph (Ctrl+S) to keep your changes.", 15000)
 
     def offer_recovery(self) -> bool:
         """Offer the autosave of a LayerLoom that crashed; True when restored."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from layerloom.backend.cli import CommandError
-from layerloom.graph.fileio import write_atomic
+from layerloom.graph.fileio import describe_write_error, write_atomic
 
 
 def add_parser(subs, name: str) -> None:
@@ -86,4 +86,4 @@ def write(target: Path, data: bytes, force: bool) -> None:
     try:
         write_atomic(target, data)
     except OSError as exc:
-        raise CommandError(f"cannot create {target}: {exc.strerror or exc}") from None
+        raise CommandError(describe_write_error(exc, str(target))) from None

@@ -41,6 +41,7 @@ from typing import Any
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError
 from layerloom.backend.training.settings import OPTIMIZERS, parse_batch_size
+from layerloom.graph.fileio import describe_write_error, write_atomic
 
 EXIT_STOPPED = 130
 BAR_WIDTH = 24
@@ -283,7 +284,10 @@ def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None)
         **(extra or {}),
     }
     metrics_path = out / "metrics.json"
-    metrics_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    try:
+        write_atomic(metrics_path, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise CommandError(describe_write_error(exc, str(metrics_path))) from None
     values = ", ".join(f"{k} {v:.4g}" for k, v in final.metrics.items())
     where = f"{trainer.world_size} processes ({trainer.device.type})" if trainer.world_size > 1 \
         else str(trainer.device)
@@ -431,6 +435,8 @@ class _Events:
     def __init__(self, progress, path: str | None):
         self.progress = progress
         self.handle = None
+        self.error: str | None = None
+        self.what = f"the events log {path}"
         if path == "-":
             self.handle = sys.stdout
         elif path:
@@ -442,14 +448,29 @@ class _Events:
     def __call__(self, event) -> None:
         self.progress(event)
         if self.handle is not None:
-            self.handle.write(json.dumps(asdict(event)) + "\n")
-            self.handle.flush()
+            try:
+                self.handle.write(json.dumps(asdict(event)) + "\n")
+                self.handle.flush()
+            except OSError as exc:  # a full disk: the run stops, close() says why
+                self.error = describe_write_error(exc, self.what)
+                self._drop_handle()
+                raise
 
     def close(self) -> None:
+        """End the bar and the log; a log that could not be written ends the command."""
         self.progress.close()
-        if self.handle is not None and self.handle is not sys.stdout:
-            self.handle.close()
-        self.handle = None
+        self._drop_handle()
+        if self.error:
+            raise CommandError(self.error)
+
+    def _drop_handle(self) -> None:
+        handle, self.handle = self.handle, None
+        if handle is None or handle is sys.stdout:
+            return
+        try:
+            handle.close()
+        except OSError as exc:
+            self.error = self.error or describe_write_error(exc, self.what)
 
 
 def _consumer(args) -> _Events:

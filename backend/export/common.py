@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from layerloom.graph import TensorSpec
+from layerloom.graph.fileio import describe_write_error
 
 BATCH_SIZES = (2, 3)  # every export is checked on two batch sizes
 TOLERANCE = 1e-5  # largest accepted difference to the compiled model's outputs
@@ -179,7 +180,7 @@ def staging(path: Path) -> Iterator[Path]:
     try:
         folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ExportError(describe_write_error(exc, str(path))) from None
     try:
         yield folder / path.name
     finally:
@@ -198,5 +199,5 @@ def publish(staged: Path, path: Path) -> list[Path]:
             os.replace(item, target)
             moved.append(target)
     except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ExportError(describe_write_error(exc, str(path))) from None
     return moved[-1:] + moved[:-1]

@@ -39,6 +39,7 @@ from layerloom.backend.export.common import (
 )
 from layerloom.backend.export.naming import io_names
 from layerloom.graph import Graph
+from layerloom.graph.fileio import describe_write_error
 
 BATCH = "batch"
 SEQUENCE_CATEGORIES = ("Recurrent", "Attention")
@@ -79,7 +80,7 @@ def export_onnx(graph: Graph, model: CompiledGraph, path: str | os.PathLike) -> 
         try:
             program.save(str(staged))
         except OSError as exc:
-            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise ExportError(describe_write_error(exc, str(path))) from None
         notes, worst = _check(staged, model, inputs_names, sequence)
         files = publish(staged, path)
     return ExportResult(path, "onnx", files, notes, worst)

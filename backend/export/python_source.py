@@ -47,6 +47,7 @@ from layerloom.backend.export.python_forward import forward_source
 from layerloom.backend.export.source_bundle import Bundle, is_own_module
 from layerloom.backend.export.weights import write_weights
 from layerloom.graph import Graph
+from layerloom.graph.fileio import describe_write_error
 
 ALLOWED_IMPORTS = ("torch", "json", "struct", "sys", "math", "pathlib", "__future__", "typing")
 CHECK_TIMEOUT_S = 300
@@ -179,7 +180,7 @@ def write_checked(graph: Graph, model: CompiledGraph, path: Path, text: str,
         try:
             staged.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise ExportError(describe_write_error(exc, str(path))) from None
         staged_weights = staged.with_suffix(".safetensors")
         write_weights(graph, model, staged_weights, metadata)
         if write_more is not None:

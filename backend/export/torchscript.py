@@ -9,6 +9,7 @@ and must reproduce the model on two batch sizes before it replaces the target.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -31,6 +32,7 @@ from layerloom.backend.export.common import (
     staging,
 )
 from layerloom.graph import Graph, dumps
+from layerloom.graph.fileio import describe_write_error
 
 GRAPH_FILE = "layerloom_graph.json"  # the graph, kept in the archive's extra files
 
@@ -99,11 +101,16 @@ def _save(module, staged: Path, extra: dict[str, str], path: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.jit.save's deprecation notice
-            torch.jit.save(module, str(staged), _extra_files=extra)
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+            # Into memory first: torch's C++ writer aborts the whole process on a
+            # full disk, Python's file write reports it.
+            buffer = io.BytesIO()
+            torch.jit.save(module, buffer, _extra_files=extra)
     except Exception as exc:
         raise ExportError(f"cannot save the TorchScript model: {first_line(exc)}") from None
+    try:
+        staged.write_bytes(buffer.getvalue())
+    except OSError as exc:
+        raise ExportError(describe_write_error(exc, str(path))) from None
 
 
 def _load(staged: Path) -> torch.jit.ScriptModule:

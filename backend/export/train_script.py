@@ -43,6 +43,7 @@ from layerloom.backend.export.python_source import (
     write_checked,
 )
 from layerloom.graph import Graph
+from layerloom.graph.fileio import describe_write_error
 
 ALLOWED_IMPORTS = ("torch", "__future__", "typing", "argparse", "ast", "ctypes", "json", "math",
                    "os", "struct", "sys", "time", "zipfile", "pathlib", "gc")
@@ -149,7 +150,7 @@ def _write_data(data, target: Path) -> None:
         with open(target, "wb") as handle:
             np.savez(handle, **arrays)
     except OSError as exc:
-        raise ExportError(f"cannot write {target.name}: {exc.strerror or exc}") from None
+        raise ExportError(describe_write_error(exc, target.name)) from None
 
 
 # ------------------------------------------------------------------ source

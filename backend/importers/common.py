@@ -23,6 +23,7 @@ import torch
 from layerloom.backend.compile import CompiledGraph, compile_graph
 from layerloom.backend.export.common import check_close
 from layerloom.graph import Graph, auto_layout
+from layerloom.graph.fileio import describe_write_error
 from layerloom.graph.layers.merge import MAX_INPUTS
 
 MAX_LABEL = 80
@@ -532,7 +533,7 @@ def save_import(result: ImportResult, path: str | Path) -> list[Path]:
     except ExportError as exc:
         raise ModelImportError(str(exc)) from None
     except OSError as exc:
-        raise ModelImportError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ModelImportError(describe_write_error(exc, str(path))) from None
     return [path, weights]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from layerloom.graph import Graph
+from layerloom.graph.fileio import describe_write_error
 
 
 class ModelFileError(Exception):
@@ -42,7 +43,7 @@ def save_trained(graph: Graph, model, path: str | Path, normalisation=None) -> P
     except ExportError as exc:
         raise ModelFileError(str(exc)) from None
     except OSError as exc:
-        raise ModelFileError(f"cannot save {path}: {exc.strerror or exc}; choose another folder") from None
+        raise ModelFileError(f"{describe_write_error(exc, str(path))}; choose another folder") from None
 
 
 def open_trained(path: str | Path) -> OpenedModel:

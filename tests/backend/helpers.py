@@ -69,3 +69,13 @@ def error_line(capsys):
     assert len(lines) == 1, err
     assert "Traceback" not in err
     return lines[0], err
+
+
+def fill_disk(folder, leave: int = 0) -> None:
+    """Fill the file system of ``folder`` until about ``leave`` bytes are free."""
+    import os
+
+    stat = os.statvfs(folder)
+    free = stat.f_bavail * stat.f_frsize
+    with open(folder / "ballast", "wb") as fh:
+        fh.write(b"\0" * max(0, free - leave))

@@ -26,7 +26,7 @@ from layerloom.backend.training.checkpoint import (
     save_checkpoint,
 )
 from layerloom.graph import Graph
-from tests.backend.helpers import moons_file
+from tests.backend.helpers import fill_disk, moons_file
 from tests.graph.helpers import chain
 
 KILLS = 50
@@ -143,38 +143,16 @@ def test_nan_weights_are_saved_as_they_are(tmp_path):
 
 
 # ----------------------------------------------------------------- full disk
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MiB tmpfs (needs mount rights: root, as in CI; skipped elsewhere)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
-def fill(folder, leave: int) -> None:
-    """Fill the file system of ``folder`` until about ``leave`` bytes are free."""
-    stat = os.statvfs(folder)
-    free = stat.f_bavail * stat.f_frsize
-    with open(folder / "ballast", "wb") as fh:
-        fh.write(b"\0" * max(0, free - leave))
-
-
 @pytest.mark.parametrize("leave", [0, 20_000, 46_000, 90_000])
 def test_a_full_disk_keeps_the_previous_checkpoint(small_disk, leave):
+    disk = small_disk("1m")
     graph, model = small_graph(width=32), compile_graph(small_graph(width=32))
-    folder = small_disk / "checkpoint"
+    folder = disk / "checkpoint"
     with torch.no_grad():
         for tensor in model.state_dict().values():
             tensor.fill_(1)
     save_checkpoint(folder, model, graph, state_at(1, size=16))
-    fill(small_disk, leave)
+    fill_disk(disk, leave)
     big = state_at(2, size=40_000)  # 160 kB of optimizer state: never fits
     with pytest.raises(CheckpointError) as caught:
         save_checkpoint(folder, model, graph, big)
@@ -182,7 +160,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(small_disk, leave):
     assert "no space left on the device while writing" in message and "\n" not in message
     state = load_checkpoint(folder, compile_graph(small_graph(width=32)))
     assert state["progress"]["step"] == 1
-    assert sorted(p.name for p in small_disk.iterdir()) == ["ballast", "checkpoint"]
+    assert sorted(p.name for p in disk.iterdir()) == ["ballast", "checkpoint"]
     assert sorted(p.name for p in folder.iterdir()) == [WEIGHTS, STATE]
 
 

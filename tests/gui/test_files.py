@@ -296,3 +296,44 @@ def test_save_includes_a_value_still_being_typed(window, qtbot, tmp_path):
     window.action("save").trigger()
     assert load_graph(target).node(node.id).params["p"] == 0.35
     assert not window.document.is_modified
+
+
+def test_save_on_a_full_disk_says_so_and_keeps_the_old_file(window, small_disk):
+    from tests.backend.helpers import fill_disk
+
+    disk = small_disk("64k")
+    path = _small_graph_file(disk / "g.loom")
+    before = path.read_bytes()
+    assert window.open_file(path)
+    for units in range(200, 260):  # enough parameters that the file grows
+        _edit(window, units)
+    fill_disk(disk, leave=0)
+    assert window.save() is False
+    (title, message), = window.errors
+    assert title == "Cannot save" and "No space left on the device while writing" in message
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in disk.iterdir()) == ["ballast", "g.loom"]
+    assert window.document.is_modified, "the edits are still there to save elsewhere"
+
+
+def test_autosave_on_a_full_disk_tells_the_status_bar_once_and_recovers(window, small_disk):
+    from tests.backend.helpers import fill_disk
+
+    disk = small_disk("64k")
+    saver = window.autosaver
+    saver.directory = disk / "recovery"
+    _edit(window)
+    fill_disk(disk, leave=0)
+    told = []
+    saver.failed.connect(told.append)
+    assert not saver.save_if_modified()
+    _edit(window, 9)
+    assert not saver.save_if_modified()
+    assert len(told) == 1 and "no space left on the device" in told[0]
+    assert "Autosave failed" in window.statusBar().currentMessage()
+    leftovers = list((disk / "recovery").glob(".*")) if (disk / "recovery").exists() else []
+    assert leftovers == []
+    (disk / "ballast").unlink()
+    _edit(window, 11)
+    assert saver.save_if_modified() and saver.recovery_file.exists()
+    assert saver.last_error is None
