@@ -297,7 +297,7 @@ class Normalisation:
             shape = tuple(int(s) for s in data["shape"])
             shift = np.asarray(data["shift"], dtype=np.float32).reshape(shape)
             scale = np.asarray(data["scale"], dtype=np.float32).reshape(shape)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise DatasetError(f"saved normalisation statistics are unreadable ({exc})") from None
         bad = ~np.isfinite(shift) | ~np.isfinite(scale) | ~(scale > 0)
         if bad.any():

@@ -224,3 +224,34 @@ def load_model(path: str | os.PathLike, seed: int | None = 0) -> tuple[Graph, Co
 
 def _shape(t: torch.Tensor) -> str:
     return str(tuple(t.shape))
+
+
+REFUSED_PICKLE = ("holds pickled Python objects besides tensors, which could run code when "
+                  "read; LayerLoom refused it. Save plain tensors (model.state_dict()) or use "
+                  "a .safetensors file")
+
+
+def load_tensor_file(path: str | os.PathLike) -> object:
+    """``torch.load(path, weights_only=True)``: tensors, numbers, text and containers.
+
+    Raises
+    ------
+    WeightsError
+        Unreadable, or holding objects that would need code to rebuild; the message
+        says so instead of repeating torch's advice to switch the check off.
+    """
+    import pickle
+
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "weights only" in str(exc).lower():
+            raise WeightsError(f"{path} {REFUSED_PICKLE}") from None
+        raise WeightsError(f"{path} is not a readable torch file: {_first(exc)}") from None
+    except Exception as exc:  # zip errors, truncation, wrong magic number
+        raise WeightsError(f"{path} is not a readable torch file: {_first(exc)}") from None
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

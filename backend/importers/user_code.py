@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from layerloom.backend.export.common import first_line
+from layerloom.backend.export.common import WeightsError, first_line
+from layerloom.backend.export.weights import load_tensor_file
 from layerloom.backend.importers.common import ModelImportError
 
 TORCH_DIR = os.path.dirname(torch.__file__)
@@ -111,7 +112,9 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
 
             state = load_file(str(path))
         else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
+            state = load_tensor_file(path)
+    except WeightsError as exc:
+        raise ModelImportError(f"cannot read weights file: {exc}") from None
     except Exception as exc:
         raise ModelImportError(
             f"cannot read weights file {path}: {first_line(exc)} (save model.state_dict() with "

@@ -34,7 +34,12 @@ from typing import Any
 import torch
 
 from layerloom.backend.export.common import ExportError, WeightsError
-from layerloom.backend.export.weights import apply_state, read_safetensors, write_weights
+from layerloom.backend.export.weights import (
+    apply_state,
+    load_tensor_file,
+    read_safetensors,
+    write_weights,
+)
 from layerloom.backend.training.events import CheckpointSaved
 from layerloom.graph import Graph
 from layerloom.graph.fileio import describe_write_error, fsync_folder, write_atomic
@@ -179,9 +184,9 @@ def load_checkpoint(folder: str | os.PathLike, model: torch.nn.Module) -> dict[s
         if not (folder / name).is_file():
             raise CheckpointError(f"{folder}: the checkpoint has no {name}; it is incomplete")
     try:
-        state = torch.load(folder / STATE, map_location="cpu", weights_only=True)
-    except Exception as exc:  # the safe unpickler refuses anything unexpected
-        raise CheckpointError(f"{folder / STATE}: unreadable checkpoint state ({exc})") from None
+        state = load_tensor_file(folder / STATE)
+    except WeightsError as exc:  # the safe unpickler refuses anything unexpected
+        raise CheckpointError(f"unreadable checkpoint state: {exc}") from None
     if not isinstance(state, dict) or "progress" not in state:
         raise CheckpointError(f"{folder / STATE}: not a LayerLoom checkpoint state")
     metadata = load_weights(model, folder / WEIGHTS)

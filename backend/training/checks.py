@@ -178,9 +178,13 @@ def describe_failure(exc: Exception, trainer) -> str:
             or "can't allocate memory" in lowered:
         if device is not None and device.type == "cuda":
             torch.cuda.empty_cache()
-        return (f"out of memory on {device}{where} with batch size "
-                f"{getattr(trainer, '_bs', None)}: lower the batch size, make the model "
-                "smaller, or train on another device")
+        batch = getattr(trainer, "_bs", None)
+        if batch is None:
+            return (f"out of memory on {device or 'this machine'} while setting up the run (the "
+                    "dataset and the model are loaded then): use a smaller dataset or model, "
+                    "or train on another device")
+        return (f"out of memory on {device}{where} with batch size {batch}: lower the batch "
+                "size, make the model smaller, or train on another device")
     if trainer.settings.compile and "dynamo" in type(exc).__module__ + text:
         return f"torch.compile failed{where} ({type(exc).__name__}: {text}); turn compile off"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -52,13 +52,13 @@ def open_trained(path: str | Path) -> OpenedModel:
     from layerloom.backend.export import WeightsError, load_model
     from layerloom.backend.export.weights import read_safetensors
     from layerloom.backend.training.checkpoint import NORMALISATION_KEY
-    from layerloom.graph import GraphError
+    from layerloom.graph import GraphError, GraphFileError
 
     path = Path(path)
     try:
         graph, model = load_model(path)
         metadata, _ = read_safetensors(path)
-    except (WeightsError, GraphError) as exc:
+    except (WeightsError, GraphError, GraphFileError) as exc:
         raise ModelFileError(str(exc)) from None
     normalisation = None
     if NORMALISATION_KEY in metadata:

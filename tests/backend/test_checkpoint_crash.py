@@ -193,3 +193,43 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path):
     assert f"completed after {target} epoch(s)" in resumed.stdout
     metrics = json.loads((tmp_path / "more" / "metrics.json").read_text())
     assert metrics["epochs"][-1]["epoch"] == target
+
+
+class Payload:  # pickled by reference: reading it back would run this module's code
+    def __reduce__(self):
+        return (print, ("this ran",))
+
+
+def test_a_checkpoint_state_carrying_code_is_refused_without_unsafe_advice(tmp_path):
+    graph, model = small_graph(), compile_graph(small_graph())
+    save_checkpoint(tmp_path / "c", model, graph, state_at(1))
+    torch.save({"progress": {"step": 1}, "evil": Payload()}, tmp_path / "c" / STATE)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(tmp_path / "c", compile_graph(small_graph()))
+    message = str(caught.value)
+    assert "could run code" in message and "refused" in message
+    assert "weights_only" not in message and "False" not in message
+
+
+def test_imported_weights_carrying_code_are_refused_without_unsafe_advice(tmp_path, capsys):
+    from layerloom.backend.cli import main
+
+    source = tmp_path / "net.py"
+    source.write_text("from torch import nn\n\nclass Net(nn.Linear):\n"
+                      "    def __init__(self):\n        super().__init__(4, 2)\n")
+    torch.save({"weight": Payload()}, tmp_path / "w.pt")
+    code = main(["import", f"{source}:Net", "--input-shape", "4", "-w", str(tmp_path / "w.pt"),
+                 "-o", str(tmp_path / "n.loom")])
+    err = capsys.readouterr().err
+    assert code != 0 and "could run code" in err and "weights_only" not in err
+
+
+def test_out_of_memory_before_the_first_batch_does_not_name_a_batch_size():
+    from types import SimpleNamespace
+
+    from layerloom.backend.training.checks import describe_failure
+
+    trainer = SimpleNamespace(step=0, _batch=0, epoch=0, device=torch.device("cpu"), _bs=None,
+                              settings=SimpleNamespace(compile=False))
+    message = describe_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory"), trainer)
+    assert "None" not in message and "while setting up the run" in message

@@ -103,3 +103,31 @@ def test_image_data_trains_with_a_confusion_matrix_and_try_it_shows_the_image(qt
     assert result["probabilities"].shape == (10,)
     assert dock.try_it.input_stack.currentWidget() is dock.try_it.image
     assert not dock.try_it.image.pixmap().isNull()
+
+
+@pytest.mark.parametrize("damage", ["graph", "normalisation"])
+def test_weights_with_a_damaged_graph_or_normalisation_get_a_message(qtbot, tmp_path, damage):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from layerloom.backend.compile import compile_graph
+    from layerloom.backend.export import save_weights
+    from layerloom.backend.training.checkpoint import NORMALISATION_KEY
+
+    host = make_host(qtbot)
+    path = tmp_path / "w.safetensors"
+    save_weights(host.graph, compile_graph(host.graph), path)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata())
+    if damage == "graph":
+        metadata["graph"] = metadata["graph"].replace('"nodes"', '"nodes": 5, "x"', 1)
+    else:
+        metadata[NORMALISATION_KEY] = json.dumps(
+            {"method": "standard", "shape": [2], "shift": [10 ** 400, 0], "scale": [1, 1]})
+    save_file({k: v.clone() for k, v in load_file(str(path)).items()}, str(path), metadata=metadata)
+    assert host.dock.open_weights(str(path)) is None
+    assert host.dock.run_bar.message.property("kind") == "error"
+    assert "Cannot open the weights" in host.dock.run_bar.message.text()
