@@ -146,3 +146,46 @@ def _kind_of(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "a special file"
+
+
+# ----------------------------------------------------------------- memory budget
+BUDGET_VARIABLE = "LAYERLOOM_MEMORY_BUDGET"
+DEFAULT_BUDGET = 4 << 30  # 4 GiB: far above any built-in dataset or example model
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+class OverBudget(ValueError):
+    """Data that would need more memory than the budget; the message says how much."""
+
+
+def memory_budget(env: dict[str, str] | None = None) -> int:
+    """Bytes one file's data may take in memory: ``$LAYERLOOM_MEMORY_BUDGET`` (``"16G"``,
+    ``"512M"``, bytes) or 4 GiB. Readers check declared sizes against it before they
+    allocate, so a small file that declares a huge array is refused, not attempted."""
+    env = os.environ if env is None else env
+    text = env.get(BUDGET_VARIABLE, "").strip().lower().removesuffix("b").removesuffix("i")
+    if text and text[-1:] in _UNITS and text[:-1].replace(".", "", 1).isdigit():
+        return int(float(text[:-1]) * _UNITS[text[-1]])
+    if text.isdigit():
+        return int(text)
+    return DEFAULT_BUDGET
+
+
+def human_bytes(count: int | float) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    value = float(count)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{value:,.0f} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} PiB"
+
+
+def check_budget(needed: int, what: str, budget: int | None = None) -> None:
+    """Raise :class:`OverBudget` when ``what`` needs more than the memory budget."""
+    budget = memory_budget() if budget is None else budget
+    if needed > budget:
+        raise OverBudget(
+            f"{what} needs {human_bytes(needed)} of memory, over the budget of "
+            f"{human_bytes(budget)}; refused before allocating (set {BUDGET_VARIABLE} to "
+            "raise the budget if the machine has the memory)")

@@ -17,6 +17,7 @@ dim is free, on another batch size.
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -43,6 +44,7 @@ from layerloom.backend.importers.common import (
     map_until_settled,
     per_sample,
 )
+from layerloom.graph.fileio import OverBudget, check_budget
 
 RECORD_BATCH = 3
 CHECK_BATCH = 2
@@ -95,10 +97,12 @@ def load_model(path: str | os.PathLike):
     except Exception as exc:
         raise ModelImportError(f"{path} is not a readable ONNX file: {first_line(exc)}") from None
     base = path.resolve().parent
-    external = [t for t in _tensors(proto.graph) if t.data_location == onnx.TensorProto.EXTERNAL]
+    tensors = list(_model_tensors(proto))
+    external = [t for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
     for tensor in external:
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
         check_location(location, base, tensor.name, path)
+    check_tensor_sizes(tensors, path)
     if external:
         try:
             load_external_data_for_model(proto, str(base))
@@ -127,6 +131,14 @@ def check_location(location: str, base: Path, tensor: str, path: Path) -> Path:
     return target
 
 
+def _model_tensors(proto) -> Iterator:
+    """Every TensorProto of the model: its graph's and those inside its model-local
+    functions (onnxruntime reads a function's external data too)."""
+    yield from _tensors(proto.graph)
+    for function in proto.functions:
+        yield from _node_tensors(function.node)
+
+
 def _tensors(graph) -> Iterator:
     """Every TensorProto of ``graph``: initializers and attribute tensors, also
     inside subgraphs."""
@@ -134,7 +146,11 @@ def _tensors(graph) -> Iterator:
     for sparse in graph.sparse_initializer:
         yield sparse.values
         yield sparse.indices
-    for node in graph.node:
+    yield from _node_tensors(graph.node)
+
+
+def _node_tensors(nodes) -> Iterator:
+    for node in nodes:
         for attr in node.attribute:
             if attr.HasField("t"):
                 yield attr.t
@@ -143,6 +159,58 @@ def _tensors(graph) -> Iterator:
                 yield from _tensors(attr.g)
             for sub in attr.graphs:
                 yield from _tensors(sub)
+
+
+def check_tensor_sizes(tensors, path: Path) -> None:
+    """Refuse tensors whose declared size is over the memory budget, or that declare
+    more elements than they hold (reading them would fail deep inside numpy)."""
+    import onnx
+
+    total = 0
+    for tensor in tensors:
+        count = math.prod(int(d) for d in tensor.dims) if tensor.dims else 1
+        if any(int(d) < 0 for d in tensor.dims):
+            raise ModelImportError(f"{path}: tensor {tensor.name!r} has a negative dim {list(tensor.dims)}")
+        try:
+            itemsize = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        except (KeyError, TypeError, ValueError):
+            itemsize = 8
+        needed = count * itemsize
+        total += needed
+        try:
+            check_budget(needed, f"tensor {tensor.name!r} of {path.name} ({count:,} elements)")
+        except OverBudget as exc:
+            raise ModelImportError(str(exc)) from None
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            continue
+        held = _held_elements(tensor, itemsize)
+        if held is not None and held != count:
+            raise ModelImportError(
+                f"{path}: tensor {tensor.name!r} declares {count:,} elements "
+                f"(dims {list(tensor.dims)}) but holds {held:,}; the file is damaged")
+    try:
+        check_budget(total, f"the weights of {path.name}")
+    except OverBudget as exc:
+        raise ModelImportError(str(exc)) from None
+
+
+def _held_elements(tensor, itemsize: int) -> int | None:
+    """How many elements the tensor's data fields hold, for the plain numeric types
+    (``None`` for packed, complex and string types, whose count is not that simple)."""
+    if tensor.data_type not in _PLAIN_TYPES:
+        return None
+    if tensor.raw_data:
+        return len(tensor.raw_data) // itemsize
+    for name in ("float_data", "int32_data", "int64_data", "double_data", "uint64_data"):
+        values = getattr(tensor, name)
+        if len(values):
+            return len(values)
+    return 0
+
+
+# FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, BOOL, FLOAT16, DOUBLE, UINT32,
+# UINT64, BFLOAT16: one stored value per element.
+_PLAIN_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 16})
 
 
 # ------------------------------------------------------------------ running
@@ -191,6 +259,12 @@ def _inputs(proto, shapes, title: str) -> list[_Input]:
             shape = tuple(dims[1:])
         if any(d < 1 for d in shape):
             raise ModelImportError(f"input shape {shape} of {value.name!r} must be positive sizes")
+        try:
+            check_budget(math.prod(shape) * np.dtype(numpy).itemsize * RECORD_BATCH,
+                         f"input {value.name!r} of {title} with shape {shape} (a batch of "
+                         f"{RECORD_BATCH} to trace it)")
+        except OverBudget as exc:
+            raise ModelImportError(str(exc)) from None
         found.append(_Input(value.name, shape, dtype, numpy, dims[0]))
     if not found:
         raise ModelImportError(f"{title} has no inputs")

@@ -260,3 +260,60 @@ def test_unreadable_files_are_reported(tmp_path):
     junk.write_bytes(b"\x00\x01 not a model")
     with pytest.raises(ModelImportError, match="not a readable ONNX file"):
         import_onnx(junk)
+
+
+def _declared_only(dims, data=()):
+    """A float initializer that declares ``dims`` but holds ``data``."""
+    tensor = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=list(dims))
+    tensor.float_data.extend(data)
+    return tensor
+
+
+def test_an_initializer_declaring_a_trillion_elements_is_refused_before_allocating(tmp_path):
+    nodes = [helper.make_node("Add", ["x", "w"], ["y"], name="add")]
+    proto = _model(nodes, [_float("x", 4)], [_float("y", 4)], [_declared_only((10 ** 6, 10 ** 6))])
+    path = tmp_path / "huge.onnx"
+    onnx.save(proto, str(path))
+    assert path.stat().st_size < 1000
+    with pytest.raises(ModelImportError, match=r"needs 3,?\d*\.\d TiB of memory, over the budget"):
+        import_onnx(path)
+
+
+def test_an_initializer_with_less_data_than_it_declares_is_damaged(tmp_path):
+    nodes = [helper.make_node("Add", ["x", "w"], ["y"], name="add")]
+    proto = _model(nodes, [_float("x", 4)], [_float("y", 4)], [_declared_only((4,), [1.0, 2.0])])
+    path = tmp_path / "short.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ModelImportError, match="declares 4 elements .* but holds 2; the file is damaged"):
+        import_onnx(path)
+
+
+def test_an_input_shape_over_the_budget_is_refused(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="act")]
+    proto = _model(nodes, [_float("x", 100_000, 100_000, 6)], [_float("y", 100_000, 100_000, 6)])
+    path = tmp_path / "wide.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ModelImportError, match="input 'x' .* over the budget"):
+        import_onnx(path)
+
+
+def test_external_data_inside_a_model_local_function_is_checked_too(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "outside.bin").write_bytes(np.ones(4, np.float32).tobytes())
+    constant = TensorProto(name="c", data_type=TensorProto.FLOAT, dims=[4],
+                           data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", "../outside.bin"), ("offset", "0"), ("length", "16")):
+        constant.external_data.add(key=key, value=value)
+    body = [helper.make_node("Constant", [], ["k"], value=constant),
+            helper.make_node("Add", ["a", "k"], ["b"])]
+    function = helper.make_function("local", "AddConst", ["a"], ["b"], body,
+                                    [helper.make_opsetid("", 17)])
+    nodes = [helper.make_node("AddConst", ["x"], ["y"], domain="local", name="call")]
+    graph = helper.make_graph(nodes, "tiny", [_float("x", 4)], [_float("y", 4)])
+    proto = helper.make_model(graph, functions=[function], ir_version=8, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+    path = folder / "fn.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ModelImportError, match="outside the model's folder"):
+        import_onnx(path)
