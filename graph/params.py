@@ -122,15 +122,23 @@ class Param:
         return tuple(self._check_int(v, self.name) for v in value)
 
     def _check_int(self, value: Any, name: str) -> int:
+        limit = self.int_limit
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer() and abs(value) <= INT_LIMIT:
+            if isinstance(value, float) and value.is_integer() and abs(value) <= limit:
                 value = int(value)
             else:
                 raise ParamError(f"{name} must be a whole number, got {value!r}")
-        if abs(value) > INT_LIMIT:
-            raise ParamError(f"{name} is too large: {value} (limit {INT_LIMIT:,})")
+        if abs(value) > limit:
+            raise ParamError(f"{name} is too large: {value} (limit {limit:,})")
         self._check_range(value)
         return value
+
+    @property
+    def int_limit(self) -> int:
+        """The largest magnitude of a whole number: ``INT_LIMIT``, unless the declared
+        range reaches further (a 64-bit seed)."""
+        bounds = [abs(b) for b in (self.minimum, self.maximum) if b is not None]
+        return int(max([INT_LIMIT, *bounds]))
 
     def _check_range(self, value: float) -> None:
         if self.minimum is not None and value < self.minimum:

@@ -31,6 +31,7 @@ from layerloom.graph import Event, Graph, GraphError
 from layerloom.graph.model import MAX_LABEL
 from layerloom.gui.commands import Rename, SetParams
 from layerloom.gui.param_editors import make_editor
+from layerloom.gui.qt_util import signals_blocked
 
 
 def human_count(n: int) -> str:
@@ -253,10 +254,9 @@ class Inspector(QWidget):
             self.title.setText(f"{len(nodes)} × {spec.name}")
             self.doc.setText(f"{spec.doc}\nEdits apply to all {len(nodes)} selected nodes.")
         self.label_edit.setEnabled(len(nodes) == 1)
-        self.label_edit.blockSignals(True)
-        self.label_edit.setText(nodes[0].label if len(nodes) == 1 else "")
-        self.label_edit.setPlaceholderText(nodes[0].id if len(nodes) == 1 else "several nodes")
-        self.label_edit.blockSignals(False)
+        with signals_blocked(self.label_edit):
+            self.label_edit.setText(nodes[0].label if len(nodes) == 1 else "")
+            self.label_edit.setPlaceholderText(nodes[0].id if len(nodes) == 1 else "several nodes")
         self.refresh_values()
         self._show_facts(nodes)
 

@@ -28,7 +28,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSizePolicy, QSpinBox, QWidget
 
 from layerloom.graph import Param
+from layerloom.graph.errors import ParamError
 from layerloom.graph.params import INT_LIMIT
+from layerloom.gui.qt_util import signals_blocked
 
 QT_INT_MAX = 2**31 - 1
 
@@ -94,9 +96,8 @@ class IntEditor(_InvalidMixin, QSpinBox):
         self.valueChanged.connect(self.edited.emit)
 
     def set_value(self, value: Any) -> None:
-        self.blockSignals(True)
-        self.setValue(int(value))
-        self.blockSignals(False)
+        with signals_blocked(self):
+            self.setValue(int(value))
         self.set_invalid(False)
 
     def set_mixed(self) -> None:
@@ -131,18 +132,16 @@ class _TextEditor(_InvalidMixin, QLineEdit):
 
     def set_value(self, value: Any) -> None:
         self._shown = format_value(self.param, value)
-        self.blockSignals(True)
-        self.setText(self._shown)
-        self.setPlaceholderText(self.placeholder)
-        self.blockSignals(False)
+        with signals_blocked(self):
+            self.setText(self._shown)
+            self.setPlaceholderText(self.placeholder)
         self.set_invalid(False)
 
     def set_mixed(self) -> None:
         self._shown = ""
-        self.blockSignals(True)
-        self.clear()
-        self.setPlaceholderText("mixed")
-        self.blockSignals(False)
+        with signals_blocked(self):
+            self.clear()
+            self.setPlaceholderText("mixed")
 
     def _commit(self) -> None:
         text = self.text().strip()
@@ -154,6 +153,25 @@ class _TextEditor(_InvalidMixin, QLineEdit):
             self.rejected.emit(self.refusal(text))
             return
         self.edited.emit(value)
+
+
+class WideIntEditor(_TextEditor):
+    """Whole numbers beyond a spin box's 32 bits (a seed such as a timestamp), typed as
+    text and checked against the schema's range."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def parse(self, text: str) -> int | None:
+        try:
+            return self.param.coerce(int(text.replace("_", "").replace(",", "")))
+        except (ValueError, ParamError):
+            return None
+
+    def refusal(self, text: str) -> str:
+        span = describe_range(self.param)
+        return f"{self.param.title} must be a whole number{f' ({span})' if span else ''}, got {text!r}"
 
 
 class FloatEditor(_TextEditor):
@@ -185,16 +203,14 @@ class BoolEditor(QCheckBox):
         self.clicked.connect(self._on_clicked)
 
     def set_value(self, value: Any) -> None:
-        self.blockSignals(True)
-        self.setTristate(False)
-        self.setChecked(bool(value))
-        self.blockSignals(False)
+        with signals_blocked(self):
+            self.setTristate(False)
+            self.setChecked(bool(value))
 
     def set_mixed(self) -> None:
-        self.blockSignals(True)
-        self.setTristate(True)
-        self.setCheckState(Qt.CheckState.PartiallyChecked)
-        self.blockSignals(False)
+        with signals_blocked(self):
+            self.setTristate(True)
+            self.setCheckState(Qt.CheckState.PartiallyChecked)
 
     def _on_clicked(self) -> None:
         checked = self.checkState() != Qt.CheckState.Unchecked
@@ -215,9 +231,8 @@ class ChoiceEditor(QComboBox):
         self.activated.connect(lambda index: self.edited.emit(self.param.choices[index]))
 
     def set_value(self, value: Any) -> None:
-        self.blockSignals(True)
-        self.setCurrentIndex(self.findText(str(value)))
-        self.blockSignals(False)
+        with signals_blocked(self):
+            self.setCurrentIndex(self.findText(str(value)))
 
     def set_mixed(self) -> None:
         self.setToolTip(tooltip_for(self.param) + "\n(the selected nodes have different values)")
@@ -284,7 +299,17 @@ EDITORS = {
 
 def make_editor(param: Param, parent: QWidget | None = None) -> QWidget:
     """The editor for ``param``'s kind, with its help text as tooltip."""
-    editor = EDITORS[param.kind](param, parent)
+    kind = EDITORS[param.kind]
+    if kind is IntEditor and not _fits_spin_box(param):
+        kind = WideIntEditor
+    editor = kind(param, parent)
     editor.setObjectName(f"param_{param.name}")
     editor.setToolTip(tooltip_for(param))
     return editor
+
+
+def _fits_spin_box(param: Param) -> bool:
+    """Whether every allowed value fits a QSpinBox (32-bit signed)."""
+    lo = -param.int_limit if param.minimum is None else param.minimum
+    hi = param.int_limit if param.maximum is None else param.maximum
+    return -QT_INT_MAX <= lo and hi <= QT_INT_MAX

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from layerloom.graph.params import Int
 from layerloom.gui.param_editors import make_editor
+from layerloom.gui.qt_util import signals_blocked
 
 MAX_PROCESSES = 1024  # backend.training.settings.MAX_PROCESSES (not imported: no torch here)
 CLI_HINT = "On the command line, layerloom train FILE --nproc N trains on N processes, CPU ones included."
@@ -114,9 +115,8 @@ class ProcessesField(QWidget):
         self._device, self._wanted = device, processes
         limit = process_limit(device, self.gpus)
         editor = self.editor
-        editor.blockSignals(True)
-        editor.setRange(1, limit)
-        editor.blockSignals(False)
+        with signals_blocked(editor):
+            editor.setRange(1, limit)
         editor.set_value(min(processes, limit))
         editor.setEnabled(limit > 1)
         reason = why_disabled(device, self.gpus)

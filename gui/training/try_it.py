@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training import plot_style as ps
 from layerloom.gui.training.dataset_preview import thumbnail
 from layerloom.gui.training.run_record import Run
@@ -106,9 +107,8 @@ class TryItPanel(QWidget):
             else:
                 self.verdict.setText("Train a model (or open trained weights) to try it on a sample")
             return
-        self.sample.blockSignals(True)
-        self.sample.setRange(0, len(self._samples()) - 1)
-        self.sample.blockSignals(False)
+        with signals_blocked(self.sample):
+            self.sample.setRange(0, len(self._samples()) - 1)
         self.try_sample(self.sample.value())
 
     @property

@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training import plot_style as ps
 from layerloom.gui.training.run_record import HistHistory, Run, growing_until
 
@@ -118,15 +119,12 @@ class WeightsView(QWidget):
             return
         current = self.layer
         self._layers = list(layers)
-        self.layer_combo.blockSignals(True)
-        try:
+        with signals_blocked(self.layer_combo):
             self.layer_combo.clear()
             for node_id, title in layers:
                 self.layer_combo.addItem(title, node_id)
             index = self.layer_combo.findData(current)
             self.layer_combo.setCurrentIndex(index if index >= 0 else 0)
-        finally:
-            self.layer_combo.blockSignals(False)
         self._drawn = None
 
     def select_layer(self, node_id: str) -> bool:

@@ -224,3 +224,28 @@ def test_form_follows_edits_made_elsewhere_without_echo(window, inspector, qtbot
     window.graph.remove_node(node.id)
     qtbot.waitUntil(lambda: inspector.node_ids == [])
     assert not inspector.node_box.isVisible()
+
+
+def test_a_seed_beyond_32_bits_is_typed_and_kept(qtbot):
+    """A timestamp seed (over 2^31) fits its field, and the field keeps answering."""
+    from layerloom.graph import Param
+    from layerloom.gui.param_editors import WideIntEditor, make_editor
+
+    param = Param("seed", "int", 0, minimum=0, maximum=2 ** 63 - 1)
+    editor = make_editor(param)
+    qtbot.addWidget(editor)
+    assert isinstance(editor, WideIntEditor)
+    editor.set_value(1_733_400_000_123)
+    assert editor.text() == "1733400000123" and not editor.signalsBlocked()
+    got, refused = [], []
+    editor.edited.connect(got.append)
+    editor.rejected.connect(refused.append)
+    editor.setText("9007199254740993")
+    editor.editingFinished.emit()
+    assert got == [9007199254740993]
+    editor.setText("-4")
+    editor.editingFinished.emit()
+    assert refused and "seed must be a whole number (0 … " in refused[0]
+    small = make_editor(Param("units", "int", 8, minimum=1, maximum=10_000))
+    qtbot.addWidget(small)
+    assert not isinstance(small, WideIntEditor)
