@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,7 @@ def parse(text: str | bytes, name: str = "<text>") -> dict[str, Any]:
         raise GraphFileError(name, "", f"unreadable number: {exc}") from None
     if not isinstance(data, dict):
         raise GraphFileError(name, "top level", f"expected a JSON object, got {_kind(data)}")
-    bad = _bad_text(data, "")
+    bad = _bad_text(data, "") if _MAYBE_BAD_TEXT.search(text) else None
     if bad is not None:
         raise GraphFileError(name, bad[0] or "top level", bad[1])
     if data.get("format") != FORMAT:
@@ -141,6 +142,11 @@ def parse(text: str | bytes, name: str = "<text>") -> dict[str, Any]:
         version += 1
         data["format_version"] = version
     return data
+
+
+# UTF-8 text cannot hold a surrogate or (in valid JSON) a raw NUL: only the escapes
+# \u0000 and \ud800-\udfff make them, so the walk runs only where one appears.
+_MAYBE_BAD_TEXT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class _DuplicateKey(ValueError):
