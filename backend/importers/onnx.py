@@ -17,6 +17,8 @@ dim is free, on another batch size.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 from collections import Counter
@@ -304,7 +306,11 @@ def _session(proto, path, expose: bool):
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        # onnxruntime prints its provider fallback ("EP Error ...") on stdout; the
+        # failure, if any, is raised and reported below in one line.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return ort.InferenceSession(model.SerializeToString(), options,
+                                        providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelImportError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
 
