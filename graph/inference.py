@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from layerloom.graph.errors import GraphInvalidError, ShapeError
+from layerloom.graph.fileio import human_bytes, memory_budget
 from layerloom.graph.model import Edge, Graph
 from layerloom.graph.tensor import TensorSpec
 
@@ -84,6 +85,7 @@ class Analysis:
 def analyse(graph: Graph) -> Analysis:
     """Infer shapes, counts and errors for every node of ``graph``."""
     order = graph.topological_order()
+    budget = memory_budget()
     infos: dict[str, NodeInfo] = {}
     edge_specs: dict[Edge, TensorSpec] = {}
     outgoing: dict[str, list[Edge]] = {nid: [] for nid in order}
@@ -120,6 +122,10 @@ def analyse(graph: Graph) -> Analysis:
             info.fix = exc.fix
             continue
         info.activation_bytes = sum(t.numel * BYTES[t.dtype] for t in info.outputs.values())
+        too_big = _over_budget(info, budget)
+        if too_big:
+            info.error = f"{node.title} ({spec.name}): {too_big}"
+            info.fix = "make the layer smaller (fewer units, channels or a smaller input)"
         for edge in outgoing[nid]:
             if edge.source_port in info.outputs:
                 edge_specs[edge] = info.outputs[edge.source_port]
@@ -133,6 +139,19 @@ def analyse(graph: Graph) -> Analysis:
     else:
         graph_errors.append("the graph is empty; drag an Input, some layers and an Output onto the canvas")
     return Analysis(order, infos, edge_specs, graph_errors, _warnings(graph, order, outgoing))
+
+
+def _over_budget(info: NodeInfo, budget: int) -> str:
+    """Why a layer cannot be built or run here (its weights or one sample's output
+    need more than the memory budget), or ``""``."""
+    weights = info.params * 4
+    if weights > budget:
+        return (f"its {info.params:,} parameters need {human_bytes(weights)}, over the memory "
+                f"budget of {human_bytes(budget)}")
+    if info.activation_bytes > budget:
+        return (f"one sample's output needs {human_bytes(info.activation_bytes)}, over the "
+                f"memory budget of {human_bytes(budget)}")
+    return ""
 
 
 def _warnings(graph: Graph, order: list[str], outgoing: dict[str, list[Edge]]) -> list[tuple[str, str]]:

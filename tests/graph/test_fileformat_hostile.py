@@ -141,3 +141,28 @@ def test_a_file_over_the_limit_is_refused_by_its_size(tmp_path):
         fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no real disk used
     with pytest.raises(GraphFileError, match="the limit is"):
         load_graph(path)
+
+
+def test_an_input_of_a_billion_elements_is_an_error_before_anything_allocates():
+    from layerloom.graph import Graph
+
+    g = Graph()
+    g.add_node("input", {"shape": (2000, 1000, 1000)})
+    g.add_node("output")
+    g.connect("input_1", "out", "output_1", "in")
+    errors = dict(g.analysis().errors)
+    assert "over the memory budget" in errors["input_1"] and "7.5 GiB" in errors["input_1"]
+
+
+def test_a_dense_layer_with_too_many_weights_is_an_error(monkeypatch):
+    from layerloom.graph import Graph
+
+    monkeypatch.setenv("LAYERLOOM_MEMORY_BUDGET", "1M")
+    g = Graph()
+    g.add_node("input", {"shape": (1000,)})
+    g.add_node("dense", {"units": 1000})
+    g.add_node("output")
+    g.connect("input_1", "out", "dense_1", "in")
+    g.connect("dense_1", "out", "output_1", "in")
+    assert "1,001,000 parameters need 3.8 MiB, over the memory budget of 1.0 MiB" in \
+        dict(g.analysis().errors)["dense_1"]
