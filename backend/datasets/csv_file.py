@@ -211,7 +211,7 @@ def load_csv(path: Path, features: Any, target: Any, task: str, header: Any, del
 CSV = register_file_kind(FileKind(
     name="csv",
     display_name="CSV table",
-    description=".csv tables",
+    description="CSV tables (.csv, .tsv, .txt)",
     suffixes=(".csv", ".tsv", ".txt"),
     loader=load_csv,
     options=(

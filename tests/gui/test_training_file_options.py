@@ -360,3 +360,40 @@ def test_every_offered_choice_is_handled_by_its_reader(tmp_path):
                     assert str(path) in str(exc)
             with pytest.raises(DatasetError, match="must be one of"):
                 load_dataset(path, **{param.name: "none of these"})
+
+
+def test_a_file_kind_registered_in_a_test_gets_its_form_from_its_declaration(qtbot, tmp_path):
+    from layerloom.gui.param_editors import FloatEditor
+    from tests.backend.toy_file_kind import numbers_kind, write_numbers
+
+    write_numbers(tmp_path / "sums.numbers")
+    with numbers_kind() as kind:
+        panel = open_panel(qtbot, tmp_path, "sums.numbers")
+        form, stack = panel.file_options, panel.undo_stack
+        assert form.isVisibleTo(panel) and form.kind is kind
+        assert panel.findChild(QLabel, "fileOptionsName").text() == "sums.numbers (number list)"
+        assert list(form.editors) == ["scale", "task"]
+        assert isinstance(form.editors["scale"], FloatEditor) and isinstance(form.editors["task"], ChoiceEditor)
+        assert form.editors["scale"].text() == "1.0" and "Allowed: 0.01 … 100" in form.editors["scale"].toolTip()
+        assert [form.editors["task"].itemText(i) for i in range(2)] == ["classification", "regression"]
+        unscaled = panel.dataset_for_run().x.copy()
+
+        type_into(qtbot, form.editors["scale"], "2")
+        wait_for(qtbot, lambda: settled(panel, {"scale": 2.0}))
+        assert np.allclose(panel.dataset_for_run().x, 2 * unscaled)
+        choose(form.editors["task"], "regression")
+        wait_for(qtbot, lambda: settled(panel, {"scale": 2.0, "task": "regression"}))
+        assert panel.dataset_for_run().task == "regression" and stack.count() == 2
+
+        type_into(qtbot, form.editors["scale"], "0")  # the declared range, before any load
+        wait_for(qtbot, lambda: "scale must be at least 0.01, got 0.0" in form.message.text())
+        assert form.editors["scale"].property("invalid") is True and stack.count() == 2
+
+        stack.undo()
+        wait_for(qtbot, lambda: settled(panel, {"scale": 2.0}) and form.editors["task"].currentText() == "classification")
+        assert form.editors["scale"].text() == "2.0" and form.editors["scale"].property("invalid") is False
+        stack.undo()
+        wait_for(qtbot, lambda: settled(panel, {}) and form.editors["scale"].text() == "1.0")
+        assert np.allclose(panel.dataset_for_run().x, unscaled)
+        panel.close()
+        panel.keeper.wait_all()
