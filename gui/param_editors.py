@@ -148,8 +148,9 @@ class _TextEditor(_InvalidMixin, QLineEdit):
     """A value typed as text, checked on every keystroke and committed on Enter or
     leaving the field. Subclasses say how to parse and what to say when they
     cannot (:meth:`parse`, :meth:`refusal`). An emptied field of an optional
-    parameter is the edit ``None``. A field marked invalid commits even the text
-    it showed, so that typing the old value back clears the refusal."""
+    parameter is the edit ``None``. Once marked invalid (a refusal), the field
+    commits even the text it showed until it shows a value again, so that typing
+    the old value back clears the refusal."""
 
     edited = Signal(object)
     rejected = Signal(str)
@@ -160,6 +161,7 @@ class _TextEditor(_InvalidMixin, QLineEdit):
         super().__init__(parent)
         self.param = param
         self._shown = ""
+        self._recheck = False  # refused since the last set_value: commit whatever the text
         if param.optional and param.unset:
             self.placeholder = param.unset
         self.setPlaceholderText(self.placeholder)
@@ -177,12 +179,17 @@ class _TextEditor(_InvalidMixin, QLineEdit):
     def _readable(self, text: str) -> bool:
         return (self.param.optional and self.is_blank(text)) or self.parse(text) is not None
 
+    def set_invalid(self, invalid: bool) -> None:
+        super().set_invalid(invalid)
+        self._recheck = self._recheck or invalid
+
     def refusal(self, text: str) -> str:
         """Why ``text`` is refused, quoting it and giving an example."""
         raise NotImplementedError
 
     def set_value(self, value: Any) -> None:
         self._shown = format_value(self.param, value)
+        self._recheck = False
         self.blockSignals(True)
         self.setText(self._shown)
         self.setPlaceholderText(self.placeholder)
@@ -199,7 +206,7 @@ class _TextEditor(_InvalidMixin, QLineEdit):
     def _commit(self) -> None:
         text = self.text()
         unchanged = text == self._shown or (bool(text.strip()) and text.strip() == self._shown.strip())
-        if unchanged and not self.property("invalid"):
+        if unchanged and not self._recheck:
             return
         self.setModified(False)  # read: from now on the model's value may replace it
         if self.param.optional and self.is_blank(text):

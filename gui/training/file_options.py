@@ -179,7 +179,9 @@ class FileOptionsForm(QWidget):
 
     @staticmethod
     def _mark_invalid(editor: QWidget, invalid: bool) -> None:
-        if bool(editor.property("invalid")) != invalid:
+        if hasattr(editor, "set_invalid"):  # a text field also commits its old text again
+            editor.set_invalid(invalid)
+        elif bool(editor.property("invalid")) != invalid:
             editor.setProperty("invalid", invalid)
             editor.style().unpolish(editor)
             editor.style().polish(editor)

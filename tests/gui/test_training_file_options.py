@@ -388,6 +388,9 @@ def test_a_file_kind_registered_in_a_test_gets_its_form_from_its_declaration(qtb
         type_into(qtbot, form.editors["scale"], "0")  # the declared range, before any load
         wait_for(qtbot, lambda: "scale must be at least 0.01, got 0.0" in form.message.text())
         assert form.editors["scale"].property("invalid") is True and stack.count() == 2
+        type_into(qtbot, form.editors["scale"], "2.0")  # the stored value typed back: the refusal goes
+        wait_for(qtbot, lambda: not form.message.isVisibleTo(panel) and not form._running)
+        assert form.editors["scale"].property("invalid") is False and stack.count() == 2
 
         stack.undo()
         wait_for(qtbot, lambda: settled(panel, {"scale": 2.0}) and form.editors["task"].currentText() == "classification")
