@@ -15,24 +15,42 @@ float      :class:`FloatEditor`, a line edit: ``0.001``, ``1e-4`` and ``3``
 bool       :class:`BoolEditor`, a check box
 choice     :class:`ChoiceEditor`, a combo box of the schema's choices
 ints       :class:`IntsEditor`, a line edit ``3, 3`` (or ``same``/``valid``)
+text       :class:`TextEditor`, a line edit (one character: ``tab`` for a tab)
+path       :class:`PathEditor`, a line edit with a button that opens a file
+columns    :class:`ColumnsEditor`, a line edit ``price, 2, "2019"``
 =========  ================================================================
+
+An optional parameter (default ``None``) shows what leaving it unset means as the
+grey text of its empty field, and an emptied field is the edit ``None``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSizePolicy, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QLineEdit,
+    QSizePolicy,
+    QSpinBox,
+    QStyle,
+    QWidget,
+)
 
-from layerloom.graph import Param
-from layerloom.graph.errors import ParamError
+from layerloom.graph import Param, ParamError
 from layerloom.graph.params import INT_LIMIT
 from layerloom.gui.qt_util import signals_blocked
 
 QT_INT_MAX = 2**31 - 1
+INDEX = re.compile(r"-?\d+")
+CHOICE_TEXT = {True: "yes", False: "no"}  # how True and False read in a combo box
+TAB_WORDS = ("tab", "\\t")  # typed for a tab in a one-character field
 
 
 def describe_range(param: Param) -> str:
@@ -56,15 +74,37 @@ def tooltip_for(param: Param) -> str:
         count = f"{param.length} whole numbers" if param.length else "whole numbers"
         extra = f", or {' / '.join(param.choices)}" if param.choices else ""
         lines.append(f"Enter {count} separated by commas{extra}")
+    elif param.kind == "columns":
+        lines.append('Names or 0-based indices separated by commas; quote a name that is a number ("2019")')
+    elif param.kind == "text" and param.length == 1:
+        lines.append("One character; type tab for a tab")
+    elif param.kind == "path":
+        lines.append("Type the path, or choose the file with the button")
+    if param.optional and param.unset:
+        lines.append(f"Empty: {param.unset}")
     return "\n".join(lines)
 
 
+def choice_text(choice: Any) -> str:
+    """How a choice reads in a combo box: ``True`` as yes, ``"rgb"`` as is."""
+    return CHOICE_TEXT[choice] if isinstance(choice, bool) else str(choice)
+
+
 def format_value(param: Param, value: Any) -> str:
-    """Text shown in a line editor for ``value``."""
+    """Text shown in a line editor for ``value`` (empty for ``None``); the editor
+    reads it back as the same value."""
+    if value is None:
+        return ""
     if param.kind == "float":
         return repr(float(value))  # shortest text that reads back exactly: 0.001, 1e-05
     if param.kind == "ints":
         return value if isinstance(value, str) else ", ".join(str(v) for v in value)
+    if param.kind == "columns":
+        columns = value if isinstance(value, (list, tuple)) else [value]
+        return ", ".join(f'"{c}"' if isinstance(c, str) and (INDEX.fullmatch(c) or "," in c) else str(c)
+                         for c in columns)
+    if param.kind == "text" and param.length == 1 and value == "\t":
+        return TAB_WORDS[0]
     return str(value)
 
 
@@ -107,7 +147,10 @@ class IntEditor(_InvalidMixin, QSpinBox):
 class _TextEditor(_InvalidMixin, QLineEdit):
     """A value typed as text, checked on every keystroke and committed on Enter or
     leaving the field. Subclasses say how to parse and what to say when they
-    cannot (:meth:`parse`, :meth:`refusal`)."""
+    cannot (:meth:`parse`, :meth:`refusal`). An emptied field of an optional
+    parameter is the edit ``None``. Once marked invalid (a refusal), the field
+    commits even the text it showed until it shows a value again, so that typing
+    the old value back clears the refusal."""
 
     edited = Signal(object)
     rejected = Signal(str)
@@ -118,13 +161,27 @@ class _TextEditor(_InvalidMixin, QLineEdit):
         super().__init__(parent)
         self.param = param
         self._shown = ""
+        self._recheck = False  # refused since the last set_value: commit whatever the text
+        if param.optional and param.unset:
+            self.placeholder = param.unset
         self.setPlaceholderText(self.placeholder)
         self.editingFinished.connect(self._commit)
-        self.textEdited.connect(lambda text: self.set_invalid(self.parse(text) is None))
+        self.textEdited.connect(lambda text: self.set_invalid(not self._readable(text)))
 
     def parse(self, text: str) -> Any:
         """The value of ``text``, or ``None`` when it is not one."""
         raise NotImplementedError
+
+    def is_blank(self, text: str) -> bool:
+        """Whether ``text`` names no value: for an optional parameter, the edit ``None``."""
+        return not text.strip()
+
+    def _readable(self, text: str) -> bool:
+        return (self.param.optional and self.is_blank(text)) or self.parse(text) is not None
+
+    def set_invalid(self, invalid: bool) -> None:
+        super().set_invalid(invalid)
+        self._recheck = self._recheck or invalid
 
     def refusal(self, text: str) -> str:
         """Why ``text`` is refused, quoting it and giving an example."""
@@ -132,6 +189,7 @@ class _TextEditor(_InvalidMixin, QLineEdit):
 
     def set_value(self, value: Any) -> None:
         self._shown = format_value(self.param, value)
+        self._recheck = False
         with signals_blocked(self):
             self.setText(self._shown)
             self.setPlaceholderText(self.placeholder)
@@ -144,13 +202,18 @@ class _TextEditor(_InvalidMixin, QLineEdit):
             self.setPlaceholderText("mixed")
 
     def _commit(self) -> None:
-        text = self.text().strip()
-        if text == self._shown:
+        text = self.text()
+        unchanged = text == self._shown or (bool(text.strip()) and text.strip() == self._shown.strip())
+        if unchanged and not self._recheck:
+            return
+        self.setModified(False)  # read: from now on the model's value may replace it
+        if self.param.optional and self.is_blank(text):
+            self.edited.emit(None)
             return
         value = self.parse(text)
         if value is None:
             self.set_invalid(True)
-            self.rejected.emit(self.refusal(text))
+            self.rejected.emit(self.refusal(text.strip() or text))
             return
         self.edited.emit(value)
 
@@ -227,12 +290,16 @@ class ChoiceEditor(QComboBox):
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.param = param
-        self.addItems(list(param.choices))
+        self.addItems([choice_text(c) for c in param.choices])
         self.activated.connect(lambda index: self.edited.emit(self.param.choices[index]))
 
     def set_value(self, value: Any) -> None:
+        try:
+            choice = self.param.coerce(value)
+        except ParamError:
+            choice = object()  # not offered: no entry shown
         with signals_blocked(self):
-            self.setCurrentIndex(self.findText(str(value)))
+            self.setCurrentIndex(next((i for i, c in enumerate(self.param.choices) if c is choice), -1))
 
     def set_mixed(self) -> None:
         self.setToolTip(tooltip_for(self.param) + "\n(the selected nodes have different values)")
@@ -254,10 +321,105 @@ class IntsEditor(_TextEditor):
 
     def refusal(self, text: str) -> str:
         words = f", or one of {', '.join(self.param.choices)}" if self.param.choices else ""
+        if self.param.optional and self.param.unset:
+            words += f", or nothing for {self.param.unset}"
         return (
             f"{self.param.title} takes whole numbers separated by commas such as "
             f"'{self.example}'{words}; got {text!r}"
         )
+
+
+class TextEditor(_TextEditor):
+    """Free text, without the spaces around it; a one-character field keeps a
+    lone space (a space can be a separator) and reads ``tab`` or ``\\t`` as a
+    tab, which cannot be typed into a field."""
+
+    def parse(self, text: str) -> str | None:
+        if self.param.length == 1:
+            stripped = text.strip() or text
+            return "\t" if stripped.lower() in TAB_WORDS else stripped or None
+        return text.strip() or None
+
+    def is_blank(self, text: str) -> bool:
+        return not text if self.param.length == 1 else not text.strip()
+
+    def refusal(self, text: str) -> str:
+        return f"{self.param.title} takes text, got {text!r}"
+
+
+class PathEditor(_TextEditor):
+    """A file's path, typed or chosen with the folder button at the end of the
+    field. A chosen file inside :attr:`base_dir` is given relative to it, so that
+    it travels with the files it belongs to."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.base_dir: Path | None = None
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon)
+        self.browse = self.addAction(icon, QLineEdit.ActionPosition.TrailingPosition)
+        self.browse.setToolTip(f"Choose the {param.title}")
+        self.browse.triggered.connect(self._browse)
+
+    def parse(self, text: str) -> str | None:
+        return text.strip() or None
+
+    def refusal(self, text: str) -> str:
+        return f"{self.param.title} takes the path of a file, got {text!r}"
+
+    def ask_path(self) -> str | None:
+        """Ask for the file (replaced in tests)."""
+        start = str(self.base_dir or Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose the {self.param.title}", start, "All files (*)")
+        return path or None
+
+    def relative(self, path: str) -> str:
+        """``path`` relative to :attr:`base_dir` when it lies inside it, else as given."""
+        if self.base_dir is None:
+            return path
+        try:
+            return Path(path).resolve().relative_to(Path(self.base_dir).resolve()).as_posix()
+        except ValueError:
+            return path
+
+    def _browse(self) -> None:
+        path = self.ask_path()
+        if path:
+            self.setText(self.relative(path))
+            self._commit()
+
+
+class ColumnsEditor(_TextEditor):
+    """Table columns typed as ``price, 2, "2019"``: numbers are 0-based indices,
+    anything else (or a quoted number) a name. One column is the value itself,
+    several a tuple."""
+
+    placeholder = "price, 2"
+
+    def parse(self, text: str) -> Any:
+        columns = parse_columns(text)
+        if not columns:
+            return None
+        return columns[0] if len(columns) == 1 else tuple(columns)
+
+    def is_blank(self, text: str) -> bool:
+        return not parse_columns(text)
+
+    def refusal(self, text: str) -> str:
+        return f"{self.param.title} takes column names or 0-based indices separated by commas; got {text!r}"
+
+
+def parse_columns(text: str) -> list[int | str]:
+    """``a, 2, "2019"`` -> ``["a", 2, "2019"]``: numbers are 0-based column
+    indices, anything else (or a quoted number) a column name."""
+    columns: list[int | str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if len(item) >= 2 and item[0] == item[-1] and item[0] in "\"'":
+            columns.append(item[1:-1])
+        elif INDEX.fullmatch(item):
+            columns.append(int(item))
+        elif item:
+            columns.append(item)
+    return columns
 
 
 def parse_ints(param: Param, text: str) -> Any:
@@ -294,6 +456,9 @@ EDITORS = {
     "bool": BoolEditor,
     "choice": ChoiceEditor,
     "ints": IntsEditor,
+    "text": TextEditor,
+    "path": PathEditor,
+    "columns": ColumnsEditor,
 }
 
 

@@ -1,9 +1,10 @@
 """``layerloom train FILE``: train a graph headless and write the trained model.
 
 Defaults come from the file's ``"dataset"`` and ``"training"`` sections; options on
-the command line override them for this run only. A progress bar on stderr shows
-steps, loss and the time left. The run writes into ``--out`` (default
-``runs/<file name>``):
+the command line override them for this run only: ``--dataset`` names other data
+and ``-o KEY=VALUE`` sets an option of the data (a built-in's or a data file's
+kind's). A progress bar on stderr shows steps, loss and the time left. The run
+writes into ``--out`` (default ``runs/<file name>``):
 
 ``model.safetensors``
     The trained weights with the graph embedded (and the input normalisation).
@@ -57,6 +58,9 @@ def add_parser(subs, name: str) -> None:
     p.add_argument("file", help="the .loom graph file")
     p.add_argument("--dataset", metavar="NAME|PATH",
                    help="a built-in dataset or a data file/folder (default: the file's)")
+    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a dataset option, e.g. -o target=species (repeatable; see layerloom datasets "
+                   "NAME|PATH): over the file's options, or alone with --dataset")
     p.add_argument("--epochs", type=_positive_int, metavar="N",
                    help="passes over the training set (default: the file's)")
     p.add_argument("--batch-size", type=_batch_size, metavar="B",
@@ -179,6 +183,7 @@ def run(args) -> int:
 
 def _prepare(args, make_out: bool = True) -> Prepared:
     """Load and check the graph, settings and data; raises :class:`CommandError`."""
+    from layerloom.backend.cli.datasets import parse_options
     from layerloom.backend.datasets import DatasetError
     from layerloom.backend.training import (
         DatasetSettings,
@@ -218,6 +223,8 @@ def _prepare(args, make_out: bool = True) -> Prepared:
         if args.dataset is not None and args.dataset != data_settings.name:
             name = os.path.abspath(args.dataset) if os.path.exists(args.dataset) else args.dataset
             data_settings = replace(data_settings, name=name, options={})
+        if args.option:
+            data_settings = replace(data_settings, options={**data_settings.options, **parse_options(args.option)})
         if args.val_split is not None:
             data_settings = replace(data_settings, val_split=args.val_split)
     except SettingsError as exc:

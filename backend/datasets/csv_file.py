@@ -4,7 +4,8 @@ The header row is detected (a first row of names above numbers), the separator
 guessed, and the target's task inferred: text values or a few whole numbers are
 classes, other numbers are a regression target; ``task=`` overrides. Rows are
 numbered as in a text editor (the first line is row 1), columns by name where
-the file has a header, so an error message points at the exact cell.
+the file has a header, so an error message points at the exact cell. The kind
+is declared at the end (:data:`CSV`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
-from layerloom.backend.datasets.files import FILE_CHOICES, MAX_CLASSES, check_choice, check_size
+from layerloom.backend.datasets.file_kinds import (
+    MAX_CLASSES,
+    FileKind,
+    check_size,
+    register_file_kind,
+)
+from layerloom.graph.params import Choice, Columns, Text
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_AUTO_CLASSES = 20  # auto: at most this many distinct whole numbers count as classes
@@ -54,8 +61,6 @@ def _read_rows(path: Path, delimiter: str | None) -> list[tuple[int, list[str]]]
     first_line = next(line for line in text.splitlines() if line.strip())
     if delimiter is None:
         delimiter = _guess_delimiter(path, first_line)
-    elif not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise DatasetError(f"{path}: delimiter must be one character, got {delimiter!r}")
     reader = csv.reader(text.splitlines(), delimiter=delimiter)
     rows = []
     try:
@@ -131,17 +136,8 @@ def _numbers(path: Path, data: list[tuple[int, list[str]]], col: int, name: str,
     return values
 
 
-def load_csv(
-    path: Path,
-    features: Any = None,
-    target: Any = None,
-    task: str = "auto",
-    header: Any = "auto",
-    delimiter: str | None = None,
-) -> Dataset:
-    """Read a CSV table; see :data:`layerloom.backend.datasets.files.FILE_OPTIONS` for the options."""
-    check_choice(path, "task", task, FILE_CHOICES["csv"]["task"])
-    check_choice(path, "header", header, FILE_CHOICES["csv"]["header"])
+def load_csv(path: Path, features: Any, target: Any, task: str, header: Any, delimiter: str | None) -> Dataset:
+    """Read a CSV table with the options of :data:`CSV`, checked and filled in."""
     rows = _read_rows(path, delimiter)
     has_header = _has_header(rows) if header == "auto" else bool(header)
     width = len(rows[0][1])
@@ -210,3 +206,23 @@ def load_csv(
         )
     return Dataset(y=np.asarray(y, dtype=np.int64), task="classification", target_shape=(),
                    num_classes=len(labels), class_names=labels, **common)
+
+
+CSV = register_file_kind(FileKind(
+    name="csv",
+    display_name="CSV table",
+    description="CSV tables (.csv, .tsv, .txt)",
+    suffixes=(".csv", ".tsv", ".txt"),
+    loader=load_csv,
+    options=(
+        Columns("features", None, "The columns used as inputs: names or 0-based indices",
+                unset="all but the target"),
+        Columns("target", None, "The column to predict, a name or 0-based index; several "
+                "numeric columns make a multi-output regression", unset="last column"),
+        Choice("task", "auto", ("auto", "classification", "regression"),
+               "auto: text or a few whole-number values are classes, other numbers a regression target"),
+        Choice("header", "auto", ("auto", True, False), "Whether the first row holds column names "
+               "(auto: when it has names above numbers)"),
+        Text("delimiter", None, "The separator character", length=1, unset="guessed from , ; tab |"),
+    ),
+))

@@ -6,32 +6,52 @@ checked against the file's real length before any array is built, so a
 truncated download or a swapped file gives a message naming it, never a
 garbled array. Give the images file and ``labels=`` the labels file, or a folder
 holding the usual names (``train-images-idx3-ubyte.gz`` and friends; the test
-files, ``t10k-*``, then ride along as ``Dataset.test``).
+files, ``t10k-*``, then ride along as ``Dataset.test``). The kind is declared at
+the end (:data:`IDX`); it is recognised by the header, whatever the file's name.
 """
 
 from __future__ import annotations
 
+import gzip
 import math
 import struct
 import zlib
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
-from layerloom.backend.datasets.files import (
-    FILE_CHOICES,
+from layerloom.backend.datasets.file_kinds import (
     MAX_ELEMENTS,
-    check_choice,
+    FileKind,
     class_labels,
     first_non_finite,
-    open_maybe_gzip,
+    register_file_kind,
 )
+from layerloom.graph.params import Choice, FilePath
 from layerloom.graph.tensor import fmt_shape
 
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 TYPE_NAMES = {0x08: "ubyte", 0x09: "byte", 0x0B: "short", 0x0C: "int", 0x0D: "float", 0x0E: "double"}
 PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
+
+
+def open_maybe_gzip(path: Path):
+    """A binary file object, transparently un-gzipped when the file starts with gzip magic."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def looks_like_idx(path: Path) -> bool:
+    """True when the first bytes are an IDX header: 0, 0, a known type code, 1..4 dims."""
+    try:
+        with open_maybe_gzip(path) as fh:
+            head = fh.read(4)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return len(head) == 4 and head[0] == 0 and head[1] == 0 and head[2] in IDX_TYPES and 1 <= head[3] <= 4
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -140,11 +160,10 @@ def _build(images_path: Path, labels_path: Path, name: str, num_classes: int | N
     )
 
 
-def load_idx(path: Path, labels: str | Path | None = None, split: str | None = None) -> Dataset:
-    """Read an IDX images file with its labels file, or a folder of MNIST-named files."""
+def load_idx(path: Path, labels: str | None, split: str) -> Dataset:
+    """Read an IDX images file with its labels file, or a folder of MNIST-named files,
+    with the options of :data:`IDX` (a folder takes ``split``, a file ``labels``)."""
     if not path.is_dir():
-        if split is not None:
-            raise DatasetError(f"{path}: split= is for a folder of IDX files; for one file give labels= instead")
         labels_path = _labels_path(path, labels) if labels is not None else guess_labels(path)
         if labels_path is None:
             raise DatasetError(
@@ -156,9 +175,6 @@ def load_idx(path: Path, labels: str | Path | None = None, split: str | None = N
                                "labels= path (a relative path is taken next to the images file)")
         return _build(path, labels_path, path.name)
 
-    if labels is not None:
-        raise DatasetError(f"{path}: labels= is for an images file; in a folder the labels are found by name")
-    split = check_choice(path, "split", split or "train", FILE_CHOICES["idx"]["split"])
     pair = find_idx_pair(path, split)
     if pair is None or pair[1] is None:
         prefix = PREFIXES[split][0]
@@ -182,3 +198,32 @@ def load_idx(path: Path, labels: str | Path | None = None, split: str | None = N
             data.test = test
     return data
 
+
+
+def _is_idx(path: Path) -> bool:
+    """An IDX file, or a folder holding IDX files under the usual names."""
+    if path.is_dir():
+        return find_idx_pair(path, "train") is not None or find_idx_pair(path, "test") is not None
+    return path.is_file() and looks_like_idx(path)
+
+
+def _options_for(path: Path) -> Collection[str]:
+    return ("split",) if path.is_dir() else ("labels",)
+
+
+IDX = register_file_kind(FileKind(
+    name="idx",
+    display_name="IDX images",
+    description="MNIST IDX files (raw or .gz)",
+    suffixes=("-ubyte", ".idx1", ".idx3", ".gz"),
+    loader=load_idx,
+    options=(
+        FilePath("labels", None, "The IDX labels file that goes with this images file; a relative "
+                 "path is taken next to the images", label="labels file",
+                 unset="found by name next to the images"),
+        Choice("split", "train", ("train", "test"), "Which files of the folder to load: train (the "
+               "test files ride along as the test split) or test"),
+    ),
+    sniff=_is_idx,
+    applies=_options_for,
+))

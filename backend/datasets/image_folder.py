@@ -5,18 +5,20 @@ one load to the next. Images are converted to grayscale or RGB, resized to one
 size, and stored as ``(C, H, W)`` float32 in 0..1, the layout Conv2d takes. Files
 whose suffix is not an image type (notes, ``.DS_Store``) and hidden entries are
 skipped; a file that claims to be an image but cannot be decoded is an error
-naming it, because silently dropping samples would change the class balance.
+naming it, because silently dropping samples would change the class balance. The
+kind is declared at the end (:data:`IMAGES`): the folder any other kind does not
+claim, so that a folder without class sub-folders is told what it lacks.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
-from layerloom.backend.datasets.files import FILE_CHOICES, check_choice, check_size
+from layerloom.backend.datasets.file_kinds import FileKind, check_size, register_file_kind
+from layerloom.graph.params import Choice, Ints
 from layerloom.graph.tensor import fmt_shape
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -28,20 +30,6 @@ def _images_in(folder: Path) -> list[Path]:
         p for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
     )
-
-
-def _check_size_option(path: Path, size: Any) -> tuple[int, int] | None:
-    if size is None:
-        return None
-    if isinstance(size, int) and not isinstance(size, bool):
-        size = (size, size)
-    ok = (
-        isinstance(size, (list, tuple)) and len(size) == 2
-        and all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_SIDE for s in size)
-    )
-    if not ok:
-        raise DatasetError(f"{path}: size must be (H, W) with whole numbers 1..{MAX_SIDE}, got {size!r}")
-    return int(size[0]), int(size[1])
 
 
 def _open(file: Path):
@@ -58,12 +46,10 @@ def _open(file: Path):
         ) from None
 
 
-def load_image_folder(path: Path, size: Any = None, mode: str = "auto") -> Dataset:
-    """Read every image under ``path/<class>/``; see ``FILE_OPTIONS['images']``."""
+def load_image_folder(path: Path, size: tuple[int, int] | None, mode: str) -> Dataset:
+    """Read every image under ``path/<class>/`` with the options of :data:`IMAGES`."""
     from PIL import Image
 
-    check_choice(path, "mode", mode, FILE_CHOICES["images"]["mode"])
-    hw = _check_size_option(path, size)
     classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DatasetError(
@@ -84,8 +70,7 @@ def load_image_folder(path: Path, size: Any = None, mode: str = "auto") -> Datas
     if mode == "auto":
         colour = len(first.getbands()) >= 3 or (first.mode == "P" and _has_colour(first))
         mode = "rgb" if colour else "grayscale"
-    if hw is None:
-        hw = (first.height, first.width)
+    hw = (first.height, first.width) if size is None else tuple(size)
     channels = 3 if mode == "rgb" else 1
     check_size(path, (len(files), channels, *hw))
     x = np.empty((len(files), channels, *hw), dtype=np.float32)
@@ -109,3 +94,19 @@ def load_image_folder(path: Path, size: Any = None, mode: str = "auto") -> Datas
 def _has_colour(im) -> bool:
     rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
     return bool(np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]))
+
+
+IMAGES = register_file_kind(FileKind(
+    name="images",
+    display_name="image folder",
+    description="folders of images with one sub-folder per class",
+    suffixes=(),
+    loader=load_image_folder,
+    options=(
+        Ints("size", None, "The height and width every image is resized to", length=2, minimum=1,
+             maximum=MAX_SIDE, unset="original size"),
+        Choice("mode", "auto", ("auto", "grayscale", "rgb"), "auto: rgb if the first image has colour"),
+    ),
+    sniff=Path.is_dir,
+    fallback=True,
+))

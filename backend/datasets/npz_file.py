@@ -8,7 +8,8 @@ task follows from the arrays unless ``task=`` says otherwise:
 - ``y`` float -> regression, ``(n,)`` read as ``(n, 1)``;
 - ``x`` and ``y`` integer, ``y`` of shape ``(n, T)`` -> sequence (token ids).
 
-An optional string array ``class_names`` names the classes.
+An optional string array ``class_names`` names the classes. The kind is declared
+at the end (:data:`NPZ`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
-from layerloom.backend.datasets.files import (
-    FILE_CHOICES,
-    check_choice,
+from layerloom.backend.datasets.file_kinds import (
+    FileKind,
     class_labels,
     first_non_finite,
+    register_file_kind,
 )
+from layerloom.graph.params import Choice
 from layerloom.graph.tensor import fmt_shape
 
 NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
@@ -45,9 +47,8 @@ def _array(path: Path, npz, key: str) -> np.ndarray:
     return a
 
 
-def load_npz(path: Path, task: str = "auto") -> Dataset:
+def load_npz(path: Path, task: str) -> Dataset:
     """Read ``x`` and ``y`` from an ``.npz`` archive (``allow_pickle=False``)."""
-    check_choice(path, "task", task, FILE_CHOICES["npz"]["task"])
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -134,3 +135,16 @@ def load_npz(path: Path, task: str = "auto") -> Dataset:
     return Dataset(x=xf, y=labels, task="classification", input_shape=x.shape[1:],
                    input_dtype="float", target_shape=(), num_classes=count,
                    class_names=class_names, **common)
+
+
+NPZ = register_file_kind(FileKind(
+    name="npz",
+    display_name="NumPy archive",
+    description=".npz archives with arrays x and y",
+    suffixes=(".npz",),
+    loader=load_npz,
+    options=(
+        Choice("task", "auto", ("auto", "classification", "regression", "sequence"),
+               "auto: from the dtypes and shapes of x and y"),
+    ),
+))

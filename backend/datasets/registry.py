@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
+from layerloom.backend.datasets.file_kinds import load_file
 from layerloom.graph.errors import ParamError
 from layerloom.graph.params import Param
 
@@ -141,13 +142,15 @@ def load_dataset(name_or_path: str | os.PathLike, **options: Any) -> Dataset:
     Parameters
     ----------
     name_or_path : str or path
-        A name from :data:`DATASETS` (``"moons"``), or a path to a ``.csv`` file,
-        an ``.npz`` file with arrays ``x`` and ``y``, a folder of images with one
-        sub-folder per class, or MNIST-format IDX files (the images file with
-        ``labels=`` the labels file, or a folder holding the usual names).
+        A name from :data:`DATASETS` (``"moons"``), or a path to user data of a
+        registered kind (:data:`~layerloom.backend.datasets.file_kinds.FILE_KINDS`): a
+        ``.csv`` file, an ``.npz`` file with arrays ``x`` and ``y``, a folder of
+        images with one sub-folder per class, or MNIST-format IDX files (the
+        images file with ``labels=`` the labels file, or a folder holding the
+        usual names).
     **options
         The dataset's options; see ``DATASETS[name].options`` for built-ins and
-        :data:`layerloom.backend.datasets.files.FILE_OPTIONS` for files.
+        ``file_kind(path).options`` for files.
 
     Raises
     ------
@@ -166,6 +169,4 @@ def load_dataset(name_or_path: str | os.PathLike, **options: Any) -> Dataset:
             f"({', '.join(info.name for info in list_datasets())}) and there is no file or folder {str(path)!r}; "
             "check the spelling or the path"
         )
-    from layerloom.backend.datasets.files import load_file
-
     return load_file(path, **options)

@@ -1,138 +1,41 @@
 """The options of a user data file, as a form in the set-up panel.
 
-A CSV table, an ``.npz`` archive, an image folder and IDX files each take a few
-options (:data:`layerloom.backend.datasets.files.FILE_OPTIONS`). This form shows one editor
-per option of the chosen file's kind: a combo box for a choice, a line edit for
-free text whose placeholder says the default. Typed text becomes the value the
-reader takes (``0, 2`` -> the column indices ``[0, 2]``, ``28, 28`` -> an image
-size ``[28, 28]``); an empty field or the default choice means the default, so
-the key leaves the options instead of being stored as ``""``.
+Each kind of data file (a CSV table, an ``.npz`` archive, an image folder, IDX
+files, or any other registered :class:`~layerloom.backend.datasets.FileKind`) declares its
+options as ``Param`` schemas. This form shows one editor per option that applies
+to the chosen file, made by the same factory as a layer's property form
+(:func:`layerloom.gui.param_editors.make_editor`): a combo box for a choice, a line edit for
+text, columns or a size, whose grey text says what leaving it empty means. An
+emptied field or the default choice means the default, so the key leaves the
+options instead of being stored.
 
-An edit is checked the one sure way, by loading the file with the new options off
-the GUI thread (the load the preview needs anyway). Options the reader accepts
-come out as ``accepted(options, dataset)`` for the panel to store (one undoable
-step) and preview; a refusal comes out as ``rejected(message)`` with the
-reader's own message, and the stored options stay as they were. One check runs
-at a time: an edit made meanwhile waits and builds on it, so no edit is lost or
-applied out of order, and a check overtaken by a change of the graph (undo,
+An edit is first checked against the kind's declaration (at once, on the GUI
+thread), then the one sure way, by loading the file with the new options off the
+GUI thread (the load the preview needs anyway). Options the reader accepts come
+out as ``accepted(options, dataset)`` for the panel to store (one undoable step)
+and preview; a refusal comes out as ``rejected(message)`` with the declaration's
+or the reader's own message, and the stored options stay as they were. One check
+runs at a time: an edit made meanwhile waits and builds on it, so no edit is lost
+or applied out of order, and a check overtaken by a change of the graph (undo,
 another file) is dropped.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QSizePolicy,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
+from layerloom.graph import Param
+from layerloom.gui.param_editors import make_editor
 from layerloom.gui.training.background import BackgroundCall, CallKeeper
 
-KIND_NAMES = {"csv": "CSV table", "npz": "NumPy archive", "images": "image folder", "idx": "IDX images"}
-CHOICE_TEXT = {True: "yes", False: "no"}  # how csv header's True/False read in its combo box
-INDEX = re.compile(r"-?\d+")
-
-
-@dataclass(frozen=True)
-class Field:
-    """How one option is edited: its label and, for free text, the placeholder
-    (the default in words) and how to type a value."""
-
-    key: str
-    label: str
-    placeholder: str = ""
-    hint: str = ""
-
-
-FIELDS: dict[str, tuple[Field, ...]] = {
-    "csv": (
-        Field("features", "Features", "all but the target",
-              'Names or 0-based indices separated by commas; quote a name that is a number ("2019").'),
-        Field("target", "Target", "last column",
-              "A name or 0-based index; several separated by commas make a multi-output regression."),
-        Field("task", "Task"),
-        Field("header", "Header"),
-        Field("delimiter", "Delimiter", "guessed from , ; tab |", "One character; type tab for a tab."),
-    ),
-    "npz": (Field("task", "Task"),),
-    "images": (
-        Field("size", "Size", "original size", "Height and width in pixels, such as 28, 28 (one number: a square)."),
-        Field("mode", "Mode"),
-    ),
-    "idx": (
-        Field("labels", "Labels file", "found by name next to the images", "The path of the IDX labels file."),
-        Field("split", "Split"),
-    ),
-}
-
-
-def parse_columns(text: str) -> list[int | str]:
-    """``a, 2, "2019"`` -> ``["a", 2, "2019"]``: numbers are 0-based column
-    indices, anything else (or a quoted number) a column name."""
-    columns: list[int | str] = []
-    for item in (part.strip() for part in text.split(",")):
-        if len(item) >= 2 and item[0] == item[-1] and item[0] in "\"'":
-            columns.append(item[1:-1])
-        elif INDEX.fullmatch(item):
-            columns.append(int(item))
-        elif item:
-            columns.append(item)
-    return columns
-
-
-def parse_option(key: str, text: str) -> Any:
-    """The value of option ``key`` typed as ``text``, ``None`` for the default.
-
-    Raises
-    ------
-    ValueError
-        Text that cannot be a value of ``key`` (only ``size`` has such), with a
-        message that quotes it and shows what to type.
-    """
-    if key == "delimiter":  # a space is a delimiter, so not stripped away
-        stripped = text.strip() or text
-        return {"": None, "tab": "\t", "\\t": "\t"}.get(stripped.lower(), stripped)
-    text = text.strip()
-    if not text:
-        return None
-    if key in ("features", "target"):
-        columns = parse_columns(text)
-        if not columns:
-            return None
-        return columns if key == "features" or len(columns) > 1 else columns[0]
-    if key == "size":
-        parts = [p for p in re.split(r"[\s,;x×]+", text.strip("()[] ").lower()) if p]
-        if not 1 <= len(parts) <= 2 or not all(INDEX.fullmatch(p) for p in parts):
-            raise ValueError(f"size takes the height and width in pixels such as '28, 28' (one number "
-                             f"for a square), or nothing for the original size; got {text!r}")
-        return [int(parts[0]), int(parts[-1])]
-    return text
-
-
-def format_option(key: str, value: Any) -> str:
-    """The text that :func:`parse_option` reads back as ``value``."""
-    if value is None:
-        return ""
-    if key == "delimiter":
-        return "tab" if value == "\t" else str(value)
-    if key in ("features", "target", "size"):
-        values = value if isinstance(value, (list, tuple)) else [value]
-        return ", ".join(f'"{v}"' if isinstance(v, str) and INDEX.fullmatch(v) else str(v) for v in values)
-    return str(value)
+if TYPE_CHECKING:
+    from layerloom.backend.datasets import FileKind
 
 
 @dataclass(frozen=True)
@@ -148,13 +51,10 @@ def _load(load_dataset, path: str, options: dict):
     return load_dataset(path, **options)
 
 
-def beside(path: str, folder: Path) -> str:
-    """``path`` relative to ``folder`` when it lies inside it (a labels file next
-    to its images travels with them; the reader looks there first), else as given."""
-    try:
-        return Path(path).resolve().relative_to(folder.resolve()).as_posix()
-    except ValueError:
-        return path
+def _is_default(param: Param, value: Any) -> bool:
+    """Whether canonical ``value`` is the default (``True`` is not ``1``)."""
+    default = param.coerce(param.default)
+    return value is None or (type(value) is type(default) and value == default)
 
 
 class FileOptionsForm(QWidget):
@@ -178,8 +78,8 @@ class FileOptionsForm(QWidget):
     accepted(dict, Dataset)
         Options the reader accepted, and the data they load.
     rejected(str)
-        Why an edit was refused (the reader's message, or how to type the value);
-        the form shows it under its fields too.
+        Why an edit was refused (the declaration's or the reader's message, or how
+        to type the value); the form shows it under its fields too.
     """
 
     accepted = Signal(object, object)
@@ -204,12 +104,11 @@ class FileOptionsForm(QWidget):
         self.message.hide()
         outer.addWidget(self.message)
         self.path = ""
-        self.kind: str | None = None
+        self.kind: FileKind | None = None
+        self.params: dict[str, Param] = {}  # the options shown, by name
         self.options: dict[str, Any] = {}  # as stored in the graph
-        self.editors: dict[str, QComboBox | QLineEdit] = {}
-        self.choices: dict[str, tuple] = {}
+        self.editors: dict[str, QWidget] = {}
         self.refused: str | None = None  # the key whose edit was refused last
-        self._shown: dict[str, str] = {}
         self._running: _Check | None = None
         self._queued: _Check | None = None
         self._generation = 0
@@ -234,13 +133,12 @@ class FileOptionsForm(QWidget):
         self.setVisible(bool(path))
 
     def _build(self) -> None:
-        from layerloom.backend.datasets import DatasetError
-        from layerloom.backend.datasets.files import FILE_CHOICES, FILE_OPTIONS, file_kind
+        """One row per option of the file's kind that applies to it, from its declaration."""
+        from layerloom.backend.datasets import DatasetError, file_kind
 
         while self.form.rowCount():
             self.form.removeRow(0)
-        self.editors, self.choices, self._shown = {}, {}, {}
-        self.kind = None
+        self.editors, self.params, self.kind = {}, {}, None
         if not self.path:
             return
         path = Path(self.path)
@@ -248,43 +146,21 @@ class FileOptionsForm(QWidget):
             self.kind = file_kind(path)
         except (DatasetError, OSError):
             pass
-        name = QLabel(f"{path.name} ({KIND_NAMES[self.kind]})" if self.kind else path.name)
+        name = QLabel(f"{path.name} ({self.kind.display_name})" if self.kind else path.name)
         name.setObjectName("fileOptionsName")
         name.setToolTip(str(path))
         name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long name clips
         self.form.addRow("File", name)
-        for field in FIELDS.get(self.kind, ()):
-            if self.kind == "idx" and field.key != ("split" if path.is_dir() else "labels"):
-                continue  # a folder is split by name; one images file takes its labels file
-            tip = FILE_OPTIONS[self.kind][field.key]
-            tip = tip[0].upper() + tip[1:] + (f"\n{field.hint}" if field.hint else "")
-            choices = FILE_CHOICES[self.kind].get(field.key)
-            if choices:
-                editor = QComboBox()
-                editor.addItems([CHOICE_TEXT[c] if isinstance(c, bool) else str(c) for c in choices])
-                editor.activated.connect(lambda i, key=field.key, cs=choices: self._edit(key, cs[i] if i else None))
-                self.choices[field.key] = choices
-            else:
-                editor = QLineEdit()
-                editor.setPlaceholderText(field.placeholder)
-                editor.editingFinished.connect(lambda key=field.key: self._text_committed(key))
-            editor.setObjectName(f"fileOption_{field.key}")
-            editor.setToolTip(tip)
-            self.editors[field.key] = editor
-            self.form.addRow(field.label, self._with_browse(editor) if field.key == "labels" else editor)
-
-    def _with_browse(self, editor: QLineEdit) -> QWidget:
-        row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(editor, 1)
-        browse = QToolButton()
-        browse.setObjectName("fileOption_labels_browse")
-        browse.setText("…")
-        browse.setToolTip("Choose the labels file")
-        browse.clicked.connect(self._browse_labels)
-        layout.addWidget(browse)
-        return row
+        for param in self.kind.options_for(path) if self.kind else ():
+            editor = make_editor(param)
+            editor.setObjectName(f"fileOption_{param.name}")
+            if param.kind == "path":
+                editor.base_dir = path.parent  # a relative path is taken next to the data
+            editor.edited.connect(lambda value, key=param.name: self._edit(key, value))
+            editor.rejected.connect(lambda message, key=param.name: self._refuse(key, message))
+            self.params[param.name] = param
+            self.editors[param.name] = editor
+            self.form.addRow(param.title.capitalize(), editor)
 
     def _wanted(self) -> dict[str, Any]:
         """The options the editors show: the newest edit still being checked, else the stored ones."""
@@ -296,59 +172,38 @@ class FileOptionsForm(QWidget):
     def _show_values(self) -> None:
         values = self._wanted()
         for key, editor in self.editors.items():
-            value = values.get(key)
-            if isinstance(editor, QComboBox):
-                editor.blockSignals(True)
-                editor.setCurrentIndex(0 if value is None else next(
-                    (i for i, c in enumerate(self.choices[key]) if c == value and type(c) is type(value)), -1))
-                editor.blockSignals(False)
-            elif not (editor.hasFocus() and editor.isModified()):  # never under the user's typing
-                self._shown[key] = format_option(key, value)
-                editor.blockSignals(True)
-                editor.setText(self._shown[key])
-                editor.blockSignals(False)
+            typing = isinstance(editor, QLineEdit) and editor.hasFocus() and editor.isModified()
+            if not typing:  # never under the user's typing
+                editor.set_value(values.get(key, self.params[key].default))
             self._mark_invalid(editor, False)
 
     @staticmethod
     def _mark_invalid(editor: QWidget, invalid: bool) -> None:
-        if bool(editor.property("invalid")) != invalid:
+        if hasattr(editor, "set_invalid"):  # a text field also commits its old text again
+            editor.set_invalid(invalid)
+        elif bool(editor.property("invalid")) != invalid:
             editor.setProperty("invalid", invalid)
             editor.style().unpolish(editor)
             editor.style().polish(editor)
 
     # ------------------------------------------------------------------ edit
-    def _text_committed(self, key: str) -> None:
-        editor = self.editors[key]
-        text = editor.text()
-        editor.setModified(False)  # read: from now on undo or a check may show another value
-        if text == self._shown.get(key) and self.refused != key:
-            return
+    def _edit(self, key: str, value: Any) -> None:
+        """Check the options with ``key`` set to ``value`` (``None``: the default):
+        against the declaration at once, then by loading the file."""
+        from layerloom.backend.datasets import DatasetError
+
+        param = self.params[key]
         try:
-            value = parse_option(key, text)
-        except ValueError as exc:
+            value = self.kind.check_options(Path(self.path), {key: value})[key]
+        except DatasetError as exc:
             self._refuse(key, str(exc))
             return
-        self._edit(key, value)
-
-    def _browse_labels(self) -> None:
-        path = self.ask_labels_path()
-        if path:
-            self.editors["labels"].setText(beside(path, Path(self.path).parent))
-            self._text_committed("labels")
-
-    def ask_labels_path(self) -> str | None:
-        """Ask for the IDX labels file (replaced in tests)."""
-        path, _ = QFileDialog.getOpenFileName(self, "Open IDX labels file", str(Path(self.path).parent),
-                                              "IDX files (*.gz *-ubyte *.idx*);;All files (*)")
-        return path or None
-
-    def _edit(self, key: str, value: Any) -> None:
-        """Check the options with ``key`` set to ``value`` (``None``: the default)."""
         wanted = self._wanted()
         options = {k: v for k, v in wanted.items() if k != key}
-        if value is not None:
-            options[key] = value
+        if not _is_default(param, value):
+            options[key] = param.to_json(value)
         if options == wanted and self.refused is None:
+            self._show_values()  # "16" typed over "16, 16": show it as stored
             return
         if self.refused is not None:
             self._mark_invalid(self.editors[self.refused], False)
@@ -395,14 +250,9 @@ class FileOptionsForm(QWidget):
             return
         queued, self._queued = self._queued, None  # it built on the refused value ...
         self._show_values()
-        value = check.options.get(check.key)
         editor = self.editors.get(check.key)
-        if isinstance(editor, QComboBox):
-            editor.blockSignals(True)
-            editor.setCurrentIndex(0 if value is None else self.choices[check.key].index(value))
-            editor.blockSignals(False)
-        elif editor is not None:
-            editor.setText(format_option(check.key, value))
+        if editor is not None:  # the refused value stays for the user to fix
+            editor.set_value(check.options.get(check.key, self.params[check.key].default))
         self._refuse(check.key, message)
         if queued is not None and queued.key != check.key:  # ... so try its own edit alone
             options = {k: v for k, v in self.options.items() if k != queued.key}

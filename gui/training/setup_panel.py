@@ -1,7 +1,8 @@
 """The set-up panel: what to train on and how.
 
 Dataset: a picker of the built-ins (grouped as in the registry) and of user data
-(Open Data… for CSV, NumPy ``.npz``, an image folder or MNIST IDX files), the
+(Open Data… for any registered kind of file: CSV, NumPy ``.npz``, an image folder,
+MNIST IDX files), the
 dataset's options (a file's: :mod:`~layerloom.gui.training.file_options`), its preview and
 shapes, normalisation and validation share, and buttons that fit the graph's
 Input node and last Dense layer to the data.
@@ -54,13 +55,20 @@ from layerloom.gui.training.processes_field import ProcessesField
 
 OPEN_FILE = "\0open-file"
 OPEN_FOLDER = "\0open-folder"
-DATA_FILTER = "Data files (*.csv *.tsv *.txt *.npz *.gz *-ubyte *.idx*);;All files (*)"
 DATASET_PARAMS = (
     Choice("normalise", "standard", ("standard", "minmax", "none"),
            "How inputs are scaled, with statistics of the training part only"),
     Float("val_split", 0.2, "Share of the samples held out for validation (0: none)", minimum=0.0, maximum=0.95,
           label="validation share"),
 )
+
+
+def data_filter() -> str:
+    """The Open Data dialog's filter: the name endings of every registered file kind."""
+    from layerloom.backend.datasets import list_file_kinds
+
+    patterns = dict.fromkeys(f"*{suffix}" for kind in list_file_kinds() for suffix in kind.suffixes)
+    return f"Data files ({' '.join(patterns)});;All files (*)"
 
 
 def training_params() -> tuple[list, list]:
@@ -261,7 +269,7 @@ class SetupPanel(QScrollArea):
         start = self.base_dir() or str(Path.home())
         if folder:
             return QFileDialog.getExistingDirectory(self, "Open data folder", start) or None
-        path, _ = QFileDialog.getOpenFileName(self, "Open data file", start, DATA_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open data file", start, data_filter())
         return path or None
 
     def _stored_path(self, path: str) -> str:

@@ -217,7 +217,8 @@ def test_image_folder_errors_name_the_folder_or_file(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "no class sub-folders" in error_for(empty)
-    assert "size must be (H, W)" in error_for(make_images(tmp_path / "c"), size=(0, 3))
+    assert "size must be at least 1, got 0" in error_for(make_images(tmp_path / "c"), size=(0, 3))
+    assert "size needs 2 values, got 3" in error_for(tmp_path / "c", size=(4, 4, 4))
 
 
 # ------------------------------------------------------------------------- IDX
@@ -241,7 +242,7 @@ LABELS = np.array([3, 1, 0, 2, 1], dtype=np.uint8)
 def test_idx_files_raw_and_gzip(tmp_path):
     images = write_idx(tmp_path / "imgs.idx3", IMAGES)
     labels = write_idx(tmp_path / "labs.idx1", LABELS, gz=True)
-    assert file_kind(images) == "idx"
+    assert file_kind(images).name == "idx"
     ds = load_dataset(images, labels=str(labels))
     assert ds.x.shape == (5, 1, 4, 3) and ds.num_classes == 4
     assert np.allclose(ds.x[2, 0], IMAGES[2] / 255) and ds.y.tolist() == LABELS.tolist()
@@ -272,7 +273,7 @@ def test_idx_folder_with_usual_names_carries_the_test_split(tmp_path):
 
 def test_idx_folder_missing_labels(tmp_path):
     write_idx(tmp_path / "train-images-idx3-ubyte", IMAGES)
-    assert file_kind(tmp_path) == "idx"
+    assert file_kind(tmp_path).name == "idx"
     message = error_for(tmp_path)
     assert "no train labels file; expected train-images-idx3-ubyte and train-labels-idx1-ubyte" in message
     assert "no test images file" in error_for(tmp_path, split="test")

@@ -1,6 +1,7 @@
 """The options of a user data file in the set-up panel: one editor per option of
-the file's kind, typed text turned into the values the readers take, each edit
-checked by loading the file, undoable and saved in the .loom file."""
+the file's kind, made from its declaration by the layers' editor factory, typed
+text turned into the values the readers take, each edit checked by loading the
+file, undoable and saved in the .loom file."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QToolButton
 
+from layerloom.backend.datasets import FILE_KINDS
 from layerloom.graph import Graph, load_graph, save_graph
-from layerloom.gui.training.file_options import format_option, parse_option
+from layerloom.gui.param_editors import (
+    ChoiceEditor,
+    ColumnsEditor,
+    IntsEditor,
+    PathEditor,
+    TextEditor,
+    make_editor,
+)
 from layerloom.gui.training.setup_panel import SetupPanel
 from tests.gui.test_training_helpers import wait_for
 
@@ -83,11 +92,12 @@ def test_each_kind_of_data_gets_the_editors_of_its_options(qtbot, tmp_path):
     write_table(tmp_path)
     panel = open_panel(qtbot, tmp_path, "table.csv")
     form = panel.file_options
-    assert form.isVisibleTo(panel) and form.kind == "csv"
+    assert form.isVisibleTo(panel) and form.kind is FILE_KINDS["csv"]
     assert list(form.editors) == ["features", "target", "task", "header", "delimiter"]
     kinds = {key: type(editor) for key, editor in form.editors.items()}
-    assert kinds == {"features": QLineEdit, "target": QLineEdit, "task": QComboBox, "header": QComboBox,
-                     "delimiter": QLineEdit}
+    assert kinds == {"features": ColumnsEditor, "target": ColumnsEditor, "task": ChoiceEditor,
+                     "header": ChoiceEditor, "delimiter": TextEditor}
+    assert all(isinstance(form.editors[key], QLineEdit) for key in ("features", "target", "delimiter"))
     assert form.editors["target"].placeholderText() == "last column"
     assert form.editors["target"].text() == ""
     assert [form.editors["header"].itemText(i) for i in range(3)] == ["auto", "yes", "no"]
@@ -96,33 +106,35 @@ def test_each_kind_of_data_gets_the_editors_of_its_options(qtbot, tmp_path):
 
     np.savez(tmp_path / "arrays.npz", x=np.zeros((6, 3), np.float32), y=np.array([0, 1] * 3))
     panel.choose_dataset("arrays.npz")
-    wait_for(qtbot, lambda: form.kind == "npz")
+    wait_for(qtbot, lambda: form.kind is FILE_KINDS["npz"])
     assert list(form.editors) == ["task"]
     assert [form.editors["task"].itemText(i) for i in range(4)] == ["auto", "classification", "regression",
                                                                    "sequence"]
 
     write_images(tmp_path / "pets")
     panel.choose_dataset("pets")
-    wait_for(qtbot, lambda: form.kind == "images")
-    assert list(form.editors) == ["size", "mode"]
+    wait_for(qtbot, lambda: form.kind is FILE_KINDS["images"])
+    assert list(form.editors) == ["size", "mode"] and isinstance(form.editors["size"], IntsEditor)
     assert form.editors["size"].placeholderText() == "original size"
 
     images = np.zeros((4, 3, 3))
     write_idx(tmp_path / "digits-images-idx3-ubyte", images)
     write_idx(tmp_path / "digits-labels-idx1-ubyte", np.array([0, 1, 2, 1]))
     panel.choose_dataset("digits-images-idx3-ubyte")  # one images file takes its labels file
-    wait_for(qtbot, lambda: settled(panel, {}) and form.kind == "idx")
+    wait_for(qtbot, lambda: settled(panel, {}) and form.kind is FILE_KINDS["idx"])
     assert list(form.editors) == ["labels"] and panel.dataset_for_run().num_classes == 3
+    assert isinstance(form.editors["labels"], PathEditor)
+    assert panel.findChild(QLabel, "fileOptionsName").text() == "digits-images-idx3-ubyte (IDX images)"
     write_idx(tmp_path / "other.idx1", np.array([0, 4, 4, 1]))
-    form.ask_labels_path = lambda: str(tmp_path / "other.idx1")
-    form.findChild(QToolButton, "fileOption_labels_browse").click()
+    form.editors["labels"].ask_path = lambda: str(tmp_path / "other.idx1")
+    form.editors["labels"].findChild(QToolButton).click()  # the folder button at the end of the field
     wait_for(qtbot, lambda: settled(panel, {"labels": "other.idx1"}))  # next to the images: travels with them
     assert panel.dataset_for_run().num_classes == 5
     (tmp_path / "mnist").mkdir()
     write_idx(tmp_path / "mnist" / "train-images-idx3-ubyte", images)
     write_idx(tmp_path / "mnist" / "train-labels-idx1-ubyte", np.array([0, 1, 2, 1]))
     panel.choose_dataset("mnist")  # a folder is split by file name
-    wait_for(qtbot, lambda: form.kind == "idx" and list(form.editors) == ["split"])
+    wait_for(qtbot, lambda: form.kind is FILE_KINDS["idx"] and list(form.editors) == ["split"])
     choose(form.editors["split"], "test")
     wait_for(qtbot, lambda: "no test images file" in panel.file_options.message.text())
     assert panel.graph.dataset["options"] == {}
@@ -249,9 +261,12 @@ def test_image_size_and_mode_and_npz_task(qtbot, tmp_path):
 
     type_into(qtbot, editors["size"], "big")  # refused before any load, saying what to type
     wait_for(qtbot, lambda: panel.file_options.message.isVisibleTo(panel))
-    assert "'28, 28'" in panel.file_options.message.text() and "'big'" in panel.file_options.message.text()
-    type_into(qtbot, editors["size"], "0, 6")  # the reader's own range check
-    wait_for(qtbot, lambda: "size must be (H, W) with whole numbers 1..4096" in panel.file_options.message.text())
+    message = panel.file_options.message.text()
+    assert "'3, 3'" in message and "nothing for original size" in message and "'big'" in message
+    type_into(qtbot, editors["size"], "0, 6")  # the declaration's range: refused before any load
+    wait_for(qtbot, lambda: "size must be at least 1, got 0" in panel.file_options.message.text())
+    assert editors["size"].property("invalid") is True
+    assert graph.dataset["options"] == {"size": [8, 6], "mode": "grayscale"}
     choose(editors["mode"], "auto")  # the default: the key goes, the refused size is dropped
     wait_for(qtbot, lambda: settled(panel, {"size": [8, 6]}))
     assert panel.dataset_for_run().input_shape == (3, 8, 6) and editors["size"].text() == "8, 6"
@@ -294,40 +309,94 @@ def test_options_are_saved_in_the_loom_file_and_shown_when_it_is_reopened(qtbot,
     assert data.task == "regression" and data.feature_names == ["a", "b"] and data.input_shape == (2,)
 
 
-@pytest.mark.parametrize(("key", "text", "value"), [
-    ("features", "a, 2, \"2019\"", ["a", 2, "2019"]),
-    ("features", "score", ["score"]),
-    ("target", " -1 ", -1),
-    ("target", "x, y", ["x", "y"]),
-    ("target", " , ", None),
-    ("size", "(28, 32)", [28, 32]),
-    ("size", "16", [16, 16]),
-    ("delimiter", "tab", "\t"),
-    ("delimiter", " ", " "),
-    ("delimiter", "", None),
-    ("labels", " lab.gz ", "lab.gz"),
+@pytest.mark.parametrize(("kind", "key", "text", "value"), [
+    ("csv", "features", "a, 2, \"2019\"", ("a", 2, "2019")),
+    ("csv", "features", "score", "score"),
+    ("csv", "target", " -1 ", -1),
+    ("csv", "target", "x, y", ("x", "y")),
+    ("csv", "target", " , ", None),
+    ("images", "size", "(28, 32)", (28, 32)),
+    ("images", "size", "16", (16, 16)),
+    ("images", "size", "", None),
+    ("csv", "delimiter", "tab", "\t"),
+    ("csv", "delimiter", " ", " "),
+    ("csv", "delimiter", "", None),
+    ("idx", "labels", " lab.gz ", "lab.gz"),
 ])
-def test_typed_text_becomes_the_value_the_reader_takes_and_reads_back(key, text, value):
-    assert parse_option(key, text) == value
-    assert parse_option(key, format_option(key, value)) == value
+def test_typed_text_becomes_the_value_the_reader_takes_and_reads_back(qtbot, kind, key, text, value):
+    param = next(p for p in FILE_KINDS[kind].options if p.name == key)
+    editor = make_editor(param)
+    qtbot.addWidget(editor)
+    edits = []
+    editor.edited.connect(lambda typed: edits.append(param.coerce(typed)))
+    editor.set_value({"columns": "z", "ints": (9, 9), "text": ";", "path": "z"}[param.kind])  # then retyped
+    editor.setText(text)
+    editor.editingFinished.emit()
+    assert edits == [value]
+    editor.set_value(param.to_json(value))  # as stored in the .loom file
+    shown = editor.text()
+    editor.set_invalid(True)  # commits the text it shows
+    editor.editingFinished.emit()
+    assert edits == [value, value], shown
 
 
 def test_every_offered_choice_is_handled_by_its_reader(tmp_path):
     """The readers check choices against the same lists the panel offers; each
     value must also be one the reader acts on: data, or a clear DatasetError."""
     from layerloom.backend.datasets import DatasetError, load_dataset
-    from layerloom.backend.datasets.files import FILE_CHOICES
 
     write_table(tmp_path)
     np.savez(tmp_path / "arrays.npz", x=np.zeros((4, 2), np.int64), y=np.zeros((4, 2), np.int64))
     write_images(tmp_path / "pets")
     paths = {"csv": tmp_path / "table.csv", "npz": tmp_path / "arrays.npz", "images": tmp_path / "pets"}
     for kind, path in paths.items():
-        for key, choices in FILE_CHOICES[kind].items():
-            for choice in choices:
+        for param in FILE_KINDS[kind].options:
+            if param.kind != "choice":
+                continue
+            for choice in param.choices:
                 try:
-                    load_dataset(path, **{key: choice})
+                    load_dataset(path, **{param.name: choice})
                 except DatasetError as exc:  # this data cannot be read that way: said clearly
                     assert str(path) in str(exc)
             with pytest.raises(DatasetError, match="must be one of"):
-                load_dataset(path, **{key: "none of these"})
+                load_dataset(path, **{param.name: "none of these"})
+
+
+def test_a_file_kind_registered_in_a_test_gets_its_form_from_its_declaration(qtbot, tmp_path):
+    from layerloom.gui.param_editors import FloatEditor
+    from tests.backend.toy_file_kind import numbers_kind, write_numbers
+
+    write_numbers(tmp_path / "sums.numbers")
+    with numbers_kind() as kind:
+        panel = open_panel(qtbot, tmp_path, "sums.numbers")
+        form, stack = panel.file_options, panel.undo_stack
+        assert form.isVisibleTo(panel) and form.kind is kind
+        assert panel.findChild(QLabel, "fileOptionsName").text() == "sums.numbers (number list)"
+        assert list(form.editors) == ["scale", "task"]
+        assert isinstance(form.editors["scale"], FloatEditor) and isinstance(form.editors["task"], ChoiceEditor)
+        assert form.editors["scale"].text() == "1.0" and "Allowed: 0.01 … 100" in form.editors["scale"].toolTip()
+        assert [form.editors["task"].itemText(i) for i in range(2)] == ["classification", "regression"]
+        unscaled = panel.dataset_for_run().x.copy()
+
+        type_into(qtbot, form.editors["scale"], "2")
+        wait_for(qtbot, lambda: settled(panel, {"scale": 2.0}))
+        assert np.allclose(panel.dataset_for_run().x, 2 * unscaled)
+        choose(form.editors["task"], "regression")
+        wait_for(qtbot, lambda: settled(panel, {"scale": 2.0, "task": "regression"}))
+        assert panel.dataset_for_run().task == "regression" and stack.count() == 2
+
+        type_into(qtbot, form.editors["scale"], "0")  # the declared range, before any load
+        wait_for(qtbot, lambda: "scale must be at least 0.01, got 0.0" in form.message.text())
+        assert form.editors["scale"].property("invalid") is True and stack.count() == 2
+        type_into(qtbot, form.editors["scale"], "2.0")  # the stored value typed back: the refusal goes
+        wait_for(qtbot, lambda: not form.message.isVisibleTo(panel) and not form._running)
+        assert form.editors["scale"].property("invalid") is False and stack.count() == 2
+
+        stack.undo()
+        wait_for(qtbot, lambda: settled(panel, {"scale": 2.0}) and form.editors["task"].currentText() == "classification")
+        assert form.editors["scale"].text() == "2.0" and form.editors["scale"].property("invalid") is False
+        stack.undo()
+        wait_for(qtbot, lambda: settled(panel, {}) and form.editors["scale"].text() == "1.0")
+        assert np.allclose(panel.dataset_for_run().x, unscaled)
+        panel.close()
+        panel.keeper.wait_all()
