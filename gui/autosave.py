@@ -20,6 +20,7 @@ from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer
 
 from layerloom.graph import Graph, dumps, load_graph
 from layerloom.gui.document import Document
+from layerloom.gui.user_settings import user_settings
 
 INTERVAL_MS = 2 * 60 * 1000
 RECOVERY_FOLDER = "recovery"
@@ -28,8 +29,6 @@ RECOVERY_FOLDER = "recovery"
 def default_recovery_dir() -> Path:
     """``recovery/`` next to the user's settings file (the app-data folder where
     settings live in the Windows registry)."""
-    from layerloom.gui.app import user_settings
-
     name = user_settings().fileName()
     if os.path.isabs(name) and not name.startswith("\\HKEY"):
         return Path(name).parent / RECOVERY_FOLDER

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError
-from layerloom.gui.app import user_settings
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
 from layerloom.gui.canvas import GraphScene, GraphView
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
@@ -38,6 +37,7 @@ from layerloom.gui.main_window_actions import build_actions, build_menus, build_
 from layerloom.gui.main_window_status import GraphStatus
 from layerloom.gui.palette import Palette
 from layerloom.gui.training import TrainingDock
+from layerloom.gui.user_settings import user_settings
 from layerloom.resources import examples_dir
 
 FILE_FILTER = f"LayerLoom graphs (*{SUFFIX});;All files (*)"

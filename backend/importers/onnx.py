@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -43,30 +43,12 @@ from layerloom.backend.importers.common import (
     map_until_settled,
     per_sample,
 )
+from layerloom.backend.importers.onnx_ops import DERIVED, Derived, Op
 
 RECORD_BATCH = 3
 CHECK_BATCH = 2
 FLOAT_TYPES = {1: np.float32}
 INT_TYPES = {7: np.int64, 6: np.int32}
-
-
-@dataclass
-class Op:
-    """One ONNX node as plain data (the importer rewrites a few patterns)."""
-
-    op_type: str
-    name: str
-    inputs: list[str]
-    outputs: list[str]
-    attrs: dict = field(default_factory=dict)
-    domain: str = ""
-
-
-class Derived:
-    """A value computed from constants and sizes only (an initializer, a shape)."""
-
-
-DERIVED = Derived()
 FAILED = object()
 
 
