@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from layerloom.graph.errors import GraphInvalidError, ShapeError
-from layerloom.graph.model import Edge, Graph
+from layerloom.graph.structure import Edge, GraphStructure
 from layerloom.graph.tensor import TensorSpec
 
 BYTES = {"float": 4, "long": 8}
@@ -81,7 +81,7 @@ class Analysis:
             raise GraphInvalidError(self.errors)
 
 
-def analyse(graph: Graph) -> Analysis:
+def analyse(graph: GraphStructure) -> Analysis:
     """Infer shapes, counts and errors for every node of ``graph``."""
     order = graph.topological_order()
     infos: dict[str, NodeInfo] = {}
@@ -135,7 +135,7 @@ def analyse(graph: Graph) -> Analysis:
     return Analysis(order, infos, edge_specs, graph_errors, _warnings(graph, order, outgoing))
 
 
-def _warnings(graph: Graph, order: list[str], outgoing: dict[str, list[Edge]]) -> list[tuple[str, str]]:
+def _warnings(graph: GraphStructure, order: list[str], outgoing: dict[str, list[Edge]]) -> list[tuple[str, str]]:
     """Nodes whose result reaches no Output (they would be computed for nothing)."""
     feeds_output = set()
     for nid in reversed(order):
@@ -149,6 +149,6 @@ def _warnings(graph: Graph, order: list[str], outgoing: dict[str, list[Edge]]) -
     ]
 
 
-def validate(graph: Graph) -> list[tuple[str, str]]:
+def validate(graph: GraphStructure) -> list[tuple[str, str]]:
     """The errors of ``graph`` as ``(node id, message)``; empty when it is valid."""
     return graph.analysis().errors
