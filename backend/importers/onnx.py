@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from layerloom.backend.export.common import as_tuple, first_line
+from layerloom.backend.import_options import declared_dims
 from layerloom.backend.importers import onnx_rules as rules
 from layerloom.backend.importers import recurrent as rnn
 from layerloom.backend.importers.common import (
@@ -154,7 +155,7 @@ def _inputs(proto, shapes, title: str) -> list[_Input]:
             dtype, numpy = "long", INT_TYPES[kind]
         else:
             raise ModelImportError(f"input {value.name!r} of {title} has ONNX element type {kind}; LayerLoom takes float32 or int64 inputs")
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+        dims = declared_dims(value)
         if not dims:
             raise ModelImportError(f"input {value.name!r} of {title} has no batch dim")
         if shapes:
