@@ -35,11 +35,12 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.training.events import write_event
 from layerloom.backend.training.settings import OPTIMIZERS, parse_batch_size
 
 EXIT_STOPPED = 130
@@ -442,8 +443,7 @@ class _Events:
     def __call__(self, event) -> None:
         self.progress(event)
         if self.handle is not None:
-            self.handle.write(json.dumps(asdict(event)) + "\n")
-            self.handle.flush()
+            write_event(self.handle, event)
 
     def close(self) -> None:
         self.progress.close()
