@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -468,9 +468,6 @@ class MainWindow(QMainWindow):
             self.actions[name].setEnabled(has_selection or name == "delete")
         mime = QApplication.clipboard().mimeData()
         self.actions["paste"].setEnabled(mime is not None and mime.hasFormat(CLIPBOARD_MIME))
-
-    def shortcut_text(self, name: str) -> str:
-        return self.actions[name].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
 
     def action(self, name: str) -> QAction:
         return self.actions[name]
