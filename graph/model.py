@@ -33,11 +33,9 @@ __all__ = [
 
 
 class Graph(GraphStructure):
-    """Nodes, edges, document metadata, and settings for dataset and training.
-
-    ``meta``, ``dataset`` and ``training`` are plain JSON-like dicts kept with the
-    document (title and description; what later parts of LayerLoom train on).
-    """
+    """The document: nodes, edges, metadata and settings (see
+    :class:`~graph.structure.GraphStructure`), its analysis cached until the next
+    change, equal to another graph with the same plain data."""
 
     def __init__(self) -> None:
         super().__init__()

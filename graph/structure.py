@@ -16,7 +16,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import networkx as nx
 
@@ -355,9 +355,8 @@ class GraphStructure:
         self.training = copy.deepcopy(other.training)
         self._emit(Event("reset"))
 
-    def copy(self):
-        """An independent snapshot without listeners (a training run's graph), of
-        the same class as this one."""
+    def copy(self) -> Self:
+        """An independent snapshot without listeners (a training run's graph)."""
         g = type(self)()
         g.replace_with(self)
         g.revision = 0
