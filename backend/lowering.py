@@ -59,9 +59,3 @@ def then(function: Callable, **kwargs: Any) -> Emit:
 
     return emit
 
-
-def missing_lowerings() -> list[str]:
-    """Registered layer ids that have no lowering (a test keeps this empty)."""
-    from layerloom.backend import lowerings  # noqa: F401  (registers them)
-
-    return [spec.type_id for spec in REGISTRY if spec.type_id not in LOWERINGS and not (spec.is_input or spec.is_output)]

@@ -58,3 +58,16 @@ class GraphInvalidError(GraphError):
         self.errors = list(errors)
         lines = "\n".join(f"  {node}: {msg}" for node, msg in self.errors)
         super().__init__(f"the graph has {len(self.errors)} error(s):\n{lines}")
+
+
+class GraphLintError(RuntimeError):
+    """The graph's own tables and indexes disagree (see ``Graph.lint``).
+
+    A bug in the code that changed the graph, not a problem of the user's graph.
+    ``problems`` lists each disagreement in a sentence.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        super().__init__(f"the graph's indexes disagree in {len(self.problems)} place(s):\n{lines}")

@@ -19,10 +19,9 @@ from typing import Any
 
 from layerloom.graph.errors import GraphError, GraphFileError, UnknownLayerError
 from layerloom.graph.fileio import ReadRefused, read_regular_file, write_atomic
+from layerloom.graph.graph_data import FORMAT, FORMAT_VERSION, graph_to_data
 from layerloom.graph.model import Edge, Graph
 
-FORMAT = "layerloom.graph"
-FORMAT_VERSION = 1
 SUFFIX = ".loom"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_NODES = 20_000
@@ -37,37 +36,7 @@ SECTIONS = ("meta", "dataset", "training")
 
 
 # -------------------------------------------------------------------- writing
-def graph_to_data(graph: Graph) -> dict[str, Any]:
-    """Plain JSON-ready data for ``graph``, in a fixed order."""
-    nodes = []
-    for node in graph.nodes:
-        spec = node.spec
-        nodes.append({
-            "id": node.id,
-            "type": node.type,
-            "label": node.label,
-            "position": [_num(node.position[0]), _num(node.position[1])],
-            "params": {p.name: p.to_json(node.params[p.name]) for p in spec.params},
-        })
-    edges = [
-        {"source": e.source, "source_port": e.source_port, "target": e.target, "target_port": e.target_port}
-        for e in graph.edges
-    ]
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "meta": graph.meta,
-        "nodes": nodes,
-        "edges": edges,
-        "dataset": graph.dataset,
-        "training": graph.training,
-    }
-
-
-def _num(x: float) -> float | int:
-    return int(x) if float(x).is_integer() else round(float(x), 3)
-
-
+# The plain data itself comes from graph_data (FORMAT, FORMAT_VERSION, graph_to_data).
 def dumps(graph: Graph) -> str:
     return json.dumps(graph_to_data(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from layerloom.graph.errors import GraphInvalidError, ShapeError
 from layerloom.graph.fileio import human_bytes, memory_budget
-from layerloom.graph.model import Edge, Graph
+from layerloom.graph.structure import Edge, GraphStructure
 from layerloom.graph.tensor import TensorSpec
 
 BYTES = {"float": 4, "long": 8}
@@ -82,7 +82,7 @@ class Analysis:
             raise GraphInvalidError(self.errors)
 
 
-def analyse(graph: Graph) -> Analysis:
+def analyse(graph: GraphStructure) -> Analysis:
     """Infer shapes, counts and errors for every node of ``graph``."""
     order = graph.topological_order()
     budget = memory_budget()
@@ -154,7 +154,7 @@ def _over_budget(info: NodeInfo, budget: int) -> str:
     return ""
 
 
-def _warnings(graph: Graph, order: list[str], outgoing: dict[str, list[Edge]]) -> list[tuple[str, str]]:
+def _warnings(graph: GraphStructure, order: list[str], outgoing: dict[str, list[Edge]]) -> list[tuple[str, str]]:
     """Nodes whose result reaches no Output (they would be computed for nothing)."""
     feeds_output = set()
     for nid in reversed(order):
@@ -168,6 +168,6 @@ def _warnings(graph: Graph, order: list[str], outgoing: dict[str, list[Edge]]) -
     ]
 
 
-def validate(graph: Graph) -> list[tuple[str, str]]:
+def validate(graph: GraphStructure) -> list[tuple[str, str]]:
     """The errors of ``graph`` as ``(node id, message)``; empty when it is valid."""
     return graph.analysis().errors

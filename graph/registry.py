@@ -72,6 +72,14 @@ class LayerSpec:
         Extra words the palette search matches.
     aliases : tuple of str
         Old ids that load as this layer.
+    width_param : str, optional
+        The parameter that sets the size of the output's last dim (Dense's
+        ``"units"``). Fitting a graph to a dataset sets it on the layer that feeds
+        the Output, to the number of classes or targets.
+    passes_width : bool
+        The output keeps the input's shape and nothing in the layer depends on it
+        (activations, dropout): fitting a graph to a dataset looks through it for
+        the layer with a ``width_param``.
     """
 
     type_id: str
@@ -86,12 +94,16 @@ class LayerSpec:
     flops: CountRule = _elementwise_flops
     keywords: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    width_param: str | None = None
+    passes_width: bool = False
     _by_name: dict[str, Param] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
             raise ValueError(f"{self.type_id}: unknown category {self.category!r}")
         self._by_name.update({p.name: p for p in self.params})
+        if self.width_param is not None:
+            self.param(self.width_param)  # a ParamError naming the layer's parameters
 
     def param(self, name: str) -> Param:
         try:

@@ -12,10 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from layerloom.gui.user_settings import APPLICATION, ORGANISATION
 from layerloom.resources import DESKTOP_ID, STYLESHEET, examples_dir, icon_path, resource
 
-ORGANISATION = "LayerLoom"
-APPLICATION = "LayerLoom"
 EXIT_NO_DISPLAY = 2
 EXIT_USAGE = 2
 
@@ -66,18 +65,6 @@ def display_problem(env: dict[str, str] | None = None, platform: str | None = No
         "window cannot open; run `xvfb-run -a layerloom` for a virtual display, or use the "
         "headless commands (`layerloom --help`: validate, train, export)"
     )
-
-
-def user_settings():
-    """The user's :class:`QSettings` (organisation and application "LayerLoom").
-
-    Built with explicit names so that it does not depend on the application
-    object's names; tests redirect it with ``QSettings.setPath`` and
-    ``QSettings.setDefaultFormat``.
-    """
-    from PySide6.QtCore import QSettings
-
-    return QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
 
 
 def configure_application(app) -> None:

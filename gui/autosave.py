@@ -22,6 +22,7 @@ from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 from layerloom.graph import Graph, dumps, load_graph
 from layerloom.graph.fileio import describe_write_error, write_atomic
 from layerloom.gui.document import Document
+from layerloom.gui.user_settings import user_settings
 
 INTERVAL_MS = 2 * 60 * 1000
 RECOVERY_FOLDER = "recovery"
@@ -30,8 +31,6 @@ RECOVERY_FOLDER = "recovery"
 def default_recovery_dir() -> Path:
     """``recovery/`` next to the user's settings file (the app-data folder where
     settings live in the Windows registry)."""
-    from layerloom.gui.app import user_settings
-
     name = user_settings().fileName()
     if os.path.isabs(name) and not name.startswith("\\HKEY"):
         return Path(name).parent / RECOVERY_FOLDER

@@ -1,10 +1,11 @@
 """The options of File ▸ Import Model…: which class, what inputs, which weights.
 
 A PyTorch model is a class in a ``.py`` file. The dialog lists the classes that
-file defines by parsing it with :mod:`ast` (the file is never run here: running
-it is the import itself, which the dialog warns about), and offers one row per
-``forward`` input (per-sample shape without the batch dim, dtype), the class's
-keyword arguments as JSON, and an optional state-dict file. An ONNX file declares
+file defines, read from its syntax tree by :mod:`layerloom.backend.import_options` (the
+file is never run here: running it is the import itself, which the dialog warns
+about), and offers one row per ``forward`` input (per-sample shape without the
+batch dim, dtype), the class's keyword arguments as JSON, and an optional
+state-dict file. An ONNX file declares
 its shapes; the dialog appears only when an input leaves a dim other than the
 batch open, and asks for those shapes.
 
@@ -14,9 +15,7 @@ batch open, and asks for those shapes.
 
 from __future__ import annotations
 
-import ast
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -36,169 +35,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from layerloom.backend.import_options import OnnxInput, parse_shape, read_classes, read_onnx_inputs
 from layerloom.gui.importing import ImportRequest
 
 MAX_INPUTS = 8  # input rows the dialog offers (LayerLoom's merges take up to 8)
-MAX_DIMS = 8
 DTYPES = ("auto", "float", "long")
 DTYPE_TIP = "auto: long (token ids) when the input goes into nn.Embedding, float otherwise"
 WEIGHTS_FILTER = "State dicts (*.pt *.pth *.bin *.safetensors);;All files (*)"
 WARNING_STYLE = ("background: #fffbeb; border: 1px solid #fcd34d; border-radius: 5px; "
                  "color: #92400e; padding: 6px 8px;")
-
-
-# ----------------------------------------------------------------- reading
-@dataclass
-class SourceClasses:
-    """The classes of a Python file, read without running it.
-
-    Attributes
-    ----------
-    modules : list of str
-        Top-level classes that derive from ``nn.Module`` (by name: ``nn.Module``,
-        ``torch.nn.Module``, ``Module``, or another such class of the file), in
-        file order; every top-level class when none does.
-    inputs : dict
-        Class -> the names of its ``forward``'s inputs (parameters after ``self``
-        without a default); a class without a ``forward`` of its own takes its
-        base's. Missing when unknown (``*args``, a base from another file).
-    error : str
-        Why the file could not be read (syntax error, unreadable), else ``""``.
-    """
-
-    modules: list[str] = field(default_factory=list)
-    inputs: dict[str, list[str]] = field(default_factory=dict)
-    error: str = ""
-
-    @property
-    def default(self) -> str:
-        """The class to offer first: the last module class (a file usually
-        defines its blocks before the model that uses them)."""
-        return self.modules[-1] if self.modules else ""
-
-
-def read_classes(path: str | Path) -> SourceClasses:
-    """The classes ``path`` defines, from its syntax tree (nothing is executed)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        tree = ast.parse(text, filename=path.name)
-    except SyntaxError as exc:
-        return SourceClasses(error=f"{path.name}: line {exc.lineno}: syntax error: {exc.msg}")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return SourceClasses(error=f"cannot read {path.name}: {getattr(exc, 'strerror', None) or exc}")
-    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
-    bases = {c.name: [_base_name(b) for b in c.bases] for c in classes}
-    modules: set[str] = set()
-    changed = True
-    while changed:  # a class may derive from a module class defined further down
-        changed = False
-        for c in classes:
-            if c.name not in modules and any(b == "Module" or b in modules for b in bases[c.name]):
-                modules.add(c.name)
-                changed = True
-    forwards = {c.name: _forward_inputs(c) for c in classes}
-    inputs: dict[str, list[str]] = {}
-    for c in classes:
-        found = _inherited(c.name, forwards, bases, set())
-        if found is not None:
-            inputs[c.name] = found
-    names = [c.name for c in classes if c.name in modules] or [c.name for c in classes]
-    return SourceClasses(list(dict.fromkeys(names)), inputs)
-
-
-def _base_name(node: ast.expr) -> str:
-    """``nn.Module`` -> ``Module``; ``Base`` -> ``Base``; anything else -> ``""``."""
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return ""
-
-
-def _forward_inputs(cls: ast.ClassDef) -> ast.FunctionDef | None:
-    return next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "forward"), None)
-
-
-def _required(forward: ast.FunctionDef) -> list[str] | None:
-    """Names of ``forward``'s inputs without a default (``self`` left out);
-    ``None`` when ``*args`` makes them unknown."""
-    a = forward.args
-    if a.vararg is not None:
-        return None
-    positional = [p.arg for p in [*a.posonlyargs, *a.args]]
-    return positional[1:max(len(positional) - len(a.defaults), 1)]
-
-
-def _inherited(name: str, forwards: dict, bases: dict, seen: set[str]) -> list[str] | None:
-    """The inputs of ``name``'s own ``forward``, else of the first base in the
-    file that has one."""
-    if name in seen or name not in forwards:
-        return None
-    seen.add(name)
-    if forwards[name] is not None:
-        return _required(forwards[name])
-    for base in bases[name]:
-        found = _inherited(base, forwards, bases, seen)
-        if found is not None:
-            return found
-    return None
-
-
-@dataclass(frozen=True)
-class OnnxInput:
-    """An input of an ONNX file: its name and declared dims (``None`` = open),
-    the batch dim first."""
-
-    name: str
-    dims: tuple[int | None, ...]
-
-    @property
-    def open(self) -> bool:
-        return any(d is None for d in self.dims[1:])
-
-    @property
-    def sample_shape(self) -> str:
-        """The per-sample dims as text, ``?`` where open: ``3, ?, ?``."""
-        return ", ".join("?" if d is None else str(d) for d in self.dims[1:])
-
-
-def read_onnx_inputs(path: str | Path) -> list[OnnxInput] | None:
-    """The inputs ``path`` declares (its initializers left out), read without the
-    external data; ``None`` when the file cannot be read (the importer then says why)."""
-    import onnx
-
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception:  # a bad file: the import reports it with its own message
-        return None
-    initializers = {t.name for t in proto.graph.initializer}
-    found = []
-    for value in proto.graph.input:
-        if value.name in initializers:
-            continue
-        dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim)
-        found.append(OnnxInput(value.name, dims))
-    return found
-
-
-def parse_shape(text: str, what: str) -> tuple[int, ...]:
-    """``"1, 28, 28"`` (also ``(1, 28, 28)``, ``1x28x28``) -> ``(1, 28, 28)``.
-
-    Raises ``ValueError`` with a message naming ``what`` and the text.
-    """
-    cleaned = text.strip().strip("()[]").replace("x", ",").replace("×", ",").replace(" ", "")
-    parts = [p for p in cleaned.split(",") if p]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
-    if not shape or any(d < 1 for d in shape) or len(shape) > MAX_DIMS:
-        raise ValueError(
-            f"the shape of {what}, {text.strip()!r}, is not a shape: give up to {MAX_DIMS} positive sizes "
-            "separated by commas, without the batch dim, e.g. 1, 28, 28"
-        )
-    return shape
 
 
 # ------------------------------------------------------------------ dialog
@@ -436,7 +281,8 @@ class ImportDialog(QDialog):
                 f"give the shape of every input, or of none (leave all empty when they go straight into "
                 f"nn.Linear); missing: {', '.join(missing)}"
             )
-        return [parse_shape(text, f"input {row.name.text()!r}") for row, text in zip(self.rows, texts, strict=True)]
+        return [parse_shape(text, f"the shape of input {row.name.text()!r}, {text!r},")
+                for row, text in zip(self.rows, texts, strict=True)]
 
     def _args(self) -> dict | None:
         text = self.args.text().strip()

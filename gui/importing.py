@@ -21,13 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
-
-if TYPE_CHECKING:
-    from layerloom.gui.main_window import MainWindow
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QWidget
 
 IMPORT_FILTER = "Models (*.py *.onnx);;PyTorch code (*.py);;ONNX models (*.onnx);;All files (*)"
 SHUTDOWN_WAIT_MS = 60_000  # longest wait for an import still running when the window closes
@@ -172,6 +169,13 @@ class ModelImport(QObject):
     Asks through the window's replaceable ``maybe_save``, ``ask_import_path``,
     ``ask_import_options`` and ``show_error``, so tests script every dialog.
 
+    Parameters
+    ----------
+    window : QMainWindow
+        The :class:`~layerloom.gui.main_window.MainWindow` (typed by its Qt base: that
+        module imports this one). Besides those four it provides ``show_status``,
+        ``action(name)``, ``graph``, ``document``, ``view`` and ``training_dock``.
+
     Signals
     -------
     importFinished(bool)
@@ -180,7 +184,7 @@ class ModelImport(QObject):
 
     importFinished = Signal(bool)
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: QMainWindow):
         super().__init__(window)
         self.window = window
         self.worker: ImportWorker | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 
 from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError
 from layerloom.graph.fileio import describe_write_error
-from layerloom.gui.app import user_settings
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
 from layerloom.gui.canvas import GraphScene, GraphView
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
@@ -39,6 +38,7 @@ from layerloom.gui.main_window_actions import build_actions, build_menus, build_
 from layerloom.gui.main_window_status import GraphStatus
 from layerloom.gui.palette import Palette
 from layerloom.gui.training import TrainingDock
+from layerloom.gui.user_settings import user_settings
 from layerloom.resources import examples_dir
 
 FILE_FILTER = f"LayerLoom graphs (*{SUFFIX});;All files (*)"
@@ -475,9 +475,6 @@ class MainWindow(QMainWindow):
             self.actions[name].setEnabled(has_selection or name == "delete")
         mime = QApplication.clipboard().mimeData()
         self.actions["paste"].setEnabled(mime is not None and mime.hasFormat(CLIPBOARD_MIME))
-
-    def shortcut_text(self, name: str) -> str:
-        return self.actions[name].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
 
     def action(self, name: str) -> QAction:
         return self.actions[name]

@@ -3,22 +3,21 @@
 One table lists every command a user can give from the menus: its text, its
 shortcut (Qt's standard keys where one exists, so each platform gets its own
 convention) and what it does. Toolbar tooltips name the shortcut.
+
+Every function takes the :class:`~layerloom.gui.main_window.MainWindow`, typed by its Qt
+base (that module imports this one), and connects its slots by name.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QToolBar
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from layerloom.gui.main_window_icons import icon
-
-if TYPE_CHECKING:
-    from layerloom.gui.main_window import MainWindow
 
 Key = QKeySequence.StandardKey
 
@@ -84,7 +83,7 @@ class _TooltipKeeper(QObject):
             sync_tooltip(self._action)
 
 
-def build_actions(window: MainWindow) -> dict[str, QAction]:
+def build_actions(window: QMainWindow) -> dict[str, QAction]:
     """Create every action of ``window`` and connect it; keyed by name."""
     slots = {
         "new": window.new_document, "new_from_template": window.new_from_template,
@@ -119,7 +118,7 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
     return actions
 
 
-def build_menus(window: MainWindow) -> None:
+def build_menus(window: QMainWindow) -> None:
     a = window.actions
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
@@ -157,7 +156,7 @@ def build_menus(window: MainWindow) -> None:
     help_menu.addAction(a["about"])
 
 
-def fill_recent_menu(window: MainWindow) -> None:
+def fill_recent_menu(window: QMainWindow) -> None:
     """List the recent files (newest first, numbered for keyboard access)."""
     menu: QMenu = window.recent_menu
     menu.clear()
@@ -185,7 +184,7 @@ def _short_dir(path: Path) -> str:
         return str(parent)
 
 
-def build_toolbar(window: MainWindow) -> QToolBar:
+def build_toolbar(window: QMainWindow) -> QToolBar:
     bar = QToolBar("Main toolbar", window)
     bar.setObjectName("mainToolbar")
     bar.setMovable(False)

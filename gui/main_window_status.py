@@ -93,10 +93,6 @@ class GraphStatus(QObject):
             tip += "\n\nClick to select the next layer with an error."
         self.errors.setToolTip(tip)
 
-    @property
-    def error_count(self) -> int:
-        return len(self.graph.analysis().errors)
-
     def _next_error(self) -> None:
         nodes = [node for node, _ in self.graph.analysis().errors if node != "graph"]
         if not nodes:

@@ -185,14 +185,6 @@ class TemplateGallery(QDialog):
         """The group headings, in order."""
         return [self.list.item(i).text() for i in range(self.list.count()) if self._template_at(i) is None]
 
-    def select_path(self, path: Path) -> None:
-        for i in range(self.list.count()):
-            template = self._template_at(i)
-            if template is not None and template.path == Path(path):
-                self.list.setCurrentRow(i)
-                return
-        raise KeyError(f"{path} is not in the gallery")
-
     def selected_path(self) -> Path | None:
         template = self._current()
         return template.path if template is not None and template.error is None else None

@@ -24,6 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
+from layerloom.backend import import_options
 from layerloom.backend.cli import EXIT_INVALID, CommandError
 
 DESCRIPTION = """\
@@ -66,18 +67,10 @@ def add_parser(subs, name: str) -> None:
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"1,28,28"`` -> ``(1, 28, 28)``; also accepts ``(1, 28, 28)`` and ``1x28x28``."""
-    cleaned = text.strip().strip("()[]").replace("x", ",").replace(" ", "")
-    parts = [p for p in cleaned.split(",") if p]
     try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
-    if not shape or any(d < 1 for d in shape) or len(shape) > 8:
-        raise CommandError(
-            f"--input-shape {text!r} is not a shape: give positive sizes separated by commas, "
-            "without the batch dim, e.g. --input-shape 1,28,28"
-        )
-    return shape
+        return import_options.parse_shape(text, f"--input-shape {text!r}", "--input-shape 1,28,28")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def parse_args_json(text: str | None) -> dict | None:

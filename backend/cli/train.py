@@ -36,11 +36,12 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.training.events import write_event
 from layerloom.backend.training.settings import OPTIMIZERS, parse_batch_size
 from layerloom.graph.fileio import describe_write_error, write_atomic
 
@@ -456,8 +457,7 @@ class _Events:
         self.progress(event)
         if self.handle is not None:
             try:
-                self.handle.write(json.dumps(asdict(event)) + "\n")
-                self.handle.flush()
+                write_event(self.handle, event)
             except OSError as exc:  # a full disk: the run stops, close() says why
                 self.error = describe_write_error(exc, self.what)
                 self._drop_handle()

@@ -23,13 +23,14 @@ import math
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import torch
 
 from layerloom.backend.export.common import as_tuple, first_line
+from layerloom.backend.import_options import declared_dims
 from layerloom.backend.importers import onnx_rules as rules
 from layerloom.backend.importers import recurrent as rnn
 from layerloom.backend.importers.common import (
@@ -46,31 +47,13 @@ from layerloom.backend.importers.common import (
     map_until_settled,
     per_sample,
 )
+from layerloom.backend.importers.onnx_ops import DERIVED, Derived, Op
 from layerloom.graph.fileio import OverBudget, check_budget
 
 RECORD_BATCH = 3
 CHECK_BATCH = 2
 FLOAT_TYPES = {1: np.float32}
 INT_TYPES = {7: np.int64, 6: np.int32}
-
-
-@dataclass
-class Op:
-    """One ONNX node as plain data (the importer rewrites a few patterns)."""
-
-    op_type: str
-    name: str
-    inputs: list[str]
-    outputs: list[str]
-    attrs: dict = field(default_factory=dict)
-    domain: str = ""
-
-
-class Derived:
-    """A value computed from constants and sizes only (an initializer, a shape)."""
-
-
-DERIVED = Derived()
 FAILED = object()
 
 
@@ -242,7 +225,7 @@ def _inputs(proto, shapes, title: str) -> list[_Input]:
             dtype, numpy = "long", INT_TYPES[kind]
         else:
             raise ModelImportError(f"input {value.name!r} of {title} has ONNX element type {kind}; LayerLoom takes float32 or int64 inputs")
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+        dims = declared_dims(value)
         if not dims:
             raise ModelImportError(f"input {value.name!r} of {title} has no batch dim")
         if shapes:

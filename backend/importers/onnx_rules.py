@@ -34,6 +34,7 @@ from layerloom.backend.importers.common import (
     label_of,
     refuse,
 )
+from layerloom.backend.importers.onnx_ops import DERIVED, Op
 from layerloom.backend.importers.onnx_recurrent import recurrent_rule
 
 
@@ -441,8 +442,6 @@ def cast(mp, op):
 
 def size_of(mp, op):
     """Shape / Size: a tensor's sizes are constants to the rest of the model."""
-    from layerloom.backend.importers.onnx import DERIVED
-
     return DERIVED
 
 
@@ -495,8 +494,6 @@ RULES = {
 
 def rewrite(ops: list) -> list:
     """Turn ``Mul(x, Sigmoid(x))`` into one SiLU operator (how SiLU is exported)."""
-    from layerloom.backend.importers.onnx import Op
-
     users: dict[str, list] = {}
     for op in ops:
         for name in op.inputs:

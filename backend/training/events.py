@@ -9,15 +9,22 @@ step of the run; a resumed run continues the count).
 Kinds: ``started``, ``step``, ``epoch``, ``stats``, ``confusion``, ``checkpoint``,
 ``paused``, ``resumed``, ``finished``, ``failed``. A run always ends with exactly one
 ``finished`` or ``failed``.
+
+As JSON lines (``layerloom train --events``, and the file the app follows for a run
+on several processes): :func:`write_event` writes one event per line,
+:func:`event_from_json` turns a line's data back into the event, and
+:class:`EventsTail` reads the lines a file has gained since the last read.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import IO, Any
 
 STOP_REASONS = ("completed", "stopped", "early_stopping")
 
@@ -185,3 +192,71 @@ class EventQueue:
                     out.append(self._queue.get_nowait())
                 except queue.Empty:
                     return out
+
+
+# ------------------------------------------------------------------ JSON lines
+EVENT_CLASSES = (Started, Step, Epoch, Stats, Confusion, CheckpointSaved, Paused, Resumed, Finished, Failed)
+_BY_KIND = {cls.__dataclass_fields__["kind"].default: cls for cls in EVENT_CLASSES}
+
+
+def write_event(handle: IO[str], event: Event) -> None:
+    """Write ``event`` to ``handle`` as one JSON line and flush it, so that a
+    reader following the file (:class:`EventsTail`) sees it at once."""
+    handle.write(json.dumps(asdict(event)) + "\n")
+    handle.flush()
+
+
+def event_from_json(data: Any) -> Event | None:
+    """The event that :func:`write_event` wrote as ``data``, or ``None`` for a
+    line this version does not know (it is skipped)."""
+    if not isinstance(data, dict) or data.get("kind") not in _BY_KIND:
+        return None
+    cls = _BY_KIND[data["kind"]]
+    values = {}
+    for f in fields(cls):
+        if not f.init or f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name == "nodes":
+            value = tuple(NodeStats(**{k: _tuples(v) for k, v in node.items()}) for node in value)
+        elif isinstance(value, list):
+            value = _tuples(value)
+        values[f.name] = value
+    try:
+        return cls(**values)
+    except TypeError:  # a field missing: not an event this version can show
+        return None
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+class EventsTail:
+    """Reads the events in the complete lines appended to a JSON-lines file
+    since the last read (a line still being written waits for the next read)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.rest = b""
+
+    def read(self) -> list[Event]:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except FileNotFoundError:  # the writer has not opened it yet
+            return []
+        self.offset += len(chunk)
+        lines = (self.rest + chunk).split(b"\n")
+        self.rest = lines.pop()
+        out = []
+        for line in lines:
+            try:
+                event = event_from_json(json.loads(line))
+            except ValueError:
+                continue
+            if event is not None:
+                out.append(event)
+        return out

@@ -112,7 +112,7 @@ SPECS = [
         ),
         _dense_rule, param_count=_dense_params, flops=_dense_flops,
         keywords=("linear", "fully connected", "fc", "perceptron", "mlp"),
-        aliases=("linear",),
+        aliases=("linear",), width_param="units",
     ),
     LayerSpec(
         "flatten", "Flatten", "Core",
@@ -135,6 +135,6 @@ SPECS = [
         "dropout", "Dropout", "Core",
         "Zeroes a random share p of values while training; identity at inference.",
         (Float("p", 0.5, "Probability of dropping a value", minimum=0.0, maximum=1.0, key=True),),
-        _same_rule, keywords=("regularisation", "regularization"),
+        _same_rule, keywords=("regularisation", "regularization"), passes_width=True,
     ),
 ]

@@ -117,7 +117,7 @@ def activation(type_id: str, name: str, doc: str, keywords: tuple[str, ...], cos
     """
     return LayerSpec(
         type_id, name, "Activation", doc, params, _elementwise_rule(name),
-        flops=_per_value(cost), keywords=("activation", "nonlinearity", *keywords),
+        flops=_per_value(cost), keywords=("activation", "nonlinearity", *keywords), passes_width=True,
     )
 
 
@@ -131,7 +131,7 @@ def _dim_param() -> Int:
 def _softmax(type_id: str, name: str, doc: str, keywords: tuple[str, ...]) -> LayerSpec:
     return LayerSpec(
         type_id, name, "Activation", doc, (_dim_param(),), _softmax_rule(name),
-        flops=_per_value(5), keywords=("activation", "probabilities", *keywords),
+        flops=_per_value(5), keywords=("activation", "probabilities", *keywords), passes_width=True,
     )
 
 

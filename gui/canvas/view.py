@@ -106,9 +106,6 @@ class GraphView(QGraphicsView):
     def zoom_out(self) -> None:
         self.set_zoom(self.zoom / ZOOM_STEP)
 
-    def reset_zoom(self) -> None:
-        self.set_zoom(1.0)
-
     def fit_to_view(self) -> None:
         """Show every node, at most at 100 % (a small graph is not blown up)."""
         rect = self.graph_scene().nodes_bounding_rect()

@@ -1,7 +1,7 @@
 """Decision boundary of a model on 2-D data, redrawn live (TensorFlow Playground).
 
 The training thread evaluates the model on a grid over the data at most twice a
-second (:class:`~layerloom.gui.training.probes.Boundary`); this view only colours it: each
+second (:class:`~layerloom.backend.training.probes.Boundary`); this view only colours it: each
 grid cell mixes the class colours by the predicted probabilities (pale where the
 model is unsure), and the validation points are drawn on top in their true
 class's colour. A regression shows the predicted value as a colour ramp.

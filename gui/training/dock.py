@@ -362,11 +362,6 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
             changed = run.apply(events) if events else set()
             self._update(run, changed, worker)
 
-    @property
-    def gui_share(self) -> float:
-        """Recent share of a core the GUI thread used while a run goes."""
-        return self._pacer.share
-
     def _update(self, run: Run, changed: set[str], worker=None) -> None:
         run.tick()
         if "data" in changed and run.data is not None:

@@ -1,6 +1,9 @@
 """Fit the graph's ends to a dataset: the Input node's shape and dtype, and the
 units of the last Dense layer before the Output.
 
+Which layer sets the output's width (its ``width_param``) and which layers pass
+the width through (``passes_width``) is declared with each layer type.
+
 Pure functions over the graph and the dataset's facts (a built-in's
 ``DatasetInfo`` resolved for its options, or a loaded ``Dataset``: both have
 ``input_shape``, ``input_dtype``, ``task``, ``num_classes`` and ``target_shape``).
@@ -14,9 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerloom.graph import Graph, fmt_shape
-
-PASS_THROUGH_CATEGORIES = ("Activation",)  # layers that keep the shape between the
-PASS_THROUGH_TYPES = ("dropout",)  # last Dense and the Output
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,9 @@ def input_fix(graph: Graph, facts) -> Fix | None:
 
 
 def last_dense(graph: Graph) -> str | None:
-    """The Dense layer that feeds the (single) Output node, through dropouts and
-    activations; ``None`` when there is none."""
+    """The layer with a ``width_param`` (a Dense) that feeds the (single) Output
+    node, through layers that pass the width (dropouts, activations); ``None``
+    when there is none."""
     outputs = graph.outputs()
     if len(outputs) != 1:
         return None
@@ -65,9 +66,9 @@ def last_dense(graph: Graph) -> str | None:
         if len(wires) != 1:
             return None
         source = graph.node(next(iter(wires.values())).source)
-        if source.type == "dense":
+        if source.spec.width_param is not None:
             return source.id
-        if source.type not in PASS_THROUGH_TYPES and source.spec.category not in PASS_THROUGH_CATEGORIES:
+        if not source.spec.passes_width:
             return None
         current = source.id
     return None
@@ -79,14 +80,15 @@ def output_fix(graph: Graph, facts) -> Fix | None:
     if node_id is None:
         return None
     node = graph.node(node_id)
+    width = node.spec.width_param
     want = wanted_output(facts)
-    units = int(node.params["units"])
-    if not want or units == want[-1]:
+    have = int(node.params[width])
+    if not want or have == want[-1]:
         return None
-    if facts.task == "classification" and units == 1 and facts.num_classes <= 2:
+    if facts.task == "classification" and have == 1 and facts.num_classes <= 2:
         return None  # one output for two classes trains with bce_with_logits
     what = {"classification": f"{facts.num_classes} classes", "sequence": f"a vocabulary of {facts.num_classes}"}
     reason = what.get(facts.task, f"{want[-1]} target value(s)")
-    return Fix(node_id, {"units": want[-1]}, f"Set {node.title} units to {want[-1]}",
+    return Fix(node_id, {width: want[-1]}, f"Set {node.title} {width} to {want[-1]}",
                f"The dataset has {reason}, so the model must output {fmt_shape(want)} per sample; "
-               f"{node.title!r} has {units} units")
+               f"{node.title!r} has {have} {width}")

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -41,12 +40,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread
 
+from layerloom.backend.training.events import EventsTail
 from layerloom.gui.training.worker import STATS_INTERVAL, ProbeProblem, data_ready, first_line
 
 POLL_S = 0.1  # seconds between two reads of the events file
@@ -56,66 +55,6 @@ PROBE_SHARE = 0.1  # at most this share of the time goes to measuring checkpoint
 NO_GRADIENTS = ("gradients are not shown for a run on several processes; weights and the decision "
                 "boundary follow rank 0's checkpoint after each epoch")
 ERROR_PREFIX = "error: "
-
-
-def event_from_json(data: Any):
-    """The backend event that :func:`dataclasses.asdict` wrote as ``data``, or
-    ``None`` for a line this version does not know (it is skipped)."""
-    from layerloom.backend.training import events as ev
-
-    classes = {cls.__dataclass_fields__["kind"].default: cls for cls in (
-        ev.Started, ev.Step, ev.Epoch, ev.Stats, ev.Confusion, ev.CheckpointSaved,
-        ev.Paused, ev.Resumed, ev.Finished, ev.Failed)}
-    if not isinstance(data, dict) or data.get("kind") not in classes:
-        return None
-    cls = classes[data["kind"]]
-    values = {}
-    for f in fields(cls):
-        if not f.init or f.name not in data:
-            continue
-        value = data[f.name]
-        if f.name == "nodes":
-            value = tuple(ev.NodeStats(**{k: _tuples(v) for k, v in node.items()}) for node in value)
-        elif isinstance(value, list):
-            value = _tuples(value)
-        values[f.name] = value
-    try:
-        return cls(**values)
-    except TypeError:  # a field missing: not an event this version can show
-        return None
-
-
-def _tuples(value):
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-class EventsTail:
-    """Reads the complete lines appended to a JSON-lines file since the last read."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.offset = 0
-        self.rest = b""
-
-    def read(self) -> list:
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except FileNotFoundError:  # rank 0 has not opened it yet
-            return []
-        self.offset += len(chunk)
-        lines = (self.rest + chunk).split(b"\n")
-        self.rest = lines.pop()
-        out = []
-        for line in lines:
-            try:
-                event = event_from_json(json.loads(line))
-            except ValueError:
-                continue
-            if event is not None:
-                out.append(event)
-        return out
 
 
 def launcher_message(stderr: str, code: int, reported: str = "") -> str:
@@ -337,7 +276,7 @@ class ProcessWorker(QThread):
 
         from layerloom.backend.compile import compile_graph
         from layerloom.backend.training import TrainSettings, plan_run
-        from layerloom.gui.training.probes import LiveProbe
+        from layerloom.backend.training.probes import LiveProbe
 
         settings = TrainSettings.from_dict(self.training)
         data = self.data

@@ -119,11 +119,6 @@ class RunsPanel(QWidget):
                 out.append(int(item.data(Qt.ItemDataRole.UserRole)))
         return out
 
-    def set_ticked(self, number: int, ticked: bool) -> None:
-        row = self._row_of(number)
-        if row is not None:
-            self.table.item(row, 0).setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
-
     # --------------------------------------------------------------- private
     def _cells(self, run: Run) -> list[str]:
         last = run.loss.last()

@@ -125,7 +125,7 @@ class TryItPanel(QWidget):
         """Run the model on sample ``index``; returns what was shown."""
         if not self.ready:
             return None
-        from layerloom.gui.training.probes import predict
+        from layerloom.backend.training.probes import predict
 
         run, data = self.run, self._samples()
         index = max(0, min(int(index), len(data) - 1))

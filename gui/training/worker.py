@@ -3,7 +3,7 @@ what happens for the GUI thread to read.
 
 The worker never touches a widget and never emits a Qt signal per step (one
 signal per step costs up to 15% of the training speed on small models). Every
-event (the trainer's, and the probe results of :mod:`layerloom.gui.training.probes`) goes
+event (the trainer's, and the probe results of :mod:`layerloom.backend.training.probes`) goes
 into one :class:`~layerloom.backend.training.EventQueue`; a timer of the dock drains it
 about ten times a second. Statistics and the decision boundary are measured here,
 between steps, at most twice a second by the clock.
@@ -234,7 +234,7 @@ class TrainingWorker(QThread):
     def _start_probe(self) -> None:
         import torch
 
-        from layerloom.gui.training.probes import LiveProbe
+        from layerloom.backend.training.probes import LiveProbe
 
         trainer = self.trainer
         try:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from layerloom.backend.compile import CompiledGraph, compile_graph
-from layerloom.backend.lowering import missing_lowerings
+from layerloom.backend.lowerings import missing_lowerings
 from layerloom.graph import REGISTRY, Graph, GraphInvalidError, validate
 from tests.backend.helpers import Builder, layer, sequential
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from layerloom.backend.compile import compile_graph
-from layerloom.backend.lowering import missing_lowerings
+from layerloom.backend.lowerings import missing_lowerings
 from layerloom.graph import Graph
 
 CASES = [

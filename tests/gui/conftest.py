@@ -132,12 +132,16 @@ def chain():
 
 def undo_redo_states(stack: QUndoStack, graph: Graph, states: Sequence[dict]) -> None:
     """Undo back through ``states`` (each the ``to_dict()`` after one more command,
-    ``states[0]`` before any) checking each step, then redo forward again."""
+    ``states[0]`` before any) checking each step and the graph's indexes
+    (``Graph.lint``), then redo forward again."""
+    graph.lint()
     for expected in reversed(states[:-1]):
         stack.undo()
+        graph.lint()
         assert graph.to_dict() == expected
     for expected in states[1:]:
         stack.redo()
+        graph.lint()
         assert graph.to_dict() == expected
 
 

@@ -72,6 +72,7 @@ def test_a_shape_edit_lays_out_exactly_the_cards_whose_text_changed(canvas, grap
 
     layouts.clear()
     undo_stack.undo()
+    graph.lint()
     assert card_texts(canvas) == before
     assert sorted(layouts) == sorted(changed)
 

@@ -98,6 +98,7 @@ def test_error_badge_appears_for_a_wrong_wire_and_goes_when_fixed(canvas, graph,
     assert item.error is None and not item.badge.isVisible()
     assert canvas.scene.edge_item(graph.edges[-1]).label == "(N, 20)"
     undo_stack.undo()
+    graph.lint()
     assert item.badge.isVisible()
 
 

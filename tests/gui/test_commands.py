@@ -1,5 +1,6 @@
 """Undo commands on their own: each edit, its undo (the exact ``to_dict()`` before)
-and its redo (the exact state after), and refusals that push nothing."""
+and its redo (the exact state after), each step leaving the graph's indexes in step
+(``Graph.lint``), and refusals that push nothing."""
 
 from __future__ import annotations
 
@@ -36,15 +37,19 @@ from layerloom.gui.commands import (
 
 def push_checked(stack, graph, command):
     """Push ``command``; check that undo gives back the state before and redo the
-    state after, twice over. Returns the state after."""
+    state after, twice over, with the graph's indexes in step at every step.
+    Returns the state after."""
     before = graph.to_dict()
     stack.push(command)
+    graph.lint()
     after = graph.to_dict()
     assert after != before
     for _ in range(2):
         stack.undo()
+        graph.lint()
         assert graph.to_dict() == before
         stack.redo()
+        graph.lint()
         assert graph.to_dict() == after
     return after
 
@@ -77,8 +82,10 @@ def test_add_node_keeps_its_id_on_every_redo(graph, undo_stack):
     assert node == {"id": "dense_1", "type": "dense", "label": "Hidden", "position": [40, 60],
                     "params": {"units": 5, "bias": True, "activation": "none"}}
     undo_stack.undo()
+    graph.lint()
     assert not graph.has_node("dense_1")
     undo_stack.redo()
+    graph.lint()
     assert graph.node("dense_1").label == "Hidden"
 
 
@@ -106,6 +113,7 @@ def test_remove_nodes_undo_restores_nodes_edges_and_their_order(undo_stack, remo
     assert [n["id"] for n in after["nodes"]] == [n["id"] for n in before["nodes"] if n["id"] not in removed]
     assert all(e["source"] not in removed and e["target"] not in removed for e in after["edges"])
     undo_stack.undo()
+    graph.lint()
     assert graph.to_dict() == before
     assert graph.analysis().valid
 
@@ -130,11 +138,14 @@ def test_any_deletion_undoes_exactly(qapp, node_ids, edge_indices):
     before = graph.to_dict()
     edges = [graph.edges[i] for i in edge_indices]
     stack.push(DeleteItems(graph, node_ids, edges))
+    graph.lint()
     after = graph.to_dict()
     assert not any(graph.has_node(n) for n in node_ids)
     stack.undo()
+    graph.lint()
     assert graph.to_dict() == before
     stack.redo()
+    graph.lint()
     assert graph.to_dict() == after
 
 
@@ -199,6 +210,7 @@ def test_set_params_on_several_nodes_restores_each_old_value(undo_stack):
     push_checked(undo_stack, graph, cmd)
     assert graph.node("dense_1").params["units"] == graph.node("dense_2").params["units"] == 16
     undo_stack.undo()
+    graph.lint()
     assert graph.node("dense_1").params["activation"] == "none"
     assert graph.node("dense_2").params["activation"] == "relu"
 
@@ -284,6 +296,7 @@ def test_auto_layout_moves_to_layered_positions_and_back(undo_stack):
     expected = layered_positions(graph, node_width=180)
     assert {n.id: n.position for n in graph.nodes} == expected
     undo_stack.undo()
+    graph.lint()
     assert {n.position for n in graph.nodes} == {(17.0, 23.0)}
 
 
@@ -297,6 +310,7 @@ def test_set_settings(undo_stack):
     push_checked(undo_stack, graph, cmd)
     assert graph.training["epochs"] == 10
     undo_stack.undo()
+    graph.lint()
     assert graph.training == {"epochs": 3}
     with pytest.raises(GraphError, match="unknown settings section 'colours'"):
         SetSettings(graph, "colours", {})
@@ -314,5 +328,6 @@ def test_a_session_of_edits_undoes_step_by_step(graph, undo_stack, check_undo_re
         lambda: RemoveNodes(graph, ["input_1"]),
     ):
         undo_stack.push(make())
+        graph.lint()
         states.append(graph.to_dict())
     check_undo_redo(undo_stack, graph, states)

@@ -224,7 +224,7 @@ def test_recent_files_keep_the_last_ten(window, tmp_path):
     assert window.document.path == recent[3]
     assert window.recent.paths()[0] == recent[3]
 
-    from layerloom.gui.app import user_settings
+    from layerloom.gui.user_settings import user_settings
 
     assert json.loads(user_settings().value("recentFiles"))[0] == str(recent[3]), "kept in QSettings"
     recent[5].unlink()

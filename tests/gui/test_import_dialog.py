@@ -10,16 +10,13 @@ import torch
 from PySide6.QtGui import QKeySequence
 
 from layerloom.backend.compile import compile_graph
+from layerloom.backend.import_options import read_classes, read_onnx_inputs
 from layerloom.backend.importers import import_file, import_onnx
 from layerloom.graph import Graph
-from layerloom.gui.import_dialog import (
-    ImportDialog,
-    ask_import_options,
-    read_classes,
-    read_onnx_inputs,
-)
+from layerloom.gui.import_dialog import ImportDialog, ask_import_options
 from layerloom.gui.importing import ImportRequest
 from layerloom.gui.training.run_record import graph_signature
+from tests.backend.test_import_options import CLASSES_SOURCE
 from tests.gui.test_window_helpers import UnexpectedDialog, make_window
 
 MLP_SOURCE = '''
@@ -332,53 +329,6 @@ def test_onnx_with_an_open_dim_asks_for_the_shape_and_imports(qtbot, window, onn
 
 
 # ---------------------------------------------------------------- the dialog
-CLASSES_SOURCE = '''
-import pathlib
-pathlib.Path(__file__).with_name("ran.txt").write_text("the file ran")
-raise SystemExit("never run this")
-
-import torch
-from torch import nn as tnn
-
-
-class Helper:
-    pass
-
-
-class Base(torch.nn.Module):
-    def forward(self, x, y, scale=1.0):
-        return x * y * scale
-
-
-class Net(Base):
-    pass
-
-
-class Tail(Later):
-    def forward(self, *parts):
-        return parts[0]
-
-
-class Later(tnn.Module):
-    def forward(self, tokens, /, mask, *, flag=False):
-        return tokens
-'''
-
-
-def test_classes_are_read_from_the_syntax_tree_without_running_the_file(tmp_path):
-    source = tmp_path / "models.py"
-    source.write_text(CLASSES_SOURCE)
-    found = read_classes(source)
-    assert not (tmp_path / "ran.txt").exists()
-    assert found.error == ""
-    assert found.modules == ["Base", "Net", "Tail", "Later"]
-    assert found.default == "Later"
-    assert found.inputs["Base"] == ["x", "y"]
-    assert found.inputs["Net"] == ["x", "y"], "inherited from Base"
-    assert found.inputs["Later"] == ["tokens", "mask"]
-    assert "Tail" not in found.inputs, "*args: unknown"
-
-
 def test_dialog_offers_one_row_per_forward_input(qtbot, tmp_path):
     source = tmp_path / "models.py"
     source.write_text(CLASSES_SOURCE)

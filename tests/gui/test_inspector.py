@@ -141,6 +141,7 @@ def test_check_box_and_combo_box_edits(window, inspector, qtbot):
     assert node.params["activation"] == "relu"
     assert window.undo_stack.count() == 2
     window.undo_stack.undo()
+    window.graph.lint()
     qtbot.waitUntil(lambda: combo.currentText() == "none")
     assert window.undo_stack.count() == 2, "writing the model's value back is not an edit"
 
@@ -169,6 +170,7 @@ def test_several_nodes_of_one_type_are_edited_together(window, inspector, qtbot)
     assert (a.params["units"], b.params["units"]) == (10, 10)
     assert window.undo_stack.count() == 1
     window.undo_stack.undo()
+    window.graph.lint()
     assert (a.params["units"], b.params["units"]) == (8, 16)
 
     c = window.graph.add_node("dropout", {"p": 0.1})
@@ -195,6 +197,7 @@ def test_rename_through_the_label_field(window, inspector, qtbot):
     _type_into(qtbot, inspector.label_edit, "Hidden")
     assert node.label == "Hidden"
     window.undo_stack.undo()
+    window.graph.lint()
     assert node.label == ""
     qtbot.waitUntil(lambda: inspector.label_edit.text() == "")
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from layerloom.gui.training import processes_field
-from layerloom.gui.training.process_worker import ProcessWorker, event_from_json, launcher_message
+from layerloom.gui.training.process_worker import ProcessWorker, launcher_message
 from tests.gui.test_training_helpers import make_host, moons_mlp, one_thread, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -146,16 +146,7 @@ def test_a_failing_rank_is_named_in_the_dock(qtbot, gpus, monkeypatch):
     assert dock.run_bar.start.isEnabled() and not dock.run_bar.save_weights.isEnabled()
 
 
-def test_events_come_back_from_their_json_lines_and_errors_from_stderr():
-    from dataclasses import asdict
-
-    from layerloom.backend.training.events import Confusion, NodeStats, Started, Stats
-
-    for event in (Started(3, 9, 3, "cpu", 10, 90, 30, 32, notes=("a",), processes=2),
-                  Confusion(1, ((3, 1), (0, 4)), ("0", "1")),
-                  Stats(1, 3, (NodeStats("dense_1", (1.0, 2.0), (0.0, 0.5, 1.0), 1.5, None),))):
-        assert event_from_json(json.loads(json.dumps(asdict(event)))) == event
-    assert event_from_json({"kind": "unknown"}) is None and event_from_json({"kind": "step"}) is None
+def test_the_error_shown_comes_from_the_launchers_stderr():
     stderr = "training on 2 processes\nerror: rank 1 failed: boom; the other processes were ended\n"
     assert launcher_message(stderr, 1) == "rank 1 failed: boom; the other processes were ended"
     assert launcher_message("Killed\n", -9) == "the training processes ended with status -9: Killed"

@@ -206,7 +206,7 @@ def test_canvas_badges_follow_the_values_given(qapp, undo_stack):
 def test_class_probabilities_follow_the_loss():
     import torch
 
-    from layerloom.gui.training.probes import class_probabilities
+    from layerloom.backend.training.probes import class_probabilities
 
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     ce = class_probabilities("cross_entropy", False, logits)

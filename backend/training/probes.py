@@ -1,10 +1,10 @@
 """What the live views need from the model, measured in the training thread.
 
-The trainer calls its consumer between two steps; there the worker asks a
-:class:`LiveProbe` for gradient norms, one layer's weight histogram, dead-unit
-shares and the decision-boundary grid, at most a few times a second (the caller
-throttles by the clock, not by steps, so a fast model is not probed a thousand
-times a second). Everything here is bounded in cost: histograms use a random
+The trainer calls its consumer between two steps; there the app's training
+worker asks a :class:`LiveProbe` for gradient norms, one layer's weight
+histogram, dead-unit shares and the decision-boundary grid, at most a few times a
+second (the caller throttles by the clock, not by steps, so a fast model is not
+probed a thousand times a second). Everything here is bounded in cost: histograms use a random
 sample of at most ``HIST_SAMPLE`` weights counted with ``torch.histc`` on the
 training device, dead units are measured on one probe batch, and the grid is one
 forward pass of ``GRID * GRID`` points in eval mode (then the model goes back to
@@ -13,7 +13,8 @@ train mode, so dropout and batch norm see no difference).
 Results are plain values and NumPy arrays (never tensors), like the trainer's own
 events, so the GUI thread can keep them without touching torch.
 
-Imported by the worker thread only: importing this module imports torch.
+Pure torch, no Qt. Importing this module imports torch, so the app imports it
+only where torch is loaded already (the training worker, Try it).
 """
 
 from __future__ import annotations
