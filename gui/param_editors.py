@@ -15,7 +15,12 @@ float      :class:`FloatEditor`, a line edit: ``0.001``, ``1e-4`` and ``3``
 bool       :class:`BoolEditor`, a check box
 choice     :class:`ChoiceEditor`, a combo box of the schema's choices
 ints       :class:`IntsEditor`, a line edit ``3, 3`` (or ``same``/``valid``)
+floats     :class:`FloatsEditor`, a line edit ``0.9, 0.999``
+text       :class:`TextEditor`, a line edit
 =========  ================================================================
+
+An ``object`` (a dataset's options) has no editor of its own: a form shows its
+values with the fields of their own schema.
 """
 
 from __future__ import annotations
@@ -34,14 +39,17 @@ QT_INT_MAX = 2**31 - 1
 
 
 def describe_range(param: Param) -> str:
-    """``"1 … 1000000"`` style text for tooltips, empty when unbounded."""
+    """``"1 … 1000000"`` style text for tooltips (``"> 0, ≤ 1000"`` where a bound is
+    excluded), empty when unbounded."""
     lo, hi = param.minimum, param.maximum
     if lo is None and hi is None:
         return ""
     fmt = "{:g}".format
-    if lo is not None and hi is not None:
+    if lo is not None and hi is not None and not (param.exclusive_minimum or param.exclusive_maximum):
         return f"{fmt(lo)} … {fmt(hi)}"
-    return f"≥ {fmt(lo)}" if lo is not None else f"≤ {fmt(hi)}"
+    low = f"{'>' if param.exclusive_minimum else '≥'} {fmt(lo)}" if lo is not None else ""
+    high = f"{'<' if param.exclusive_maximum else '≤'} {fmt(hi)}" if hi is not None else ""
+    return ", ".join(part for part in (low, high) if part)
 
 
 def tooltip_for(param: Param) -> str:
@@ -63,6 +71,8 @@ def format_value(param: Param, value: Any) -> str:
         return repr(float(value))  # shortest text that reads back exactly: 0.001, 1e-05
     if param.kind == "ints":
         return value if isinstance(value, str) else ", ".join(str(v) for v in value)
+    if param.kind == "floats":
+        return ", ".join(repr(float(v)) for v in value)
     return str(value)
 
 
@@ -245,6 +255,34 @@ class IntsEditor(_TextEditor):
         )
 
 
+class FloatsEditor(_TextEditor):
+    """A tuple of numbers typed as ``0.9, 0.999``."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        self.example = ", ".join(["0.5"] * (param.length or 2))
+        self.placeholder = self.example
+        super().__init__(param, parent)
+
+    def parse(self, text: str) -> tuple[float, ...] | None:
+        parts = [p for p in re.split(r"[,;\s]+", text.strip("()[] ")) if p]
+        numbers = tuple(_parse_float(p) for p in parts)
+        return numbers if numbers and None not in numbers else None
+
+    def refusal(self, text: str) -> str:
+        return (f"{self.param.title} takes numbers separated by commas such as "
+                f"'{self.example}'; got {text!r}")
+
+
+class TextEditor(_TextEditor):
+    """Text as typed (surrounding spaces dropped)."""
+
+    def parse(self, text: str) -> str:
+        return text
+
+    def refusal(self, text: str) -> str:  # every text is read
+        return ""
+
+
 def parse_ints(param: Param, text: str) -> Any:
     """``"3, 3"`` or ``"3x3"`` -> ``(3, 3)``; ``"3"`` -> ``3`` (repeated by the schema for a
     fixed length); an allowed word as is; ``None`` when it is not readable."""
@@ -279,11 +317,16 @@ EDITORS = {
     "bool": BoolEditor,
     "choice": ChoiceEditor,
     "ints": IntsEditor,
+    "floats": FloatsEditor,
+    "text": TextEditor,
 }
 
 
 def make_editor(param: Param, parent: QWidget | None = None) -> QWidget:
     """The editor for ``param``'s kind, with its help text as tooltip."""
+    if param.kind not in EDITORS:
+        raise ValueError(f"no editor for {param.name} of kind {param.kind!r}: a form shows it "
+                         f"with widgets of its own")
     editor = EDITORS[param.kind](param, parent)
     editor.setObjectName(f"param_{param.name}")
     editor.setToolTip(tooltip_for(param))
