@@ -17,11 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from layerloom.graph import settings
 from layerloom.graph.atomic import write_atomic
 from layerloom.graph.errors import GraphError, GraphFileError, ParamError, UnknownLayerError
 from layerloom.graph.model import Edge, Graph
 from layerloom.graph.params import MAX_TEXT
+from layerloom.graph.settings import SECTIONS as SETTINGS_SECTIONS
+from layerloom.graph.settings import check_rules, check_setting, to_json
 
 FORMAT = "layerloom.graph"
 FORMAT_VERSION = 1
@@ -202,7 +203,7 @@ def build_graph(data: dict[str, Any], name: str = "<data>") -> Graph:
         if not isinstance(value, dict):
             raise GraphFileError(name, section, f"expected an object, got {_kind(value)}")
         _check_plain(value, name, section, 0)
-        if section in settings.SECTIONS:
+        if section in SETTINGS_SECTIONS:
             value = _check_settings(section, value, name)
         setattr(graph, section, value)
     graph.revision = 0
@@ -215,14 +216,14 @@ def _check_settings(section: str, value: dict[str, Any], name: str) -> dict[str,
     checked = {}
     for key, raw in value.items():
         try:
-            checked[key] = settings.check_setting(section, key, raw)
+            checked[key] = check_setting(section, key, raw)
         except ParamError as exc:
             raise GraphFileError(name, f"{section}.{key}", str(exc)) from None
     try:
-        settings.check_rules(section, checked)
+        check_rules(section, checked)
     except ParamError as exc:
         raise GraphFileError(name, section, str(exc)) from None
-    return settings.to_json(section, checked)
+    return to_json(section, checked)
 
 
 def _check_plain(value: Any, name: str, where: str, depth: int) -> None:
