@@ -20,7 +20,7 @@ from layerloom.graph import settings as declaration
 from layerloom.graph.settings import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES
 
 __all__ = ["LOSSES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "DatasetSettings", "SettingsError",
-           "TrainSettings", "check_values", "parse_batch_size"]
+           "TrainSettings", "check_values"]
 
 
 class SettingsError(ValueError):
@@ -44,6 +44,8 @@ def _from_section(cls, data: Any, section: str):
     """``cls`` built from the file section ``section`` (``None`` counts as empty),
     checked against the declaration."""
     values = check_values(section, data)
+    # Fields and declaration are the same names (a test keeps them so); a setting
+    # declared without a field yet is checked here and left to whoever reads it.
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
 
@@ -53,11 +55,6 @@ def _check_fields(obj, section: str) -> None:
     values = check_values(section, {f.name: getattr(obj, f.name) for f in fields(obj)})
     for key, value in values.items():
         setattr(obj, key, value)
-
-
-def parse_batch_size(value: Any) -> int:
-    """``"full"`` or ``0`` mean the whole training set in one batch (returned as 0)."""
-    return check_values("training", {"batch_size": value})["batch_size"]
 
 
 @dataclass
