@@ -3,8 +3,9 @@
 Loading is parse -> plain data -> migrations -> build. Every problem ends in one
 :class:`~layerloom.graph.errors.GraphFileError` naming the file, the place and the problem.
 Nothing read from a file is executed, imported, unpickled or evaluated: layer types
-are looked up in the registry's allow-list and every value is checked against its
-layer's schema. Saving is atomic and deterministic, so save -> load -> save gives
+are looked up in the registry's allow-list, every value is checked against its
+layer's schema, and the ``dataset`` and ``training`` sections against the settings'
+declaration (:mod:`graph.settings`). Saving is atomic and deterministic, so save -> load -> save gives
 the same bytes.
 """
 
@@ -17,16 +18,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from layerloom.graph.errors import GraphError, GraphFileError, UnknownLayerError
+from layerloom.graph.errors import GraphError, GraphFileError, ParamError, UnknownLayerError
 from layerloom.graph.fileio import ReadRefused, read_regular_file, write_atomic
 from layerloom.graph.graph_data import FORMAT, FORMAT_VERSION, graph_to_data
 from layerloom.graph.model import Edge, Graph
+from layerloom.graph.params import MAX_TEXT
+from layerloom.graph.settings import SECTIONS as SETTINGS_SECTIONS
+from layerloom.graph.settings import check_rules, check_setting, to_json
 
 SUFFIX = ".loom"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_NODES = 20_000
 MAX_SETTINGS_DEPTH = 8
-MAX_TEXT = 10_000
 
 # version -> function turning data of that version into data of version + 1.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -214,9 +217,27 @@ def build_graph(data: dict[str, Any], name: str = "<data>") -> Graph:
         if not isinstance(value, dict):
             raise GraphFileError(name, section, f"expected an object, got {_kind(value)}")
         _check_plain(value, name, section, 0)
+        if section in SETTINGS_SECTIONS:
+            value = _check_settings(section, value, name)
         setattr(graph, section, value)
     graph.revision = 0
     return graph
+
+
+def _check_settings(section: str, value: dict[str, Any], name: str) -> dict[str, Any]:
+    """A settings section checked against its declaration, value by value, in
+    canonical JSON form (``"full"`` batch size as 0); missing keys stay missing."""
+    checked = {}
+    for key, raw in value.items():
+        try:
+            checked[key] = check_setting(section, key, raw)
+        except ParamError as exc:
+            raise GraphFileError(name, f"{section}.{key}", str(exc)) from None
+    try:
+        check_rules(section, checked)
+    except ParamError as exc:
+        raise GraphFileError(name, section, str(exc)) from None
+    return to_json(section, checked)
 
 
 def _check_plain(value: Any, name: str, where: str, depth: int) -> None:

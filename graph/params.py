@@ -1,57 +1,65 @@
 """Typed parameter schemas.
 
-Every layer declares its parameters with :class:`Param`, and so do the options of
-built-in datasets and of user data files. The schema is the single source for
-defaults, ranges, choices and help text: the inspector and the set-up panel build
-their forms from it, the file loader checks values against it, and
-``Graph.set_param`` refuses values it does not allow.
+Every layer declares its parameters with :class:`Param`, and so do the training and
+dataset settings (:mod:`layerloom.graph.settings`), the built-in datasets' options and
+the options of user data files. The
+schema is the single source for defaults, ranges, choices and help text: the forms
+are built from it, the file loader checks values against it, ``Graph.set_param``
+refuses values it does not allow, and ``layerloom train`` makes its options from
+the settings' schemas.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from layerloom.graph.errors import ParamError
 
-KINDS = ("int", "float", "bool", "choice", "ints", "text", "path", "columns")
+KINDS = ("int", "float", "bool", "choice", "ints", "floats", "text", "path", "columns", "object")
+FORMS = ("main", "more", "")
 
 # Bounds applied when a Param gives none: keeps "huge numbers" from files out of
 # the model (a 10**30-unit Dense layer is a typo, not a request).
 INT_LIMIT = 1_000_000_000
 FLOAT_LIMIT = 1e12
 MAX_TUPLE_LEN = 8
-MAX_TEXT = 4096  # characters of a text or path value
+MAX_TEXT = 10_000  # characters of a text or path value
 MAX_COLUMNS = 100_000  # columns named by one ``columns`` value
 
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a layer.
+    """One parameter of a layer, a setting or a data option.
 
     Parameters
     ----------
     name : str
-        Key in the node's params and in files.
+        Key in the node's params (or the settings section) and in files.
     kind : str
         One of ``int``, ``float``, ``bool``, ``choice``, ``ints`` (a tuple of ints),
-        ``text`` (a string), ``path`` (a file's path, as a string) or ``columns``
-        (table columns by name or 0-based index: one, or a tuple of several).
+        ``floats`` (a tuple of numbers), ``text`` (a string), ``path`` (a file's
+        path, as a string), ``columns`` (table columns by name or 0-based index:
+        one, or a tuple of several) or ``object`` (a JSON object with text keys,
+        whose values its owner checks: a dataset's options).
     default : Any
-        The value a new node gets. ``None`` makes the parameter optional: ``None``
-        is then accepted and means what ``unset`` says.
+        The value a new node (or a section without this key) gets. ``None`` makes
+        the parameter optional: ``None`` is then accepted and means what ``unset``
+        says.
     help : str
-        One line shown as tooltip and in the inspector.
+        One line shown as tooltip, in the inspector and in command-line help.
     minimum, maximum : float, optional
-        Inclusive range for numbers (for ``ints``: for every element).
+        Range for numbers (for ``ints`` and ``floats``: for every element),
+        inclusive unless ``exclusive_minimum`` / ``exclusive_maximum``.
     choices : tuple, optional
         Allowed values for ``choice`` (strings, or ``True``/``False``); for
         ``ints``, strings also accepted in place of a tuple (``padding='same'``).
     length : int, optional
-        Fixed tuple length for ``ints``, ``None`` meaning 1..MAX_TUPLE_LEN
-        elements; for ``text``, the exact number of characters.
+        Fixed tuple length for ``ints`` and ``floats`` (``None``: 1..MAX_TUPLE_LEN
+        elements); for ``text``, the exact number of characters.
     label : str, optional
         Name shown in the form; defaults to ``name`` with spaces.
     key : bool
@@ -59,6 +67,19 @@ class Param:
     unset : str, optional
         For an optional parameter: what leaving it unset means, in words
         (``"last column"``); forms show it in the empty field.
+    exclusive_minimum, exclusive_maximum : bool
+        The bound itself is not allowed: ``lr`` above 0, ``momentum`` below 1.
+    convert : callable, optional
+        Turns another spelling into a value of the kind before the kind's checks
+        (batch size ``"full"`` is 0, device ``"CUDA"`` is ``"cuda"``); raises
+        :class:`ParamError` for values it knows are wrong. For rules the kind
+        and range cannot say.
+    form : str
+        Where a form shows it: ``"main"``, ``"more"`` (folded away under More) or
+        ``""`` (only in files).
+    flag : str, optional
+        The command-line option that sets it, as a usage line shows it:
+        ``"--epochs N"`` (option, then the value's name); empty: none.
     """
 
     name: str
@@ -72,10 +93,19 @@ class Param:
     label: str = ""
     key: bool = False
     unset: str = ""
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    convert: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
+    form: str = "main"
+    flag: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown param kind {self.kind!r}; use one of {KINDS}")
+        if self.form not in FORMS:
+            raise ValueError(f"unknown form place {self.form!r} for {self.name}; use one of {FORMS}")
+        if self.flag and not self.flag.startswith("--"):
+            raise ValueError(f"flag of {self.name} must start with '--', got {self.flag!r}")
 
     @property
     def title(self) -> str:
@@ -86,16 +116,33 @@ class Param:
         """Whether ``None`` is a value: the default is ``None``."""
         return self.default is None
 
+    def range_text(self) -> str:
+        """The allowed range in words for help texts: ``"0 … 1000"``,
+        ``"above 0, at most 1000"``; empty when unbounded."""
+        lo, hi = self.minimum, self.maximum
+        if lo is None and hi is None:
+            return ""
+        if not (self.exclusive_minimum or self.exclusive_maximum) and lo is not None and hi is not None:
+            return f"{_fmt(lo)} … {_fmt(hi)}"
+        parts = []
+        if lo is not None:
+            parts.append(f"{'above' if self.exclusive_minimum else 'at least'} {_fmt(lo)}")
+        if hi is not None:
+            parts.append(f"{'below' if self.exclusive_maximum else 'at most'} {_fmt(hi)}")
+        return ", ".join(parts)
+
     def coerce(self, value: Any) -> Any:
         """Return ``value`` in canonical form, or raise :class:`ParamError`.
 
-        Canonical forms: ``int``, ``float``, ``bool``, ``str``, tuples of ints and,
-        for ``columns``, an ``int`` or ``str`` or a tuple of them. A single int
-        given for an ``ints`` param of fixed length is repeated (``kernel_size=3``
-        means ``(3, 3)`` for a 2-d convolution), as in PyTorch; text with commas
-        given for ``columns`` names several (``"a, b"`` means ``("a", "b")``).
-        ``None`` is kept for an optional param.
+        Canonical forms: ``int``, ``float``, ``bool``, ``str``, ``dict`` (a copy),
+        tuples of ints or floats and, for ``columns``, an ``int`` or ``str`` or a
+        tuple of them. A single int given for an ``ints`` param of fixed length is
+        repeated (``kernel_size=3`` means ``(3, 3)`` for a 2-d convolution), as in
+        PyTorch; text with commas given for ``columns`` names several (``"a, b"``
+        means ``("a", "b")``). ``None`` is kept for an optional param.
         """
+        if self.convert is not None:
+            value = self.convert(value)
         kind = self.kind
         if value is None and self.optional:
             return None
@@ -117,17 +164,13 @@ class Param:
         if kind == "int":
             return self._check_int(value, self.name)
         if kind == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ParamError(f"{self.name} must be a number, got {value!r}")
-            try:
-                value = float(value)
-            except OverflowError:  # an integer beyond float range
-                raise ParamError(f"{self.name} must be a finite number, got an integer of "
-                                 f"{len(str(abs(value)))} digits") from None
-            if not math.isfinite(value) or abs(value) > FLOAT_LIMIT:
-                raise ParamError(f"{self.name} must be a finite number, got {value!r}")
-            self._check_range(value)
-            return value
+            return self._check_float(value)
+        if kind == "object":
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise ParamError(f"{self.name} must be an object with text keys, got {value!r}")
+            return dict(value)
+        if kind == "floats":
+            return tuple(self._check_float(v) for v in self._elements(value, "numbers"))
         # ints
         if isinstance(value, str):
             if value in self.choices:
@@ -136,8 +179,12 @@ class Param:
             raise ParamError(f"{self.name} must be a tuple of ints{allowed}, got {value!r}")
         if isinstance(value, int) and not isinstance(value, bool) and self.length:
             value = (value,) * self.length
+        return tuple(self._check_int(v, self.name) for v in self._elements(value, "ints"))
+
+    def _elements(self, value: Any, what: str) -> list | tuple:
+        """``value`` as a list or tuple of the right length (elements not checked yet)."""
         if not isinstance(value, (list, tuple)):
-            raise ParamError(f"{self.name} must be a tuple of ints, got {value!r}")
+            raise ParamError(f"{self.name} must be a tuple of {what}, got {value!r}")
         if self.length is not None and len(value) != self.length:
             raise ParamError(
                 f"{self.name} needs {self.length} values, got {len(value)}: {list(value)!r}"
@@ -146,7 +193,20 @@ class Param:
             raise ParamError(
                 f"{self.name} needs 1 to {MAX_TUPLE_LEN} values, got {len(value)}"
             )
-        return tuple(self._check_int(v, self.name) for v in value)
+        return value
+
+    def _check_float(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamError(f"{self.name} must be a number, got {value!r}")
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond float range
+            raise ParamError(f"{self.name} must be a finite number, got an integer of "
+                             f"{len(str(abs(value)))} digits") from None
+        if not math.isfinite(value) or abs(value) > FLOAT_LIMIT:
+            raise ParamError(f"{self.name} must be a finite number, got {value!r}")
+        self._check_range(value)
+        return value
 
     def _check_text(self, value: Any) -> str:
         if self.kind == "path" and isinstance(value, os.PathLike):
@@ -201,13 +261,16 @@ class Param:
         return int(max([INT_LIMIT, *bounds]))
 
     def _check_range(self, value: float) -> None:
-        if self.minimum is not None and value < self.minimum:
-            raise ParamError(f"{self.name} must be at least {_fmt(self.minimum)}, got {value!r}")
-        if self.maximum is not None and value > self.maximum:
-            raise ParamError(f"{self.name} must be at most {_fmt(self.maximum)}, got {value!r}")
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and (value <= lo if self.exclusive_minimum else value < lo):
+            word = "above" if self.exclusive_minimum else "at least"
+            raise ParamError(f"{self.name} must be {word} {_fmt(lo)}, got {value!r}")
+        if hi is not None and (value >= hi if self.exclusive_maximum else value > hi):
+            word = "below" if self.exclusive_maximum else "at most"
+            raise ParamError(f"{self.name} must be {word} {_fmt(hi)}, got {value!r}")
 
     def to_json(self, value: Any) -> Any:
-        """Plain JSON value for canonical ``value`` (tuples become lists)."""
+        """Plain JSON value for ``value`` (tuples become lists)."""
         return list(value) if isinstance(value, tuple) else value
 
 
@@ -244,6 +307,10 @@ def Ints(name, default, help="", length=None, minimum=None, maximum=None, choice
     )
 
 
+def Floats(name, default, help="", length=None, minimum=None, maximum=None, **kw) -> Param:
+    return Param(name, "floats", default, help, minimum, maximum, length=length, **kw)
+
+
 def Text(name, default, help="", length=None, **kw) -> Param:
     return Param(name, "text", default, help, length=length, **kw)
 
@@ -254,3 +321,8 @@ def FilePath(name, default, help="", **kw) -> Param:
 
 def Columns(name, default, help="", **kw) -> Param:
     return Param(name, "columns", default, help, **kw)
+
+
+def Object(name, help="", **kw) -> Param:
+    """A JSON object (default empty) whose values its owner checks."""
+    return Param(name, "object", {}, help, **kw)

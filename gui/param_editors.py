@@ -15,13 +15,15 @@ float      :class:`FloatEditor`, a line edit: ``0.001``, ``1e-4`` and ``3``
 bool       :class:`BoolEditor`, a check box
 choice     :class:`ChoiceEditor`, a combo box of the schema's choices
 ints       :class:`IntsEditor`, a line edit ``3, 3`` (or ``same``/``valid``)
+floats     :class:`FloatsEditor`, a line edit ``0.9, 0.999``
 text       :class:`TextEditor`, a line edit (one character: ``tab`` for a tab)
 path       :class:`PathEditor`, a line edit with a button that opens a file
 columns    :class:`ColumnsEditor`, a line edit ``price, 2, "2019"``
 =========  ================================================================
 
 An optional parameter (default ``None``) shows what leaving it unset means as the
-grey text of its empty field, and an emptied field is the edit ``None``.
+grey text of its empty field, and an emptied field is the edit ``None``. An ``object`` (a dataset's options) has no editor of its own: a form shows its
+values with the fields of their own schema.
 """
 
 from __future__ import annotations
@@ -54,14 +56,17 @@ TAB_WORDS = ("tab", "\\t")  # typed for a tab in a one-character field
 
 
 def describe_range(param: Param) -> str:
-    """``"1 … 1000000"`` style text for tooltips, empty when unbounded."""
+    """``"1 … 1000000"`` style text for tooltips (``"> 0, ≤ 1000"`` where a bound is
+    excluded), empty when unbounded."""
     lo, hi = param.minimum, param.maximum
     if lo is None and hi is None:
         return ""
     fmt = "{:g}".format
-    if lo is not None and hi is not None:
+    if lo is not None and hi is not None and not (param.exclusive_minimum or param.exclusive_maximum):
         return f"{fmt(lo)} … {fmt(hi)}"
-    return f"≥ {fmt(lo)}" if lo is not None else f"≤ {fmt(hi)}"
+    low = f"{'>' if param.exclusive_minimum else '≥'} {fmt(lo)}" if lo is not None else ""
+    high = f"{'<' if param.exclusive_maximum else '≤'} {fmt(hi)}" if hi is not None else ""
+    return ", ".join(part for part in (low, high) if part)
 
 
 def tooltip_for(param: Param) -> str:
@@ -105,6 +110,8 @@ def format_value(param: Param, value: Any) -> str:
                          for c in columns)
     if param.kind == "text" and param.length == 1 and value == "\t":
         return TAB_WORDS[0]
+    if param.kind == "floats":
+        return ", ".join(repr(float(v)) for v in value)
     return str(value)
 
 
@@ -422,6 +429,24 @@ def parse_columns(text: str) -> list[int | str]:
     return columns
 
 
+class FloatsEditor(_TextEditor):
+    """A tuple of numbers typed as ``0.9, 0.999``."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        self.example = ", ".join(["0.5"] * (param.length or 2))
+        self.placeholder = self.example
+        super().__init__(param, parent)
+
+    def parse(self, text: str) -> tuple[float, ...] | None:
+        parts = [p for p in re.split(r"[,;\s]+", text.strip("()[] ")) if p]
+        numbers = tuple(_parse_float(p) for p in parts)
+        return numbers if numbers and None not in numbers else None
+
+    def refusal(self, text: str) -> str:
+        return (f"{self.param.title} takes numbers separated by commas such as "
+                f"'{self.example}'; got {text!r}")
+
+
 def parse_ints(param: Param, text: str) -> Any:
     """``"3, 3"`` or ``"3x3"`` -> ``(3, 3)``; ``"3"`` -> ``3`` (repeated by the schema for a
     fixed length); an allowed word as is; ``None`` when it is not readable."""
@@ -456,6 +481,7 @@ EDITORS = {
     "bool": BoolEditor,
     "choice": ChoiceEditor,
     "ints": IntsEditor,
+    "floats": FloatsEditor,
     "text": TextEditor,
     "path": PathEditor,
     "columns": ColumnsEditor,
@@ -464,6 +490,9 @@ EDITORS = {
 
 def make_editor(param: Param, parent: QWidget | None = None) -> QWidget:
     """The editor for ``param``'s kind, with its help text as tooltip."""
+    if param.kind not in EDITORS:
+        raise ValueError(f"no editor for {param.name} of kind {param.kind!r}: a form shows it "
+                         f"with widgets of its own")
     kind = EDITORS[param.kind]
     if kind is IntEditor and not _fits_spin_box(param):
         kind = WideIntEditor

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import sys
@@ -41,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.cli.settings_options import add_options, overrides
 from layerloom.backend.training.events import write_event
-from layerloom.backend.training.settings import OPTIMIZERS, parse_batch_size
 from layerloom.graph.fileio import describe_write_error, write_atomic
 
 EXIT_STOPPED = 130
@@ -57,41 +56,27 @@ def add_parser(subs, name: str) -> None:
         "the file; the options below override them for this run.",
     )
     p.add_argument("file", help="the .loom graph file")
-    p.add_argument("--dataset", metavar="NAME|PATH",
-                   help="a built-in dataset or a data file/folder (default: the file's)")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a dataset option, e.g. -o target=species (repeatable; see layerloom datasets "
                    "NAME|PATH): over the file's options, or alone with --dataset")
-    p.add_argument("--epochs", type=_positive_int, metavar="N",
-                   help="passes over the training set (default: the file's)")
-    p.add_argument("--batch-size", type=_batch_size, metavar="B",
-                   help="samples per step, over all processes together (the global batch: "
-                   "each of N processes takes 1/N of it); 0 or 'full' for the whole training set")
-    p.add_argument("--lr", type=_positive_float, metavar="LR", help="learning rate")
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--device", metavar="auto|cpu|cuda|mps",
-                   help="where to train (default: the file's, usually auto)")
-    p.add_argument("--seed", type=_seed, metavar="S",
-                   help="seeds initialisation, validation split, batch order and dropout")
-    p.add_argument("--val-split", type=float, metavar="F",
-                   help="share of the data held out for validation (0 for none)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<file name>)")
-    p.add_argument("--resume", metavar="CHECKPOINT",
-                   help="continue from a checkpoint folder (DIR/checkpoint of an earlier run)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar, only epoch lines")
-    p.add_argument("--events", metavar="PATH",
-                   help="also write every training event as one JSON line to PATH ('-': stdout)")
     d = p.add_argument_group(
         "several processes and machines (DistributedDataParallel, as torchrun runs it)",
         "Each process trains on its share of every batch; --batch-size stays the global batch, "
         "so a run on N processes learns like one on a single process. CUDA: one GPU per process "
         "(nccl); CPU: gloo. On a cluster, run the same command on every machine with its "
         "--node-rank. Started by torchrun, the command joins that run instead.")
-    d.add_argument("--nproc", type=_positive_int, metavar="N",
-                   help="processes on this machine (default: the file's processes setting, usually 1)")
+    # One option per setting with a flag, made from the settings' declaration (--nproc,
+    # the processes setting, in the group above).
+    add_options(p, groups={"processes": d})
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<file name>)")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue from a checkpoint folder (DIR/checkpoint of an earlier run)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, only epoch lines")
+    p.add_argument("--events", metavar="PATH",
+                   help="also write every training event as one JSON line to PATH ('-': stdout)")
     d.add_argument("--nnodes", type=_positive_int, default=1, metavar="M",
                    help="machines taking part (default 1)")
-    d.add_argument("--node-rank", type=_seed, default=0, metavar="K",
+    d.add_argument("--node-rank", type=_non_negative, default=0, metavar="K",
                    help="this machine's place, 0..M-1 (default 0)")
     d.add_argument("--master-addr", default="127.0.0.1", metavar="ADDR",
                    help="address of the machine with node rank 0 (default 127.0.0.1)")
@@ -114,20 +99,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def _non_negative(text: str) -> int:
     value = _whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
     return value
 
 
@@ -136,15 +111,6 @@ def _port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"must be a port number up to 65535, got {value}")
     return value
-
-
-def _batch_size(text: str) -> int:
-    from layerloom.backend.training.settings import SettingsError
-
-    try:
-        return parse_batch_size(text)
-    except SettingsError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # ------------------------------------------------------------------ the command
@@ -217,17 +183,15 @@ def _prepare(args, make_out: bool = True) -> Prepared:
     except SettingsError as exc:
         raise CommandError(f"{args.file}: dataset settings: {exc}") from None
     try:
-        settings = settings.replace(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            optimizer=args.optimizer, device=args.device, seed=args.seed,
-        )
-        if args.dataset is not None and args.dataset != data_settings.name:
-            name = os.path.abspath(args.dataset) if os.path.exists(args.dataset) else args.dataset
-            data_settings = replace(data_settings, name=name, options={})
+        settings = settings.replace(**overrides(args, "training"))
+        changes = overrides(args, "dataset")
+        name = changes.pop("name", data_settings.name)
+        if name != data_settings.name:  # other data: its own options, a path from here
+            changes.update(name=os.path.abspath(name) if os.path.exists(name) else name, options={})
+        data_settings = data_settings.replace(**changes)
         if args.option:
-            data_settings = replace(data_settings, options={**data_settings.options, **parse_options(args.option)})
-        if args.val_split is not None:
-            data_settings = replace(data_settings, val_split=args.val_split)
+            data_settings = data_settings.replace(
+                options={**data_settings.options, **parse_options(args.option)})
     except SettingsError as exc:
         raise CommandError(str(exc)) from None
     base_dir = str(Path(args.file).resolve().parent)

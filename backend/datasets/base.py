@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from layerloom.graph.settings import NORMALISE
 from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 TASKS = ("classification", "regression", "sequence")
 INPUT_DTYPES = ("float", "long")
-NORMALISE_METHODS = ("standard", "minmax", "none")
+NORMALISE_METHODS = NORMALISE  # the choices of the dataset's normalise setting
 PREVIEW_MAX_COLUMNS = 8  # wider inputs are summarised in a preview, not listed
 
 

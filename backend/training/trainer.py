@@ -49,7 +49,7 @@ from layerloom.backend.training.events import (
 )
 from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
 from layerloom.backend.training.optim import Schedule, build_optimizer, set_lr
-from layerloom.backend.training.settings import SettingsError, TrainSettings
+from layerloom.backend.training.settings import TrainSettings, check_values
 from layerloom.backend.training.stats import StatsCollector
 from layerloom.graph import Graph
 
@@ -162,10 +162,9 @@ class Trainer(CheckpointMixin):
         A running schedule continues from the new rate (its reference rates are
         scaled by the same factor).
         """
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0 < lr <= 1e3):
-            raise SettingsError(f"the learning rate must be a number above 0 and at most 1000, got {lr!r}")
+        lr = check_values("training", {"lr": lr})["lr"]
         with self._lock:
-            self._pending_lr = float(lr)
+            self._pending_lr = lr
 
     @property
     def paused(self) -> bool:

@@ -306,12 +306,14 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         last = self.current.lr.last() if self.current is not None else None
         if text and (last is None or text != f"{last[1]:g}"):
             from layerloom.backend.training import SettingsError
+            from layerloom.graph.settings import setting
 
+            lr = setting("training", "lr")
             try:
                 self.worker.set_lr(float(text))
             except (ValueError, SettingsError):
                 self.run_bar.show_message(
-                    f"The learning rate must be a number above 0 and at most 1000, such as 0.001 or 1e-4; "
+                    f"The learning rate must be a number {lr.range_text()}, such as 0.001 or 1e-4; "
                     f"got {text!r}", "error")
                 return False
         self.worker.resume()

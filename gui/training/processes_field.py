@@ -16,14 +16,16 @@ through the panel's undoable settings command like every other setting.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from layerloom.graph.params import Int
+from layerloom.graph import Param
+from layerloom.graph.settings import MAX_PROCESSES
 from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import signals_blocked
 
-MAX_PROCESSES = 1024  # backend.training.settings.MAX_PROCESSES (not imported: no torch here)
 CLI_HINT = "On the command line, layerloom train FILE --nproc N trains on N processes, CPU ones included."
 ABOUT = ("Processes that train together, one per GPU (data-parallel with torch.distributed); "
          "the batch size stays the whole batch, split between them. 1 trains inside the app.")
@@ -85,6 +87,11 @@ def processes_for_run(training: dict, gpus: int) -> tuple[int, str]:
 class ProcessesField(QWidget):
     """The spin box (objectName ``param_processes``) and its rules, as one row.
 
+    Parameters
+    ----------
+    param : Param
+        The ``processes`` setting's declaration (:mod:`graph.settings`).
+
     Signals
     -------
     edited(int)
@@ -93,10 +100,10 @@ class ProcessesField(QWidget):
 
     edited = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, param: Param, parent: QWidget | None = None):
         super().__init__(parent)
         self.gpus = 0  # until the dock has loaded torch (set_gpus)
-        self.editor = make_editor(Int("processes", 1, ABOUT, minimum=1, maximum=MAX_PROCESSES))
+        self.editor = make_editor(replace(param, help=ABOUT))
         self.editor.edited.connect(lambda value: self.edited.emit(int(value)))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from layerloom.graph import Graph
+from layerloom.graph.settings import defaults
 from layerloom.gui.training.series import BoundedSeries
 
 # Colour of each run's curves (the same in every view and in the Runs list).
@@ -97,9 +98,8 @@ class Run:
     @property
     def label(self) -> str:
         """``Run 2 · adam, lr 0.01 · moons``: enough to tell runs apart."""
-        t = self.training
-        opt = t.get("optimizer", "adam")
-        lr = t.get("lr", 1e-3)
+        t = {**defaults("training"), **self.training}
+        opt, lr = t["optimizer"], t["lr"]
         data = str(self.dataset.get("name") or "no data")
         data = data.replace("\\", "/").rsplit("/", 1)[-1]
         lr_text = f"{lr:g}" if isinstance(lr, (int, float)) else str(lr)

@@ -10,10 +10,15 @@ Training: optimizer, learning rate, batch size, epochs, loss, schedule, seed,
 device, processes (several GPUs: :mod:`~layerloom.gui.training.processes_field`) and mixed
 precision, and a few advanced knobs.
 
-Every change is an undoable :class:`~layerloom.gui.commands.SetSettings` on the graph's
+The fields are built from the settings' one declaration (:mod:`layerloom.graph.settings`,
+read by the file loader and ``layerloom train`` too), in its order: a setting's
+``form`` says whether it is a main field, one folded away under More, or not in the
+form; the editor comes from the same factory as a layer's property form. Only the
+dataset picker and its options, the device and the processes have widgets of their
+own. Every change is an undoable :class:`~layerloom.gui.commands.SetSettings` on the graph's
 ``dataset`` or ``training`` section (so it is saved in the ``.loom`` file and marks
-the document modified), checked with the backend's own rules first; the form
-follows the graph (undo, redo, another file opened) with its signals blocked.
+the document modified), checked against the declaration first; the form follows
+the graph (undo, redo, another file opened) with its signals blocked.
 The device list needs torch: it starts as Auto and CPU, and the dock adds the
 GPUs (:meth:`set_devices`) once it has imported torch, just after the window
 shows; dataset previews start then too (:meth:`enable_preview`).
@@ -21,6 +26,7 @@ shows; dataset previews start then too (:meth:`enable_preview`).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable
@@ -42,11 +48,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.graph import Event, Graph, GraphError
-from layerloom.graph.params import INT_LIMIT, Bool, Choice, Float, Int
+from layerloom.graph import Event, Graph, GraphError, Param, ParamError
+from layerloom.graph.settings import check_values, declared, defaults
 from layerloom.gui.commands import SetParams, SetSettings
 from layerloom.gui.inspector import qt_listener
 from layerloom.gui.param_editors import make_editor
+from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.background import BackgroundCall, CallKeeper
 from layerloom.gui.training.dataset_preview import DatasetPreview
 from layerloom.gui.training.file_options import FileOptionsForm
@@ -55,61 +62,12 @@ from layerloom.gui.training.processes_field import ProcessesField
 
 OPEN_FILE = "\0open-file"
 OPEN_FOLDER = "\0open-folder"
-DATASET_PARAMS = (
-    Choice("normalise", "standard", ("standard", "minmax", "none"),
-           "How inputs are scaled, with statistics of the training part only"),
-    Float("val_split", 0.2, "Share of the samples held out for validation (0: none)", minimum=0.0, maximum=0.95,
-          label="validation share"),
-)
-
-
 def data_filter() -> str:
     """The Open Data dialog's filter: the name endings of every registered file kind."""
     from layerloom.backend.datasets import list_file_kinds
 
     patterns = dict.fromkeys(f"*{suffix}" for kind in list_file_kinds() for suffix in kind.suffixes)
     return f"Data files ({' '.join(patterns)});;All files (*)"
-
-
-def training_params() -> tuple[list, list]:
-    """The fields of the training form as parameter schemas: ``(main, advanced)``,
-    with the backend's defaults and choices."""
-    from layerloom.backend.training.settings import (
-        LOSSES,
-        OPTIMIZERS,
-        PRECISIONS,
-        SCHEDULES,
-        TrainSettings,
-    )
-
-    d = TrainSettings()
-    main = [
-        Choice("optimizer", d.optimizer, OPTIMIZERS, "The optimizer that updates the weights"),
-        Float("lr", d.lr, "Learning rate: the size of each update (try 1e-3 for adam, 0.01–0.1 for sgd)",
-              minimum=0.0, maximum=1e3, label="learning rate"),
-        Int("batch_size", d.batch_size, "Samples per step; 'full' puts the whole training set in one batch",
-            minimum=0, maximum=2**31 - 1, label="batch size"),
-        Int("epochs", d.epochs, "Passes over the training set", minimum=1, maximum=1_000_000),
-        Choice("loss", d.loss, LOSSES, "auto: cross-entropy for classes and tokens, MSE for regression"),
-        Choice("schedule", d.schedule, SCHEDULES,
-               "How the learning rate changes: step decay, cosine, one-cycle, or on a plateau"),
-        Int("seed", d.seed, "Seeds initialisation, batch order and dropout: the same seed repeats a run",
-            minimum=0, maximum=INT_LIMIT),
-        Choice("precision", d.precision, PRECISIONS, "Mixed precision on a CUDA GPU (bf16 or fp16)",
-               label="mixed precision"),
-    ]
-    advanced = [
-        Float("momentum", d.momentum, "Momentum of sgd and rmsprop", minimum=0.0, maximum=0.999),
-        Float("weight_decay", d.weight_decay, "L2 penalty on the weights", minimum=0.0, maximum=1e3,
-              label="weight decay"),
-        Float("grad_clip", d.grad_clip, "Clip the gradient norm to this value (0: off)", minimum=0.0,
-              maximum=1e9, label="gradient clip"),
-        Bool("early_stopping", d.early_stopping, "Stop when the validation loss stops improving",
-             label="early stopping"),
-        Int("patience", d.patience, "Epochs without improvement before early stopping", minimum=1,
-            maximum=1_000_000),
-    ]
-    return main, advanced
 
 
 class SetupPanel(QScrollArea):
@@ -182,27 +140,11 @@ class SetupPanel(QScrollArea):
         box = QGroupBox("Dataset")
         box.setObjectName("datasetBox")
         form = QFormLayout(box)
-        self.dataset_combo = QComboBox()
-        self.dataset_combo.setObjectName("datasetCombo")
-        self.dataset_combo.setMinimumContentsLength(10)
-        self.dataset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.dataset_combo.activated.connect(self._dataset_activated)
-        form.addRow("Data", self.dataset_combo)
-        self.options_box = QWidget()
-        self.options_form = QFormLayout(self.options_box)
-        self.options_form.setContentsMargins(0, 0, 0, 0)
-        form.addRow(self.options_box)
-        self.file_options = FileOptionsForm(self.keeper, lambda: self.graph.dataset.get("options") or {},
-                                            self.resolved_name)
-        self.file_options.accepted.connect(self._keep_file_options)  # a refusal shows in the form
-        form.addRow(self.file_options)
         self.dataset_form = form
-        for param in DATASET_PARAMS:
-            editor = make_editor(param)
-            editor.edited.connect(lambda value, key=param.name: self._set_dataset({key: value}))
-            editor.rejected.connect(self.show_problem)
-            self.editors[param.name] = editor
-            form.addRow(param.title.capitalize(), editor)
+        own = {"name": self._add_dataset_picker, "options": self._add_options_rows}
+        for param in declared("dataset"):
+            if param.form:  # the dataset box has no More part
+                own.get(param.name, self._add_dataset_editor)(form, param)
         self.preview = DatasetPreview()
         form.addRow(self.preview)
         fits = QHBoxLayout()
@@ -220,12 +162,37 @@ class SetupPanel(QScrollArea):
         form.addRow(fits)
         return box
 
+    def _add_dataset_picker(self, form: QFormLayout, param: Param) -> None:
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setObjectName("datasetCombo")
+        self.dataset_combo.setMinimumContentsLength(10)
+        self.dataset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.dataset_combo.activated.connect(self._dataset_activated)
+        form.addRow(param.title.capitalize(), self.dataset_combo)
+
+    def _add_options_rows(self, form: QFormLayout, param: Param) -> None:
+        """The built-in dataset's option fields, and a data file's reader options."""
+        self.options_box = QWidget()
+        self.options_form = QFormLayout(self.options_box)
+        self.options_form.setContentsMargins(0, 0, 0, 0)
+        form.addRow(self.options_box)
+        self.file_options = FileOptionsForm(self.keeper, lambda: self.graph.dataset.get("options") or {},
+                                            self.resolved_name)
+        self.file_options.accepted.connect(self._keep_file_options)  # a refusal shows in the form
+        form.addRow(self.file_options)
+
+    def _add_dataset_editor(self, form: QFormLayout, param: Param) -> None:
+        editor = make_editor(param)
+        editor.edited.connect(lambda value, key=param.name: self._set_dataset({key: value}))
+        editor.rejected.connect(self.show_problem)
+        self.editors[param.name] = editor
+        form.addRow(param.title.capitalize(), editor)
+
     def _fill_dataset_combo(self, current: str) -> None:
         from layerloom.backend.datasets import list_datasets
 
         combo = self.dataset_combo
-        combo.blockSignals(True)
-        try:
+        with signals_blocked(combo):
             combo.clear()
             combo.addItem("Choose a dataset…", "")
             category = None
@@ -249,8 +216,6 @@ class SetupPanel(QScrollArea):
             combo.addItem("Open data file…", OPEN_FILE)
             combo.addItem("Open data folder…", OPEN_FOLDER)
             combo.setCurrentIndex(max(0, combo.findData(current)))
-        finally:
-            combo.blockSignals(False)
 
     def _dataset_activated(self, index: int) -> None:
         data = self.dataset_combo.itemData(index)
@@ -289,13 +254,22 @@ class SetupPanel(QScrollArea):
             return
         self._set_dataset({"name": name, "options": {}})
 
-    def _set_dataset(self, changes: dict[str, Any]) -> None:
-        data = {"name": "", "options": {}, "normalise": "standard", "val_split": 0.2}
+    def _set_dataset(self, changes: dict[str, Any]) -> bool:
+        """Change dataset settings (one undoable command); refused values show why.
+        The section keeps every setting the form shows, defaults included."""
+        data = {p.name: copy.deepcopy(p.default) for p in declared("dataset") if p.form}
         data.update(self.graph.dataset)
         data.update(changes)
-        if data == self.graph.dataset:
-            return
-        self.undo_stack.push(SetSettings(self.graph, "dataset", data))
+        try:
+            check_values("dataset", data)
+        except ParamError as exc:
+            self.show_problem(str(exc))
+            self.refresh()
+            return False
+        if data != self.graph.dataset:
+            self.undo_stack.push(SetSettings(self.graph, "dataset", data))
+        self.show_problem("")
+        return True
 
     def _set_option(self, key: str, value: Any) -> None:
         options = dict(self.graph.dataset.get("options") or {})
@@ -352,39 +326,26 @@ class SetupPanel(QScrollArea):
         and the number of CUDA GPUs (which bounds the processes field)."""
         if gpus is not None:
             self.processes_field.set_gpus(gpus)
-        self.device_combo.blockSignals(True)
-        try:
+        with signals_blocked(self.device_combo):
             self.device_combo.clear()
             for label, name in devices:
                 self.device_combo.addItem(label, name)
-        finally:
-            self.device_combo.blockSignals(False)
         self.refresh()
 
     def _build_training_form(self) -> None:
-        main, advanced = training_params()
-        for param in main:
-            if param.name == "precision":
-                self.device_combo = QComboBox()
-                self.device_combo.setObjectName("deviceCombo")
-                for label, name in (("Auto (best available)", "auto"), ("CPU", "cpu")):
-                    self.device_combo.addItem(label, name)
-                self.device_combo.activated.connect(
-                    lambda i: self.set_training({"device": self.device_combo.itemData(i)}))
-                self.training_form.addRow("Device", self.device_combo)
-                self.processes_field = ProcessesField()
-                self.processes_field.edited.connect(lambda n: self.set_training({"processes": n}))
-                self.training_form.addRow("Processes", self.processes_field)
-            self._add_training_editor(self.training_form, param)
-        self.training_editors["batch_size"].setSpecialValueText("full")
         self.advanced_box = QGroupBox("More")
         self.advanced_box.setCheckable(True)
         self.advanced_box.setChecked(False)
         inner = QWidget()
         advanced_form = QFormLayout(inner)
         advanced_form.setContentsMargins(0, 0, 0, 0)
-        for param in advanced:
-            self._add_training_editor(advanced_form, param)
+        forms = {"main": self.training_form, "more": advanced_form}
+        own = {"device": self._add_device_row, "processes": self._add_processes_row}
+        for param in declared("training"):
+            if param.form:
+                own.get(param.name, self._add_training_editor)(forms[param.form], param)
+        if "batch_size" in self.training_editors:
+            self.training_editors["batch_size"].setSpecialValueText("full")  # 0: the whole set
         box_layout = QVBoxLayout(self.advanced_box)
         box_layout.setContentsMargins(4, 0, 4, 0)
         box_layout.addWidget(inner)
@@ -392,7 +353,22 @@ class SetupPanel(QScrollArea):
         self.advanced_box.toggled.connect(inner.setVisible)
         self.training_form.addRow(self.advanced_box)
 
-    def _add_training_editor(self, form: QFormLayout, param) -> None:
+    def _add_device_row(self, form: QFormLayout, param: Param) -> None:
+        """The devices torch finds (:meth:`set_devices`); Auto and CPU until then."""
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("deviceCombo")
+        for label, name in (("Auto (best available)", "auto"), ("CPU", "cpu")):
+            self.device_combo.addItem(label, name)
+        self.device_combo.activated.connect(
+            lambda i: self.set_training({param.name: self.device_combo.itemData(i)}))
+        form.addRow(param.title.capitalize(), self.device_combo)
+
+    def _add_processes_row(self, form: QFormLayout, param: Param) -> None:
+        self.processes_field = ProcessesField(param)
+        self.processes_field.edited.connect(lambda n: self.set_training({param.name: n}))
+        form.addRow(param.title.capitalize(), self.processes_field)
+
+    def _add_training_editor(self, form: QFormLayout, param: Param) -> None:
         editor = make_editor(param)
         editor.edited.connect(lambda value, key=param.name: self.set_training({key: value}))
         editor.rejected.connect(self.show_problem)
@@ -406,13 +382,11 @@ class SetupPanel(QScrollArea):
 
     def set_training(self, changes: dict[str, Any]) -> bool:
         """Change training settings (one undoable command); refused values show why."""
-        from layerloom.backend.training.settings import SettingsError, TrainSettings
-
         data = dict(self.graph.training)
         data.update(changes)
         try:
-            TrainSettings.from_dict(data)
-        except SettingsError as exc:
+            check_values("training", data)
+        except ParamError as exc:
             self.show_problem(str(exc))
             self.refresh()
             return False
@@ -443,29 +417,27 @@ class SetupPanel(QScrollArea):
             self.option_editors[param.name].set_value(options.get(param.name, param.default))
         self.file_options.show_file(self.resolved_name() if name and info is None else "")
         self._align_labels()
-        for param in DATASET_PARAMS:
-            self.editors[param.name].set_value(dataset.get(param.name, param.default))
+        for name, editor in self.editors.items():
+            editor.set_value(dataset.get(name, defaults("dataset")[name]))
         self._refresh_training()
         self._load_preview()
         self._update_fixes()
 
     def _refresh_training(self) -> None:
-        from layerloom.backend.training.settings import SettingsError, TrainSettings
-
+        values = defaults("training")
         try:
-            settings = TrainSettings.from_dict(self.graph.training)
-        except SettingsError as exc:
+            values.update(check_values("training", self.graph.training))
+        except ParamError as exc:
             self.show_problem(f"The training settings of this file cannot be used: {exc}")
-            settings = TrainSettings()
         for name, editor in self.training_editors.items():
-            editor.set_value(getattr(settings, name))
-        device = settings.device
+            editor.set_value(values[name])
+        device = values["device"]
         index = self.device_combo.findData(device)
         if index < 0:
             self.device_combo.addItem(f"{device} (not available here)", device)
             index = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(index)
-        self.processes_field.show_settings(device, settings.processes)
+        self.processes_field.show_settings(device, values["processes"])
         cuda = device.startswith("cuda") or (device == "auto" and any(
             str(self.device_combo.itemData(i)).startswith("cuda") for i in range(self.device_combo.count())))
         self.training_editors["precision"].setEnabled(cuda)
@@ -473,7 +445,7 @@ class SetupPanel(QScrollArea):
             "Mixed precision on a CUDA GPU (bf16 or fp16)" if cuda else "Mixed precision needs a CUDA device")
         task = self.data_facts().task if self.data_facts() is not None else None
         resolved = {"classification": "cross_entropy", "sequence": "cross_entropy", "regression": "mse"}.get(task)
-        self.loss_hint.setText(f"auto: {resolved} for {task}" if settings.loss == "auto" and resolved else "")
+        self.loss_hint.setText(f"auto: {resolved} for {task}" if values["loss"] == "auto" and resolved else "")
 
     def show_problem(self, text: str) -> None:
         self.problem.setText(text)

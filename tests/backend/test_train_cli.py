@@ -144,20 +144,22 @@ def test_unknown_training_setting_in_the_file(tmp_path, capsys):
     path = moons_file(tmp_path, training={"epochs": 2, "learning_rate": 0.1})
     assert main(["train", str(path)]) != 0
     line, _ = error_line(capsys)
-    assert "training settings" in line and "'learning_rate'" in line
+    assert "at training.learning_rate: unknown training setting 'learning_rate'" in line
+    assert "known settings are optimizer, lr," in line
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["--epochs", "0"], "must be at least 1"),
-        (["--epochs", "many"], "expected a whole number, got 'many'"),
-        (["--lr", "-1"], "must be a number above 0"),
+        (["--epochs", "many"], "argument --epochs: epochs must be a whole number, got 'many'"),
+        (["--lr", "-1"], "argument --lr: lr must be above 0, got -1.0"),
+        (["--lr", "fast"], "argument --lr: lr must be a number, got 'fast'"),
         (["--batch-size", "abc"], "batch_size must be a whole number of samples or 'full'"),
         (["--optimizer", "lion"], "invalid choice: 'lion'"),
         (["--device", "tpu"], "device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
-        (["--seed", "-2"], "must be 0 or more"),
-        (["--val-split", "1.5"], "val_split must be at least 0 and at most 1"),
+        (["--seed", "-2"], "argument --seed: seed must be at least 0, got -2"),
+        (["--val-split", "1.5"], "argument --val-split: val_split must be below 1, got 1.5"),
         (["--resume", "nowhere"], "no checkpoint folder there"),
     ],
 )
