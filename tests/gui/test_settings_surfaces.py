@@ -161,3 +161,19 @@ def test_the_editor_factory_covers_the_settings_kinds(qtbot):
     assert edits[-1] == "points.csv"
     with pytest.raises(ValueError, match="no editor for options of kind 'object'"):
         make_editor(Object("options"))
+
+
+def test_a_timestamp_seed_fits_every_surface(qtbot, capsys):
+    """Seeds of 2**31 and more (a timestamp) open from a file, are typed into the form
+    (a text field: a spin box holds 32 bits) and given on the command line."""
+    from layerloom.gui.param_editors import WideIntEditor
+
+    seed = 1_733_400_000_123
+    host = make_host(qtbot)
+    panel = host.dock.setup
+    assert isinstance(panel.training_editors["seed"], WideIntEditor)
+    assert file_accepts(host.graph, "training", "seed", seed)
+    assert backend_accepts("training", "seed", seed)
+    assert form_accepts(qtbot, panel, "training", "seed", str(seed), seed)
+    assert cli_accepts(capsys, "training", "seed", str(seed), seed)
+    assert not form_accepts(qtbot, panel, "training", "seed", str(2 ** 64), 2 ** 64)
