@@ -484,7 +484,7 @@ def _is_example(path: str | Path) -> bool:
     """True for a file inside the shipped examples folder."""
     try:
         Path(path).resolve().relative_to(examples_dir().resolve())
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
         return False
     return True
 

@@ -385,7 +385,7 @@ class PathEditor(_TextEditor):
             return path
         try:
             return Path(path).resolve().relative_to(Path(self.base_dir).resolve()).as_posix()
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
             return path
 
     def _browse(self) -> None:

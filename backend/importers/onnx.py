@@ -105,7 +105,11 @@ def check_location(location: str, base: Path, tensor: str, path: Path) -> Path:
         or posix.is_absolute() or windows.is_absolute() or bool(windows.drive)
         or ".." in posix.parts or ".." in windows.parts
     )
-    target = (base / location).resolve() if not escapes else None
+    try:
+        target = (base / location).resolve() if not escapes else None
+    except (RuntimeError, OSError):  # a symlink loop
+        raise ModelImportError(f"{path}: the external data file {location!r} of tensor {tensor!r} "
+                               "is a loop of symbolic links") from None
     if escapes or not target.is_relative_to(base):
         raise ModelImportError(
             f"{path}: tensor {tensor!r} keeps its data at {location!r}, outside the model's folder "

@@ -317,3 +317,14 @@ def test_external_data_inside_a_model_local_function_is_checked_too(tmp_path):
     onnx.save(proto, str(path))
     with pytest.raises(ModelImportError, match="outside the model's folder"):
         import_onnx(path)
+
+
+def test_external_data_through_a_symlink_loop_is_refused(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path, _ = _external_model(folder)
+    (folder / "a.bin").symlink_to(folder / "b.bin")
+    (folder / "b.bin").symlink_to(folder / "a.bin")
+    _relocate(path, "a.bin")
+    with pytest.raises(ModelImportError, match="loop of symbolic links"):
+        import_onnx(path)

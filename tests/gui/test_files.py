@@ -337,3 +337,22 @@ def test_autosave_on_a_full_disk_tells_the_status_bar_once_and_recovers(window, 
     _edit(window, 11)
     assert saver.save_if_modified() and saver.recovery_file.exists()
     assert saver.last_error is None
+
+
+@pytest.mark.parametrize("kind", ["loop", "fifo", "zero"])
+def test_special_files_get_a_message_not_a_crash(window, tmp_path, kind):
+    import os
+
+    path = tmp_path / f"{kind}.loom"
+    if kind == "loop":
+        path.symlink_to(tmp_path / "other.loom")
+        (tmp_path / "other.loom").symlink_to(path)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    before = window.graph.to_dict()
+    assert not window.open_file(path)
+    (title, message), = window.errors
+    assert str(path.name) in message and "Traceback" not in message
+    assert window.graph.to_dict() == before
