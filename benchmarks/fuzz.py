@@ -279,7 +279,8 @@ def _read_onnx(path: Path) -> None:
 
 
 def formats() -> dict[str, Format]:
-    """Every format with its reader and its clean errors."""
+    """Every format with its reader and its clean errors; the user data files (npz,
+    IDX, CSV, image folders) come from :mod:`benchmarks.fuzz_data`."""
     from layerloom.backend.export.common import WeightsError
     from layerloom.backend.importers.common import ModelImportError
     from layerloom.graph import GraphError, GraphFileError
@@ -290,6 +291,9 @@ def formats() -> dict[str, Format]:
                               (WeightsError, GraphFileError, GraphError)),
         "onnx": Format("onnx", _onnx_seeds, _read_onnx, (ModelImportError,)),
     }
+    from benchmarks.fuzz_data import data_formats  # imports this module: kept inside
+
+    found.update(data_formats())
     return found
 
 

@@ -119,16 +119,18 @@ def _read_idx(path: Path, fh: BinaryIO) -> np.ndarray:
     # the values as stored, and as float32 for training
     within_budget(path, expected + 4 * count, f"the array its header declares ({' x '.join(map(str, dims))} "
                   f"{TYPE_NAMES[type_code]}, read and converted to float32)")
+    if not isinstance(fh, gzip.GzipFile):  # a raw file's length is known before reading
+        stored = os.fstat(fh.fileno()).st_size - 4 - 4 * ndim
+        if stored != expected:
+            raise DatasetError(
+                f"{path}: the header declares {declared} ({expected:,} bytes) but the file holds "
+                f"{stored:,} bytes after it; the file is truncated or damaged, download it again"
+            )
     values = np.empty(count, dtype)
     got = _read_exactly(fh, memoryview(values.view(np.uint8)) if expected else memoryview(bytearray()))
     extra = fh.read(1)  # must be the end (for a gzipped file, where its checksum is checked)
     if got != expected or extra:
-        if got < expected:
-            holds = f"{got:,} bytes"
-        elif isinstance(fh, gzip.GzipFile):
-            holds = "more bytes than that"
-        else:
-            holds = f"{os.fstat(fh.fileno()).st_size - 4 - 4 * ndim:,} bytes"
+        holds = f"{got:,} bytes" if got < expected else "more bytes than that"
         raise DatasetError(
             f"{path}: the header declares {declared} ({expected:,} bytes) but the file holds "
             f"{holds} after it; the file is truncated or damaged, download it again"

@@ -24,6 +24,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from tokenize import TokenError
 from typing import BinaryIO
 
 import numpy as np
@@ -80,14 +81,16 @@ def _array_names(archive: zipfile.ZipFile) -> list[str]:
 
 
 def _read_header(path: Path, key: str, f) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """Shape, Fortran order and dtype from the ``.npy`` header of member ``f``."""
+    """Shape, Fortran order and dtype from the ``.npy`` header of member ``f``; numpy
+    parses the header (a Python literal, at most 10,000 bytes) with ``tokenize`` and
+    ``ast.literal_eval``, whose errors on a damaged one are caught here."""
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
             return np.lib.format.read_array_header_1_0(f)
         if version == (2, 0):
             return np.lib.format.read_array_header_2_0(f)
-    except (ValueError, EOFError, SyntaxError, RecursionError, MemoryError, TypeError) as exc:
+    except (ValueError, EOFError, SyntaxError, TokenError, RecursionError, MemoryError, TypeError) as exc:
         raise DatasetError(f"{path}: array {key!r} has no valid .npy header ({exc}); "
                            f"the file is damaged; {SAVE_HINT}") from None
     raise DatasetError(f"{path}: array {key!r} is in .npy format version {version[0]}.{version[1]}, "
