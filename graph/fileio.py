@@ -117,7 +117,9 @@ def open_regular_file(path: str | os.PathLike) -> BinaryIO:
         The file cannot be opened (missing, a folder, no permission, a symlink loop).
     """
     fd, _ = _open_regular(path)
-    return os.fdopen(fd, "rb")
+    fh = os.fdopen(fd, "rb")
+    fh.raw.name = os.fspath(path)  # as open() names it, for libraries that quote the name
+    return fh
 
 
 def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:

@@ -39,6 +39,7 @@ from layerloom.graph.tensor import fmt_shape
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 MAX_SIDE = 4096
+MAX_PIXELS = 50_000_000  # 50 megapixels: larger is a photo to scale down, not a training image
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -91,18 +92,24 @@ def _classes(path: Path) -> list[Path]:
 
 
 def _open(file: Path):
-    """The decoded image; its declared size is checked against the memory budget first,
-    and any decoding failure becomes an error naming the file."""
+    """The decoded image; the size its header declares is checked first (at most
+    :data:`MAX_PIXELS`, within the memory budget), and any decoding failure becomes an
+    error naming the file."""
     from PIL import Image
 
     with open_data_file(file) as fh:
         try:
-            with Image.open(fh) as im:
-                # decoded, Pillow holds up to 4 bytes a pixel (RGB is stored as RGBX)
-                within_budget(file, im.width * im.height * 4,
-                              f"the {im.width} x {im.height} {im.mode} image it declares")
-                im.load()
-                return im.copy()
+            im = Image.open(fh)
+            pixels = im.width * im.height
+            if pixels > MAX_PIXELS:
+                raise DatasetError(
+                    f"{file}: the image declares {im.width} x {im.height} pixels ({pixels:,}), more "
+                    f"than LayerLoom decodes ({MAX_PIXELS:,}); scale it down, or remove the file"
+                )
+            # Pillow holds up to 4 bytes a pixel (RGB is stored as RGBX), then converts
+            within_budget(file, 8 * pixels, f"the {im.width} x {im.height} {im.mode} image it declares")
+            im.load()  # the decoded pixels stay with ``im`` once the file is closed
+            return im
         except DatasetError:
             raise
         # A damaged file can make any of Pillow's decoders raise (OSError, SyntaxError,
@@ -161,8 +168,11 @@ def load_image_folder(path: Path, size: tuple[int, int] | None, mode: str) -> Da
 
 
 def _has_colour(im) -> bool:
-    rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
-    return bool(np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]))
+    """Whether a palette image uses a colour that is not a gray, from its palette."""
+    palette = np.asarray(im.getpalette() or [], dtype=np.int16).reshape(-1, 3)
+    used = np.unique(np.asarray(im))
+    rgb = palette[used[used < len(palette)]]
+    return bool(np.any(rgb[:, 0] != rgb[:, 1]) or np.any(rgb[:, 1] != rgb[:, 2]))
 
 
 IMAGES = register_file_kind(FileKind(

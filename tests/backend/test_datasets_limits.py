@@ -13,6 +13,7 @@ import signal
 import struct
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,27 @@ def test_gzipped_idx_bomb_is_refused_from_its_header(tmp_path, monkeypatch):
     assert message.startswith(f"{images}: the array its header declares (120000 x 28 x 28 ubyte, "
                               "read and converted to float32) needs 448.6 MiB of memory"), message
     assert "over the budget of 64.0 MiB; refused before allocating" in message
+    assert peak < 8 * MiB
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_an_image_declaring_too_many_pixels_is_refused_before_decoding(tmp_path):
+    root = tmp_path / "photos"
+    for name in ("cat", "dog"):
+        (root / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((3, 3), np.uint8)).save(root / name / "0.png")
+    ihdr = struct.pack(">2I5B", 8000, 8000, 8, 2, 0, 0, 0)  # RGB, and next to no pixels
+    idat = zlib.compress(bytes(4096))
+    huge = root / "dog" / "1.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
+                     + png_chunk(b"IEND", b""))
+    result, peak = traced_peak(lambda: load_dataset(root))
+    assert isinstance(result, DatasetError), result
+    assert str(result).startswith(f"{huge}: the image declares 8000 x 8000 pixels (64,000,000), more "
+                                  "than LayerLoom decodes (50,000,000); scale it down")
     assert peak < 8 * MiB
 
 
