@@ -18,6 +18,7 @@ at the end (:data:`NPZ`).
 
 from __future__ import annotations
 
+import errno
 import lzma
 import math
 import struct
@@ -55,6 +56,14 @@ CONVERTED = {"x": 4, "y": 8}
 SAVE_HINT = "save it with np.savez(path, x=..., y=...)"
 
 
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in words: a seek before the start of the file is an entry of
+    the zip directory that points outside the file."""
+    if isinstance(exc, OSError) and exc.errno == errno.EINVAL:
+        return "an entry of its zip directory points outside the file"
+    return str(exc) or type(exc).__name__
+
+
 def _open_archive(path: Path, fh: BinaryIO) -> zipfile.ZipFile:
     """The zip archive in ``fh``; a lone ``.npy`` array or other bytes are refused."""
     head = fh.read(len(NPY_MAGIC))
@@ -64,7 +73,7 @@ def _open_archive(path: Path, fh: BinaryIO) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(fh)
     except DAMAGED as exc:
-        raise DatasetError(f"{path}: not a readable .npz archive ({exc}); {SAVE_HINT}") from None
+        raise DatasetError(f"{path}: not a readable .npz archive ({_reason(exc)}); {SAVE_HINT}") from None
 
 
 def _member(archive: zipfile.ZipFile, key: str) -> zipfile.ZipInfo | None:
@@ -91,7 +100,7 @@ def _read_header(path: Path, key: str, f) -> tuple[tuple[int, ...], bool, np.dty
         if version == (2, 0):
             return np.lib.format.read_array_header_2_0(f)
     except (ValueError, EOFError, SyntaxError, TokenError, RecursionError, MemoryError, TypeError) as exc:
-        raise DatasetError(f"{path}: array {key!r} has no valid .npy header ({exc}); "
+        raise DatasetError(f"{path}: array {key!r} has no valid .npy header ({_reason(exc)}); "
                            f"the file is damaged; {SAVE_HINT}") from None
     raise DatasetError(f"{path}: array {key!r} is in .npy format version {version[0]}.{version[1]}, "
                        f"which LayerLoom does not read (1.0 and 2.0 hold numbers); {SAVE_HINT}")
@@ -162,7 +171,7 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]
             try:
                 arrays[key] = _read_array(path, archive, info, key, kinds)
             except DAMAGED as exc:
-                raise DatasetError(f"{path}: array {key!r} cannot be read ({exc}); "
+                raise DatasetError(f"{path}: array {key!r} cannot be read ({_reason(exc)}); "
                                    "the file is damaged") from None
     return arrays["x"], arrays["y"], arrays.get("class_names")
 
