@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.fuzz import Format
+from benchmarks.fuzz_format import Format
 
 SAMPLES = 60  # digits per seed: enough rows and classes, small enough to read fast
 
