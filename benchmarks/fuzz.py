@@ -31,9 +31,11 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchmarks.fuzz_format import Format
 
 HANG_SECONDS = 10.0
 DEEP: list = [1]
@@ -46,22 +48,6 @@ EXTREMES = [0, -1, 1, 2 ** 31, 2 ** 63, 10 ** 30, 10 ** 400, -(10 ** 400), 1e308
 
 class Hang(Exception):
     """The reader did not answer within the time limit."""
-
-
-@dataclass
-class Format:
-    """One kind of file, its seed files and its reader.
-
-    ``seeds(folder)`` writes example files into ``folder`` and returns their paths;
-    ``read(path)`` reads one (raising on any problem); ``clean`` are the error
-    types that count as a clean refusal; ``structured`` mutates JSON text too.
-    """
-
-    name: str
-    seeds: Callable[[Path], list[Path]]
-    read: Callable[[Path], object]
-    clean: tuple[type[BaseException], ...]
-    structured: bool = False
 
 
 @dataclass
@@ -279,7 +265,8 @@ def _read_onnx(path: Path) -> None:
 
 
 def formats() -> dict[str, Format]:
-    """Every format with its reader and its clean errors."""
+    """Every format with its reader and its clean errors; the user data files (npz,
+    IDX, CSV, image folders) come from :mod:`benchmarks.fuzz_data`."""
     from layerloom.backend.export.common import WeightsError
     from layerloom.backend.importers.common import ModelImportError
     from layerloom.graph import GraphError, GraphFileError
@@ -290,6 +277,9 @@ def formats() -> dict[str, Format]:
                               (WeightsError, GraphFileError, GraphError)),
         "onnx": Format("onnx", _onnx_seeds, _read_onnx, (ModelImportError,)),
     }
+    from benchmarks.fuzz_data import data_formats
+
+    found.update(data_formats())
     return found
 
 

@@ -3,8 +3,11 @@
 Writing is whole or not at all (:func:`write_atomic`): a temporary file beside the
 target, flushed, then renamed, so a crash, a kill or a full disk leaves the old file
 (or none) under the real name, never half of the new one. Reading takes regular
-files only, with a bounded read (:func:`read_regular_file`): a FIFO, a device or a
-symlink to ``/dev/zero`` is refused instead of blocking or reading without end.
+files only, with a bounded read (:func:`read_regular_file`, or
+:func:`open_regular_file` for a reader that streams and bounds what it reads): a
+FIFO, a device or a symlink to ``/dev/zero`` is refused instead of blocking or
+reading without end. Readers check the sizes a file declares against the memory
+budget (:func:`check_budget`) before they allocate.
 Failures become one line that says what happened (:func:`describe_write_error`).
 """
 
@@ -15,6 +18,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
@@ -97,6 +101,27 @@ class ReadRefused(OSError):
     """A file that is not read: not a regular file, or larger than the limit."""
 
 
+def open_regular_file(path: str | os.PathLike) -> BinaryIO:
+    """``path`` opened for reading in binary mode, if it is a regular file.
+
+    For readers that stream a file instead of reading it whole: the same checks as
+    :func:`read_regular_file` (opened without blocking, checked on the open
+    descriptor), with the bound left to the reader (a declared size checked against
+    the memory budget, a line length).
+
+    Raises
+    ------
+    ReadRefused
+        Not a regular file (a FIFO, a device, a socket); the message says which.
+    OSError
+        The file cannot be opened (missing, a folder, no permission, a symlink loop).
+    """
+    fd, _ = _open_regular(path)
+    fh = os.fdopen(fd, "rb")
+    fh.raw.name = os.fspath(path)  # as open() names it, for libraries that quote the name
+    return fh
+
+
 def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
 
@@ -112,14 +137,8 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
     OSError
         The file cannot be opened or read (missing, no permission, a symlink loop).
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd, info = _open_regular(path)
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
-        if not stat.S_ISREG(info.st_mode):
-            raise ReadRefused(errno.EINVAL, f"is {_kind_of(info.st_mode)}, not a regular file",
-                              str(path))
         if info.st_size > limit:
             raise ReadRefused(errno.EFBIG, f"is {info.st_size:,} bytes; the limit is {limit:,}",
                               str(path))
@@ -138,7 +157,24 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
         os.close(fd)
 
 
-def _kind_of(mode: int) -> str:
+def _open_regular(path: str | os.PathLike) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of ``path`` and its status, if it is a regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadRefused(errno.EINVAL, f"is {kind_of(info.st_mode)}, not a regular file",
+                              str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def kind_of(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, for a message: ``"a named pipe (FIFO)"``."""
     if stat.S_ISFIFO(mode):
         return "a named pipe (FIFO)"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):

@@ -12,20 +12,29 @@ The readers (``csv_file``, ``npz_file``, ``idx_file``, ``image_folder``) import 
 module and register their kind; it imports none of them, so there is no cycle.
 Nothing in a file is ever executed or unpickled. Every problem becomes a
 :class:`DatasetError` that names the file and the row, column or element at fault.
+
+Readers open only regular files (:func:`open_data_file`: a FIFO, a device or a
+symlink loop is refused, never waited on or read without end), and check the sizes a
+file declares against the memory budget before they allocate (:func:`within_budget`,
+``$LAYERLOOM_MEMORY_BUDGET``), so a small file that inflates or declares a huge
+array is refused with a message saying how much it would need.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
 from layerloom.graph.errors import ParamError
+from layerloom.graph.fileio import OverBudget, ReadRefused, check_budget, kind_of, open_regular_file
 from layerloom.graph.params import Param
 
 MAX_ELEMENTS = 500_000_000  # about 2 GB of float32: larger is a mistake, not a dataset
@@ -165,6 +174,7 @@ def file_kind(path: str | os.PathLike) -> FileKind:
         When no kind recognises it; the message lists what LayerLoom reads.
     """
     path = Path(path)
+    check_data_path(path)
     for kind in list_file_kinds():
         if kind.matches(path):
             return kind
@@ -184,6 +194,68 @@ def load_file(path: str | os.PathLike, **options: Any) -> Dataset:
 
 
 # --------------------------------------------------------------- shared checks
+
+LOOP_FIX = "point the link at the data itself"
+SPECIAL_FIX = ("LayerLoom reads data from regular files and folders only (reading a pipe or a "
+               "device could wait or run without end); copy the data into a file")
+
+
+def check_data_path(path: Path) -> None:
+    """Refuse a path that is neither a regular file nor a folder, naming what it is.
+
+    A symlink loop, a named pipe, a device or a socket is refused here, before any
+    kind tries to recognise it (which would call it an unknown kind). A path that
+    does not exist passes: the caller says it is missing.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DatasetError(f"{path}: a symbolic link loop (the link leads back to itself); "
+                               f"{LOOP_FIX}") from None
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DatasetError(f"{path}: is {kind_of(mode)}, not a regular file; {SPECIAL_FIX}")
+
+
+def open_data_file(path: Path) -> BinaryIO:
+    """``path`` opened for binary reading, if it is a regular file.
+
+    Opened without blocking and checked on the open descriptor
+    (:func:`layerloom.graph.fileio.open_regular_file`); the reader bounds what it
+    reads. Every failure is a :class:`DatasetError` naming the file.
+    """
+    try:
+        return open_regular_file(path)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a folder, not a data file; give the file inside it") from None
+    except ReadRefused as exc:
+        raise DatasetError(f"{path}: {exc.strerror}; {SPECIAL_FIX}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DatasetError(f"{path}: a symbolic link loop (the link leads back to itself); "
+                               f"{LOOP_FIX}") from None
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def within_budget(path: Path, needed: int, what: str) -> None:
+    """Refuse ``what`` of ``path`` when it needs more than the memory budget.
+
+    Readers call this with the size a file declares (an array's shape, a zip
+    member's length) before they allocate it.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file, what was refused, how much memory it needs and the budget.
+    """
+    try:
+        check_budget(needed, what)
+    except OverBudget as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+
 
 
 def check_size(path: Path, shape: tuple[int, ...]) -> None:

@@ -1,10 +1,13 @@
 """MNIST-format IDX files (raw or gzipped): an images file and a labels file.
 
 An IDX file is a 4-byte magic number (two zero bytes, a type code, the number of
-dims), the dims as big-endian 32-bit counts, then the values. Every part is
-checked against the file's real length before any array is built, so a
-truncated download or a swapped file gives a message naming it, never a
-garbled array. Give the images file and ``labels=`` the labels file, or a folder
+dims), the dims as big-endian 32-bit counts, then the values. The header is read
+first and the size it declares checked against the memory budget, then exactly
+that many bytes are read (inflated, for a gzipped file) into the array, and the
+file must end there: a gzipped file that inflates to gigabytes, a header that
+declares a huge array, a truncated download or a swapped file gives a message
+naming it, never a garbled array or an exhausted memory. Only regular files are
+opened, without blocking. Give the images file and ``labels=`` the labels file, or a folder
 holding the usual names (``train-images-idx3-ubyte.gz`` and friends; the test
 files, ``t10k-*``, then ride along as ``Dataset.test``). The kind is declared at
 the end (:data:`IDX`); it is recognised by the header, whatever the file's name.
@@ -12,22 +15,27 @@ the end (:data:`IDX`); it is recognised by the header, whatever the file's name.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
+import os
 import struct
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
 from layerloom.backend.datasets.file_kinds import (
-    MAX_ELEMENTS,
     FileKind,
+    check_data_path,
     class_labels,
     first_non_finite,
+    open_data_file,
     register_file_kind,
+    within_budget,
 )
 from layerloom.graph.params import Choice, FilePath
 from layerloom.graph.tensor import fmt_shape
@@ -37,53 +45,97 @@ TYPE_NAMES = {0x08: "ubyte", 0x09: "byte", 0x0B: "short", 0x0C: "int", 0x0D: "fl
 PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 
 
-def open_maybe_gzip(path: Path):
-    """A binary file object, transparently un-gzipped when the file starts with gzip magic."""
-    with open(path, "rb") as fh:
+CHUNK = 1 << 20
+# What a damaged gzip stream makes the gzip module raise (BadGzipFile is an OSError).
+DAMAGED = (OSError, EOFError, zlib.error, struct.error)
+
+
+@contextlib.contextmanager
+def open_maybe_gzip(path: Path) -> Iterator[BinaryIO]:
+    """The file's bytes, un-gzipped when it starts with the gzip magic; a regular
+    file only (:func:`~layerloom.backend.datasets.file_kinds.open_data_file`)."""
+    with open_data_file(path) as fh:
         magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+        fh.seek(0)
+        if magic != b"\x1f\x8b":
+            yield fh
+            return
+        with gzip.GzipFile(fileobj=fh, mode="rb") as inflated:
+            yield inflated
+
+
+def _is_header(head: bytes) -> bool:
+    return len(head) == 4 and head[0] == 0 and head[1] == 0 and head[2] in IDX_TYPES and 1 <= head[3] <= 4
 
 
 def looks_like_idx(path: Path) -> bool:
     """True when the first bytes are an IDX header: 0, 0, a known type code, 1..4 dims."""
     try:
         with open_maybe_gzip(path) as fh:
-            head = fh.read(4)
-    except (OSError, EOFError, zlib.error):
+            return _is_header(fh.read(4))
+    except (DatasetError, *DAMAGED):
         return False
-    return len(head) == 4 and head[0] == 0 and head[1] == 0 and head[2] in IDX_TYPES and 1 <= head[3] <= 4
+
+
+def _read_exactly(fh: BinaryIO, out: memoryview) -> int:
+    """Fill ``out`` from ``fh`` in bounded chunks; the number of bytes read."""
+    done = 0
+    while done < len(out):
+        chunk = fh.read(min(CHUNK, len(out) - done))
+        if not chunk:
+            break
+        out[done:done + len(chunk)] = chunk
+        done += len(chunk)
+    return done
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """The array stored in one IDX file, after checking header, dims and length."""
-    limit = MAX_ELEMENTS * 8 + 64
+    """The array stored in one IDX file, after checking header, dims, size and length."""
     try:
         with open_maybe_gzip(path) as fh:
-            raw = fh.read(limit + 1)
-    except (OSError, EOFError, zlib.error) as exc:
+            return _read_idx(path, fh)
+    except DAMAGED as exc:
         raise DatasetError(f"{path}: cannot be read ({exc}); the file may be a truncated download") from None
-    if len(raw) > limit:
-        raise DatasetError(f"{path}: more than {limit:,} bytes of data, too large to load")
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or not 1 <= raw[3] <= 4:
+
+
+def _read_idx(path: Path, fh: BinaryIO) -> np.ndarray:
+    head = fh.read(4)
+    if not _is_header(head):
         raise DatasetError(
-            f"{path}: bad magic number 0x{raw[:4].hex() or 'empty'}; an IDX file starts with two "
+            f"{path}: bad magic number 0x{head.hex() or 'empty'}; an IDX file starts with two "
             "zero bytes, a type code (08 ubyte, 09 byte, 0b short, 0c int, 0d float, 0e double) "
             "and its number of dims (e.g. 0x00000803 for images); is this an MNIST-format file?"
         )
-    type_code, ndim = raw[2], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: the header declares {ndim} dims but the file ends after {len(raw)} bytes")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    type_code, ndim = head[2], head[3]
+    raw_dims = fh.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DatasetError(f"{path}: the header declares {ndim} dims but the file ends after "
+                           f"{4 + len(raw_dims)} bytes")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = np.dtype(IDX_TYPES[type_code])
-    expected = math.prod(dims) * dtype.itemsize
-    if len(raw) - header != expected:
+    count = math.prod(dims)
+    expected = count * dtype.itemsize
+    declared = f"{' x '.join(map(str, dims))} {TYPE_NAMES[type_code]} values"
+    # the values as stored, and as float32 for training
+    within_budget(path, expected + 4 * count, f"the array its header declares ({' x '.join(map(str, dims))} "
+                  f"{TYPE_NAMES[type_code]}, read and converted to float32)")
+    if not isinstance(fh, gzip.GzipFile):  # a raw file's length is known before reading
+        stored = os.fstat(fh.fileno()).st_size - 4 - 4 * ndim
+        if stored != expected:
+            raise DatasetError(
+                f"{path}: the header declares {declared} ({expected:,} bytes) but the file holds "
+                f"{stored:,} bytes after it; the file is truncated or damaged, download it again"
+            )
+    values = np.empty(count, dtype)
+    got = _read_exactly(fh, memoryview(values.view(np.uint8)) if expected else memoryview(bytearray()))
+    extra = fh.read(1)  # must be the end (for a gzipped file, where its checksum is checked)
+    if got != expected or extra:
+        holds = f"{got:,} bytes" if got < expected else "more bytes than that"
         raise DatasetError(
-            f"{path}: the header declares {' x '.join(map(str, dims))} {TYPE_NAMES[type_code]} "
-            f"values ({expected:,} bytes) but the file holds {len(raw) - header:,} bytes after "
-            "it; the file is truncated or damaged, download it again"
+            f"{path}: the header declares {declared} ({expected:,} bytes) but the file holds "
+            f"{holds} after it; the file is truncated or damaged, download it again"
         )
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims)
+    return values.reshape(dims)
 
 
 def find_idx_pair(folder: Path, split: str) -> tuple[Path, Path | None] | None:
@@ -171,6 +223,7 @@ def load_idx(path: Path, labels: str | None, split: str) -> Dataset:
                 "(e.g. train-labels-idx1-ubyte.gz)"
             )
         if not labels_path.is_file():
+            check_data_path(labels_path)  # a pipe or a link loop is named as such
             raise DatasetError(f"{labels_path}: labels file not found (the labels of {path}); check the "
                                "labels= path (a relative path is taken next to the images file)")
         return _build(path, labels_path, path.name)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from layerloom.backend.datasets.base import Dataset, DatasetError
-from layerloom.backend.datasets.file_kinds import load_file
+from layerloom.backend.datasets.file_kinds import check_data_path, load_file
 from layerloom.graph.errors import ParamError
 from layerloom.graph.params import Param
 
@@ -163,6 +163,7 @@ def load_dataset(name_or_path: str | os.PathLike, **options: Any) -> Dataset:
         values = info.check_options(options)
         return info.loader(**values)
     path = Path(name_or_path).expanduser()
+    check_data_path(path)  # a symlink loop is not "no such file"
     if not path.exists():
         raise DatasetError(
             f"no dataset {str(name_or_path)!r}: it is not a built-in "

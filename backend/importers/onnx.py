@@ -81,6 +81,7 @@ def load_model(path: str | os.PathLike):
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise ModelImportError(f"{path} is not a readable ONNX file: {first_line(exc)}") from None
+    check_text(proto, path)
     base = path.resolve().parent
     tensors = list(_model_tensors(proto))
     external = [t for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
@@ -94,6 +95,31 @@ def load_model(path: str | os.PathLike):
         except Exception as exc:
             raise ModelImportError(f"cannot read the external data of {path}: {first_line(exc)}") from None
     return proto
+
+
+def check_text(message, path: Path, where: str = "") -> None:
+    """Refuse a name or other text field that is not UTF-8.
+
+    ONNX's protobuf schema lets a damaged file parse with such a string; protobuf then
+    hands it out as bytes, and the first use as text (a node's output name given to
+    onnxruntime) fails with a UnicodeDecodeError instead of a message.
+    """
+    from google.protobuf.descriptor import FieldDescriptor
+
+    for descriptor, value in message.ListFields():
+        repeated = getattr(descriptor, "is_repeated", None)
+        if repeated is None:  # protobuf before 6 has the label instead
+            repeated = descriptor.label == FieldDescriptor.LABEL_REPEATED
+        values = value if repeated else [value]
+        here = f"{where}.{descriptor.name}" if where else descriptor.name
+        if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+            for i, item in enumerate(values):
+                check_text(item, path, f"{here}[{i}]" if repeated else here)
+        elif descriptor.type == FieldDescriptor.TYPE_STRING:
+            for item in values:
+                if not isinstance(item, str):
+                    raise ModelImportError(f"{path} is not a readable ONNX file: {here} holds "
+                                           f"{bytes(item)!r}, which is not UTF-8 text")
 
 
 def check_location(location: str, base: Path, tensor: str, path: Path) -> Path:

@@ -262,6 +262,18 @@ def test_unreadable_files_are_reported(tmp_path):
         import_onnx(junk)
 
 
+def test_a_name_that_is_not_utf8_is_reported_not_a_traceback(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["hidden"], name="act"),
+             helper.make_node("Relu", ["hidden"], ["y"], name="act2")]
+    data = _model(nodes, [_float("x", 4)], [_float("y", 4)]).SerializeToString()
+    path = tmp_path / "names.onnx"
+    path.write_bytes(data.replace(b"hidden", b"hidd\xe4n"))  # same length: still parses
+    with pytest.raises(ModelImportError) as info:
+        import_onnx(path)
+    assert str(info.value) == (f"{path} is not a readable ONNX file: graph.node[0].output holds "
+                               "b'hidd\\xe4n', which is not UTF-8 text")
+
+
 def _declared_only(dims, data=()):
     """A float initializer that declares ``dims`` but holds ``data``."""
     tensor = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=list(dims))
