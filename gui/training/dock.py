@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import Event, Graph
-from layerloom.gui.inspector import qt_listener
+from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training import processes_field
 from layerloom.gui.training.background import CallKeeper
 from layerloom.gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges

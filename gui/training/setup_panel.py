@@ -51,9 +51,8 @@ from PySide6.QtWidgets import (
 from layerloom.graph import Event, Graph, GraphError, Param, ParamError
 from layerloom.graph.settings import check_values, declared, defaults
 from layerloom.gui.commands import SetParams, SetSettings
-from layerloom.gui.inspector import qt_listener
 from layerloom.gui.param_editors import make_editor
-from layerloom.gui.qt_util import signals_blocked
+from layerloom.gui.qt_util import qt_listener, signals_blocked
 from layerloom.gui.training.background import BackgroundCall, CallKeeper
 from layerloom.gui.training.dataset_preview import DatasetPreview
 from layerloom.gui.training.file_options import FileOptionsForm
