@@ -6,7 +6,7 @@ thread (:mod:`layerloom.gui.training.worker`) around the backend's trainer. Impo
 package does not import torch: the dock imports it once the window shows.
 """
 
-from layerloom.gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
 from layerloom.gui.training.dock import TrainingDock
+from layerloom.gui.training.views.canvas_badges import clear_canvas_badges, set_canvas_badges
 
 __all__ = ["TrainingDock", "clear_canvas_badges", "set_canvas_badges"]

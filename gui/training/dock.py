@@ -41,15 +41,15 @@ from PySide6.QtWidgets import (
 
 from layerloom.graph import Event, Graph
 from layerloom.gui.qt_util import qt_listener
-from layerloom.gui.training import processes_field
 from layerloom.gui.training.background import CallKeeper
-from layerloom.gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
-from layerloom.gui.training.devices import torch_devices
 from layerloom.gui.training.dock_actions import RunActions
-from layerloom.gui.training.dock_files import ModelFileActions
-from layerloom.gui.training.gil import FramePacer, RunSwitchInterval, gui_first
-from layerloom.gui.training.run_bar import RunBar
-from layerloom.gui.training.run_record import RUN_COLOURS, Run, graph_signature
+from layerloom.gui.training.runs.dock_files import ModelFileActions
+from layerloom.gui.training.runs.run_bar import RunBar
+from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
+from layerloom.gui.training.setup import processes_field
+from layerloom.gui.training.setup.devices import torch_devices
+from layerloom.gui.training.views.canvas_badges import clear_canvas_badges, set_canvas_badges
+from layerloom.gui.training.views.gil import FramePacer, RunSwitchInterval, gui_first
 
 DRAIN_MS = 100  # the plots' update period (about 10 Hz) ...
 MAX_DRAIN_MS = 250  # ... slowed down to at most 4 Hz where drawing is expensive
@@ -107,7 +107,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self._secondary_timer.setSingleShot(True)
         self._secondary_timer.setInterval(0)
         self._secondary_timer.timeout.connect(self._refresh_secondary)
-        self._switch_interval = RunSwitchInterval()  # see gui.training.gil
+        self._switch_interval = RunSwitchInterval()  # see gui.training.views.gil
         self.keeper = CallKeeper(self)
 
         self.drain_timer = QTimer(self)
@@ -130,14 +130,14 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         if self._built:
             return
         self._built = True
-        from layerloom.gui.training.boundary_view import BoundaryView
-        from layerloom.gui.training.confusion_view import ConfusionView
-        from layerloom.gui.training.gradient_view import GradientView
-        from layerloom.gui.training.loss_view import LossView
-        from layerloom.gui.training.runs import RunsPanel
-        from layerloom.gui.training.setup_panel import SetupPanel
-        from layerloom.gui.training.try_it import TryItPanel
-        from layerloom.gui.training.weights_view import WeightsView
+        from layerloom.gui.training.runs.runs import RunsPanel
+        from layerloom.gui.training.runs.try_it import TryItPanel
+        from layerloom.gui.training.setup.setup_panel import SetupPanel
+        from layerloom.gui.training.views.boundary_view import BoundaryView
+        from layerloom.gui.training.views.confusion_view import ConfusionView
+        from layerloom.gui.training.views.gradient_view import GradientView
+        from layerloom.gui.training.views.loss_view import LossView
+        from layerloom.gui.training.views.weights_view import WeightsView
 
         graph, scene = self.graph, self.scene
         self.run_bar = RunBar()

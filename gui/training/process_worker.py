@@ -303,7 +303,7 @@ class ProcessWorker(QThread):
 
     def _read_model(self, path: Path, final) -> None:
         from layerloom.backend.training.events import Failed
-        from layerloom.gui.training.model_files import ModelFileError, open_trained
+        from layerloom.gui.training.runs.model_files import ModelFileError, open_trained
 
         try:
             opened = open_trained(path)

@@ -6,7 +6,7 @@ and validation) and the learning rate. Runs ticked in the Runs tab are drawn ove
 the loss plot in their own colours, to compare learning rates or architectures.
 
 Redraws only what changed since the last redraw (series carry a version), and the
-ranges follow the data at most once a second (:mod:`layerloom.gui.training.plot_style`).
+ranges follow the data at most once a second (:mod:`layerloom.gui.training.views.plot_style`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import Run, growing_until
-from layerloom.gui.training.series import finite_range, from_zero, smooth
+from layerloom.gui.training.runs.run_record import Run, growing_until
+from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.series import finite_range, from_zero, smooth
 
 VAL_COLOUR = "#ea580c"
 LR_COLOUR = "#7c3aed"

@@ -16,8 +16,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.runs.run_record import Run
+from layerloom.gui.training.views import plot_style as ps
 
 CLASS_COLOURS = ("#f97316", "#2563eb", "#16a34a", "#9333ea", "#dc2626", "#0891b2",
                  "#ca8a04", "#db2777", "#4b5563", "#65a30d")

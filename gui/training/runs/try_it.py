@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.gui.qt_util import signals_blocked
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.dataset_preview import thumbnail
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.setup.dataset_preview import thumbnail
+from layerloom.gui.training.runs.run_record import Run
 
 TOP_CLASSES = 10
 IMAGE_SIZE = 140

@@ -18,8 +18,8 @@ from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from layerloom.gui.qt_util import signals_blocked
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import HistHistory, Run, growing_until
+from layerloom.gui.training.runs.run_record import HistHistory, Run, growing_until
+from layerloom.gui.training.views import plot_style as ps
 
 VALUE_BINS = 48  # rows of the history image
 COLUMNS = 160  # columns of the history image (steps, resampled)

@@ -14,8 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.runs.run_record import Run
+from layerloom.gui.training.views import plot_style as ps
 
 MAX_TEXT_CLASSES = 12
 REDRAW_INTERVAL = 0.5  # seconds

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.runs.run_record import Run
 
 COLUMNS = ("Run", "State", "Loss", "Val loss", "Metric", "Steps")
 
