@@ -9,6 +9,7 @@ twice a second).
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 
 import numpy as np
 import pyqtgraph as pg
@@ -44,6 +45,8 @@ class LogAxis(pg.AxisItem):
 class GradientView(QWidget):
     """The Gradients tab (objectName ``gradientView``)."""
 
+    title = "Gradients"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("gradientView")
@@ -76,7 +79,8 @@ class GradientView(QWidget):
         self._drawn = None
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Redraw when the run has new statistics (see :meth:`LiveView.refresh`)."""
         run = self.run
         stats = run.stats if run is not None else None
         if (id(run), id(stats)) == self._drawn:
