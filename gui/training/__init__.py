@@ -2,7 +2,7 @@
 
 :class:`~layerloom.gui.training.dock.TrainingDock` turns the graph on the canvas into a
 trained model while the user watches it learn; the training itself runs in a
-thread (:mod:`layerloom.gui.training.worker`) around the backend's trainer. Importing this
+thread (:mod:`layerloom.gui.training.worker`, on the base of :mod:`layerloom.gui.training.worker_base`) around the backend's trainer. Importing this
 package does not import torch: the dock imports it once the window shows.
 """
 
