@@ -42,8 +42,8 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import Event, Graph
+from layerloom.gui.background import CallKeeper
 from layerloom.gui.qt_util import qt_listener
-from layerloom.gui.training.background import CallKeeper
 from layerloom.gui.training.dock_actions import RunActions
 from layerloom.gui.training.runs.dock_files import ModelFileActions
 from layerloom.gui.training.runs.run_bar import RunBar

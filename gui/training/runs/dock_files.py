@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from layerloom.graph import Graph
-from layerloom.gui.training.background import BackgroundCall
+from layerloom.gui.background import BackgroundCall
 from layerloom.gui.training.runs.model_files import ModelFileError, data_for, open_trained, save_trained
 from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
 

@@ -50,10 +50,10 @@ from PySide6.QtWidgets import (
 
 from layerloom.graph import Event, Graph, GraphError, Param, ParamError
 from layerloom.graph.settings import check_values, declared, defaults
+from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.commands import SetParams, SetSettings
 from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import qt_listener, signals_blocked
-from layerloom.gui.training.background import BackgroundCall, CallKeeper
 from layerloom.gui.training.setup.dataset_preview import DatasetPreview
 from layerloom.gui.training.setup.file_options import FileOptionsForm
 from layerloom.gui.training.setup.fit import Fix, input_fix, output_fix
