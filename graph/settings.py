@@ -10,7 +10,7 @@ two tuples and nothing else:
   :func:`check_setting` and :func:`check_rules`;
 - ``TrainSettings`` and ``DatasetSettings`` (:mod:`backend.training.settings`) check
   their values with :func:`check_values`;
-- the set-up form (:mod:`gui.training.setup_panel`) builds its fields from them, with
+- the set-up form (:mod:`gui.training.setup.setup_panel`) builds its fields from them, with
   the same editor factory as a layer's property form;
 - ``layerloom train`` (:mod:`backend.cli.settings_options`) makes its options from the
   settings that have a ``flag``.

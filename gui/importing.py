@@ -2,8 +2,8 @@
 
 The import itself (:mod:`layerloom.backend.importers`) traces the model, maps it, compiles
 the graph and checks its outputs; for a PyTorch file it also runs the file's code.
-That takes a second or more, so it runs in an :class:`ImportWorker` thread that
-touches no widget: it reports through signals connected to bound methods of
+That takes a second or more, so it runs in a
+:class:`~layerloom.gui.background.BackgroundCall` thread that touches no widget: it reports through signals connected to bound methods of
 :class:`ModelImport`, which lives on the GUI thread (a lambda would run in the
 worker's thread instead). While it runs, the status bar shows a busy indicator
 and the window stays usable.
@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QWidget
+
+from layerloom.gui.background import BackgroundCall
 
 IMPORT_FILTER = "Models (*.py *.onnx);;PyTorch code (*.py);;ONNX models (*.onnx);;All files (*)"
 SHUTDOWN_WAIT_MS = 60_000  # longest wait for an import still running when the window closes
@@ -102,38 +104,12 @@ def run_import(request: ImportRequest) -> ImportOutcome:
     return ImportOutcome(request, result, list(result.notes))
 
 
-class ImportWorker(QThread):
-    """Runs :func:`run_import` in its own thread.
-
-    Signals
-    -------
-    succeeded(object)
-        The :class:`ImportOutcome`.
-    failed(str)
-        The message to show: the importer's, or the first line of an error the
-        user's code raised in an unexpected place.
-    """
-
-    succeeded = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, request: ImportRequest, parent: QObject | None = None):
-        super().__init__(parent)
-        self.request = request
-
-    def run(self) -> None:
-        try:
-            outcome = run_import(self.request)
-        except ImportFailed as exc:
-            self.failed.emit(str(exc))
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # the user's code may raise anything, SystemExit included
-            lines = str(exc).strip().splitlines()
-            detail = f": {lines[0]}" if lines else ""
-            self.failed.emit(f"importing {self.request.origin} failed with {type(exc).__name__}{detail}")
-        else:
-            self.succeeded.emit(outcome)
+def import_worker(request: ImportRequest, parent: QObject | None = None) -> BackgroundCall:
+    """:func:`run_import` in a thread of its own. Its ``succeeded`` gives the
+    :class:`ImportOutcome`; its ``failed`` the importer's message, or the first line
+    of an error the user's code raised in an unexpected place."""
+    return BackgroundCall(run_import, request, expected=(ImportFailed,), what=f"importing {request.origin}",
+                          parent=parent)
 
 
 class BusyIndicator(QWidget):
@@ -187,8 +163,9 @@ class ModelImport(QObject):
     def __init__(self, window: QMainWindow):
         super().__init__(window)
         self.window = window
-        self.worker: ImportWorker | None = None
-        self._dropped: ImportWorker | None = None
+        self.worker: BackgroundCall | None = None
+        self._dropped: BackgroundCall | None = None
+        self.request: ImportRequest | None = None  # the import running, or the last one
         self._revision = -1  # the graph's revision when the user let it go
         self.busy_indicator = BusyIndicator(window.statusBar())
         window.statusBar().addPermanentWidget(self.busy_indicator)
@@ -226,7 +203,8 @@ class ModelImport(QObject):
         """Run ``request`` in the background; the result arrives on the GUI thread."""
         self._dropped = None
         self._revision = self.window.graph.revision
-        worker = ImportWorker(request, self)
+        self.request = request
+        worker = import_worker(request, self)
         worker.succeeded.connect(self._succeeded)
         worker.failed.connect(self._failed)
         worker.finished.connect(self._ended)
@@ -287,7 +265,7 @@ class ModelImport(QObject):
     def _failed(self, message: str) -> None:
         if self._dropped is not None:
             return
-        name = self.worker.request.origin if self.worker is not None else "the model"
+        name = self.request.origin if self.worker is not None and self.request is not None else "the model"
         self.window.show_error(f"Cannot import {name}", message)
         self.importFinished.emit(False)
 

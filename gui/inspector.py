@@ -10,8 +10,6 @@ the model's values with the editors' signals blocked, so the two never loop.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable
 from typing import Any
 
 import shiboken6
@@ -31,42 +29,8 @@ from layerloom.graph import Event, Graph, GraphError
 from layerloom.graph.model import MAX_LABEL
 from layerloom.gui.commands import Rename, SetParams
 from layerloom.gui.param_editors import make_editor
-from layerloom.gui.qt_util import signals_blocked
-
-
-def human_count(n: int) -> str:
-    """``1234567`` -> ``"1.23 M"``; small numbers stay exact (``"25,120"``)."""
-    n = int(n)
-    if abs(n) < 100_000:
-        return f"{n:,}"
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= factor:
-            return f"{n / factor:.3g} {suffix}"
-    return str(n)
-
-
-def human_bytes(n: int) -> str:
-    """``3_200`` -> ``"3.1 KiB"``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
-def qt_listener(method: Callable[[Event], None]) -> Callable[[Event], None]:
-    """A graph listener calling ``method`` (of a Qt object) only while that object
-    lives: the graph may outlive the widgets that follow it, and an event must
-    never reach a deleted one. Holds the object weakly."""
-    ref = weakref.WeakMethod(method)
-
-    def listener(event: Event) -> None:
-        bound = ref()
-        if bound is not None and shiboken6.isValid(bound.__self__):
-            bound(event)
-
-    return listener
+from layerloom.gui.qt_util import qt_listener, signals_blocked
+from layerloom.gui.readable import human_bytes, human_count
 
 
 def _section(text: str, parent: QWidget) -> QLabel:

@@ -33,10 +33,11 @@ from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
 from layerloom.gui.clipboard import copy_selection, from_mime, to_mime
 from layerloom.gui.document import Document, RecentFiles
 from layerloom.gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
-from layerloom.gui.inspector import Inspector, qt_listener
+from layerloom.gui.inspector import Inspector
 from layerloom.gui.main_window_actions import build_actions, build_menus, build_toolbar
 from layerloom.gui.main_window_status import GraphStatus
 from layerloom.gui.palette import Palette
+from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training import TrainingDock
 from layerloom.gui.user_settings import user_settings
 from layerloom.resources import examples_dir

@@ -11,7 +11,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton
 
 from layerloom.graph import Event, Graph
-from layerloom.gui.inspector import human_bytes, human_count, qt_listener
+from layerloom.gui.qt_util import qt_listener
+from layerloom.gui.readable import human_bytes, human_count
 
 PARAMS_TIP = "Trainable parameters of the whole graph"
 FLOPS_TIP = "Estimated floating-point operations per sample (forward pass)"

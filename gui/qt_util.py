@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QObject
+
+if TYPE_CHECKING:
+    from layerloom.graph import Event
 
 
 @contextmanager
@@ -19,3 +25,17 @@ def signals_blocked(*objects: QObject) -> Iterator[None]:
     finally:
         for obj, was in zip(objects, previous, strict=True):
             obj.blockSignals(was)
+
+
+def qt_listener(method: Callable[[Event], None]) -> Callable[[Event], None]:
+    """A graph listener calling ``method`` (of a Qt object) only while that object
+    lives: the graph may outlive the widgets that follow it, and an event must
+    never reach a deleted one. Holds the object weakly."""
+    ref = weakref.WeakMethod(method)
+
+    def listener(event: Event) -> None:
+        bound = ref()
+        if bound is not None and shiboken6.isValid(bound.__self__):
+            bound(event)
+
+    return listener

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import GraphFileError, load_graph
-from layerloom.gui.inspector import human_count
+from layerloom.gui.readable import human_count
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 # From first steps to whole architectures; other groups follow alphabetically.

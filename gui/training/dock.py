@@ -2,7 +2,9 @@
 
 Layout: the run controls across the top; below them the set-up panel, the loss
 curves (always in view) and tabs for weights, gradient flow, decision boundary,
-confusion matrix, the runs of the session, and Try it.
+confusion matrix, the runs of the session, and Try it. Each view is a row of
+:data:`VIEWS` (a :class:`~layerloom.gui.training.views.live_view.LiveView`): the dock
+builds, shows a run in and refreshes every view through that table alone.
 
 Rules this follows (measured on a prototype): the training thread
 (:class:`~layerloom.gui.training.worker.TrainingWorker`) queues its events and a 100 ms
@@ -40,16 +42,17 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import Event, Graph
-from layerloom.gui.inspector import qt_listener
-from layerloom.gui.training import processes_field
-from layerloom.gui.training.background import CallKeeper
-from layerloom.gui.training.canvas_badges import clear_canvas_badges, set_canvas_badges
-from layerloom.gui.training.devices import torch_devices
+from layerloom.gui.background import CallKeeper
+from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.dock_actions import RunActions
-from layerloom.gui.training.dock_files import ModelFileActions
-from layerloom.gui.training.gil import FramePacer, RunSwitchInterval, gui_first
-from layerloom.gui.training.run_bar import RunBar
-from layerloom.gui.training.run_record import RUN_COLOURS, Run, graph_signature
+from layerloom.gui.training.runs.dock_files import ModelFileActions
+from layerloom.gui.training.runs.run_bar import RunBar
+from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
+from layerloom.gui.training.setup import processes_field
+from layerloom.gui.training.setup.devices import torch_devices
+from layerloom.gui.training.views.canvas_badges import clear_canvas_badges, set_canvas_badges
+from layerloom.gui.training.views.gil import FramePacer, RunSwitchInterval, gui_first
+from layerloom.gui.training.views.live_view import LiveView, ViewRow
 
 DRAIN_MS = 100  # the plots' update period (about 10 Hz) ...
 MAX_DRAIN_MS = 250  # ... slowed down to at most 4 Hz where drawing is expensive
@@ -58,6 +61,19 @@ RUNS_INTERVAL = 1.0  # seconds between updates of the Runs table during a run
 PROGRESS_INTERVAL = 0.5  # seconds between updates of the progress bar
 PRELOAD_DELAY_MS = 1500  # after the window shows, import torch on the GUI thread
 STOP_WAIT_MS = 30_000  # longest wait for a stopped run's thread when closing
+
+
+_VIEWS = "layerloom.gui.training.views"
+_RUNS = "layerloom.gui.training.runs"
+VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
+    ViewRow(f"{_VIEWS}.loss_view.LossView", "loss_view", tab=False),
+    ViewRow(f"{_VIEWS}.weights_view.WeightsView", "weights_view", tab=True),
+    ViewRow(f"{_VIEWS}.gradient_view.GradientView", "gradient_view", tab=True),
+    ViewRow(f"{_VIEWS}.boundary_view.BoundaryView", "boundary_view", tab=True),
+    ViewRow(f"{_VIEWS}.confusion_view.ConfusionView", "confusion_view", tab=True),
+    ViewRow(f"{_RUNS}.runs.RunsPanel", "runs_panel", tab=True),
+    ViewRow(f"{_RUNS}.try_it.TryItPanel", "try_it", tab=True),
+)
 
 
 class TrainingDock(RunActions, ModelFileActions, QDockWidget):
@@ -107,7 +123,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self._secondary_timer.setSingleShot(True)
         self._secondary_timer.setInterval(0)
         self._secondary_timer.timeout.connect(self._refresh_secondary)
-        self._switch_interval = RunSwitchInterval()  # see gui.training.gil
+        self._switch_interval = RunSwitchInterval()  # see gui.training.views.gil
         self.keeper = CallKeeper(self)
 
         self.drain_timer = QTimer(self)
@@ -130,40 +146,33 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         if self._built:
             return
         self._built = True
-        from layerloom.gui.training.boundary_view import BoundaryView
-        from layerloom.gui.training.confusion_view import ConfusionView
-        from layerloom.gui.training.gradient_view import GradientView
-        from layerloom.gui.training.loss_view import LossView
-        from layerloom.gui.training.runs import RunsPanel
-        from layerloom.gui.training.setup_panel import SetupPanel
-        from layerloom.gui.training.try_it import TryItPanel
-        from layerloom.gui.training.weights_view import WeightsView
+        from layerloom.gui.training.setup.setup_panel import SetupPanel
 
         graph, scene = self.graph, self.scene
         self.run_bar = RunBar()
         self.setup = SetupPanel(graph, self.undo_stack, self._base_dir)
-        self.loss_view = LossView()
-        self.weights_view = WeightsView()
-        self.gradient_view = GradientView()
-        self.boundary_view = BoundaryView()
-        self.confusion_view = ConfusionView()
-        self.runs_panel = RunsPanel()
-        self.try_it = TryItPanel()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
-        for view, title in ((self.weights_view, "Weights"), (self.gradient_view, "Gradients"),
-                            (self.boundary_view, "Boundary"), (self.confusion_view, "Confusion"),
-                            (self.runs_panel, "Runs"), (self.try_it, "Try it")):
-            self.tabs.addTab(view, title)
+        self.views: list[LiveView] = []  # every view, in the table's order
+        self.tab_views: list[LiveView] = []
+        beside = []
+        for row in VIEWS:
+            view = row.load()()
+            setattr(self, row.attribute, view)
+            self.views.append(view)
+            if row.tab:
+                self.tab_views.append(view)
+                self.tabs.addTab(view, view.title)
+            else:
+                beside.append(view)
+        self._beside = beside
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("trainingSplitter")
-        for widget in (self.setup, self.loss_view, self.tabs):
+        for index, widget in enumerate((self.setup, *beside, self.tabs)):
             self.splitter.addWidget(widget)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 1)
+            self.splitter.setStretchFactor(index, 1 if index else 0)
         self.setup.setMinimumWidth(290)
-        self.splitter.setSizes([330, 480, 480])
+        self.splitter.setSizes([330] + [480] * (len(beside) + 1))
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -384,8 +393,9 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
                 self._progress_updated = now  # numbers that change ten times a second cannot be read
                 self.run_bar.set_progress(run.progress, text, detail, run.eta())
             self._check_graph_changed()
-        if run is self.shown and changed & {"loss", "epoch", "status"}:
-            self.loss_view.refresh()
+        if run is self.shown:  # the views always in view; each skips what it does not draw
+            for view in self._beside:
+                view.refresh(changed)
         # the rest in an event of its own: no single event of the GUI thread runs long
         self._pending |= changed
         if not self._secondary_timer.isActive():
@@ -417,14 +427,10 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
                 if graph.has_node(nid) and graph.node(nid).type == run.graph.node(nid).type}
 
     def _refresh_tabs(self, changed: set[str]) -> None:
-        views = [self.weights_view, self.gradient_view, self.boundary_view, self.confusion_view]
-        if not self.refresh_hidden_views:
-            views = [v for v in views if v is self.tabs.currentWidget()]
-        for view in views:
-            if view is self.confusion_view:
-                view.refresh(force="status" in changed)
-            else:
-                view.refresh()
+        current = self.tabs.currentWidget()
+        for view in self.tab_views:
+            if view is current or self.refresh_hidden_views:
+                view.refresh(changed)
 
     def _status_changed(self, run: Run, worker) -> None:
         if run.status == "running":
@@ -481,9 +487,8 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.run_bar.set_progress(run.progress, f"{run.status} · epoch {run.epoch}", f"step {run.step:,}", None)
         self.runs_panel.update_run(run)
         if run is self.shown:
-            self.try_it.set_run(run)
-            self.loss_view.refresh(force_range=True)
-            self.weights_view.refresh(settle=True)
+            for view in self.views:
+                view.refresh(changed | {"status"}, full=True)
         self._sync_state()
         self.runFinished.emit(run.number)
 
@@ -524,8 +529,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         """Show ``run`` in every view."""
         self.shown = run
         self._update_layers()
-        for view in (self.loss_view, self.weights_view, self.gradient_view, self.boundary_view,
-                     self.confusion_view, self.try_it):
+        for view in self.views:
             view.set_run(run)
         self._overlays_changed(self.runs_panel.ticked())
         self._sync_state()
@@ -540,7 +544,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
 
     def _tab_changed(self, _index: int) -> None:
         widget = self.tabs.currentWidget()
-        if hasattr(widget, "refresh"):
+        if widget is not None:
             widget.refresh()
 
     def _layers_of(self, graph: Graph) -> list[tuple[str, str]]:

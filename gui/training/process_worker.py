@@ -38,15 +38,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread
+from PySide6.QtCore import QObject
 
 from layerloom.backend.training.events import EventsTail
-from layerloom.gui.training.worker import STATS_INTERVAL, ProbeProblem, data_ready, first_line
+from layerloom.gui.training.worker_base import STATS_INTERVAL, ProbeProblem, RunWorker
 
 POLL_S = 0.1  # seconds between two reads of the events file
 KILL_AFTER_S = 15.0  # after Stop, the processes get this long to save and end
@@ -71,10 +70,10 @@ def launcher_message(stderr: str, code: int, reported: str = "") -> str:
     return f"the training processes ended with status {code}{tail}"
 
 
-class ProcessWorker(QThread):
+class ProcessWorker(RunWorker):
     """One run on ``processes`` processes, started and followed from a thread.
 
-    Parameters are those of :class:`~layerloom.gui.training.worker.TrainingWorker`, plus
+    Parameters are those of :class:`~layerloom.gui.training.worker_base.RunWorker`, plus
     ``processes`` (more than 1) and ``folder``: where the run's folder is made
     (the system's temporary folder by default).
 
@@ -92,43 +91,21 @@ class ProcessWorker(QThread):
         run has ended.
     """
 
-    pausable = False
+    object_name = "processWorker"
 
     def __init__(self, graph, training: dict[str, Any], dataset: dict[str, Any], processes: int,
                  base_dir: str | None = None, dataset_obj=None, hist_node: str | None = None,
                  folder: str | None = None, parent: QObject | None = None):
-        super().__init__(parent)
-        from layerloom.backend.training.events import EventQueue
-
-        self.setObjectName("processWorker")
-        self.graph = graph
-        self.training = dict(training)
-        self.dataset = dict(dataset)
-        self.processes = int(processes)
-        self.base_dir = base_dir
-        self.dataset_obj = dataset_obj
-        self.hist_node = hist_node  # measured on rank 0's checkpoints
-        self.queue = EventQueue()
-        self.trainer = None
+        super().__init__(graph, training, dataset, base_dir, dataset_obj, hist_node, parent)
+        self.processes = int(processes)  # hist_node is measured on rank 0's checkpoints
         self.model = None
-        self.data = None
         self.folder: Path | None = None
         self._parent_folder = folder
         self._process: subprocess.Popen | None = None
-        self._lock = threading.Lock()
         self._stop_asked: float | None = None
         self._seen = {"epochs": 0, "step": 0, "began": time.monotonic()}
-        self._probe = None
-        self._probe_failed = False
-        self._next_probe = 0.0
 
     # ---------------------------------------------------------------- control
-    def pause(self) -> None:
-        """Not offered: the processes agree on stopping only."""
-
-    def resume(self) -> None:
-        """Not offered (see :meth:`pause`)."""
-
     def set_lr(self, lr: float) -> None:
         from layerloom.backend.training import SettingsError
 
@@ -155,20 +132,15 @@ class ProcessWorker(QThread):
         return self.model
 
     # -------------------------------------------------------------------- run
-    def run(self) -> None:  # the worker thread
-        from layerloom.backend.training.events import Failed
+    def _abandon(self) -> None:
+        self._kill()
 
-        try:
-            self._run()
-        except Exception as exc:  # never a traceback on the user's screen
-            self._kill()
-            self.queue(Failed(f"training could not start: {type(exc).__name__}: {first_line(exc)}"))
-        finally:
-            if self._process is not None:
-                _LIVE.discard(self._process)
-            if self.folder is not None:
-                shutil.rmtree(self.folder, ignore_errors=True)
-                self.folder = None
+    def _ended(self) -> None:
+        if self._process is not None:
+            _LIVE.discard(self._process)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
     def _run(self) -> None:
         from layerloom.backend.training import train_command
@@ -214,15 +186,8 @@ class ProcessWorker(QThread):
     def _prepare_data(self) -> None:
         """The same split and scaling as the child's (same settings and seed), for
         the boundary's scatter while it runs and Try it after it."""
-        from layerloom.backend.training import DatasetSettings, TrainSettings, prepare_data
-
-        try:
-            settings = TrainSettings.from_dict(self.training)
-            self.data = prepare_data(DatasetSettings.from_dict(self.dataset), seed=settings.seed,
-                                     base_dir=self.base_dir, dataset=self.dataset_obj)
-        except Exception:  # the child reports what is wrong with the data
-            return
-        self.queue(data_ready(self.data))
+        with contextlib.suppress(Exception):  # the child reports what is wrong with the data
+            super()._prepare_data()
 
     def _follow(self, process: subprocess.Popen, tail: EventsTail):
         """Queue rank 0's events until the launcher ends; returns the run's own
@@ -264,9 +229,7 @@ class ProcessWorker(QThread):
             if boundary is not None:
                 self.queue(boundary)
         except Exception as exc:  # a statistic must never end the run
-            self._probe_failed = True
-            self.queue(ProbeProblem(f"the weights are not shown for this run ({type(exc).__name__}: "
-                                    f"{first_line(exc)})"))
+            self._report_probe(exc, "the weights are not shown for this run")
             return
         cost = time.monotonic() - began
         self._next_probe = began + max(STATS_INTERVAL, cost / PROBE_SHARE)
@@ -303,7 +266,7 @@ class ProcessWorker(QThread):
 
     def _read_model(self, path: Path, final) -> None:
         from layerloom.backend.training.events import Failed
-        from layerloom.gui.training.model_files import ModelFileError, open_trained
+        from layerloom.gui.training.runs.model_files import ModelFileError, open_trained
 
         try:
             opened = open_trained(path)

@@ -15,120 +15,35 @@ still loading) is kept and applied as soon as it does.
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from PySide6.QtCore import QObject, QThread
+from PySide6.QtCore import QObject
 
-STATS_INTERVAL = 0.5  # seconds between two gradient/histogram measurements
+from layerloom.gui.training.worker_base import STATS_INTERVAL, RunWorker
+
 BOUNDARY_INTERVAL = 0.5  # seconds between two decision-boundary grids
-SCATTER_POINTS = 400  # points of a 2-D dataset shown under the boundary
 
 
-@dataclass(frozen=True)
-class DataReady:
-    """The data of the run is loaded, split and normalised.
-
-    ``scatter_x``/``scatter_y`` are up to :data:`SCATTER_POINTS` validation (or
-    training) samples of a 2-D dataset in normalised units, for the boundary plot.
-    """
-
-    name: str
-    task: str
-    input_shape: tuple[int, ...]
-    num_classes: int | None
-    class_names: tuple[str, ...]
-    train_size: int
-    val_size: int
-    scatter_x: np.ndarray | None = None
-    scatter_y: np.ndarray | None = None
-    kind: str = field(default="data", init=False)
-
-
-@dataclass(frozen=True)
-class ProbeProblem:
-    """A live statistic could not be measured; training goes on without it."""
-
-    message: str
-    kind: str = field(default="probe_problem", init=False)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def data_ready(data) -> DataReady:
-    """The :class:`DataReady` event of prepared data (a ``TrainingData``)."""
-    train, val = data.train, data.val
-    source = val if val is not None and len(val) else train
-    sx = sy = None
-    if tuple(train.input_shape) == (2,) and train.input_dtype == "float":
-        pick = np.random.default_rng(0).permutation(len(source))[:SCATTER_POINTS]
-        sx, sy = np.asarray(source.x[pick], np.float32), np.asarray(source.y[pick])
-    names = tuple(train.class_names or ()) if train.task == "classification" else ()
-    return DataReady(train.name, train.task, tuple(train.input_shape), train.num_classes, names,
-                     len(train), len(val) if val is not None else 0, sx, sy)
-
-
-class TrainingWorker(QThread):
+class TrainingWorker(RunWorker):
     """One training run in its own thread.
 
-    Parameters
-    ----------
-    graph : Graph
-        A snapshot of the graph to train (``graph.copy()``); the user may go on
-        editing the document meanwhile.
-    training, dataset : dict
-        The graph's ``training`` and ``dataset`` sections.
-    base_dir : str, optional
-        Folder of the ``.loom`` file, for relative data paths.
-    dataset_obj : Dataset, optional
-        The dataset already loaded for the preview (saves loading it twice).
-    hist_node : str, optional
-        Node whose weight histogram is measured (the layer on screen).
-
-    Attributes
-    ----------
-    queue : EventQueue
-        Everything the run reports, oldest first.
-    trainer : Trainer or None
-        The backend trainer once created (the model lives in ``trainer.model``).
-    data : TrainingData or None
-        The prepared data, for Try it after the run.
+    Parameters are those of :class:`~layerloom.gui.training.worker_base.RunWorker`;
+    ``trainer.model`` is the model being trained.
     """
 
-    pausable = True  # pause, resume and a new learning rate are offered
+    pausable = True
+    object_name = "trainingWorker"
 
     def __init__(self, graph, training: dict[str, Any], dataset: dict[str, Any],
                  base_dir: str | None = None, dataset_obj=None, hist_node: str | None = None,
                  parent: QObject | None = None):
-        super().__init__(parent)
-        from layerloom.backend.training.events import EventQueue
-
-        self.setObjectName("trainingWorker")
-        self.graph = graph
-        self.training = dict(training)
-        self.dataset = dict(dataset)
-        self.base_dir = base_dir
-        self.dataset_obj = dataset_obj
-        self.hist_node = hist_node  # read by the training thread; a str swap is atomic
-        self.queue = EventQueue()
-        self.trainer = None
-        self.data = None
-        self.settings = None
-        self._lock = threading.Lock()
+        super().__init__(graph, training, dataset, base_dir, dataset_obj, hist_node, parent)
         self._want_stop = False
         self._want_pause = False
         self._pending_lr: float | None = None
-        self._probe = None
         self._last_stats = 0.0
         self._last_boundary = 0.0
-        self._next_probe = 0.0  # clock time (perf_counter) at which a probe is next due
-        self._probe_failed = False
 
     # ---------------------------------------------------------------- control
     def pause(self) -> None:
@@ -163,35 +78,16 @@ class TrainingWorker(QThread):
         return trainer.model.to("cpu") if trainer is not None and trainer.model is not None else None
 
     # -------------------------------------------------------------------- run
-    def run(self) -> None:  # the training thread
-        from layerloom.backend.training.events import Failed
-
-        try:
-            self._run()
-        except Exception as exc:  # never a traceback on the user's screen
-            self.queue(Failed(f"training could not start: {type(exc).__name__}: {first_line(exc)}"))
-
     def _run(self) -> None:
         from layerloom.backend.datasets import DatasetError
-        from layerloom.backend.training import (
-            DatasetSettings,
-            Failed,
-            SettingsError,
-            Trainer,
-            TrainSettings,
-            prepare_data,
-        )
+        from layerloom.backend.training import Failed, SettingsError, Trainer
 
         try:
-            self.settings = settings = TrainSettings.from_dict(self.training)
-            dataset_settings = DatasetSettings.from_dict(self.dataset)
-            self.data = data = prepare_data(dataset_settings, seed=settings.seed,
-                                            base_dir=self.base_dir, dataset=self.dataset_obj)
+            data = self._prepare_data()
         except (SettingsError, DatasetError) as exc:
             self.queue(Failed(str(exc)))
             return
-        self.queue(data_ready(data))
-        trainer = Trainer(self.graph, data.train, data.val, settings, on_event=self._consume,
+        trainer = Trainer(self.graph, data.train, data.val, self.settings, on_event=self._consume,
                           normalisation=data.normalisation, step_every=1)
         with self._lock:
             self.trainer = trainer
@@ -244,7 +140,7 @@ class TrainingWorker(QThread):
             self._probe = LiveProbe(trainer.model, trainer.module_nodes, order, probe,
                                     trainer.objective, trainer.train_data.task, trainer.settings.seed)
         except Exception as exc:
-            self._report_probe(exc)
+            self._report_probe(exc, "live statistics are off for this run")
 
     def _measure(self, now: float, force: bool = False) -> None:
         probe, trainer = self._probe, self.trainer
@@ -258,15 +154,9 @@ class TrainingWorker(QThread):
                 self._last_boundary = now
                 self.queue(probe.boundary(trainer.step))
         except Exception as exc:  # a statistic must never end the run
-            self._report_probe(exc)
+            self._report_probe(exc, "live statistics are off for this run")
             return
         due = self._last_stats + STATS_INTERVAL
         if probe.grid is not None:
             due = min(due, self._last_boundary + BOUNDARY_INTERVAL)
         self._next_probe = due
-
-    def _report_probe(self, exc: Exception) -> None:
-        self._probe_failed = True
-        self._next_probe = float("inf")
-        self.queue(ProbeProblem(f"live statistics are off for this run ({type(exc).__name__}: "
-                                f"{first_line(exc)})"))

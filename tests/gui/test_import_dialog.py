@@ -15,7 +15,7 @@ from layerloom.backend.importers import import_file, import_onnx
 from layerloom.graph import Graph
 from layerloom.gui.import_dialog import ImportDialog, ask_import_options
 from layerloom.gui.importing import ImportRequest
-from layerloom.gui.training.run_record import graph_signature
+from layerloom.gui.training.runs.run_record import graph_signature
 from tests.backend.test_import_options import CLASSES_SOURCE
 from tests.gui.test_window_helpers import UnexpectedDialog, make_window
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from layerloom.gui.commands import MoveNodes, SetParams
-from layerloom.gui.training.canvas_badges import canvas_badges
+from layerloom.gui.training.views.canvas_badges import canvas_badges
 from tests.gui.test_training_helpers import make_host, moons_mlp, one_thread, steps_during, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -22,7 +22,7 @@ from layerloom.gui.param_editors import (
     TextEditor,
     make_editor,
 )
-from layerloom.gui.training.setup_panel import SetupPanel
+from layerloom.gui.training.setup.setup_panel import SetupPanel
 from tests.gui.test_training_helpers import wait_for
 
 
@@ -206,7 +206,7 @@ def test_a_check_answered_after_another_file_was_chosen_is_dropped(qtbot, tmp_pa
 def test_an_edit_made_while_a_refused_one_is_checked_is_kept(qtbot, tmp_path, monkeypatch):
     import threading
 
-    from layerloom.gui.training import file_options
+    from layerloom.gui.training.setup import file_options
 
     write_table(tmp_path)
     panel = open_panel(qtbot, tmp_path, "table.csv")

@@ -2,7 +2,7 @@
 panel, and a run of ``layerloom train --nproc 2`` followed from the dock.
 
 The machine that runs the tests has no GPU; the dock asks
-:func:`layerloom.gui.training.processes_field.gpu_count`, which the tests replace, and
+:func:`layerloom.gui.training.setup.processes_field.gpu_count`, which the tests replace, and
 device Auto then trains the two processes on the CPU with gloo, for real.
 """
 
@@ -16,8 +16,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from layerloom.gui.training import processes_field
 from layerloom.gui.training.process_worker import ProcessWorker, launcher_message
+from layerloom.gui.training.setup import processes_field
 from tests.gui.test_training_helpers import make_host, moons_mlp, one_thread, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -24,16 +24,16 @@ from layerloom.backend.training.events import (
     Step,
 )
 from layerloom.graph import Graph
-from layerloom.gui.training.canvas_badges import (
+from layerloom.gui.training.runs.run_record import HIST_HISTORY, HistHistory, Run, graph_signature
+from layerloom.gui.training.setup.fit import input_fix, last_dense, output_fix
+from layerloom.gui.training.views.canvas_badges import (
     canvas_badges,
     clear_canvas_badges,
     set_canvas_badges,
 )
-from layerloom.gui.training.fit import input_fix, last_dense, output_fix
-from layerloom.gui.training.health import grad_health
-from layerloom.gui.training.run_record import HIST_HISTORY, HistHistory, Run, graph_signature
-from layerloom.gui.training.series import BoundedSeries, finite_range, smooth
-from layerloom.gui.training.weights_view import history_image
+from layerloom.gui.training.views.health import grad_health
+from layerloom.gui.training.views.series import BoundedSeries, finite_range, smooth
+from layerloom.gui.training.views.weights_view import history_image
 from tests.gui.test_training_helpers import moons_mlp
 
 
@@ -223,7 +223,7 @@ def test_interpreter_lock_hand_over_is_restored():
     import sys
     import threading
 
-    from layerloom.gui.training.gil import (
+    from layerloom.gui.training.views.gil import (
         DRAW_SWITCH_INTERVAL,
         RUN_SWITCH_INTERVAL,
         RunSwitchInterval,
@@ -249,7 +249,7 @@ def test_interpreter_lock_hand_over_is_restored():
 
 
 def test_frame_pacer_slows_the_plots_when_drawing_costs_too_much(monkeypatch):
-    from layerloom.gui.training import gil
+    from layerloom.gui.training.views import gil
 
     class Timer:
         def __init__(self):
@@ -287,7 +287,7 @@ def test_frame_pacer_slows_the_plots_when_drawing_costs_too_much(monkeypatch):
 
 
 def test_live_curves_draw_about_one_point_per_pixel_column(qtbot):
-    from layerloom.gui.training.loss_view import LossView
+    from layerloom.gui.training.views.loss_view import LossView
 
     view = LossView()
     qtbot.addWidget(view)
@@ -311,8 +311,8 @@ def test_live_curves_draw_about_one_point_per_pixel_column(qtbot):
 
 
 def test_x_views_grow_into_the_run_and_y_views_start_at_zero():
-    from layerloom.gui.training.plot_style import x_view_end
-    from layerloom.gui.training.series import from_zero
+    from layerloom.gui.training.views.plot_style import x_view_end
+    from layerloom.gui.training.views.series import from_zero
 
     assert x_view_end(0, 100, 10_000) == 200  # room to double into
     assert x_view_end(0, 2_000, 10_000) == 4_000
@@ -325,7 +325,7 @@ def test_x_views_grow_into_the_run_and_y_views_start_at_zero():
 
 
 def test_a_followed_run_moves_its_x_view_a_few_times_and_shows_it_whole_from_half_way(qtbot):
-    from layerloom.gui.training import plot_style as ps
+    from layerloom.gui.training.views import plot_style as ps
 
     widget = ps.graphics_widget()
     qtbot.addWidget(widget)

@@ -1,4 +1,5 @@
-"""Run one slow call (load a dataset, export a model) off the GUI thread.
+"""Run one slow call (load a dataset, export a model, import a model) off the GUI
+thread: one worker class for every such job.
 
 The result, or the error's message, comes back through a signal connected to a
 bound method of a main-thread object, so the receiving code runs on the GUI
@@ -18,34 +19,54 @@ from PySide6.QtCore import QObject, QThread, Signal
 class BackgroundCall(QThread):
     """``fn(*args)`` in a thread of its own.
 
+    Parameters
+    ----------
+    fn, args
+        The call. It touches no widget.
+    expected : tuple of exception types
+        Errors the user can cause, whose message is for the user as it is.
+    what : str, optional
+        What the call does, for the message of an unexpected error
+        (``"importing model.py:Net"`` gives ``"importing model.py:Net failed with
+        ValueError: ..."``).
+
     Signals
     -------
     succeeded(object)
         The return value.
     failed(str)
-        The error's message (``Type: message`` for an unexpected error type).
+        The error's message: an expected error's own, else ``Type: first line``
+        (after ``what failed with`` where ``what`` is given).
     """
 
     succeeded = Signal(object)
     failed = Signal(str)
 
     def __init__(self, fn: Callable[..., Any], *args: Any, expected: tuple[type, ...] = (),
-                 parent: QObject | None = None):
+                 what: str = "", parent: QObject | None = None):
         super().__init__(parent)
         self.fn = fn
         self.args = args
         self.expected = expected
+        self.what = what
 
     def run(self) -> None:
         try:
             result = self.fn(*self.args)
         except self.expected as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # an unexpected error still only shows its first line
-            text = str(exc).strip().splitlines()
-            self.failed.emit(f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": "))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # user code (an imported model) may raise anything, SystemExit included
+            self.failed.emit(self.unexpected_message(exc))
         else:
             self.succeeded.emit(result)
+
+    def unexpected_message(self, exc: BaseException) -> str:
+        """An unexpected error in one line: its type and the first line of its message."""
+        lines = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        return f"{self.what} failed with {text}" if self.what else text
 
 
 class CallKeeper(QObject):

@@ -12,14 +12,16 @@ training thread measures), at most twice a second.
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from layerloom.gui.qt_util import signals_blocked
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import HistHistory, Run, growing_until
+from layerloom.gui.training.runs.run_record import HistHistory, Run, growing_until
+from layerloom.gui.training.views import plot_style as ps
 
 VALUE_BINS = 48  # rows of the history image
 COLUMNS = 160  # columns of the history image (steps, resampled)
@@ -65,6 +67,8 @@ class WeightsView(QWidget):
     layerChosen(str)
         The user picked a layer here (the dock tells the training thread).
     """
+
+    title = "Weights"
 
     layerChosen = Signal(str)
 
@@ -143,9 +147,10 @@ class WeightsView(QWidget):
         self.refresh()
         self.hist_follow.follow()
 
-    def refresh(self, settle: bool = False) -> None:
-        """Redraw when the shown layer got a new histogram (``settle``: the run has
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Redraw when the shown layer got a new histogram (``full``: the run has
         ended; fit the history's step axis to the steps it reached)."""
+        settle = full
         run, node_id = self.run, self.layer
         history = run.hist.get(node_id) if run is not None and node_id else None
         key = (id(run), node_id, history.version if history else -1)

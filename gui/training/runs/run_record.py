@@ -1,7 +1,7 @@
 """One training run as the dock remembers it: settings, curves, latest statistics.
 
 Every run of the session is kept (the Runs tab overlays their curves), so a
-record holds only bounded data: :class:`~layerloom.gui.training.series.BoundedSeries`
+record holds only bounded data: :class:`~layerloom.gui.training.views.series.BoundedSeries`
 curves, the latest statistics, and a bounded history of weight histograms per
 layer. :meth:`Run.apply` folds the events of the training thread into it and
 says which views need a redraw. No Qt here.
@@ -19,7 +19,7 @@ import numpy as np
 
 from layerloom.graph import Graph
 from layerloom.graph.settings import defaults
-from layerloom.gui.training.series import BoundedSeries
+from layerloom.gui.training.views.series import BoundedSeries
 
 # Colour of each run's curves (the same in every view and in the Runs list).
 RUN_COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2",

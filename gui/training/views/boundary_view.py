@@ -10,14 +10,16 @@ Coordinates are those the model sees (inputs after normalisation).
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.runs.run_record import Run
+from layerloom.gui.training.views import plot_style as ps
 
 CLASS_COLOURS = ("#f97316", "#2563eb", "#16a34a", "#9333ea", "#dc2626", "#0891b2",
                  "#ca8a04", "#db2777", "#4b5563", "#65a30d")
@@ -54,6 +56,8 @@ def ramp(values: np.ndarray) -> np.ndarray:
 class BoundaryView(QWidget):
     """The Boundary tab (objectName ``boundaryView``)."""
 
+    title = "Boundary"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("boundaryView")
@@ -84,7 +88,8 @@ class BoundaryView(QWidget):
         self._points_for = None
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Redraw for new data or a new grid (see :meth:`LiveView.refresh`)."""
         run = self.run
         data = run.data if run is not None else None
         if data is not None and self._points_for is not data:

@@ -18,8 +18,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFrame, QGraphicsItem
 
-from layerloom.gui.training.gil import gui_first
-from layerloom.gui.training.labels import steady_label  # noqa: F401  (the views take it from here)
+from layerloom.gui.training.views.gil import gui_first
+from layerloom.gui.training.views.labels import steady_label  # noqa: F401  (the views take it from here)
 
 RANGE_INTERVAL = 1.0  # seconds between two automatic fits of a plot
 BACKGROUND = "#ffffff"

@@ -15,7 +15,12 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem
 
 from layerloom.gui.canvas import theme
-from layerloom.gui.training.health import HEALTH_COLOURS, HEALTH_WORDS, format_norm, grad_health
+from layerloom.gui.training.views.health import (
+    HEALTH_COLOURS,
+    HEALTH_WORDS,
+    format_norm,
+    grad_health,
+)
 
 HEIGHT = 16.0
 PAD = 5.0

@@ -6,12 +6,13 @@ and validation) and the learning rate. Runs ticked in the Runs tab are drawn ove
 the loss plot in their own colours, to compare learning rates or architectures.
 
 Redraws only what changed since the last redraw (series carry a version), and the
-ranges follow the data at most once a second (:mod:`layerloom.gui.training.plot_style`).
+ranges follow the data at most once a second (:mod:`layerloom.gui.training.views.plot_style`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Set
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -25,19 +26,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import Run, growing_until
-from layerloom.gui.training.series import finite_range, from_zero, smooth
+from layerloom.gui.training.runs.run_record import Run, growing_until
+from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.series import finite_range, from_zero, smooth
 
 VAL_COLOUR = "#ea580c"
 LR_COLOUR = "#7c3aed"
 DEFAULT_SMOOTHING = 0.9  # per-step losses are noisy: TensorBoard's 0.6 leaves a band
 MAX_SYMBOLS = 40  # epoch curves show a dot per epoch up to this many epochs
 SLOW_INTERVAL = 0.5  # seconds between redraws of the once-an-epoch curves
+DRAWN_FROM = frozenset({"loss", "epoch", "status"})  # what the run changed that this view draws
 
 
 class LossView(QWidget):
     """The Loss tab (objectName ``lossView``)."""
+
+    title = "Loss"
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -120,7 +124,7 @@ class LossView(QWidget):
         self._versions.clear()
         for item in (self.val, self.train_metric, self.val_metric):
             item.setSymbol("o")
-        self.refresh(force_range=True)
+        self.refresh(full=True)
 
     def set_overlays(self, runs: list[Run]) -> None:
         """Draw these runs' smoothed training and validation losses over the plot."""
@@ -137,15 +141,19 @@ class LossView(QWidget):
             self.legend.removeItem(val)
             self._overlay_items += [train, val]
         self._versions.pop("overlays", None)
-        self.refresh(force_range=True)
+        self.refresh(full=True)
 
-    def refresh(self, force_range: bool = False) -> None:
-        """Redraw the curves whose data changed; fit ranges at most once a second.
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Redraw the curves whose data changed; fit ranges at most once a second
+        (at once when ``full``). See :meth:`LiveView.refresh`.
 
-        The training loss is redrawn at every call (about 10 Hz); validation,
-        metric and learning-rate curves, which change once an epoch, at most
-        twice a second.
+        The training loss is redrawn at every call with new losses, epochs or
+        status (about 10 Hz); validation, metric and learning-rate curves, which
+        change once an epoch, at most twice a second.
         """
+        if changed is not None and not full and not changed & DRAWN_FROM:
+            return
+        force_range = full
         run = self.run
         weight = self.smoothing_weight
         now = time.monotonic()

@@ -31,8 +31,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
 from layerloom.graph import Param
+from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.param_editors import make_editor
-from layerloom.gui.training.background import BackgroundCall, CallKeeper
 
 if TYPE_CHECKING:
     from layerloom.backend.datasets import FileKind

@@ -16,9 +16,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from layerloom.graph import Graph
-from layerloom.gui.training.background import BackgroundCall
-from layerloom.gui.training.model_files import ModelFileError, data_for, open_trained, save_trained
-from layerloom.gui.training.run_record import RUN_COLOURS, Run, graph_signature
+from layerloom.gui.background import BackgroundCall
+from layerloom.gui.training.runs.model_files import ModelFileError, data_for, open_trained, save_trained
+from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
 
 WEIGHTS_FILTER = "LayerLoom weights (*.safetensors);;All files (*)"
 
@@ -149,7 +149,7 @@ class ModelFileActions:
         run = self.shown
         if run is None or run.model is None or run.active:
             return None
-        from layerloom.gui.training.export_dialog import ExportDialog
+        from layerloom.gui.training.runs.export_dialog import ExportDialog
 
         self.preload()
         dialog = ExportDialog(run.graph, run.model, self._base_dir() or str(Path.home()),

@@ -8,14 +8,15 @@ of its row (the recall of that class), and its text the count (for up to
 from __future__ import annotations
 
 import time
+from collections.abc import Set
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.runs.run_record import Run
+from layerloom.gui.training.views import plot_style as ps
 
 MAX_TEXT_CLASSES = 12
 REDRAW_INTERVAL = 0.5  # seconds
@@ -31,6 +32,8 @@ def _lut() -> np.ndarray:
 
 class ConfusionView(QWidget):
     """The Confusion tab (objectName ``confusionView``)."""
+
+    title = "Confusion"
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -63,11 +66,12 @@ class ConfusionView(QWidget):
         self.run = run
         self._drawn = None
         self._range = None
-        self.refresh(force=True)
+        self.refresh(full=True)
 
-    def refresh(self, force: bool = False) -> None:
-        """Redraw for a new matrix, at most twice a second unless ``force``
-        (a small model can finish several epochs a second)."""
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Redraw for a new matrix, at most twice a second unless ``full`` or the
+        run's status changed (a small model can finish several epochs a second)."""
+        force = full or (changed is not None and "status" in changed)
         confusion = self.run.confusion if self.run is not None else None
         if confusion is self._drawn:
             return

@@ -10,6 +10,7 @@ never disturbs a run.
 
 from __future__ import annotations
 
+from collections.abc import Set
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -25,9 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.gui.qt_util import signals_blocked
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.dataset_preview import thumbnail
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.setup.dataset_preview import thumbnail
+from layerloom.gui.training.runs.run_record import Run
 
 TOP_CLASSES = 10
 IMAGE_SIZE = 140
@@ -35,6 +36,8 @@ IMAGE_SIZE = 140
 
 class TryItPanel(QWidget):
     """The Try it tab (objectName ``tryItPanel``)."""
+
+    title = "Try it"
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -110,6 +113,12 @@ class TryItPanel(QWidget):
         with signals_blocked(self.sample):
             self.sample.setRange(0, len(self._samples()) - 1)
         self.try_sample(self.sample.value())
+
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Once the run has ended (``full``), try its trained model; during a run
+        there is no model to try."""
+        if full:
+            self.set_run(self.run)
 
     @property
     def ready(self) -> bool:

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.boundary_view import class_colour
+from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.boundary_view import class_colour
 
 PREVIEW_ROWS = 5
 PREVIEW_IMAGES = 6

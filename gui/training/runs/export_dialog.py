@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.gui.training.background import BackgroundCall, CallKeeper
+from layerloom.gui.background import BackgroundCall, CallKeeper
 
 # format name -> (menu text, suffix, file-dialog filter)
 FORMATS = {

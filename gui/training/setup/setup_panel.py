@@ -3,11 +3,11 @@
 Dataset: a picker of the built-ins (grouped as in the registry) and of user data
 (Open Data… for any registered kind of file: CSV, NumPy ``.npz``, an image folder,
 MNIST IDX files), the
-dataset's options (a file's: :mod:`~layerloom.gui.training.file_options`), its preview and
+dataset's options (a file's: :mod:`~layerloom.gui.training.setup.file_options`), its preview and
 shapes, normalisation and validation share, and buttons that fit the graph's
 Input node and last Dense layer to the data.
 Training: optimizer, learning rate, batch size, epochs, loss, schedule, seed,
-device, processes (several GPUs: :mod:`~layerloom.gui.training.processes_field`) and mixed
+device, processes (several GPUs: :mod:`~layerloom.gui.training.setup.processes_field`) and mixed
 precision, and a few advanced knobs.
 
 The fields are built from the settings' one declaration (:mod:`layerloom.graph.settings`,
@@ -50,15 +50,14 @@ from PySide6.QtWidgets import (
 
 from layerloom.graph import Event, Graph, GraphError, Param, ParamError
 from layerloom.graph.settings import check_values, declared, defaults
+from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.commands import SetParams, SetSettings
-from layerloom.gui.inspector import qt_listener
 from layerloom.gui.param_editors import make_editor
-from layerloom.gui.qt_util import signals_blocked
-from layerloom.gui.training.background import BackgroundCall, CallKeeper
-from layerloom.gui.training.dataset_preview import DatasetPreview
-from layerloom.gui.training.file_options import FileOptionsForm
-from layerloom.gui.training.fit import Fix, input_fix, output_fix
-from layerloom.gui.training.processes_field import ProcessesField
+from layerloom.gui.qt_util import qt_listener, signals_blocked
+from layerloom.gui.training.setup.dataset_preview import DatasetPreview
+from layerloom.gui.training.setup.file_options import FileOptionsForm
+from layerloom.gui.training.setup.fit import Fix, input_fix, output_fix
+from layerloom.gui.training.setup.processes_field import ProcessesField
 
 OPEN_FILE = "\0open-file"
 OPEN_FOLDER = "\0open-folder"

@@ -8,6 +8,7 @@ run shown).
 
 from __future__ import annotations
 
+from collections.abc import Set
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.gui.training.run_record import Run
+from layerloom.gui.training.runs.run_record import Run
 
 COLUMNS = ("Run", "State", "Loss", "Val loss", "Metric", "Steps")
 
@@ -45,6 +46,8 @@ class RunsPanel(QWidget):
     runChosen(int)
         The number of the run the user selected, to show in every tab.
     """
+
+    title = "Runs"
 
     overlaysChanged = Signal(list)
     runChosen = Signal(int)
@@ -95,6 +98,22 @@ class RunsPanel(QWidget):
                     self.table.selectRow(row)
         finally:
             self._filling = False
+
+    def set_run(self, run: Run | None) -> None:
+        """Select the row of ``run``, the run every view shows (without asking
+        for it again through ``runChosen``)."""
+        row = self._row_of(run.number) if run is not None else None
+        if row is None:
+            return
+        self._filling = True
+        try:
+            self.table.selectRow(row)
+        finally:
+            self._filling = False
+
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Nothing to redraw for the shown run: the rows follow every run, through
+        :meth:`update_run`."""
 
     def update_run(self, run: Run) -> None:
         """Refresh one run's row (state and numbers)."""

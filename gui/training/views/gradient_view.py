@@ -1,7 +1,7 @@
 """Gradient flow: each layer's gradient norm, in graph order, on a log scale.
 
 One bar per layer with weights, coloured from healthy to vanishing or exploding
-(:mod:`layerloom.gui.training.health`), so a gradient that dies out towards the input, or
+(:mod:`layerloom.gui.training.views.health`), so a gradient that dies out towards the input, or
 blows up, shows at a glance. Updated with every statistics measurement (at most
 twice a second).
 """
@@ -9,13 +9,15 @@ twice a second).
 from __future__ import annotations
 
 import math
+from collections.abc import Set
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from layerloom.gui.training import plot_style as ps
-from layerloom.gui.training.health import (
+from layerloom.gui.training.runs.run_record import Run
+from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.health import (
     EXPLODING,
     HEALTH_COLOURS,
     HEALTH_WORDS,
@@ -23,7 +25,6 @@ from layerloom.gui.training.health import (
     format_norm,
     grad_health,
 )
-from layerloom.gui.training.run_record import Run
 
 FLOOR = -12.0  # log10 of the smallest norm drawn (zero gradients sit here)
 MAX_LABEL = 12
@@ -43,6 +44,8 @@ class LogAxis(pg.AxisItem):
 
 class GradientView(QWidget):
     """The Gradients tab (objectName ``gradientView``)."""
+
+    title = "Gradients"
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,7 +79,8 @@ class GradientView(QWidget):
         self._drawn = None
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        """Redraw when the run has new statistics (see :meth:`LiveView.refresh`)."""
         run = self.run
         stats = run.stats if run is not None else None
         if (id(run), id(stats)) == self._drawn:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.gui.training.labels import steady_label
+from layerloom.gui.training.views.labels import steady_label
 
 MESSAGE_STYLES = {
     "info": "color: #334155",
