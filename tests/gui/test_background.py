@@ -54,8 +54,8 @@ def test_the_import_runs_in_a_background_call(qtbot, tmp_path, monkeypatch):
 
 def test_the_keeper_waits_for_its_calls(qtbot):
     keeper = CallKeeper()
-    call = keeper.start(BackgroundCall(sum, [1, 2]))
-    with qtbot.waitSignal(call.finished, timeout=5000):
-        pass
+    call = BackgroundCall(sum, [1, 2])
+    with qtbot.waitSignal(call.finished, timeout=5000):  # listening before it starts
+        keeper.start(call)
     keeper.wait_all()
     assert not keeper.busy
