@@ -17,7 +17,12 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from layerloom.graph import Graph
 from layerloom.gui.background import BackgroundCall
-from layerloom.gui.training.runs.model_files import ModelFileError, data_for, open_trained, save_trained
+from layerloom.gui.training.runs.model_files import (
+    ModelFileError,
+    data_for,
+    open_trained,
+    save_trained,
+)
 from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
 
 WEIGHTS_FILTER = "LayerLoom weights (*.safetensors);;All files (*)"

@@ -9,6 +9,7 @@ run shown).
 from __future__ import annotations
 
 from collections.abc import Set
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (

@@ -11,6 +11,7 @@ never disturbs a run.
 from __future__ import annotations
 
 from collections.abc import Set
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -26,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.gui.qt_util import signals_blocked
-from layerloom.gui.training.views import plot_style as ps
-from layerloom.gui.training.setup.dataset_preview import thumbnail
 from layerloom.gui.training.runs.run_record import Run
+from layerloom.gui.training.setup.dataset_preview import thumbnail
+from layerloom.gui.training.views import plot_style as ps
 
 TOP_CLASSES = 10
 IMAGE_SIZE = 140
