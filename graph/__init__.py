@@ -27,11 +27,11 @@ from layerloom.graph.inference import Analysis, NodeInfo, analyse, validate
 from layerloom.graph.layout import auto_layout, layered_positions
 from layerloom.graph.model import Edge, Event, Graph, Node
 from layerloom.graph.params import Param
-from layerloom.graph.registry import CATEGORIES, REGISTRY, LayerSpec
+from layerloom.graph.registry import CATEGORIES, REGISTRY, Example, LayerSpec
 from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 __all__ = [
-    "CATEGORIES", "FORMAT", "FORMAT_VERSION", "REGISTRY", "SUFFIX",
+    "CATEGORIES", "Example", "FORMAT", "FORMAT_VERSION", "REGISTRY", "SUFFIX",
     "Analysis", "ConnectionRefused", "Edge", "Event", "Graph", "GraphError", "GraphFileError",
     "GraphInvalidError", "LayerSpec", "Node", "NodeInfo", "Param", "ParamError", "ShapeError",
     "TensorSpec", "UnknownLayerError",

@@ -22,17 +22,50 @@ CATEGORIES = (
     "Core",
     "Convolution",
     "Pooling",
+    "Resampling",
     "Normalisation",
     "Activation",
     "Recurrent",
     "Attention",
     "Merge",
+    "Math",
+    "Tensor",
 )
 
 Params = Mapping[str, Any]
 Inputs = Mapping[str, TensorSpec]
 ShapeRule = Callable[[Params, Inputs], dict[str, TensorSpec]]
 CountRule = Callable[[Params, Inputs, Mapping[str, TensorSpec]], int]
+Ports = tuple[str, ...] | Callable[[Params], tuple[str, ...]]
+
+
+@dataclass(frozen=True, eq=False)
+class Example:
+    """A small, valid use of a layer type: what it receives on each input port and
+    the params it is given (the rest are the defaults).
+
+    Examples are the layer's documentation (``layerloom layers NAME``) and its
+    test: the parity suite builds each example, checks the shape rule against
+    torch on variations of it, and sends it through every export and importer.
+
+    Parameters
+    ----------
+    inputs : mapping
+        Input port -> :class:`TensorSpec` of one sample.
+    params : mapping
+        Params other than the defaults.
+    high : int
+        Token ids (``long`` inputs) are drawn from ``[0, high)``.
+    policy : bool
+        The shape rule refuses some inputs torch would run (on purpose, with a
+        reason in its message); variations it refuses are then not required to
+        fail in torch too.
+    """
+
+    inputs: Mapping[str, TensorSpec]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    high: int = 10
+    policy: bool = False
 
 
 def _no_params(params: Params, ins: Inputs, outs: Mapping[str, TensorSpec]) -> int:
@@ -64,8 +97,8 @@ class LayerSpec:
         :class:`~layerloom.graph.errors.ShapeError` when the inputs do not fit.
     inputs : tuple of str or callable
         Input port names, or ``params -> tuple`` for variadic layers (merges).
-    outputs : tuple of str
-        Output port names.
+    outputs : tuple of str or callable
+        Output port names, or ``params -> tuple`` (Split's ``out1 .. outN``).
     param_count, flops : callable
         ``(params, inputs, outputs) -> int`` estimates per sample.
     keywords : tuple of str
@@ -80,6 +113,9 @@ class LayerSpec:
         The output keeps the input's shape and nothing in the layer depends on it
         (activations, dropout): fitting a graph to a dataset looks through it for
         the layer with a ``width_param``.
+    examples : tuple of Example
+        Small valid uses of the layer (see :class:`Example`); a layer without one
+        is tried on a few standard inputs.
     """
 
     type_id: str
@@ -88,14 +124,15 @@ class LayerSpec:
     doc: str
     params: tuple[Param, ...]
     shape_rule: ShapeRule
-    inputs: tuple[str, ...] | Callable[[Params], tuple[str, ...]] = ("in",)
-    outputs: tuple[str, ...] = ("out",)
+    inputs: Ports = ("in",)
+    outputs: Ports = ("out",)
     param_count: CountRule = _no_params
     flops: CountRule = _elementwise_flops
     keywords: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     width_param: str | None = None
     passes_width: bool = False
+    examples: tuple[Example, ...] = field(default=(), compare=False)
     _by_name: dict[str, Param] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -126,7 +163,7 @@ class LayerSpec:
         return self.inputs(params) if callable(self.inputs) else self.inputs
 
     def output_ports(self, params: Params) -> tuple[str, ...]:
-        return self.outputs
+        return self.outputs(params) if callable(self.outputs) else self.outputs
 
     @property
     def is_input(self) -> bool:
@@ -134,7 +171,7 @@ class LayerSpec:
 
     @property
     def is_output(self) -> bool:
-        return not self.outputs
+        return not callable(self.outputs) and not self.outputs
 
     def infer(self, params: Params, inputs: Inputs) -> dict[str, TensorSpec]:
         outs = self.shape_rule(params, inputs)
@@ -190,14 +227,32 @@ class Registry:
         return {c: specs for c, specs in groups.items() if specs}
 
     def search(self, text: str) -> list[LayerSpec]:
-        """Specs whose name, id or keywords contain every word of ``text``."""
+        """Specs whose name, id or keywords contain every word of ``text``, best
+        first: an exact name or id, then names that start with the text, then
+        names that contain it, then matches in keywords or docs only."""
         words = text.lower().split()
+        query = " ".join(words)
         found = []
-        for spec in self._specs.values():
+        for order, spec in enumerate(self._specs.values()):
             hay = " ".join((spec.name, spec.type_id, spec.category, *spec.keywords)).lower()
             if all(w in hay for w in words):
-                found.append(spec)
-        return found
+                found.append((_rank(spec, query), order, spec))
+        found.sort(key=lambda item: item[:2])
+        return [spec for *_, spec in found]
+
+
+def _rank(spec: LayerSpec, query: str) -> int:
+    names = (spec.name.lower(), spec.type_id, *spec.aliases)
+    squashed = query.replace(" ", "")
+    if query in names or squashed in names:
+        return 0
+    if any(n.startswith(query) or n.startswith(squashed) for n in names):
+        return 1
+    if any(query in n or squashed in n for n in names):
+        return 2
+    if any(query == k for k in spec.keywords):
+        return 3
+    return 4
 
 
 REGISTRY = Registry()

@@ -108,6 +108,8 @@ def _from_signature(module: nn.Module) -> Arguments:
     cls = type(module)
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        if _plain_default(module):
+            return {}  # nn.Sigmoid() on torch 2.13: __init__(*args, **kwargs), nothing to set
         raise ExportError(
             f"cannot read the settings of {cls.__name__} back: its constructor takes *args "
             "or **kwargs"
@@ -128,6 +130,22 @@ def _from_signature(module: nn.Module) -> Arguments:
             raise ExportError(f"the setting {p.name!r} of {cls.__name__} is {value!r}; it cannot be written out")
         values[p.name] = value
     return values
+
+
+def _plain_default(module: nn.Module) -> bool:
+    """Whether ``type(module)()`` builds the same module: it keeps no tensors of
+    its own and shows the same settings as a default one."""
+    cls = type(module)
+    if any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False)):
+        return False
+    try:
+        fresh = cls()
+    except Exception:
+        return False
+    return not list(module.children()) and fresh.extra_repr() == module.extra_repr() and all(
+        _plain(v) and getattr(fresh, k, None) == v
+        for k, v in vars(module).items() if not k.startswith("_") and k != "training"
+    )
 
 
 def _default(cls: type, name: str) -> Any:

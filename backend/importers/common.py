@@ -290,6 +290,13 @@ class GraphBuilder:
             if sources and name in sources:
                 keys[name] = sources[name]
 
+    @staticmethod
+    def port_of(value: Value, port: str, shape: Sequence[int], dtype: str = "float") -> Value:
+        """Another output ``port`` of the node that made ``value`` (Split's
+        ``out2``, a recurrent layer's final state), whose result has ``shape``."""
+        shape = tuple(int(d) for d in shape)
+        return Value(value.node, port, shape, shape, dtype)
+
     def add_output(self, value: Value, label: str = "") -> None:
         value = self.materialise(value)
         node = self.graph.add_node("output", label=clean_label(label))
