@@ -8,6 +8,7 @@ every part LayerLoom cannot represent. :func:`save_import` writes the graph and
 its weights.
 """
 
+from layerloom.backend.importers import families  # noqa: F401  (joins the families' rules)
 from layerloom.backend.importers.common import ImportResult, ModelImportError, Problem, save_import
 from layerloom.backend.importers.onnx import import_onnx
 from layerloom.backend.importers.pytorch import import_file, import_module

@@ -1,0 +1,23 @@
+"""Importer rules of the layer families, joined to the importers' tables.
+
+Each module in :data:`FAMILIES` may define ``FUNCTIONS`` and ``METHODS`` (torch
+functions and tensor methods, as in
+:data:`~layerloom.backend.importers.torch_rules.FUNCTION_RULES`), ``MODULES``
+(``torch.nn`` classes, as in
+:data:`~layerloom.backend.importers.torch_modules.MODULE_RULES`) and ``ONNX``
+(operator types, as in :data:`~layerloom.backend.importers.onnx_rules.RULES`).
+A family's rule replaces a general one for the same key: the family knows its
+layer better.
+"""
+
+from __future__ import annotations
+
+from layerloom.backend.importers import onnx_rules, torch_modules, torch_rules
+
+FAMILIES: tuple = ()
+
+for _family in FAMILIES:
+    torch_rules.FUNCTION_RULES.update(getattr(_family, "FUNCTIONS", {}))
+    torch_rules.METHOD_RULES.update(getattr(_family, "METHODS", {}))
+    torch_modules.MODULE_RULES.update(getattr(_family, "MODULES", {}))
+    onnx_rules.RULES.update(getattr(_family, "ONNX", {}))
