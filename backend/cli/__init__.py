@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "export",
     "new": "new",
     "import": "import_cmd",
+    "layers": "layers",
     "install-desktop": "desktop",
 }
 
