@@ -32,6 +32,8 @@ def add_parser(subs, name: str) -> None:
                    help=f"list only one category ({', '.join(CATEGORIES)})")
     p.add_argument("--search", metavar="TEXT", help="list the types whose name, id or keywords match TEXT, best first")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the table of layers by category in Markdown (the README's)")
     p.set_defaults(run=run)
 
 
@@ -41,6 +43,9 @@ def run(args) -> int:
             raise CommandError("give a NAME or --category/--search, not both")
         spec = find(args.name)
         print(json.dumps(describe(spec), indent=2) if args.json else detail_text(spec))
+        return 0
+    if args.markdown:
+        print(markdown_table())
         return 0
     specs = REGISTRY.search(args.search) if args.search else list(REGISTRY)
     if args.category:
@@ -95,6 +100,14 @@ def list_text(specs: list[LayerSpec]) -> str:
             lines.append("  ".join("-" * w for w in widths) + "  ----")
     lines.append("")
     lines.append(f"{len(specs)} layer types; 'layerloom layers NAME' shows one in full")
+    return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The layers by category as a Markdown table: ``Name (`id`)`` entries."""
+    lines = ["| category | layers |", "| --- | --- |"]
+    for category, specs in REGISTRY.by_category().items():
+        lines.append(f"| {category} | {', '.join(f'{s.name} (`{s.type_id}`)' for s in specs)} |")
     return "\n".join(lines)
 
 

@@ -81,3 +81,12 @@ def test_unknown_names_and_bad_usage_give_one_error_line():
     done = layers("--search", "zzzz")
     assert done.returncode == 2 and done.stderr == "error: no layer type matches 'zzzz'\n"
     assert "Traceback" not in done.stderr
+
+
+def test_the_readme_table_is_the_registry_s():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- layers-table -->\n")[1].split("\n<!-- /layers-table -->")[0]
+    done = layers("--markdown")
+    assert table == done.stdout.strip(), "the README's layer table is out of date: run 'layerloom layers --markdown'"
