@@ -15,7 +15,13 @@ layer better.
 
 from __future__ import annotations
 
-from layerloom.backend.importers import onnx_rules, rules_conv, rules_resampling, torch_modules, torch_rules
+from layerloom.backend.importers import (
+    onnx_rules,
+    rules_conv,
+    rules_resampling,
+    torch_modules,
+    torch_rules,
+)
 
 FAMILIES: tuple = (rules_conv, rules_resampling)
 

@@ -24,7 +24,13 @@ from torch import nn
 from layerloom.backend.importers import onnx_rules, torch_rules
 from layerloom.backend.importers.common import Unsupported, Value, label_of, refuse
 from layerloom.backend.importers.onnx_ops import Op
-from layerloom.backend.importers.torch_modules import _avg_pool, _conv, _layer, _max_pool, _only_input
+from layerloom.backend.importers.torch_modules import (
+    _avg_pool,
+    _conv,
+    _layer,
+    _max_pool,
+    _only_input,
+)
 from layerloom.backend.importers.torch_rules import (
     _functional_pool,
     arg,

@@ -1,6 +1,16 @@
 """Every built-in layer type, registered on import of :mod:`layerloom.graph`."""
 
-from layerloom.graph.layers import attention, conv, io_core, merge, norm_act, padding, pooling, recurrent, resampling
+from layerloom.graph.layers import (
+    attention,
+    conv,
+    io_core,
+    merge,
+    norm_act,
+    padding,
+    pooling,
+    recurrent,
+    resampling,
+)
 from layerloom.graph.registry import register_all
 
 MODULES = (io_core, merge, attention, norm_act, recurrent, conv, pooling, padding, resampling)
