@@ -16,14 +16,17 @@ ADAPTIVE = {
 LP_POOLS = {"lp_pool1d": nn.LPPool1d, "lp_pool2d": nn.LPPool2d}
 
 
-def torch_output_size(output_size) -> tuple:
-    """LayerLoom's 0 (keep the input's size) is PyTorch's ``None``."""
+def torch_output_size(output_size, spatial) -> tuple:
+    """LayerLoom's 0 (keep the input's size) is PyTorch's ``None``; the 1-d
+    layers take no ``None``, so there it is the input's size."""
+    if len(output_size) == 1:
+        return (output_size[0] or spatial[0],)
     return tuple(o if o else None for o in output_size)
 
 
 def _adaptive(cls: type[nn.Module]):
     def lower(p, ins, outs):
-        return Lowering(cls(torch_output_size(p["output_size"])))
+        return Lowering(cls(torch_output_size(p["output_size"], ins["in"].shape[1:])))
 
     return lower
 

@@ -67,6 +67,12 @@ def _pad_rule(mode: str, nd: int):
                     f"more than once (input {fmt_shape(t.shape)})",
                     f"use padding of at most {size} there",
                 )
+            if mode in ("zero", "constant") and size + min(before, 0) + min(after, 0) < 0:
+                raise ShapeError(
+                    f"{name} padding {fmt_shape((before, after))} crops more than the size {size} of dim {d + 1} "
+                    f"of {fmt_shape(t.shape)} holds (PyTorch crops before it pads)",
+                    f"crop at most {size} values there",
+                )
             shape[d] = size + before + after
             if shape[d] < 1:
                 raise ShapeError(

@@ -75,13 +75,13 @@ def _lp_rule(nd: int):
         t = ins["in"]
         channels, spatial = spatial_input("LPPool", t, nd, nds=(1, 2))
         kernel, stride = p["kernel_size"], p["stride"]
-        if any(k > s for k, s in zip(kernel, spatial, strict=True)):
+        out = [conv_out(s, k, st, 0, 1, p["ceil_mode"]) for s, k, st in zip(spatial, kernel, stride, strict=True)]
+        if any(o < 1 for o in out):
             raise ShapeError(
                 f"{name} kernel {fmt_shape(kernel)} is larger than the input's spatial size "
                 f"{fmt_shape(spatial)} (input {fmt_shape(t.shape)})",
-                "use a smaller kernel or a larger input",
+                "use a smaller kernel, ceil_mode, or a larger input",
             )
-        out = [conv_out(s, k, st, 0, 1, p["ceil_mode"]) for s, k, st in zip(spatial, kernel, stride, strict=True)]
         return {"out": t.with_shape((channels, *out))}
 
     return rule
