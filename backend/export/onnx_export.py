@@ -116,6 +116,8 @@ def _quiet() -> Iterator[None]:
 
 
 def _export(model, examples, input_names, output_names, sequence):
+    from layerloom.backend.export.onnx_translations import TRANSLATIONS
+
     batch = torch.export.Dim(BATCH)
     lengths = {}
 
@@ -137,7 +139,7 @@ def _export(model, examples, input_names, output_names, sequence):
                 return torch.onnx.export(
                     model, examples, dynamo=True, verbose=False,
                     input_names=input_names, output_names=output_names,
-                    dynamic_shapes=shapes(with_sequence),
+                    dynamic_shapes=shapes(with_sequence), custom_translation_table=TRANSLATIONS,
                 )
         except Exception as exc:  # the exporter raises many types; report the first line
             error = exc

@@ -492,8 +492,13 @@ RULES = {
 }
 
 
+# The families' rewrites (see :mod:`~layerloom.backend.importers.families`), run after SiLU's.
+REWRITES: list = []
+
+
 def rewrite(ops: list) -> list:
-    """Turn ``Mul(x, Sigmoid(x))`` into one SiLU operator (how SiLU is exported)."""
+    """Turn ``Mul(x, Sigmoid(x))`` into one SiLU operator (how SiLU is exported),
+    then apply the families' :data:`REWRITES`."""
     users: dict[str, list] = {}
     for op in ops:
         for name in op.inputs:
@@ -509,4 +514,7 @@ def rewrite(ops: list) -> list:
             mul_op = consumers[0]
             dropped.add(id(op))
             replaced[id(mul_op)] = Op("LayerLoomSiLU", mul_op.name, [x], list(mul_op.outputs))
-    return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
+    ops = [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
+    for extra in REWRITES:
+        ops = extra(ops)
+    return ops

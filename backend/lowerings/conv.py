@@ -28,17 +28,23 @@ def _convolution(cls: type[nn.Module]):
     return lower
 
 
+def _conv_transpose(cls: type[nn.Module]):
+    def lower(p, ins, outs):
+        return Lowering(cls(
+            ins["in"].shape[0], p["channels"], p["kernel_size"],
+            stride=p["stride"], padding=p["padding"], output_padding=p["output_padding"],
+            groups=p["groups"], bias=p["bias"], dilation=p["dilation"],
+        ))
+
+    return lower
+
+
 lowering("conv1d")(_convolution(nn.Conv1d))
 lowering("conv2d")(_convolution(nn.Conv2d))
-
-
-@lowering("conv_transpose2d")
-def _conv_transpose2d(p, ins, outs):
-    return Lowering(nn.ConvTranspose2d(
-        ins["in"].shape[0], p["channels"], p["kernel_size"],
-        stride=p["stride"], padding=p["padding"], output_padding=p["output_padding"],
-        groups=p["groups"], bias=p["bias"], dilation=p["dilation"],
-    ))
+lowering("conv3d")(_convolution(nn.Conv3d))
+lowering("conv_transpose1d")(_conv_transpose(nn.ConvTranspose1d))
+lowering("conv_transpose2d")(_conv_transpose(nn.ConvTranspose2d))
+lowering("conv_transpose3d")(_conv_transpose(nn.ConvTranspose3d))
 
 
 def _max_pool(cls: type[nn.Module]):
@@ -63,8 +69,10 @@ def _avg_pool(cls: type[nn.Module]):
 
 lowering("max_pool1d")(_max_pool(nn.MaxPool1d))
 lowering("max_pool2d")(_max_pool(nn.MaxPool2d))
+lowering("max_pool3d")(_max_pool(nn.MaxPool3d))
 lowering("avg_pool1d")(_avg_pool(nn.AvgPool1d))
 lowering("avg_pool2d")(_avg_pool(nn.AvgPool2d))
+lowering("avg_pool3d")(_avg_pool(nn.AvgPool3d))
 
 
 @lowering("global_avg_pool")
@@ -76,12 +84,3 @@ def _global_avg_pool(p, ins, outs):
         return graph.call_function(torch.mean, (args[0],), {"dim": dims})
 
     return Lowering(None, emit)
-
-
-@lowering("upsample")
-def _upsample(p, ins, outs):
-    mode = p["mode"]
-    # align_corners=False is PyTorch's behaviour for the interpolating modes; giving
-    # it explicitly keeps exports and older releases from guessing.
-    align = False if mode in ("linear", "bilinear") else None
-    return Lowering(nn.Upsample(scale_factor=p["scale_factor"], mode=mode, align_corners=align))

@@ -1,8 +1,8 @@
-"""Convolution and pooling: Conv1d, Conv2d, ConvTranspose2d, max and average pooling,
-global average pooling and Upsample.
+"""Convolution and pooling: Conv1d/2d/3d, ConvTranspose1d/2d/3d, max and average
+pooling in 1, 2 and 3 dims, and global average pooling.
 
-Inputs are channels-first per sample: ``(C, L)`` for the 1-d layers and
-``(C, H, W)`` for the 2-d ones. The shape rules use PyTorch's formulas and refuse
+Inputs are channels-first per sample: ``(C, L)`` for the 1-d layers,
+``(C, H, W)`` for the 2-d ones and ``(C, D, H, W)`` for the 3-d ones. The shape rules use PyTorch's formulas and refuse
 exactly what PyTorch refuses (kernel larger than the padded input, groups that do
 not divide the channels, ``padding='same'`` with a stride, pool padding over half
 the kernel, empty outputs), so a graph that infers here also runs in torch;
@@ -17,42 +17,46 @@ from layerloom.graph.errors import ShapeError
 from layerloom.graph.layers._util import conv_out, need_float
 from layerloom.graph.layers.io_core import ACTIVATIONS
 from layerloom.graph.params import Bool, Choice, Int, Ints
-from layerloom.graph.registry import LayerSpec
+from layerloom.graph.registry import Example, LayerSpec
 from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 # Softmax over the last dim (the width) means nothing for feature maps.
 CONV_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
-LAYOUTS = {1: "(C, L)", 2: "(C, H, W)"}
+LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
+KINDS = {1: "sequences", 2: "images", 3: "volumes"}
 MAX_CHANNELS = 65_536
 MAX_WINDOW = 1_024  # kernel, stride, padding and dilation bounds
 
 
-def _spatial_input(name: str, sibling: str | None, t: TensorSpec, nd: int) -> tuple[int, tuple[int, ...]]:
+def layer_name(family: str, nd: int) -> str:
+    return f"{family}{nd}d"
+
+
+def spatial_input(family: str, t: TensorSpec, nd: int, nds: tuple[int, ...] = (1, 2, 3)) -> tuple[int, tuple[int, ...]]:
     """Check a channels-first input of ``nd`` spatial dims; return (C, spatial).
 
-    ``sibling`` is the layer of the other dimensionality (Conv1d for Conv2d), named
-    in the fix when the input has its rank; ``None`` when there is none.
+    ``family`` names the layer without its suffix (``"Conv"`` for Conv2d); the
+    fix names the family's layer of the input's rank when ``nds`` has one.
     """
+    name = layer_name(family, nd)
     need_float(name, t)
     if t.rank != nd + 1:
-        raise ShapeError(f"{name} needs {LAYOUTS[nd]}; it receives {fmt_shape(t.shape)}", _rank_fix(sibling, t, nd))
+        raise ShapeError(f"{name} needs {LAYOUTS[nd]}; it receives {fmt_shape(t.shape)}", _rank_fix(family, nds, t, nd))
     return t.shape[0], t.shape[1:]
 
 
-def _rank_fix(sibling: str | None, t: TensorSpec, nd: int) -> str:
-    if nd == 2:
-        if t.rank == 1:
-            side = math.isqrt(t.shape[0])
-            target = f"(1, {side}, {side})" if side * side == t.shape[0] else "(C, H, W)"
-            return f"insert a Reshape to {target}, or use an image Input"
-        if t.rank == 2 and sibling:
-            return f"use {sibling} for (C, L) sequences, or insert a Reshape to (C, H, W)"
-        return "insert a Reshape to (C, H, W)"
+def _rank_fix(family: str, nds: tuple[int, ...], t: TensorSpec, nd: int) -> str:
     if t.rank == 1:
-        return f"insert a Reshape to (1, {t.shape[0]})"
-    if t.rank == 3 and sibling:
-        return f"use {sibling} for (C, H, W) images, or insert a Reshape to (C, L)"
-    return "insert a Reshape to (C, L)"
+        if nd == 1:
+            return f"insert a Reshape to (1, {t.shape[0]})"
+        side = math.isqrt(t.shape[0])
+        if nd == 2 and side * side == t.shape[0]:
+            return f"insert a Reshape to (1, {side}, {side}), or use an image Input"
+        return f"insert a Reshape to {LAYOUTS[nd]}" + (", or use an image Input" if nd == 2 else "")
+    other = t.rank - 1
+    if other in nds and other != nd:
+        return f"use {layer_name(family, other)} for {LAYOUTS[other]} {KINDS[other]}, or insert a Reshape to {LAYOUTS[nd]}"
+    return f"insert a Reshape to {LAYOUTS[nd]}"
 
 
 def _check_groups(name: str, t: TensorSpec, out_channels: int, groups: int) -> None:
@@ -76,10 +80,12 @@ def _empty(name: str, t: TensorSpec, out: list[int], fix: str) -> ShapeError:
 
 
 # ------------------------------------------------------------------ convolutions
-def _conv_rule(name: str, sibling: str, nd: int):
+def _conv_rule(nd: int):
+    name = layer_name("Conv", nd)
+
     def rule(p, ins):
         t = ins["in"]
-        _, spatial = _spatial_input(name, sibling, t, nd)
+        _, spatial = spatial_input("Conv", t, nd)
         _check_groups(name, t, p["channels"], p["groups"])
         kernel, stride, dilation, padding = p["kernel_size"], p["stride"], p["dilation"], p["padding"]
         if padding == "same":
@@ -110,10 +116,12 @@ def _conv_rule(name: str, sibling: str, nd: int):
     return rule
 
 
-def _conv_transpose_rule(name: str, nd: int):
+def _conv_transpose_rule(nd: int):
+    name = layer_name("ConvTranspose", nd)
+
     def rule(p, ins):
         t = ins["in"]
-        _, spatial = _spatial_input(name, None, t, nd)
+        _, spatial = spatial_input("ConvTranspose", t, nd)
         _check_groups(name, t, p["channels"], p["groups"])
         kernel, stride, padding = p["kernel_size"], p["stride"], p["padding"]
         dilation, extra = p["dilation"], p["output_padding"]
@@ -154,10 +162,12 @@ def _conv_transpose_flops(p, ins, outs):
 
 
 # ---------------------------------------------------------------------- pooling
-def _pool_rule(name: str, sibling: str, nd: int):
+def _pool_rule(family: str, nd: int):
+    name = layer_name(family, nd)
+
     def rule(p, ins):
         t = ins["in"]
-        channels, spatial = _spatial_input(name, sibling, t, nd)
+        channels, spatial = spatial_input(family, t, nd)
         kernel, stride, padding = p["kernel_size"], p["stride"], p["padding"]
         dilation = p.get("dilation", (1,) * nd)
         if any(pad > k // 2 for pad, k in zip(padding, kernel, strict=True)):
@@ -191,29 +201,6 @@ def _global_avg_rule(p, ins):
             "it averages feature maps away: put it after a convolution",
         )
     return {"out": t.with_shape((t.shape[0],))}
-
-
-# -------------------------------------------------------------------- upsample
-UPSAMPLE_RANKS = {"nearest": (2, 3, 4), "linear": (2,), "bilinear": (3,)}
-
-
-def _upsample_rule(p, ins):
-    t = ins["in"]
-    need_float("Upsample", t)
-    mode = p["mode"]
-    if t.rank not in UPSAMPLE_RANKS[mode]:
-        if mode == "linear" and t.rank == 3:
-            fix = "use mode 'bilinear' (or 'nearest') for (C, H, W) images"
-        elif mode == "bilinear" and t.rank == 2:
-            fix = "use mode 'linear' (or 'nearest') for (C, L) sequences"
-        else:
-            fix = "insert a Reshape to (C, L) or (C, H, W)"
-        layout = {"nearest": "(C, L), (C, H, W) or (C, D, H, W)", "linear": "(C, L)", "bilinear": "(C, H, W)"}
-        raise ShapeError(
-            f"Upsample in mode {mode!r} needs {layout[mode]}; it receives {fmt_shape(t.shape)}", fix
-        )
-    f = p["scale_factor"]
-    return {"out": t.with_shape((t.shape[0], *(s * f for s in t.shape[1:])))}
 
 
 # ---------------------------------------------------------------- declarations
@@ -265,69 +252,65 @@ def _pool_params_schema(nd: int, kind: str):
     return tuple(schema)
 
 
-SPECS = [
-    LayerSpec(
-        "conv1d", "Conv1d", "Convolution",
-        "1-d convolution over (C, L) sequences or signals (torch.nn.Conv1d).",
-        _conv_params_schema(1, transpose=False), _conv_rule("Conv1d", "Conv2d", 1),
-        param_count=_conv_params, flops=_conv_flops,
-        keywords=("convolution", "temporal", "sequence", "signal", "audio", "cnn", "filter"),
-    ),
-    LayerSpec(
-        "conv2d", "Conv2d", "Convolution",
-        "2-d convolution over (C, H, W) images (torch.nn.Conv2d).",
-        _conv_params_schema(2, transpose=False), _conv_rule("Conv2d", "Conv1d", 2),
-        param_count=_conv_params, flops=_conv_flops,
-        keywords=("convolution", "image", "cnn", "filter", "kernel", "feature map"),
-    ),
-    LayerSpec(
-        "conv_transpose2d", "ConvTranspose2d", "Convolution",
-        "Transposed 2-d convolution: learnt upsampling of (C, H, W) maps (torch.nn.ConvTranspose2d).",
-        _conv_params_schema(2, transpose=True), _conv_transpose_rule("ConvTranspose2d", 2),
+def _conv_spec(nd: int, doc: str, keywords: tuple[str, ...]) -> LayerSpec:
+    return LayerSpec(
+        f"conv{nd}d", layer_name("Conv", nd), "Convolution", doc,
+        _conv_params_schema(nd, transpose=False), _conv_rule(nd),
+        param_count=_conv_params, flops=_conv_flops, keywords=("convolution", "cnn", "filter", *keywords),
+        examples=(Example({"in": TensorSpec((2, *(5,) * nd))}, {"channels": 3}),),
+    )
+
+
+def _conv_transpose_spec(nd: int, doc: str, keywords: tuple[str, ...]) -> LayerSpec:
+    return LayerSpec(
+        f"conv_transpose{nd}d", layer_name("ConvTranspose", nd), "Convolution", doc,
+        _conv_params_schema(nd, transpose=True), _conv_transpose_rule(nd),
         param_count=_conv_params, flops=_conv_transpose_flops,
-        keywords=("deconvolution", "deconv", "upsample", "upconvolution", "fractionally strided", "decoder"),
-    ),
-    LayerSpec(
-        "max_pool1d", "MaxPool1d", "Pooling",
-        "Largest value in each window of (C, L) sequences (torch.nn.MaxPool1d).",
-        _pool_params_schema(1, "max"), _pool_rule("MaxPool1d", "MaxPool2d", 1), flops=_pool_flops,
-        keywords=("max pooling", "downsample", "subsample"),
-    ),
-    LayerSpec(
-        "max_pool2d", "MaxPool2d", "Pooling",
-        "Largest value in each window of (C, H, W) maps (torch.nn.MaxPool2d).",
-        _pool_params_schema(2, "max"), _pool_rule("MaxPool2d", "MaxPool1d", 2), flops=_pool_flops,
-        keywords=("max pooling", "downsample", "subsample", "image"),
-    ),
-    LayerSpec(
-        "avg_pool1d", "AvgPool1d", "Pooling",
-        "Mean of each window of (C, L) sequences (torch.nn.AvgPool1d).",
-        _pool_params_schema(1, "avg"), _pool_rule("AvgPool1d", "AvgPool2d", 1), flops=_pool_flops,
-        keywords=("average pooling", "mean", "downsample", "subsample"),
-    ),
-    LayerSpec(
-        "avg_pool2d", "AvgPool2d", "Pooling",
-        "Mean of each window of (C, H, W) maps (torch.nn.AvgPool2d).",
-        _pool_params_schema(2, "avg"), _pool_rule("AvgPool2d", "AvgPool1d", 2), flops=_pool_flops,
-        keywords=("average pooling", "mean", "downsample", "subsample", "image"),
-    ),
+        keywords=("deconvolution", "deconv", "upsample", "upconvolution", "fractionally strided", "decoder", *keywords),
+        examples=(Example({"in": TensorSpec((2, *(3,) * nd))}, {"channels": 3}),),
+    )
+
+
+def _pool_spec(kind: str, nd: int, doc: str, keywords: tuple[str, ...]) -> LayerSpec:
+    family = "MaxPool" if kind == "max" else "AvgPool"
+    return LayerSpec(
+        f"{kind}_pool{nd}d", layer_name(family, nd), "Pooling", doc,
+        _pool_params_schema(nd, kind), _pool_rule(family, nd), flops=_pool_flops,
+        keywords=keywords,
+        examples=(Example({"in": TensorSpec((2, *(4,) * nd))}),),
+    )
+
+
+SPECS = [
+    _conv_spec(1, "1-d convolution over (C, L) sequences or signals (torch.nn.Conv1d).",
+               ("temporal", "sequence", "signal", "audio")),
+    _conv_spec(2, "2-d convolution over (C, H, W) images (torch.nn.Conv2d).",
+               ("image", "kernel", "feature map")),
+    _conv_spec(3, "3-d convolution over (C, D, H, W) volumes or video clips (torch.nn.Conv3d).",
+               ("volume", "video", "voxel", "medical", "kernel")),
+    _conv_transpose_spec(1, "Transposed 1-d convolution: learnt upsampling of (C, L) sequences (torch.nn.ConvTranspose1d).",
+                         ("sequence", "audio")),
+    _conv_transpose_spec(2, "Transposed 2-d convolution: learnt upsampling of (C, H, W) maps (torch.nn.ConvTranspose2d).",
+                         ("image",)),
+    _conv_transpose_spec(3, "Transposed 3-d convolution: learnt upsampling of (C, D, H, W) volumes (torch.nn.ConvTranspose3d).",
+                         ("volume", "video")),
+    _pool_spec("max", 1, "Largest value in each window of (C, L) sequences (torch.nn.MaxPool1d).",
+               ("max pooling", "downsample", "subsample")),
+    _pool_spec("max", 2, "Largest value in each window of (C, H, W) maps (torch.nn.MaxPool2d).",
+               ("max pooling", "downsample", "subsample", "image")),
+    _pool_spec("max", 3, "Largest value in each window of (C, D, H, W) volumes (torch.nn.MaxPool3d).",
+               ("max pooling", "downsample", "subsample", "volume", "video")),
+    _pool_spec("avg", 1, "Mean of each window of (C, L) sequences (torch.nn.AvgPool1d).",
+               ("average pooling", "mean", "downsample", "subsample")),
+    _pool_spec("avg", 2, "Mean of each window of (C, H, W) maps (torch.nn.AvgPool2d).",
+               ("average pooling", "mean", "downsample", "subsample", "image")),
+    _pool_spec("avg", 3, "Mean of each window of (C, D, H, W) volumes (torch.nn.AvgPool3d).",
+               ("average pooling", "mean", "downsample", "subsample", "volume", "video")),
     LayerSpec(
         "global_avg_pool", "GlobalAvgPool", "Pooling",
         "Mean over all positions of each channel: (C, L) or (C, H, W) -> (C,).",
         (), _global_avg_rule, flops=lambda p, ins, outs: ins["in"].numel,
         keywords=("global average pooling", "gap", "adaptive", "mean", "head"),
-    ),
-    LayerSpec(
-        "upsample", "Upsample", "Pooling",
-        "Enlarges (C, L) or (C, H, W) maps by a whole factor (torch.nn.Upsample).",
-        (
-            Int("scale_factor", 2, "Every spatial size is multiplied by this", minimum=1, maximum=64, key=True),
-            Choice(
-                "mode", "nearest", ("nearest", "linear", "bilinear"),
-                "nearest: copy values; linear: for (C, L); bilinear: for (C, H, W)", key=True,
-            ),
-        ),
-        _upsample_rule,
-        keywords=("interpolate", "resize", "enlarge", "zoom", "nearest", "bilinear", "decoder"),
+        examples=(Example({"in": TensorSpec((3, 4, 4))}),),
     ),
 ]

@@ -12,6 +12,7 @@ from torch import nn
 from layerloom.backend.compile import CompiledGraph, compile_graph
 from layerloom.backend.lowerings import missing_lowerings
 from layerloom.graph import REGISTRY, Graph, GraphInvalidError, validate
+from layerloom.graph.examples import example_graph, examples_of
 from tests.backend.helpers import Builder, layer, sequential
 
 
@@ -30,7 +31,8 @@ CANDIDATE_INPUTS = [((8,), "float"), ((6, 8), "float"), ((4, 8, 8), "float"), ((
 
 def graph_for(spec) -> Graph:
     """A small valid graph around one layer type: the first candidate input that
-    the layer accepts, fed to every input port."""
+    the layer accepts, fed to every input port, else the layer's own example
+    (a volume for 3-d layers, blocks for Fold)."""
     params = {k: v for k, v in SMALL.items() if any(p.name == k for p in spec.params)}
     for shape, dtype in CANDIDATE_INPUTS:
         b = Builder()
@@ -43,6 +45,9 @@ def graph_for(spec) -> Graph:
             b.graph.connect(node.id, port, out.id, "in")
         if b.graph.analysis().valid:
             return b.graph
+    examples = examples_of(spec)
+    if examples and len(examples[0].inputs) == 1:
+        return example_graph(spec, examples[0])
     raise AssertionError(f"no candidate input suits {spec.type_id}: {b.graph.analysis().errors}")
 
 

@@ -277,7 +277,9 @@ def test_global_avg_pool_needs_spatial_dims(shape):
         ("conv_transpose2d", {"padding": "same"}),
         ("max_pool2d", {"stride": 0}),
         ("upsample", {"scale_factor": 0}),
-        ("upsample", {"mode": "bicubic"}),
+        ("upsample", {"mode": "area"}),
+        ("upsample", {"scale_factor": -1.5}),
+        ("upsample", {"size": (4, 4, 4, 4)}),
     ],
 )
 def test_values_torch_never_accepts_are_refused_by_the_schema(type_id, params):
@@ -307,7 +309,7 @@ def test_every_layer_is_declared_for_the_palette():
     }
     for type_id in ids:
         spec = REGISTRY.get(type_id)
-        assert spec.category in ("Convolution", "Pooling")
+        assert spec.category in ("Convolution", "Pooling", "Resampling")
         assert spec.doc and spec.keywords
         assert all(p.help for p in spec.params)
         assert sum(p.key for p in spec.params) <= 3
