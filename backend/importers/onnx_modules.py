@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from layerloom.backend.importers.common import Unsupported, label_of, refuse
+from layerloom.backend.importers.common import Unsupported, label_of
 from layerloom.backend.importers.onnx_ops import Op
 
 FOLDED = "LayerLoomModule"
@@ -49,6 +50,8 @@ FIT_TOLERANCE = 1e-4
 MAX_PERMUTED_INPUTS = 4
 _PARAM_RE = re.compile(r"%([pb]_\w+)")
 _STATIC_OPS = ("Shape", "Size")
+_SUBGRAPH_OPS = ("Loop", "If", "Scan")
+MAX_WEIGHT_LAYOUTS = 64
 
 
 # ------------------------------------------------------------------ reading
@@ -121,6 +124,8 @@ def fold_modules(ops: list[Op], info: FileInfo) -> list[Op]:
     replace: dict[int, Op] = {}
     dropped: set[int] = set()
     for path, members in regions.items():
+        if len(members) == 1:
+            continue  # one operator: nothing was decomposed, its own rule maps it
         folded = _fold(path, classes[path], members, ops, consumers, static, info)
         if folded is not None:
             replace[members[-1]] = folded
@@ -134,12 +139,15 @@ def _static_names(ops: Sequence[Op], initializers: frozenset[str]) -> set[str]:
     static = set(initializers)
     for op in ops:
         present = [n for n in op.inputs if n]
+        if op.op_type in _SUBGRAPH_OPS:  # its body reads outer values that are not its inputs
+            continue
         if op.op_type in _STATIC_OPS or all(n in static for n in present):
             static.update(n for n in op.outputs if n)
     return static
 
 
 def _fold(path, cls, members, ops, consumers, static, info: FileInfo) -> Op | None:
+    members = _absorb(members, ops, consumers, static)
     inside = set(members)
     produced = {name for i in members for name in ops[i].outputs if name}
     inputs: list[str] = []
@@ -164,9 +172,29 @@ def _fold(path, cls, members, ops, consumers, static, info: FileInfo) -> Op | No
     weights = _weights(path, [ops[i] for i in members], info)
     epsilons = sorted({float(ops[i].attrs.get("epsilon", 1e-5)) for i in members
                        if ops[i].op_type == "LayerNormalization"})
+    constants = sorted({name for i in members for name in ops[i].inputs if name in info.initializers})
     attrs = {"class": cls, "path": path, "weights": weights, "epsilons": epsilons,
-             "inner": sorted(produced - set(outputs))}
+             "inner": sorted(produced - set(outputs)), "constants": constants}
     return Op(FOLDED, f"{path} ({cls.rsplit('.', 1)[-1]})", inputs, outputs, attrs)
+
+
+def _absorb(members: list[int], ops, consumers, static) -> list[int]:
+    """``members`` with the operators of no module (an ``Identity`` the exporter
+    adds) that sit inside the call and read only its values."""
+    inside = set(members)
+    changed = True
+    while changed:
+        changed = False
+        produced = {name for i in inside for name in ops[i].outputs if name}
+        last = max(inside)
+        for name in sorted(produced):
+            for c in consumers.get(name, []):
+                op = ops[c]
+                if (c not in inside and c < last and not op.modules
+                        and all(n in produced or n in static for n in op.inputs if n)):
+                    inside.add(c)
+                    changed = True
+    return sorted(inside)
 
 
 def _weights(path: str, region: Sequence[Op], info: FileInfo) -> dict[str, tuple[str, bool]]:
@@ -204,15 +232,11 @@ def _parameter_of(name: str, info: FileInfo) -> str | None:
     holds, itself or folded from it alone."""
     if name in info.parameters:
         return info.parameters[name]
-    sources = info.folded_from.get(name, ())
+    sources = [s for s in info.folded_from.get(name, ())
+               if s in info.parameters or ("." in s and not s.startswith("val_") and s not in info.folded_from)]
     if len(sources) != 1:
-        return None
-    source = sources[0]
-    if source in info.parameters:
-        return info.parameters[source]
-    if source in info.folded_from or source.startswith("val_") or "." not in source:
-        return None  # a folded helper constant, not a parameter
-    return "p_" + flat(source)
+        return None  # folded from helper constants only, or from several parameters
+    return info.parameters.get(sources[0]) or "p_" + flat(sources[0])
 
 
 def _transposed(name: str, op: Op, index: int, info: FileInfo) -> bool:
@@ -251,6 +275,7 @@ class Call:
     dtypes: list[str]
     weights: dict[str, np.ndarray]  # module-local parameter name -> value
     inner_shapes: list[tuple[int, ...]]  # full shapes of the values made inside
+    scalars: list[float]  # the one-value constants the call uses (a max_norm, an epsilon)
 
     def weight_shape(self, key: str) -> tuple[int, ...] | None:
         """The shape of the parameter ``key`` (``self_attn.in_proj_weight``) as the
@@ -272,7 +297,9 @@ def module_rule(mp, op: Op):
     values = [mp.tensor(name) for name in op.inputs]
     weights = _local_weights(mp, op)
     call = Call(op, [v.shape for v in values], [v.dtype for v in values], weights,
-                [tuple(mp.values[n].shape) for n in op.attrs["inner"] if n in mp.values])
+                [tuple(mp.values[n].shape) for n in op.attrs["inner"] if n in mp.values],
+                [float(mp.arrays[n].reshape(-1)[0]) for n in op.attrs["constants"]
+                 if n in mp.arrays and mp.arrays[n].size == 1 and np.issubdtype(mp.arrays[n].dtype, np.floating)])
     recorded_in = [_as_torch(mp.values[name]) for name in op.inputs]
     recorded_out = [_as_torch(mp.values[name]) for name in op.outputs]
     reasons: list[str] = []
@@ -280,10 +307,10 @@ def module_rule(mp, op: Op):
               else [tuple(range(len(values)))])
     for type_id, params in FITTERS[cls](call):
         for order in orders:
-            matched = _try(type_id, params, [values[i] for i in order], [recorded_in[i] for i in order],
-                           recorded_out, weights, reasons)
-            if matched is not None:
-                return _add(mp, op, type_id, params, [values[i] for i in order], matched, weights, path)
+            fitted = _try(type_id, params, [values[i] for i in order], [recorded_in[i] for i in order],
+                          recorded_out, weights, reasons)
+            if fitted is not None:
+                return _add(mp, op, type_id, params, [values[i] for i in order], *fitted, path)
     why = f"; {reasons[0]}" if reasons else ""
     raise Unsupported(
         f"the operators of module '{path}' ({cls}) compute something no LayerLoom layer setting "
@@ -313,9 +340,11 @@ def _as_torch(array: np.ndarray) -> torch.Tensor:
     return tensor.long() if not tensor.is_floating_point() and tensor.dtype != torch.bool else tensor
 
 
-def _try(type_id, params, values, tensors, expected, weights, reasons) -> dict[int, str] | None:
-    """Run the candidate; ``{output index: port}`` when it reproduces every output."""
-    from layerloom.backend.lowering import LOWERINGS
+def _try(type_id, params, values, tensors, expected, weights, reasons):
+    """Run the candidate; ``({output index: port}, state)`` when it reproduces
+    every output, else ``None``."""
+    from layerloom.backend.compile import _by_port
+    from layerloom.backend.lowering import LOWERINGS, call_module
     from layerloom.graph import REGISTRY, ShapeError, TensorSpec
 
     spec = REGISTRY.get(type_id)
@@ -325,49 +354,65 @@ def _try(type_id, params, values, tensors, expected, weights, reasons) -> dict[i
         outs = spec.infer(params, ins)
     except (ShapeError, ValueError):
         return None
-    module, results = _run(LOWERINGS[type_id](params, ins, outs), spec, params, tensors, weights, reasons)
-    if results is None:
-        return None
-    matched = {}
+    lowered = LOWERINGS[type_id](params, ins, outs)
+    root, graph = nn.Module(), fx.Graph()
+    args = [graph.placeholder(f"in_{i}") for i in range(len(values))]
+    target, choices = None, {}
+    if lowered.module is not None:
+        root.add_module("layer", lowered.module)
+        target = "layer"
+        for key, current in lowered.module.state_dict().items():
+            found = layouts(weights.get(flat(key)), tuple(current.shape), key)
+            if not found:
+                reasons.append(f"its parameter {key} {tuple(current.shape)} is not in the file")
+                return None
+            choices[key] = found
+    out_ports = spec.output_ports(params)
+    by_port = _by_port((lowered.emit or call_module)(graph, args, target), out_ports, graph)
+    graph.output(tuple(by_port[p] for p in out_ports))
+    module = fx.GraphModule(root, graph).eval()
+    keys = list(choices)
+    for combo in itertools.islice(itertools.product(*(choices[k] for k in keys)), MAX_WEIGHT_LAYOUTS):
+        state = dict(zip(keys, combo, strict=True))
+        module.load_state_dict({f"layer.{k}": torch.from_numpy(np.asarray(v, dtype=np.float32))
+                                for k, v in state.items()})
+        try:
+            with torch.no_grad():
+                results = dict(zip(out_ports, module(*tensors), strict=True))
+        except Exception:  # a candidate torch refuses is simply not the one
+            return None
+        matched = _match(results, expected)
+        if matched is not None:
+            return matched, state
+    return None
+
+
+def layouts(value: np.ndarray | None, shape: tuple[int, ...], key: str) -> list[np.ndarray]:
+    """The ways ``value`` (as the file holds it) can be the parameter of ``shape``:
+    itself, or its dims reordered (a folded ``weight.permute(...).reshape(...)``).
+    A missing bias is zeros (the exporter drops an all-zero bias)."""
+    if value is None:
+        return [np.zeros(shape, dtype=np.float32)] if key.rsplit(".", 1)[-1].startswith("bias") else []
+    if tuple(value.shape) == shape:
+        return [value]
+    if value.size != math.prod(shape):
+        return []
+    found = []
+    for source in (value, value.T) if value.ndim == 2 else (value,):
+        for order in itertools.permutations(range(len(shape))):
+            moved = np.ascontiguousarray(source).reshape([shape[i] for i in order])
+            found.append(np.ascontiguousarray(moved.transpose(np.argsort(order))))
+    return found
+
+
+def _match(results: dict[str, torch.Tensor], expected: Sequence[torch.Tensor]) -> dict[int, str] | None:
+    matched: dict[int, str] = {}
     for i, want in enumerate(expected):
         port = next((p for p, got in results.items() if p not in matched.values() and _close(got, want)), None)
         if port is None:
             return None
         matched[i] = port
     return matched
-
-
-def _run(lowered, spec, params, tensors, weights, reasons):
-    from layerloom.backend.compile import _by_port
-    from layerloom.backend.lowering import call_module
-
-    root, graph = nn.Module(), fx.Graph()
-    ports = spec.input_ports(params)
-    args = [graph.placeholder(f"in_{i}") for i in range(len(ports))]
-    target = None
-    if lowered.module is not None:
-        root.add_module("layer", lowered.module)
-        target = "layer"
-        state = {}
-        for key, current in lowered.module.state_dict().items():
-            value = weights.get(flat(key))
-            if value is None and key.rsplit(".", 1)[-1].startswith("bias"):
-                value = np.zeros(tuple(current.shape), dtype=np.float32)  # dropped as all zeros
-            if value is None or tuple(value.shape) != tuple(current.shape):
-                reasons.append(f"its parameter {key} {tuple(current.shape)} is not in the file")
-                return None, None
-            state[key] = torch.from_numpy(np.asarray(value, dtype=np.float32))
-        lowered.module.load_state_dict(state)
-    out_ports = spec.output_ports(params)
-    by_port = _by_port((lowered.emit or call_module)(graph, args, target), out_ports, graph)
-    graph.output(tuple(by_port[p] for p in out_ports))
-    module = fx.GraphModule(root, graph).eval()
-    try:
-        with torch.no_grad():
-            results = module(*tensors)
-    except Exception:  # a candidate torch refuses is simply not the one
-        return module, None
-    return module, dict(zip(out_ports, results, strict=True))
 
 
 def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
@@ -379,18 +424,16 @@ def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
     return float((got.double() - want.double()).abs().max()) <= FIT_TOLERANCE * scale
 
 
-def _add(mp, op, type_id, params, values, matched, weights, path):
+def _add(mp, op, type_id, params, values, matched, state, path):
     from layerloom.graph import REGISTRY
 
     spec = REGISTRY.get(type_id)
     ports = spec.output_ports(spec.check_params(params))
-    first = op.outputs[0]
-    refuse(matched[0] != ports[0] and len(ports) == 1, "gives a result LayerLoom's layer does not")
-    full = _fill_zeros(weights, type_id, params, values)
     held = op.attrs["weights"]
-    sources = {key: held[f"p_{flat(path)}_{flat(key)}"][0] for key in full if f"p_{flat(path)}_{flat(key)}" in held}
+    sources = {key: held[f"p_{flat(path)}_{flat(key)}"][0] for key in state if f"p_{flat(path)}_{flat(key)}" in held}
+    first = op.outputs[0]
     value = mp.builder.add(type_id, params, values, mp.shape(first), label=label_of(f"{path}.x"),
-                           weights=full, sources=sources)
+                           weights=state, sources=sources)
     mp.made_by[value.node] = first
     results = {}
     for i, name in enumerate(op.outputs):
@@ -399,22 +442,6 @@ def _add(mp, op, type_id, params, values, matched, weights, path):
     for name in op.outputs[1:]:
         mp.env[name] = results[name]
     return results[first]
-
-
-def _fill_zeros(weights, type_id, params, values) -> dict[str, np.ndarray]:
-    """The weights with the biases the exporter dropped (all zeros) put back."""
-    from layerloom.backend.lowering import LOWERINGS
-    from layerloom.graph import REGISTRY, TensorSpec
-
-    spec = REGISTRY.get(type_id)
-    params = spec.check_params(params)
-    ins = dict(zip(spec.input_ports(params), (TensorSpec(v.shape, v.dtype) for v in values), strict=True))
-    module = LOWERINGS[type_id](params, ins, spec.infer(params, ins)).module
-    full = {}
-    for key, current in (module.state_dict().items() if module is not None else ()):
-        value = weights.get(flat(key))
-        full[key] = np.zeros(tuple(current.shape), dtype=np.float32) if value is None else value
-    return full
 
 
 # ------------------------------------------------------------------ helpers for fitters
