@@ -99,7 +99,6 @@ SPECS = [
             Bool("bias", True, "Learn a bias per output feature"),
         ),
         _bilinear_rule, inputs=("in1", "in2"), param_count=_bilinear_params, flops=_bilinear_flops,
-        width_param="out_features",
         keywords=("bilinear", "pairwise", "interaction", "two inputs"),
         examples=(Example({"in1": TensorSpec((5,)), "in2": TensorSpec((3,))}, {"out_features": 4}),),
     ),
