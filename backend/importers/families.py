@@ -17,13 +17,18 @@ from __future__ import annotations
 
 from layerloom.backend.importers import (
     onnx_rules,
+    rules_attention,
     rules_conv,
     rules_resampling,
     torch_modules,
     torch_rules,
 )
 
-FAMILIES: tuple = (rules_conv, rules_resampling)
+FAMILIES: tuple = (
+    rules_conv,
+    rules_resampling,
+    rules_attention,
+)
 
 for _family in FAMILIES:
     torch_rules.FUNCTION_RULES.update(getattr(_family, "FUNCTIONS", {}))

@@ -47,6 +47,7 @@ from layerloom.backend.importers.common import (
     map_until_settled,
     per_sample,
 )
+from layerloom.backend.importers.onnx_modules import file_info, fold_modules, module_chain
 from layerloom.backend.importers.onnx_ops import DERIVED, Derived, Op
 from layerloom.graph.fileio import OverBudget, check_budget
 
@@ -496,8 +497,10 @@ def _ops(graph) -> list[Op]:
         for a in node.attribute:
             value = onnx.helper.get_attribute_value(a)
             attrs[a.name] = value.decode() if isinstance(value, bytes) else value
-        ops.append(Op(node.op_type, node.name, list(node.input), list(node.output), attrs, node.domain))
-    return rules.rewrite(ops)
+        meta = {m.key: m.value for m in node.metadata_props}
+        ops.append(Op(node.op_type, node.name, list(node.input), list(node.output), attrs, node.domain,
+                      module_chain(meta), meta.get("pkg.torch.onnx.fx_node", "")))
+    return fold_modules(rules.rewrite(ops), file_info(graph))
 
 
 def _opset(proto) -> int:
@@ -546,7 +549,7 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
         notes.append(f"{path.name} fixes the batch size at {batch}; the imported graph takes any batch size")
     limit = _token_limit(proto, arrays, inputs)
     feeds = _feeds(inputs, batch, limit, seed=0)
-    values = _run(_session(proto, path, expose=True), feeds, path)
+    values = {**feeds, **_run(_session(proto, path, expose=True), feeds, path)}
     outputs = [o.name for o in proto.graph.output]
     ops = _ops(proto.graph)
     description = f"Imported from {path.name}"

@@ -21,6 +21,8 @@ class Op:
     outputs: list[str]
     attrs: dict = field(default_factory=dict)
     domain: str = ""
+    modules: tuple = ()  # ((module path, class name), ...) the exporter recorded, outermost first
+    fx_node: str = ""  # the exporter's record of the fx node the operator was made from
 
 
 class Derived:

@@ -157,7 +157,7 @@ def input_specs(gm, module, shapes, dtypes, title: str, notes: list[str]) -> lis
         users = [gm.get_submodule(u.target) for u in node.users if u.op == "call_module"]
         direct = len(users) == len(node.users)
         dtype = dtypes[i] if dtypes and i < len(dtypes) else (
-            "long" if users and all(isinstance(m, nn.Embedding) for m in users) else "float"
+            "long" if users and all(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in users) else "float"
         )
         if dtype not in ("float", "long"):
             raise ModelImportError(f"input dtype must be float or long, got {dtype!r}")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from layerloom.backend.export.source_bundle import is_own_module
+from layerloom.backend.importers.bundled import twin_of
 from layerloom.backend.importers.common import Recurrent, RecurrentPart, Unsupported, Value, refuse
 from layerloom.backend.importers.torch_rules import (
     Items,
@@ -304,7 +306,12 @@ MODULE_RULES = {
 
 def module_rule(module: nn.Module):
     """The rule for ``module``: its class's, or a base class's when the subclass
-    keeps that class's ``forward``; ``None`` when there is none."""
+    keeps that class's ``forward``; ``None`` when there is none. An unchanged copy
+    of one of LayerLoom's own classes (as the Python export writes them) has the
+    rule of the class it copies."""
+    twin = twin_of(type(module), (cls for cls in MODULE_RULES if is_own_module(cls.__module__)))
+    if twin is not None:
+        return MODULE_RULES[twin]
     for cls in type(module).__mro__:
         rule = MODULE_RULES.get(cls)
         if rule is not None:

@@ -5,6 +5,7 @@ from layerloom.backend.lowerings import (  # noqa: F401
     attention,
     conv,
     core,
+    lookup,
     merge,
     norm_act,
     pooling,

@@ -27,6 +27,7 @@ from torch import nn
 
 from layerloom.backend.lowering import Lowering, lowering
 from layerloom.graph.layers.attention import NO_PADDING
+from layerloom.graph.layers.lookup import NO_MAX_NORM
 
 
 class PositionalEncoding(nn.Module):
@@ -117,7 +118,8 @@ class EncoderLayer(nn.TransformerEncoderLayer):
 @lowering("embedding")
 def _embedding(p, ins, outs):
     pad = None if p["padding_idx"] == NO_PADDING else p["padding_idx"]
-    return Lowering(nn.Embedding(p["num_embeddings"], p["embedding_dim"], padding_idx=pad))
+    return Lowering(nn.Embedding(p["num_embeddings"], p["embedding_dim"], padding_idx=pad,
+                                 max_norm=None if p["max_norm"] == NO_MAX_NORM else p["max_norm"]))
 
 
 @lowering("positional_encoding")

@@ -4,6 +4,7 @@ from layerloom.graph.layers import (
     attention,
     conv,
     io_core,
+    lookup,
     merge,
     norm_act,
     padding,
@@ -13,7 +14,18 @@ from layerloom.graph.layers import (
 )
 from layerloom.graph.registry import register_all
 
-MODULES = (io_core, merge, attention, norm_act, recurrent, conv, pooling, padding, resampling)
+MODULES = (
+    io_core,
+    merge,
+    attention,
+    lookup,
+    norm_act,
+    recurrent,
+    conv,
+    pooling,
+    padding,
+    resampling,
+)
 
 for _module in MODULES:
     register_all(_module.SPECS)

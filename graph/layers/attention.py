@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from layerloom.graph.errors import ShapeError
 from layerloom.graph.layers._util import need_float
+from layerloom.graph.layers.lookup import max_norm_param
 from layerloom.graph.params import Bool, Choice, Float, Int
 from layerloom.graph.registry import LayerSpec
 from layerloom.graph.tensor import TensorSpec, fmt_shape
@@ -170,6 +171,7 @@ SPECS = [
             Int("padding_idx", NO_PADDING,
                 "Token id whose vector stays zero and gets no gradient (the padding token); -1 for none",
                 minimum=-1, maximum=10_000_000),
+            max_norm_param(),
         ),
         _embedding_rule, param_count=_embedding_params, flops=lambda p, i, o: 0,
         keywords=("token", "vocabulary", "word", "lookup", "nlp", "text"),

@@ -288,7 +288,7 @@ class Custom(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(4, 4)
-        self.bil = nn.Bilinear(4, 4, 2)
+        self.bil = nn.PairwiseDistance(keepdim=True)
 
     def forward(self, x):
         y = torch.sin(self.fc(x)) * 2.0
@@ -299,14 +299,14 @@ def test_unsupported_parts_are_listed_by_name_and_place():
     with pytest.raises(ModelImportError) as info:
         import_module(Custom(), [(4,)])
     problems = {p.what: p for p in info.value.problems}
-    assert set(problems) == {"torch.sin", "the * operator", "torch.nn.Bilinear", "the [] indexing operator"}
-    assert problems["torch.nn.Bilinear"].where == "module 'bil'"
+    assert set(problems) == {"torch.sin", "the * operator", "torch.nn.PairwiseDistance", "the [] indexing operator"}
+    assert problems["torch.nn.PairwiseDistance"].where == "module 'bil'"
     assert problems["torch.sin"].line.startswith("test_import_pytorch.py:")
     assert "torch.sin(self.fc(x))" in problems["torch.sin"].line
     assert "constant 2.0" in problems["the * operator"].why
     message = str(info.value)
     assert message.startswith("cannot import Custom: 4 parts have no LayerLoom equivalent")
-    assert "torch.nn.Bilinear at module 'bil'" in message
+    assert "torch.nn.PairwiseDistance at module 'bil'" in message
 
 
 def test_options_without_a_layerloom_equivalent_are_named():

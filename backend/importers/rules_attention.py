@@ -1,0 +1,158 @@
+"""Importer rules of the Recurrent and Attention families.
+
+ONNX: torch's exporter decomposes attention layers and plain RNNs into matrix
+products and unrolled steps; :mod:`~layerloom.backend.importers.onnx_modules`
+folds each call back into one operator, and the fitters below say which
+LayerLoom layer settings to try for each module class.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from layerloom.backend.importers.common import refuse
+from layerloom.backend.importers.onnx_modules import (
+    FOLDED,
+    Call,
+    divisors,
+    fitter,
+    head_hints,
+    module_rule,
+)
+from layerloom.backend.importers.onnx_rules import _float
+from layerloom.backend.importers.torch_modules import _layer, _only_input
+
+LL_ATTENTION = "layerloom.backend.lowerings.attention."
+LL_RECURRENT = "layerloom.backend.lowerings.recurrent."
+TORCH_ATTENTION = "torch.nn.modules.activation.MultiheadAttention"
+TORCH_ENCODER = "torch.nn.modules.transformer.TransformerEncoderLayer"
+
+
+# ------------------------------------------------------------------ ONNX fitters
+@fitter(f"{LL_ATTENTION}SelfAttention", f"{LL_ATTENTION}CrossAttention")
+def _fit_attention(call: Call):
+    shape = call.weight_shape("out_proj.weight")
+    if shape is None or len(call.shapes) not in (1, 2):
+        return
+    embed = shape[0]
+    mode = "self" if len(call.shapes) == 1 else "cross"
+    for heads in divisors(embed, head_hints(call, embed)):
+        for causal in (False, True):
+            for bias in (True, False):
+                yield "multi_head_attention", {"mode": mode, "num_heads": heads, "causal": causal,
+                                               "bias": bias, "dropout": 0.0}
+
+
+@fitter(f"{LL_ATTENTION}EncoderLayer")
+def _fit_encoder(call: Call):
+    shape = call.weight_shape("linear1.weight")
+    if shape is None or len(call.shapes) != 1:
+        return
+    d = call.shapes[0][-1]
+    feedforward = shape[0] if shape[1] == d else shape[1]
+    eps = _float(call.epsilons[0])
+    for heads in divisors(d, head_hints(call, d)):
+        for norm_first in (False, True):
+            for activation in ("relu", "gelu"):
+                for causal in (False, True):
+                    for bias in (True, False):
+                        yield "transformer_encoder_layer", {
+                            "nhead": heads, "dim_feedforward": feedforward, "dropout": 0.0,
+                            "activation": activation, "norm_first": norm_first, "causal": causal,
+                            "layer_norm_eps": eps, "bias": bias,
+                        }
+
+
+@fitter(f"{LL_RECURRENT}RNN")
+def _fit_rnn(call: Call):
+    shape = call.weight_shape("weight_hh_l0")
+    if shape is None or len(call.shapes) != 1:
+        return
+    layers = 1
+    while call.weight_shape(f"weight_hh_l{layers}") is not None:
+        layers += 1
+    bidirectional = call.weight_shape("weight_hh_l0_reverse") is not None
+    for nonlinearity in ("tanh", "relu"):
+        for sequences in (True, False):
+            for bias in (True, False):
+                yield "rnn", {"hidden_size": shape[0], "num_layers": layers, "bidirectional": bidirectional,
+                              "dropout": 0.0, "bias": bias, "return_sequences": sequences,
+                              "nonlinearity": nonlinearity}
+
+
+@fitter("torch.nn.modules.sparse.Embedding")
+def _fit_embedding(call: Call):
+    shape = call.weight_shape("weight")
+    if shape is None or len(call.shapes) != 1:
+        return
+    for max_norm in (0.0, *sorted({_float(v) for v in call.scalars if v > 0})):
+        yield "embedding", {"num_embeddings": shape[0], "embedding_dim": shape[1], "max_norm": max_norm}
+
+
+@fitter("torch.nn.modules.sparse.EmbeddingBag")
+def _fit_embedding_bag(call: Call):
+    shape = call.weight_shape("weight")
+    if shape is None or len(call.shapes) != 1:
+        return
+    for mode in ("mean", "sum", "max"):
+        yield "embedding_bag", {"num_embeddings": shape[0], "embedding_dim": shape[1], "mode": mode}
+
+
+@fitter("torch.nn.modules.linear.Bilinear")
+def _fit_bilinear(call: Call):
+    shape = call.weight_shape("weight")
+    if shape is None or len(call.shapes) != 2:
+        return
+    count = math.prod(shape) // (call.shapes[0][-1] * call.shapes[1][-1])
+    for bias in (True, False):
+        yield "bilinear", {"out_features": count, "bias": bias}
+
+
+# ------------------------------------------------------------------ PyTorch modules
+def _padding(m) -> int:
+    return -1 if m.padding_idx is None else m.padding_idx % m.num_embeddings
+
+
+def _max_norm(m) -> float:
+    if m.max_norm is None:
+        return 0.0
+    refuse(float(m.norm_type) != 2.0, f"norm_type={m.norm_type}; LayerLoom renormalises by the L2 norm")
+    return float(m.max_norm)
+
+
+def _embedding(mp, node, m: nn.Embedding):
+    x = _only_input(mp, node)
+    refuse(x.dtype != "long", "receives float values; token ids must be an integer (long) input")
+    refuse(m.scale_grad_by_freq or m.sparse, "scale_grad_by_freq or sparse is set")
+    params = {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim,
+              "padding_idx": _padding(m), "max_norm": _max_norm(m)}
+    return _layer(mp, node, m, "embedding", params, [x])
+
+
+def _embedding_bag(mp, node, m: nn.EmbeddingBag):
+    x = _only_input(mp, node)
+    refuse(x.dtype != "long" or x.rank != 1,
+           f"receives {x.dtype} {x.shape} per sample; LayerLoom's EmbeddingBag reads a bag (T,) of token ids "
+           "per sample (no offsets, no per_sample_weights)")
+    refuse(m.scale_grad_by_freq or m.sparse or m.include_last_offset,
+           "scale_grad_by_freq, sparse or include_last_offset is set")
+    params = {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim, "mode": m.mode,
+              "padding_idx": _padding(m), "max_norm": _max_norm(m)}
+    return _layer(mp, node, m, "embedding_bag", params, [x])
+
+
+def _bilinear(mp, node, m: nn.Bilinear):
+    refuse(len(node.args) != 2 or bool(node.kwargs), "is called with other than its two inputs")
+    inputs = [mp.tensor(a) for a in node.args]
+    return _layer(mp, node, m, "bilinear", {"out_features": m.out_features, "bias": m.bias is not None}, inputs)
+
+
+MODULES = {
+    nn.Embedding: _embedding,
+    nn.EmbeddingBag: _embedding_bag,
+    nn.Bilinear: _bilinear,
+}
+
+ONNX = {FOLDED: module_rule}
