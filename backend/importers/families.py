@@ -5,19 +5,28 @@ functions and tensor methods, as in
 :data:`~layerloom.backend.importers.torch_rules.FUNCTION_RULES`), ``MODULES``
 (``torch.nn`` classes, as in
 :data:`~layerloom.backend.importers.torch_modules.MODULE_RULES`) and ``ONNX``
-(operator types, as in :data:`~layerloom.backend.importers.onnx_rules.RULES`).
+(operator types, as in :data:`~layerloom.backend.importers.onnx_rules.RULES`)
+and ``ONNX_REWRITES`` (folds of operator patterns, as in
+:data:`~layerloom.backend.importers.onnx_rules.REWRITES`).
 A family's rule replaces a general one for the same key: the family knows its
 layer better.
 """
 
 from __future__ import annotations
 
-from layerloom.backend.importers import onnx_rules, torch_modules, torch_rules
+from layerloom.backend.importers import (
+    onnx_rules,
+    rules_norm_act,
+    rules_norm_act_onnx,
+    torch_modules,
+    torch_rules,
+)
 
-FAMILIES: tuple = ()
+FAMILIES: tuple = (rules_norm_act, rules_norm_act_onnx)
 
 for _family in FAMILIES:
     torch_rules.FUNCTION_RULES.update(getattr(_family, "FUNCTIONS", {}))
     torch_rules.METHOD_RULES.update(getattr(_family, "METHODS", {}))
     torch_modules.MODULE_RULES.update(getattr(_family, "MODULES", {}))
     onnx_rules.RULES.update(getattr(_family, "ONNX", {}))
+    onnx_rules.REWRITES.extend(getattr(_family, "ONNX_REWRITES", ()))

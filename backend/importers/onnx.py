@@ -497,7 +497,11 @@ def _ops(graph) -> list[Op]:
             value = onnx.helper.get_attribute_value(a)
             attrs[a.name] = value.decode() if isinstance(value, bytes) else value
         ops.append(Op(node.op_type, node.name, list(node.input), list(node.output), attrs, node.domain))
-    return rules.rewrite(ops)
+    ops = rules.rewrite(ops)
+    outputs, constants = [o.name for o in graph.output], [t.name for t in graph.initializer]
+    for fold in rules.REWRITES:
+        ops = fold(ops, outputs, constants)
+    return ops
 
 
 def _opset(proto) -> int:

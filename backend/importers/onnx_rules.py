@@ -492,6 +492,11 @@ RULES = {
 }
 
 
+# More folds of the families, run after :func:`rewrite` (see families.py):
+# ``fold(ops, model output names, initializer names) -> ops``.
+REWRITES: list = []
+
+
 def rewrite(ops: list) -> list:
     """Turn ``Mul(x, Sigmoid(x))`` into one SiLU operator (how SiLU is exported)."""
     users: dict[str, list] = {}
