@@ -266,11 +266,10 @@ def lrn_folded(mp, op):
 
 
 def lrn(mp, op):
-    size = int(op.attrs["size"])
-    # ONNX centres an even window one channel later than PyTorch does
-    refuse(size % 2 == 0, f"size {size}: ONNX and PyTorch centre even windows differently")
+    # odd sizes only (onnxruntime refuses even ones), where ONNX's window is PyTorch's
     a = op.attrs
-    return _lrn(mp, op, size, float(a.get("alpha", 1e-4)), float(a.get("beta", 0.75)), float(a.get("bias", 1.0)))
+    return _lrn(mp, op, int(a["size"]), float(a.get("alpha", 1e-4)), float(a.get("beta", 0.75)),
+                float(a.get("bias", 1.0)))
 
 
 ONNX = {
