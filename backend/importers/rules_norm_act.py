@@ -67,6 +67,13 @@ def _function_activation(type_id: str):
     return rule
 
 
+def _softmax2d(mp, node, m: nn.Softmax2d):
+    x = _only_input(mp, node)
+    refuse(x.rank != 3, f"receives {x.shape} per sample; Softmax2d over (C, H, W) images only "
+           "(on (H, W) it would mix the samples of the batch)")
+    return activation(mp, node, node.args[0], "softmax", {"dim": -3})
+
+
 def _prelu(mp, node, m: nn.PReLU):
     x = _only_input(mp, node)
     return _layer(mp, node, m, "prelu", {"num_parameters": m.num_parameters, "init": float(m.init)}, [x])
@@ -212,6 +219,7 @@ MODULE_CLASSES = {
 MODULES = {
     **{cls: _module_activation(type_id) for type_id, cls in MODULE_CLASSES.items()},
     nn.PReLU: _prelu,
+    nn.Softmax2d: _softmax2d,
     nn.BatchNorm3d: _batch_norm,
     nn.GroupNorm: _group_norm_module,
     nn.InstanceNorm1d: _instance_norm_module,

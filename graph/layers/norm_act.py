@@ -137,9 +137,12 @@ def _dim_param() -> Int:
 
 
 def _softmax(type_id: str, name: str, doc: str, keywords: tuple[str, ...]) -> LayerSpec:
+    # the last dim of features, and the channels of an image (as nn.Softmax2d)
+    examples = (Example({"in": TensorSpec((8,))}), Example({"in": TensorSpec((3, 4, 4))}, {"dim": 1}))
     return LayerSpec(
         type_id, name, "Activation", doc, (_dim_param(),), _softmax_rule(name),
         flops=_per_value(5), keywords=("activation", "probabilities", *keywords), passes_width=True,
+        examples=examples,
     )
 
 
@@ -202,7 +205,7 @@ SPECS = [
     activation("tanh", "Tanh", "Hyperbolic tangent: squashes values into (−1, 1).",
                ("hyperbolic", "squash"), cost=4),
     _softmax("softmax", "Softmax", "Turns scores along one dim into probabilities that sum to 1.",
-             ("classification", "normalize")),
+             ("classification", "normalize", "softmax2d")),
     _softmax("log_softmax", "LogSoftmax",
              "log(softmax(x)) along one dim, computed stably (pair it with NLL loss).",
              ("log", "classification", "nll")),

@@ -232,3 +232,10 @@ def test_the_largest_pattern_wins():
     assert folded.op_type == "LayerLoomRMSNorm" and folded.inputs[-1] == "weight"
     # a scale that is computed is another operation, not RMSNorm's weight
     assert [op.op_type for op in fold(ops, ["y"], constants[:-1])] == ["LayerLoomRMSNorm", "Mul"]
+
+
+def test_softmax2d_is_a_softmax_over_the_channels():
+    result = import_module(nn.Sequential(nn.Softmax2d()), [(3, 4, 4)])
+    assert layers(result) == [("softmax", {"dim": -3})]
+    with pytest.raises(ModelImportError, match="mix the samples"):
+        import_module(nn.Sequential(nn.Softmax2d()), [(4, 4)])
