@@ -63,10 +63,11 @@ def _example(*shape: int) -> Example:
     return Example({"in": TensorSpec(shape)}, {"p": 0.2})
 
 
-def _dropout(type_id: str, name: str, doc: str, rule, examples, keywords=(), what="a channel") -> LayerSpec:
+def _dropout(type_id: str, name: str, doc: str, rule, examples, keywords=(), what="a channel",
+             passes_width=True) -> LayerSpec:
     return LayerSpec(
         type_id, name, "Core", doc, (_p(what),), rule,
-        keywords=("regularisation", "regularization", "dropout", *keywords), passes_width=True,
+        keywords=("regularisation", "regularization", "dropout", *keywords), passes_width=passes_width,
         examples=examples,
     )
 
@@ -89,6 +90,7 @@ SPECS = [
         "Zeroes whole channels of a volume (C, D, H, W) with probability p while training; identity at inference.",
         _channel_rule("Dropout3d", (4,)), (Example({"in": TensorSpec((2, 3, 3, 3))}, {"p": 0.2}),),
         ("channel", "spatial dropout"),
+        passes_width=False,  # a volume never carries the width of a model's output
     ),
     _dropout(
         "alpha_dropout", "AlphaDropout",
