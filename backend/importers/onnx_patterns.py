@@ -167,7 +167,7 @@ def _threshold(g: Patterns, op: Op) -> Match | None:
 
 # ------------------------------------------------------------- normalisation
 def _rms_core(g: Patterns, op: Op):
-    """Mul(x, Reciprocal(Sqrt(Add(ReduceMean(Pow(x, 2)), eps)))): (x, inputs, ops)."""
+    """Mul(x, Reciprocal(Sqrt(Add(ReduceMean(Pow(x, 2)), eps)))): (x, constant inputs, ops, ReduceMean attrs)."""
     for x, r in _pairs(op):
         reciprocal = g.made(r, "Reciprocal")
         root = reciprocal and g.made(reciprocal.inputs[0], "Sqrt")

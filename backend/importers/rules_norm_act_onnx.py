@@ -10,6 +10,9 @@ operators each. :func:`fold` finds those decompositions
 operator in their place, which a rule here maps to the layer; the values inside
 a decomposition must not be used anywhere else. The channel dropouts and
 AlphaDropout are left out of exported files (they do nothing at inference).
+A GroupNorm or InstanceNorm whose scale is 1 and shift 0 everywhere imports
+without ``affine``: exporters write those constants for a norm without it, and
+the outputs are the same either way.
 Opset 18+ ``GroupNormalization``, opset 23 ``RMSNormalization``, ``LRN``,
 ``Shrink`` and ``Softsign``, which other exporters write, are mapped too.
 """
