@@ -75,8 +75,14 @@ def _positional_encoding(m: attention.PositionalEncoding) -> Arguments:
             "learned": isinstance(m.pe, nn.Parameter)}
 
 
+def _hardtanh(m: nn.Hardtanh) -> Arguments:
+    # min_value and max_value are deprecated spellings of min_val and max_val
+    return {"min_val": m.min_val, "max_val": m.max_val, "inplace": m.inplace}
+
+
 # Exact class -> rule reading its constructor arguments.
 RULES: dict[type, Callable[[Any], Arguments]] = {
+    nn.Hardtanh: _hardtanh,
     nn.MultiheadAttention: _mha,
     nn.TransformerEncoderLayer: _encoder_layer,
     attention.SelfAttention: _self_attention,

@@ -6,9 +6,8 @@ functions and tensor methods, as in
 (``torch.nn`` classes, as in
 :data:`~layerloom.backend.importers.torch_modules.MODULE_RULES`) and ``ONNX``
 (operator types, as in :data:`~layerloom.backend.importers.onnx_rules.RULES`)
-and ``ONNX_REWRITES`` (functions ``ops -> ops`` that fold an exporter's
-multi-operator pattern into one operator, as
-:func:`~layerloom.backend.importers.onnx_rules.rewrite` does for SiLU).
+and ``ONNX_REWRITES`` (folds of operator patterns, as in
+:data:`~layerloom.backend.importers.onnx_rules.REWRITES`).
 A family's rule replaces a general one for the same key: the family knows its
 layer better.
 """
@@ -19,6 +18,8 @@ from layerloom.backend.importers import (
     onnx_rules,
     rules_attention,
     rules_conv,
+    rules_norm_act,
+    rules_norm_act_onnx,
     rules_resampling,
     torch_modules,
     torch_rules,
@@ -28,6 +29,8 @@ FAMILIES: tuple = (
     rules_conv,
     rules_resampling,
     rules_attention,
+    rules_norm_act,
+    rules_norm_act_onnx,
 )
 
 for _family in FAMILIES:

@@ -500,7 +500,11 @@ def _ops(graph) -> list[Op]:
         meta = {m.key: m.value for m in node.metadata_props}
         ops.append(Op(node.op_type, node.name, list(node.input), list(node.output), attrs, node.domain,
                       module_chain(meta), meta.get("pkg.torch.onnx.fx_node", "")))
-    return fold_modules(rules.rewrite(ops), file_info(graph))
+    ops = rules.rewrite(ops)
+    outputs, constants = [o.name for o in graph.output], [t.name for t in graph.initializer]
+    for fold in rules.REWRITES:
+        ops = fold(ops, outputs, constants)
+    return fold_modules(ops, file_info(graph))
 
 
 def _opset(proto) -> int:

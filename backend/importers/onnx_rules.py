@@ -492,13 +492,14 @@ RULES = {
 }
 
 
-# The families' rewrites (see :mod:`~layerloom.backend.importers.families`), run after SiLU's.
+# More folds of the families, run after :func:`rewrite` (see families.py):
+# ``fold(ops, model output names, initializer names) -> ops``.
 REWRITES: list = []
 
 
 def rewrite(ops: list) -> list:
-    """Turn ``Mul(x, Sigmoid(x))`` into one SiLU operator (how SiLU is exported),
-    then apply the families' :data:`REWRITES`."""
+    """Turn ``Mul(x, Sigmoid(x))`` into one SiLU operator (how SiLU is exported);
+    the families' :data:`REWRITES` run after it."""
     users: dict[str, list] = {}
     for op in ops:
         for name in op.inputs:
@@ -514,7 +515,4 @@ def rewrite(ops: list) -> list:
             mul_op = consumers[0]
             dropped.add(id(op))
             replaced[id(mul_op)] = Op("LayerLoomSiLU", mul_op.name, [x], list(mul_op.outputs))
-    ops = [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
-    for extra in REWRITES:
-        ops = extra(ops)
-    return ops
+    return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]

@@ -252,7 +252,7 @@ def onnx_lp_pool(mp, op):
 LP_CHAIN = ("AveragePool", "Sign", "Abs", "Relu", "Mul", "Mul", "Pow")
 
 
-def rewrite_lp_pool(ops: list) -> list:
+def rewrite_lp_pool(ops: list, outputs=(), constants=()) -> list:
     """Turn torch's decomposition of LP pooling, ``Pow(x, p) -> AveragePool ->
     Mul(Sign, Relu(Abs)) -> Mul(k) -> Pow(1 / p)``, into one ``LayerLoomLpPool``
     operator with the constants as inputs."""

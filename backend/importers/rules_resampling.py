@@ -253,7 +253,7 @@ def onnx_unfold(mp, op):
     return mp.add(op, "unfold", params, [x])
 
 
-def rewrite_unfold(ops: list) -> list:
+def rewrite_unfold(ops: list, outputs=(), constants=()) -> list:
     """Turn torch's decomposition of Unfold, ``[Pad ->] Gather(axis 2) ->
     Gather(axis 4) -> Transpose(0, 1, 2, 4, 3, 5) -> Reshape``, into one
     ``LayerLoomUnfold`` operator (inputs: x, pads, row and column indices)."""

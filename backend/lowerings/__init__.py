@@ -2,14 +2,17 @@
 
 from layerloom.backend.lowering import LOWERINGS
 from layerloom.backend.lowerings import (  # noqa: F401
+    activations,
     attention,
     conv,
     core,
     lookup,
     merge,
     norm_act,
+    normalisation,
     pooling,
     recurrent,
+    regularisation,
     resampling,
 )
 from layerloom.graph import REGISTRY

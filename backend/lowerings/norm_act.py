@@ -7,7 +7,7 @@ from torch import nn
 from layerloom.backend.lowering import Lowering, lowering
 from layerloom.graph.layers.norm_act import batch_norm_kind, layer_norm_shape
 
-BATCH_NORMS = {"BatchNorm1d": nn.BatchNorm1d, "BatchNorm2d": nn.BatchNorm2d}
+BATCH_NORMS = {"BatchNorm1d": nn.BatchNorm1d, "BatchNorm2d": nn.BatchNorm2d, "BatchNorm3d": nn.BatchNorm3d}
 
 # Activations without parameters: one module class each.
 PLAIN_ACTIVATIONS = {

@@ -1,25 +1,31 @@
 """Every built-in layer type, registered on import of :mod:`layerloom.graph`."""
 
 from layerloom.graph.layers import (
+    activations,
     attention,
     conv,
     io_core,
     lookup,
     merge,
     norm_act,
+    normalisation,
     padding,
     pooling,
     recurrent,
+    regularisation,
     resampling,
 )
 from layerloom.graph.registry import register_all
 
 MODULES = (
     io_core,
+    regularisation,
     merge,
     attention,
     lookup,
     norm_act,
+    normalisation,
+    activations,
     recurrent,
     conv,
     pooling,

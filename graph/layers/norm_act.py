@@ -1,9 +1,12 @@
 """Normalisation (BatchNorm, LayerNorm) and activation layers.
 
 Shape rules follow PyTorch: BatchNorm picks ``BatchNorm1d`` for ``(C,)`` and
-``(C, L)`` and ``BatchNorm2d`` for ``(C, H, W)``; LayerNorm normalises the last
-``dims`` dims of each sample; activations keep the shape. All of them need float
-values: token ids must pass through an Embedding first.
+``(C, L)``, ``BatchNorm2d`` for ``(C, H, W)`` and ``BatchNorm3d`` for
+``(C, D, H, W)``; LayerNorm normalises the last ``dims`` dims of each sample;
+activations keep the shape. All of them need float values: token ids must pass
+through an Embedding first. More normalisations are in
+:mod:`~layerloom.graph.layers.normalisation`, more activations in
+:mod:`~layerloom.graph.layers.activations`.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import math
 from layerloom.graph.errors import ShapeError
 from layerloom.graph.layers._util import need_float, torch_dim
 from layerloom.graph.params import Bool, Choice, Float, Int
-from layerloom.graph.registry import LayerSpec
-from layerloom.graph.tensor import fmt_shape
+from layerloom.graph.registry import Example, LayerSpec
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 # --------------------------------------------------------------------- BatchNorm
 
-BATCH_NORM_KINDS = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d"}
+BATCH_NORM_KINDS = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNorm3d"}
 
 
 def batch_norm_kind(rank: int) -> str:
@@ -31,9 +34,9 @@ def _batch_norm_rule(p, ins):
     need_float("BatchNorm", t)
     if t.rank not in BATCH_NORM_KINDS:
         raise ShapeError(
-            f"BatchNorm needs features (C,), a sequence (C, L) or an image (C, H, W); "
-            f"it receives {fmt_shape(t.shape)}",
-            "insert Reshape or Flatten to bring the input to (C,), (C, L) or (C, H, W)",
+            f"BatchNorm needs features (C,), a sequence (C, L), an image (C, H, W) or a "
+            f"volume (C, D, H, W); it receives {fmt_shape(t.shape)}",
+            "insert Reshape or Flatten to bring the input to (C,), (C, L), (C, H, W) or (C, D, H, W)",
         )
     return {"out": t}
 
@@ -109,15 +112,20 @@ def _per_value(cost: int):
 
 
 def activation(type_id: str, name: str, doc: str, keywords: tuple[str, ...], cost: int = 1,
-               params: tuple = ()) -> LayerSpec:
+               params: tuple = (), rule=None, **more) -> LayerSpec:
     """Declaration of an element-wise activation (shape in = shape out).
 
     ``cost`` is the estimated FLOPs per value; ``params`` the few settings some
-    activations have (most have none).
+    activations have (most have none). ``rule`` replaces the element-wise shape
+    rule where the settings must be checked against the input (PReLU, GLU);
+    ``more`` goes to :class:`LayerSpec` as is (``examples``, ``param_count``,
+    ``flops`` in place of ``cost``).
     """
+    more.setdefault("passes_width", True)
+    more.setdefault("flops", _per_value(cost))
     return LayerSpec(
-        type_id, name, "Activation", doc, params, _elementwise_rule(name),
-        flops=_per_value(cost), keywords=("activation", "nonlinearity", *keywords), passes_width=True,
+        type_id, name, "Activation", doc, params, rule or _elementwise_rule(name),
+        keywords=("activation", "nonlinearity", *keywords), **more,
     )
 
 
@@ -129,9 +137,12 @@ def _dim_param() -> Int:
 
 
 def _softmax(type_id: str, name: str, doc: str, keywords: tuple[str, ...]) -> LayerSpec:
+    # the last dim of features, and the channels of an image (as nn.Softmax2d)
+    examples = (Example({"in": TensorSpec((8,))}), Example({"in": TensorSpec((3, 4, 4))}, {"dim": 1}))
     return LayerSpec(
         type_id, name, "Activation", doc, (_dim_param(),), _softmax_rule(name),
         flops=_per_value(5), keywords=("activation", "probabilities", *keywords), passes_width=True,
+        examples=examples,
     )
 
 
@@ -141,7 +152,7 @@ SPECS = [
     LayerSpec(
         "batch_norm", "BatchNorm", "Normalisation",
         "Normalises each channel over the batch: BatchNorm1d for (C,) or (C, L), "
-        "BatchNorm2d for (C, H, W); trains on batches of 2 or more samples.",
+        "BatchNorm2d for (C, H, W), BatchNorm3d for (C, D, H, W); trains on batches of 2 or more samples.",
         (
             Float("eps", 1e-5, "Added to the variance so that it never divides by zero",
                   minimum=1e-12, maximum=1.0),
@@ -153,7 +164,10 @@ SPECS = [
                  "batch's own statistics"),
         ),
         _batch_norm_rule, param_count=_batch_norm_params, flops=_batch_norm_flops,
-        keywords=("batchnorm", "bn", "normalization", "normalisation", "batch normalization"),
+        keywords=("batchnorm", "bn", "normalization", "normalisation", "batch normalization",
+                  "batchnorm1d", "batchnorm2d", "batchnorm3d"),
+        examples=(Example({"in": TensorSpec((3, 2, 4, 4))}), Example({"in": TensorSpec((4, 6))}),
+                  Example({"in": TensorSpec((8,))}), Example({"in": TensorSpec((3, 5, 5))})),
     ),
     LayerSpec(
         "layer_norm", "LayerNorm", "Normalisation",
@@ -191,7 +205,7 @@ SPECS = [
     activation("tanh", "Tanh", "Hyperbolic tangent: squashes values into (−1, 1).",
                ("hyperbolic", "squash"), cost=4),
     _softmax("softmax", "Softmax", "Turns scores along one dim into probabilities that sum to 1.",
-             ("classification", "normalize")),
+             ("classification", "normalize", "softmax2d")),
     _softmax("log_softmax", "LogSoftmax",
              "log(softmax(x)) along one dim, computed stably (pair it with NLL loss).",
              ("log", "classification", "nll")),

@@ -26,7 +26,7 @@ SMALL = {  # keeps every layer tiny whatever its defaults
     "units": 4, "channels": 4, "hidden_size": 4, "num_embeddings": 10, "embedding_dim": 8,
     "dim_feedforward": 16, "nhead": 2, "num_heads": 2, "max_len": 16,
 }
-CANDIDATE_INPUTS = [((8,), "float"), ((6, 8), "float"), ((4, 8, 8), "float"), ((6,), "long")]
+CANDIDATE_INPUTS = [((8,), "float"), ((6, 8), "float"), ((4, 8, 8), "float"), ((6,), "long"), ((2, 4, 6, 6), "float")]
 
 
 def graph_for(spec) -> Graph:

@@ -46,7 +46,8 @@ def copy_weights(source, target):
 
 
 @pytest.mark.parametrize(
-    "shape, cls", [((6,), nn.BatchNorm1d), ((4, 7), nn.BatchNorm1d), ((3, 5, 5), nn.BatchNorm2d)]
+    "shape, cls",
+    [((6,), nn.BatchNorm1d), ((4, 7), nn.BatchNorm1d), ((3, 5, 5), nn.BatchNorm2d), ((2, 3, 4, 4), nn.BatchNorm3d)],
 )
 @pytest.mark.parametrize("affine, track", [(True, True), (False, True), (True, False)])
 def test_batch_norm_matches_torch_in_training_and_inference(shape, cls, affine, track):

@@ -73,7 +73,7 @@ shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple)
 def test_batch_norm_agrees_with_torch(shape, affine, track, eps, momentum):
     params = {"eps": eps, "momentum": momentum, "affine": affine, "track_running_stats": track}
     kwargs = {"eps": eps, "momentum": momentum, "affine": affine, "track_running_stats": track}
-    candidates = [lambda cls=cls: cls(shape[0], **kwargs) for cls in (nn.BatchNorm1d, nn.BatchNorm2d)]
+    candidates = [lambda cls=cls: cls(shape[0], **kwargs) for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)]
     accepted = [c for c in candidates if not torch_refuses(c, shape)]
     if not accepted:
         with pytest.raises(ShapeError, match=r"BatchNorm needs"):
@@ -86,13 +86,14 @@ def test_batch_norm_agrees_with_torch(shape, affine, track, eps, momentum):
     assert flops >= y[0].numel()
 
 
-def test_batch_norm_picks_1d_for_features_and_sequences_and_2d_for_images():
+def test_batch_norm_picks_1d_for_features_and_sequences_2d_for_images_and_3d_for_volumes():
     from layerloom.graph.layers.norm_act import batch_norm_kind
 
-    assert [batch_norm_kind(r) for r in (1, 2, 3)] == ["BatchNorm1d", "BatchNorm1d", "BatchNorm2d"]
+    kinds = [batch_norm_kind(r) for r in (1, 2, 3, 4)]
+    assert kinds == ["BatchNorm1d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
     with pytest.raises(ShapeError) as err:
-        infer("batch_norm", {}, (2, 3, 4, 5))
-    assert "(2, 3, 4, 5)" in err.value.message and err.value.fix
+        infer("batch_norm", {}, (2, 3, 4, 5, 6))
+    assert "(2, 3, 4, 5, 6)" in err.value.message and "(C, D, H, W)" in err.value.fix
 
 
 @SETTINGS
