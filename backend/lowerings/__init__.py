@@ -1,7 +1,15 @@
 """Lowerings of the built-in layers, registered on import."""
 
 from layerloom.backend.lowering import LOWERINGS
-from layerloom.backend.lowerings import attention, conv, core, merge, norm_act, recurrent  # noqa: F401
+from layerloom.backend.lowerings import (  # noqa: F401
+    arithmetic,
+    attention,
+    conv,
+    core,
+    merge,
+    norm_act,
+    recurrent,
+)
 from layerloom.graph import REGISTRY
 
 
