@@ -111,6 +111,8 @@ def arithmetic(kind: str):
         refuse(float(node.kwargs.get("alpha", 1)) != 1, "alpha is set")
         refuse(node.kwargs.get("rounding_mode") is not None, f"rounding_mode={node.kwargs.get('rounding_mode')!r}")
         refuse("out" in node.kwargs, "out= is set")
+        if kind == "pow" and isinstance(a, (int, float)) and isinstance(b, fx.Node):
+            raise Unsupported(f"raises the constant {a!r} to a tensor power; LayerLoom has x ** constant only")
         (ka, va), (kb, vb) = operand(mp, a), operand(mp, b)
         if "tensor" not in (ka, kb):
             if {ka, kb} & {"mask", "const"}:

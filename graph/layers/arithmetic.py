@@ -109,19 +109,10 @@ def _with_constant(type_id: str, name: str, doc: str, params: tuple, keywords: t
 
 
 # ------------------------------------------------------------------ unary
-def _clamp_rule(p, ins):
-    t = ins["in"]
-    need_float("Clamp", t)
-    if p["min"] is None and p["max"] is None:
-        raise ShapeError("Clamp needs a min, a max or both; neither is set", "set min, max or both")
-    return {"out": t}
-
-
 def _unary(type_id: str, name: str, doc: str, keywords: tuple[str, ...], cost: int = 1,
            params: tuple = (), example: dict | None = None) -> LayerSpec:
-    rule = _clamp_rule if type_id == "clamp" else _same_rule(name)
     return LayerSpec(
-        type_id, name, "Math", doc, params, rule, flops=_per_value(cost),
+        type_id, name, "Math", doc, params, _same_rule(name), flops=_per_value(cost),
         keywords=("elementwise", "unary", *keywords), passes_width=True,
         examples=(Example({"in": TensorSpec((4, 6))}, example or {}),),
     )
@@ -170,7 +161,7 @@ SPECS = [
     _unary("abs", "Abs", "|x| element-wise.", ("absolute", "magnitude")),
     _unary("neg", "Negate", "−x element-wise.", ("negative", "minus", "neg", "flip sign")),
     _unary("reciprocal", "Reciprocal", "1 / x element-wise.", ("inverse", "one over"), cost=4),
-    _unary("clamp", "Clamp", "Limits every value to [min, max] (either may be unset).",
+    _unary("clamp", "Clamp", "Limits every value to [min, max]; an unset bound does not limit (neither: x unchanged).",
            ("clip", "limit", "bound", "range"),
            params=(Float("min", None, "Lowest value kept; smaller values become min", key=True,
                          unset="no lower bound"),
