@@ -311,6 +311,10 @@ class TorchMapper:
             except _Blocked:
                 self.env[node] = FAILED
             except Unsupported as exc:
+                known = self.known.get(node)
+                if isinstance(known, torch.Tensor):  # a buffer, a mask: rules read its value
+                    self.env[node] = Constant(known)
+                    continue
                 self.problems.append(self._problem(node, exc.why))
                 self.env[node] = FAILED
 
@@ -321,8 +325,6 @@ class TorchMapper:
             spec = next(inputs)
             return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
         known = self.known.get(node, FAILED)
-        if isinstance(known, torch.Tensor):
-            return Constant(known)
         if node.op == "get_attr":
             raise Unsupported(f"uses the tensor self.{node.target} outside a layer")
         if node.op == "call_module":

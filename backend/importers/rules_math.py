@@ -53,11 +53,12 @@ def operand(mp, item):
         return "number", float(item)
     if not isinstance(item, fx.Node):
         return "other", item  # a tuple of sizes: x.size()[:-1] + (heads, width)
+    known = mp.known.get(item)
+    if isinstance(known, torch.Tensor):  # a buffer, or computed from buffers and sizes
+        if known.numel() == 1:
+            return "number", float(known.reshape(-1)[0])
+        return "const", known
     entry = mp.entry(item)
-    if isinstance(entry, Constant):
-        if entry.value.numel() == 1:
-            return "number", float(entry.value.reshape(-1)[0])
-        return "const", entry.value
     if isinstance(entry, bool) or isinstance(entry, (int, float)):
         return "number", float(entry)
     if isinstance(entry, Size):
@@ -126,10 +127,14 @@ def arithmetic(kind: str):
         if other_kind == "number":
             return _with_constant(mp, node, kind, left, x, c)
         if other_kind == "const":
-            raise Unsupported(
-                f"computes {SYMBOLS[kind]} with a constant tensor of shape {tuple(c.shape)}; LayerLoom's "
-                "Math layers take numbers (use a learned Parameter or an input for a tensor)"
-            )
+            try:  # a tensor the model holds, where a layer family gives it a node
+                y = mp.tensor(b if left else a)
+            except Unsupported:
+                raise Unsupported(
+                    f"computes {SYMBOLS[kind]} with a constant tensor of shape {tuple(c.shape)}; LayerLoom's "
+                    "Math layers take numbers (use a learned Parameter or an input for a tensor)"
+                ) from None
+            return _two_tensors(mp, node, kind, a, *((x, y) if left else (y, x)))
         raise Unsupported(f"computes {SYMBOLS[kind]} with a mask or a size it cannot read")
 
     return rule
@@ -354,10 +359,23 @@ def where(mp, node):
 
 
 # ------------------------------------------------------------------ tables
+def folds(rule):
+    """``rule``, except on a value that is the same on every call (a mask made
+    from a buffer): that stays a constant, for the rule that reads it."""
+
+    def folded(mp, node):
+        known = mp.known.get(node)
+        if isinstance(known, torch.Tensor):
+            return Constant(known)
+        return rule(mp, node)
+
+    return folded
+
+
 _ADD, _SUB, _MUL, _DIV, _POW = (arithmetic(k) for k in ("add", "sub", "mul", "div", "pow"))
 _UNARY = {name: unary(name) for name in ("exp", "log", "sqrt", "rsqrt", "abs", "reciprocal", "sin", "cos", "erf")}
 
-FUNCTIONS = {
+FUNCTIONS = {  # (folds() wraps every rule below)
     operator.add: _ADD, torch.add: _ADD,
     operator.sub: _SUB, torch.sub: _SUB, torch.subtract: _SUB,
     operator.mul: _MUL, torch.mul: _MUL, torch.multiply: _MUL,
@@ -390,3 +408,6 @@ METHODS = {
     "bool": as_mask, "eq": compare_zero(True), "ne": compare_zero(False), "logical_not": invert,
     **_UNARY,
 }
+
+FUNCTIONS = {key: folds(rule) for key, rule in FUNCTIONS.items()}
+METHODS = {key: folds(rule) for key, rule in METHODS.items()}

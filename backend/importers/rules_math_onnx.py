@@ -139,14 +139,26 @@ def cumsum(mp, op):
 
 
 def cast(mp, op):
-    """``Cast(mask, to=BOOL)`` (``mask.bool()``) makes a mask; other casts as before."""
+    """``Cast(mask, to=BOOL)`` (``mask.bool()``) makes a mask; other casts go to
+    the rule this one took the place of."""
     if op.attrs.get("to") != BOOL:
-        return general.cast(mp, op)
+        return _other_cast()(mp, op)
     kind, value = operand(mp, op.inputs[0])
     if kind == "mask":
         return value
     refuse(kind != "tensor", "casts a constant")
     return BoolMask(value)
+
+
+def _other_cast():
+    """Another family's Cast rule (a Cast layer), else the general one."""
+    from layerloom.backend.importers.families import FAMILIES
+
+    for family in FAMILIES:
+        rule = getattr(family, "ONNX", {}).get("Cast")
+        if rule is not None and rule is not cast:
+            return rule
+    return general.cast
 
 
 def equal(mp, op):
