@@ -84,7 +84,7 @@ def test_operators_functions_and_methods_map_to_math_layers():
     found = set(types(result.graph))
     assert {"constant_subtract", "divide_constant", "multiply_constant", "exp", "clamp", "rsqrt", "power_constant",
             "add_constant", "subtract", "abs", "sqrt", "neg", "maximum", "multiply", "divide", "cumsum",
-            "reciprocal", "matmul", "permute"} <= found
+            "reciprocal", "matmul"} <= found
     assert {"value": 1.0} in [dict(p) for p in params_of(result.graph, "constant_subtract")]
     assert {"exponent": 2.0} in [dict(p) for p in params_of(result.graph, "power_constant")]
     assert result.max_difference <= TOLERANCE
@@ -129,17 +129,15 @@ def test_what_has_no_math_layer_is_named():
     class Odd(nn.Module):
         def __init__(self):
             super().__init__()
-            self.register_buffer("table", torch.randn(4, 4))
             self.register_buffer("holes", torch.eye(4))
 
         def forward(self, x):
-            return 2.0 ** x, x + self.table, x.masked_fill(self.holes.bool(), 0.0), x // 2
+            return 2.0 ** x, x.masked_fill(self.holes.bool(), 0.0), x // 2
 
     with pytest.raises(ModelImportError) as info:
         import_module(Odd(), [(4, 4)])
     why = {p.what: p.why for p in info.value.problems}
     assert "constant 2.0 to a tensor power" in why["the ** operator"]
-    assert "constant tensor of shape (4, 4)" in why["the + operator"]
     assert "not the causal" in why["Tensor.masked_fill"]
     assert "//" in why["the // operator"]
 
