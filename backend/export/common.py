@@ -106,14 +106,25 @@ def as_tuple(outputs) -> tuple[torch.Tensor, ...]:
     return tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
 
 
+def largest_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Largest absolute difference between ``a`` and ``b`` (one shape); equal
+    infinities and NaN on both sides count as equal (a masked score of -inf, the
+    log of a negative value), a NaN on one side only as NaN."""
+    a, b = a.double(), b.double()
+    difference = (a - b).abs()
+    difference[(a == b) | (a.isnan() & b.isnan())] = 0.0
+    return float(difference.max())
+
+
 def check_close(got: Sequence, expected: Sequence, what: str, reference: str = "the model",
                 error: type[Exception] = ExportError, advice: str = "") -> float:
     """Largest absolute difference between the outputs ``got`` of ``what`` and
     ``expected``, those of ``reference``.
 
     Raises ``error`` when they differ in number or shape, or by more than
-    :data:`TOLERANCE` (relative for large outputs; NaN fails too), naming both
-    sides; ``advice`` ends that last message. Tensors or NumPy arrays.
+    :data:`TOLERANCE` (relative for large outputs; a NaN on one side only fails
+    too, see :func:`largest_difference`), naming both sides; ``advice`` ends that
+    last message. Tensors or NumPy arrays.
     """
     if len(got) != len(expected):
         raise error(f"{what} returns {len(got)} outputs; {reference} returns {len(expected)}")
@@ -125,8 +136,8 @@ def check_close(got: Sequence, expected: Sequence, what: str, reference: str = "
                 f"output {i + 1} of {what} has shape {tuple(a.shape)}; {reference} gives {tuple(b.shape)}"
             )
         if a.numel():
-            worst = max(worst, float((a.double() - b.double()).abs().max()))
-            scale = max(scale, float(b.abs().max()))
+            worst = max(worst, largest_difference(a, b))
+            scale = max(scale, float(b[b.isfinite()].abs().max())) if b.isfinite().any() else scale
     if not worst <= TOLERANCE * max(1.0, scale):  # also catches NaN
         raise error(
             f"{what} does not reproduce {reference}: outputs differ by up to {worst:.3g} "

@@ -9,7 +9,8 @@ functions and tensor methods, as in
 and ``ONNX_REWRITES`` (folds of operator patterns, as in
 :data:`~layerloom.backend.importers.onnx_rules.REWRITES`).
 A family's rule replaces a general one for the same key: the family knows its
-layer better.
+layer better. A rule with a ``previous`` attribute receives the rule it replaced
+and passes it the cases it does not handle.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from layerloom.backend.importers import (
     onnx_rules,
     rules_attention,
     rules_conv,
+    rules_math,
+    rules_math_onnx,
     rules_norm_act,
     rules_norm_act_onnx,
     rules_resampling,
@@ -31,11 +34,23 @@ FAMILIES: tuple = (
     rules_attention,
     rules_norm_act,
     rules_norm_act_onnx,
+    rules_math,
+    rules_math_onnx,
 )
 
+
+def _join(table: dict, rules: dict) -> None:
+    """Put ``rules`` into ``table``; a rule with a ``previous`` attribute is given
+    the rule it replaces there (it handles some cases and leaves it the rest)."""
+    for key, rule in rules.items():
+        if hasattr(rule, "previous") and key in table:
+            rule.previous = table[key]
+        table[key] = rule
+
+
 for _family in FAMILIES:
-    torch_rules.FUNCTION_RULES.update(getattr(_family, "FUNCTIONS", {}))
-    torch_rules.METHOD_RULES.update(getattr(_family, "METHODS", {}))
-    torch_modules.MODULE_RULES.update(getattr(_family, "MODULES", {}))
-    onnx_rules.RULES.update(getattr(_family, "ONNX", {}))
+    _join(torch_rules.FUNCTION_RULES, getattr(_family, "FUNCTIONS", {}))
+    _join(torch_rules.METHOD_RULES, getattr(_family, "METHODS", {}))
+    _join(torch_modules.MODULE_RULES, getattr(_family, "MODULES", {}))
+    _join(onnx_rules.RULES, getattr(_family, "ONNX", {}))
     onnx_rules.REWRITES.extend(getattr(_family, "ONNX_REWRITES", ()))

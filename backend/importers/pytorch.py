@@ -54,6 +54,7 @@ from layerloom.backend.importers.common import (
     map_until_settled,
     per_sample,
 )
+from layerloom.backend.importers.torch_constants import Constant, KnownValues
 from layerloom.backend.importers.user_code import (
     instantiate,
     is_library,
@@ -180,15 +181,18 @@ def input_specs(gm, module, shapes, dtypes, title: str, notes: list[str]) -> lis
 
 
 class _Recorder(fx.Interpreter):
-    """Runs the trace once and keeps the shape of every tensor it makes."""
+    """Runs the trace once and keeps the shape of every tensor it makes, and the
+    values that are the same on every call (buffers, masks, sizes)."""
 
     def __init__(self, gm: fx.GraphModule):
         super().__init__(gm)
         self.seen: dict[fx.Node, object] = {}
+        self.known = KnownValues(gm)
 
     def run_node(self, n: fx.Node):
         result = super().run_node(n)
         self.seen[n] = _describe(result)
+        self.known.see(n, self.env, result)
         return result
 
 
@@ -201,7 +205,9 @@ def _describe(x):
     return None
 
 
-def record(gm, module, specs: Sequence[TensorSpec], title: str) -> dict[fx.Node, object]:
+def record(gm, module, specs: Sequence[TensorSpec], title: str) -> tuple[dict[fx.Node, object], dict[fx.Node, object]]:
+    """Shapes of the results of one run on random inputs, and the values that are
+    the same on every call."""
     inputs = example_inputs(module, specs, RECORD_BATCH, seed=0)
     recorder = _Recorder(gm)
     try:
@@ -212,16 +218,18 @@ def record(gm, module, specs: Sequence[TensorSpec], title: str) -> dict[fx.Node,
         raise ModelImportError(
             f"{title} fails on inputs {shapes}: {first_line(exc)}{user_line(exc)}; check the input shapes"
         ) from None
-    return recorder.seen
+    return recorder.seen, recorder.known.values
 
 
 # ------------------------------------------------------------------ mapping
 class TorchMapper:
     """One pass over the trace, building the graph; see the module docstring."""
 
-    def __init__(self, gm, records, specs, modes: dict[str, str], title: str, description: str):
+    def __init__(self, gm, records, specs, modes: dict[str, str], title: str, description: str,
+                 known: dict[fx.Node, object] | None = None):
         self.gm = gm
         self.records = records
+        self.known = known or {}  # results that are the same on every call
         self.specs = list(specs)
         self.modes = modes
         self.builder = GraphBuilder(title, description)
@@ -303,6 +311,10 @@ class TorchMapper:
             except _Blocked:
                 self.env[node] = FAILED
             except Unsupported as exc:
+                known = self.known.get(node)
+                if isinstance(known, torch.Tensor):  # a buffer, a mask: rules read its value
+                    self.env[node] = Constant(known)
+                    continue
                 self.problems.append(self._problem(node, exc.why))
                 self.env[node] = FAILED
 
@@ -312,6 +324,7 @@ class TorchMapper:
                 return None
             spec = next(inputs)
             return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
+        known = self.known.get(node, FAILED)
         if node.op == "get_attr":
             raise Unsupported(f"uses the tensor self.{node.target} outside a layer")
         if node.op == "call_module":
@@ -323,6 +336,8 @@ class TorchMapper:
         if node.op == "call_function":
             rule = rules.FUNCTION_RULES.get(node.target)
             if rule is None:
+                if known is not FAILED:  # size arithmetic: math.sqrt(k.size(-1))
+                    return known
                 raise Unsupported()
             return rule(self, node)
         if node.op == "call_method":
@@ -448,10 +463,10 @@ def import_module(
         gm = trace(module, title)
         notes: list[str] = []
         specs = input_specs(gm, module, input_shapes, input_dtypes, title, notes)
-        records = record(gm, module, specs, title)
+        records, known = record(gm, module, specs, title)
 
         def attempt(modes: dict[str, str]) -> TorchMapper:
-            mapper = TorchMapper(gm, records, specs, modes, title, description)
+            mapper = TorchMapper(gm, records, specs, modes, title, description, known)
             mapper.run()
             return mapper
 

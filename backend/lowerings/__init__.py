@@ -3,6 +3,7 @@
 from layerloom.backend.lowering import LOWERINGS
 from layerloom.backend.lowerings import (  # noqa: F401
     activations,
+    arithmetic,
     attention,
     conv,
     core,

@@ -2,10 +2,12 @@
 
 from layerloom.graph.layers import (
     activations,
+    arithmetic,
     attention,
     conv,
     io_core,
     lookup,
+    matrix,
     merge,
     norm_act,
     normalisation,
@@ -31,6 +33,8 @@ MODULES = (
     pooling,
     padding,
     resampling,
+    arithmetic,
+    matrix,
 )
 
 for _module in MODULES:

@@ -35,7 +35,7 @@ MODEL_PY = textwrap.dedent('''
 
     class Odd(nn.Module):
         def forward(self, x):
-            return torch.sin(x)
+            return torch.sinh(x)
 
 
     def helper():
@@ -150,7 +150,7 @@ def test_unsupported_model_lists_the_parts_and_writes_nothing(tmp_path, model_fi
     assert main(["import", f"{model_file}:Odd", "--input-shape", "4", "-o", str(out)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "error: cannot import Odd: 1 part has no LayerLoom equivalent:"
-    assert err[1].startswith("  - torch.sin at 'sin' (model.py:")
+    assert err[1].startswith("  - torch.sinh at 'sinh' (model.py:")
     assert not out.exists() and not out.with_suffix(".safetensors").exists()
 
 
