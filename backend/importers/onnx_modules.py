@@ -374,7 +374,7 @@ def _try(type_id, params, values, tensors, expected, weights, reasons):
     keys = list(choices)
     for combo in itertools.islice(itertools.product(*(choices[k] for k in keys)), MAX_WEIGHT_LAYOUTS):
         state = dict(zip(keys, combo, strict=True))
-        module.load_state_dict({f"layer.{k}": torch.from_numpy(np.asarray(v, dtype=np.float32))
+        module.load_state_dict({f"layer.{k}": torch.from_numpy(np.array(v, dtype=np.float32))
                                 for k, v in state.items()})
         try:
             with torch.no_grad():
