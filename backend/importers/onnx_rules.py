@@ -6,19 +6,20 @@ others on ``mapper.env``). The rules cover what torch 2.13's exporter
 (``dynamo=True``) writes for LayerLoom's layers, checked layer by layer:
 
 - Dense: ``Gemm`` on features, ``MatMul`` by a constant then ``Add`` on sequences;
-- ``Conv``, ``ConvTranspose``, ``MaxPool``, ``AveragePool``, ``ReduceMean``
-  (GlobalAvgPool), ``BatchNormalization`` (a BatchNorm right after a convolution
-  is folded into the convolution by the exporter), ``LayerNormalization``;
+- ``ReduceMean`` (GlobalAvgPool), ``BatchNormalization`` (a BatchNorm right
+  after a convolution is folded into the convolution by the exporter),
+  ``LayerNormalization``;
 - activations (SiLU arrives as ``Sigmoid`` and ``Mul``), ``Reshape``, ``Flatten``,
   ``Transpose`` (Permute), ``Add``, ``Mul``, ``Concat``;
 - Embedding as ``Gather`` from a table, PositionalEncoding as ``Add`` of a slice
-  of its table, Upsample (nearest, bilinear) as ``Resize``;
+  of its table;
 - LSTM and GRU as ``LSTM`` and ``GRU`` operators, with the transposes, reshapes
   and ``Gather`` of the last step around them (:mod:`~layerloom.backend.importers.onnx_recurrent`).
 
-Dropout is left out of exported files. What the exporter decomposes is reported:
-attention layers (matrix products), plain RNN layers (unrolled steps) and
-one-dimensional linear Upsample (``GatherND``).
+Dropout is left out of exported files. The layer families add their operators
+(convolutions, pooling and ``Resize`` in ``rules_conv`` and ``rules_resampling``,
+arithmetic in ``rules_math_onnx``, ...) through
+:mod:`~layerloom.backend.importers.families`.
 """
 
 from __future__ import annotations
@@ -154,25 +155,6 @@ def _merge(mp, op, type_id: str):
     return mp.merge(op, type_id, [x, y])
 
 
-def conv(mp, op):
-    a = op.attrs
-    x = mp.tensor(op.inputs[0])
-    w = mp.const(op.inputs[1], "the kernel")
-    nd = w.ndim - 2
-    refuse(nd not in (1, 2), f"a {nd}-d convolution; LayerLoom has Conv1d and Conv2d")
-    strides = _ints(a.get("strides"), nd)
-    padding = _auto_pad(a, nd, strides)
-    bias = mp.optional_const(op, 2, "the bias")
-    params = {
-        "channels": w.shape[0], "kernel_size": tuple(w.shape[2:]), "stride": strides, "padding": padding,
-        "dilation": _ints(a.get("dilations"), nd), "groups": int(a.get("group", 1)), "bias": bias is not None,
-    }
-    weights, sources = {"weight": w}, {"weight": op.inputs[1]}
-    if bias is not None:
-        weights["bias"], sources["bias"] = bias, op.inputs[2]
-    return mp.add(op, f"conv{nd}d", params, [x], weights=weights, sources=sources, label=label_of(op.inputs[1]))
-
-
 def _auto_pad(a, nd: int, strides):
     mode = a.get("auto_pad", "NOTSET")
     if mode == "VALID":
@@ -181,49 +163,6 @@ def _auto_pad(a, nd: int, strides):
         return "same"
     refuse(mode != "NOTSET", f"auto_pad={mode}")
     return _symmetric(a.get("pads"), nd)
-
-
-def conv_transpose(mp, op):
-    a = op.attrs
-    x = mp.tensor(op.inputs[0])
-    w = mp.const(op.inputs[1], "the kernel")
-    refuse(w.ndim != 4, "not 2-d; LayerLoom has ConvTranspose2d")
-    refuse("output_shape" in a, "output_shape is set")
-    refuse(a.get("auto_pad", "NOTSET") != "NOTSET", f"auto_pad={a.get('auto_pad')}")
-    groups = int(a.get("group", 1))
-    bias = mp.optional_const(op, 2, "the bias")
-    params = {
-        "channels": w.shape[1] * groups, "kernel_size": tuple(w.shape[2:]), "stride": _ints(a.get("strides"), 2),
-        "padding": _symmetric(a.get("pads"), 2), "output_padding": _ints(a.get("output_padding"), 2, 0),
-        "dilation": _ints(a.get("dilations"), 2), "groups": groups, "bias": bias is not None,
-    }
-    weights, sources = {"weight": w}, {"weight": op.inputs[1]}
-    if bias is not None:
-        weights["bias"], sources["bias"] = bias, op.inputs[2]
-    return mp.add(op, "conv_transpose2d", params, [x], weights=weights, sources=sources, label=label_of(op.inputs[1]))
-
-
-def _pool(kind: str):
-    def rule(mp, op):
-        a = op.attrs
-        mp.unused(op, 1)
-        x = mp.tensor(op.inputs[0])
-        kernel = tuple(int(k) for k in a["kernel_shape"])
-        nd = len(kernel)
-        refuse(nd not in (1, 2), f"{nd}-d pooling")
-        refuse(a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"), f"auto_pad={a.get('auto_pad')}")
-        params = {
-            "kernel_size": kernel, "stride": _ints(a.get("strides"), nd),
-            "padding": _symmetric(a.get("pads"), nd), "ceil_mode": bool(a.get("ceil_mode", 0)),
-        }
-        if kind == "max":
-            params["dilation"] = _ints(a.get("dilations"), nd)
-        else:
-            refuse(any(d != 1 for d in a.get("dilations") or ()), "dilations")
-            params["count_include_pad"] = bool(a.get("count_include_pad", 0))
-        return mp.add(op, f"{kind}_pool{nd}d", params, [x])
-
-    return rule
 
 
 def global_average_pool(mp, op):
@@ -415,25 +354,6 @@ def slice_(mp, op):
     raise Unsupported("slices a tensor; LayerLoom has no slicing layer")
 
 
-def resize(mp, op):
-    a = op.attrs
-    x = mp.tensor(op.inputs[0])
-    out = mp.shape(op.outputs[0])
-    factors = {o / i for o, i in zip(out[1:], x.shape[1:], strict=True)}
-    refuse(out[0] != x.shape[0] or len(factors) != 1 or not float(next(iter(factors))).is_integer(),
-            f"resizes {x.shape} to {out}; LayerLoom's Upsample scales every spatial dim by one whole factor")
-    mode, coords = a.get("mode", "nearest"), a.get("coordinate_transformation_mode", "half_pixel")
-    if mode == "nearest":
-        refuse(coords != "asymmetric" or a.get("nearest_mode", "round_prefer_floor") != "floor",
-                f"nearest resizing with {coords} coordinates")
-        kind = "nearest"
-    elif mode == "linear" and coords in ("half_pixel", "pytorch_half_pixel"):
-        kind = "linear" if x.rank == 2 else "bilinear"
-    else:
-        raise Unsupported(f"mode {mode!r} with {coords} coordinates")
-    return mp.add(op, "upsample", {"scale_factor": int(next(iter(factors))), "mode": kind}, [x])
-
-
 def cast(mp, op):
     x = mp.lazy(op.inputs[0])
     refuse(op.attrs.get("to") != 1 or x.dtype != "float", "changes the element type")
@@ -455,10 +375,6 @@ RULES = {
     "MatMul": matmul,
     "Add": add,
     "Mul": mul,
-    "Conv": conv,
-    "ConvTranspose": conv_transpose,
-    "MaxPool": _pool("max"),
-    "AveragePool": _pool("avg"),
     "GlobalAveragePool": global_average_pool,
     "ReduceMean": reduce_mean,
     "BatchNormalization": batch_norm,
@@ -482,7 +398,6 @@ RULES = {
     "Dropout": dropout,
     "Gather": gather,
     "Slice": slice_,
-    "Resize": resize,
     "Cast": cast,
     "Shape": size_of,
     "Size": size_of,

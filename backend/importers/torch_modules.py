@@ -21,7 +21,6 @@ from layerloom.backend.importers.torch_rules import (
     activation,
     arg,
     as_tuple,
-    global_average,
     pool_params,
     reshape,
 )
@@ -67,16 +66,6 @@ def _conv(nd: int):
     return rule
 
 
-def _conv_transpose2d(mp, node, m: nn.ConvTranspose2d):
-    refuse(m.padding_mode != "zeros", f"padding_mode={m.padding_mode!r}; LayerLoom pads with zeros")
-    params = {
-        "channels": m.out_channels, "kernel_size": as_tuple(m.kernel_size, 2), "stride": as_tuple(m.stride, 2),
-        "padding": as_tuple(m.padding, 2), "output_padding": as_tuple(m.output_padding, 2),
-        "dilation": as_tuple(m.dilation, 2), "groups": m.groups, "bias": m.bias is not None,
-    }
-    return _layer(mp, node, m, "conv_transpose2d", params)
-
-
 def _max_pool(nd: int):
     def rule(mp, node, m):
         refuse(m.return_indices, "return_indices=True; LayerLoom's pooling returns the values only")
@@ -94,10 +83,6 @@ def _avg_pool(nd: int):
         return mp.add(node, f"avg_pool{nd}d", params, [_only_input(mp, node)])
 
     return rule
-
-
-def _adaptive_avg_pool(mp, node, m):
-    return global_average(mp, _only_input(mp, node), m.output_size)
 
 
 def _batch_norm(mp, node, m: nn.modules.batchnorm._BatchNorm):
@@ -127,25 +112,6 @@ def _identity(mp, node, m):
 
 def _reshaping_module(mp, node, m):
     return reshape(mp, node)
-
-
-def _embedding(mp, node, m: nn.Embedding):
-    refuse(m.max_norm is not None, "max_norm is set; LayerLoom's Embedding does not renormalise")
-    x = _only_input(mp, node)
-    refuse(x.dtype != "long", "receives float values; token ids must be an integer (long) input")
-    padding = -1 if m.padding_idx is None else m.padding_idx % m.num_embeddings
-    params = {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim, "padding_idx": padding}
-    return _layer(mp, node, m, "embedding", params, [x])
-
-
-def _upsample(mp, node, m: nn.Upsample):
-    refuse(m.size is not None, "a target size; LayerLoom's Upsample takes a whole scale factor")
-    factors = m.scale_factor if isinstance(m.scale_factor, tuple) else (m.scale_factor,)
-    refuse(len(set(factors)) != 1 or float(factors[0]) != int(factors[0]),
-            f"scale_factor {m.scale_factor}; LayerLoom's Upsample needs one whole factor")
-    refuse(m.mode not in ("nearest", "linear", "bilinear"), f"mode {m.mode!r}")
-    refuse(bool(m.align_corners), "align_corners=True")
-    return mp.add(node, "upsample", {"scale_factor": int(factors[0]), "mode": m.mode}, [_only_input(mp, node)])
 
 
 def _module_activation(type_id: str, params=lambda m: {}):
@@ -263,13 +229,10 @@ MODULE_RULES = {
     nn.Linear: _linear,
     nn.Conv1d: _conv(1),
     nn.Conv2d: _conv(2),
-    nn.ConvTranspose2d: _conv_transpose2d,
     nn.MaxPool1d: _max_pool(1),
     nn.MaxPool2d: _max_pool(2),
     nn.AvgPool1d: _avg_pool(1),
     nn.AvgPool2d: _avg_pool(2),
-    nn.AdaptiveAvgPool1d: _adaptive_avg_pool,
-    nn.AdaptiveAvgPool2d: _adaptive_avg_pool,
     nn.BatchNorm1d: _batch_norm,
     nn.BatchNorm2d: _batch_norm,
     nn.LayerNorm: _layer_norm,
@@ -277,8 +240,6 @@ MODULE_RULES = {
     nn.Identity: _identity,
     nn.Flatten: _reshaping_module,
     nn.Unflatten: _reshaping_module,
-    nn.Embedding: _embedding,
-    nn.Upsample: _upsample,
     nn.ReLU: _module_activation("relu"),
     nn.LeakyReLU: _module_activation("leaky_relu", lambda m: {"negative_slope": m.negative_slope}),
     nn.ELU: _module_activation("elu", lambda m: {"alpha": m.alpha}),

@@ -154,10 +154,6 @@ def mean(mp, node):
     return mp.builder.mean(x, [d - 1 for d in full], bool(arg(node, 2, "keepdim", False)))
 
 
-def adaptive_avg_pool(mp, node):
-    return global_average(mp, mp.tensor(node.args[0]), arg(node, 1, "output_size"))
-
-
 def _functional_pool(kind: str, nd: int):
     def rule(mp, node):
         x = mp.tensor(node.args[0])
@@ -287,8 +283,6 @@ FUNCTION_RULES = {
     torch.mean: mean,
     torch.permute: permute,
     torch.transpose: permute,
-    F.adaptive_avg_pool1d: adaptive_avg_pool,
-    F.adaptive_avg_pool2d: adaptive_avg_pool,
     F.max_pool1d: _functional_pool("max", 1),
     F.max_pool2d: _functional_pool("max", 2),
     F.avg_pool1d: _functional_pool("avg", 1),
