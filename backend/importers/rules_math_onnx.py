@@ -107,6 +107,8 @@ def unary(type_id: str):
 
 
 def clip(mp, op):
+    """Clamp to any bounds; ReLU6's and ReLU's bounds go to the activation
+    family's rule this one took the place of, so they come back as those layers."""
     x = mp.tensor(op.inputs[0])
     bounds = {}
     for i, name in ((1, "min"), (2, "max")):
@@ -116,7 +118,12 @@ def clip(mp, op):
         if value is not None:
             bounds[name] = _number(float(np.asarray(value).reshape(-1)[0]), f"the {name}")
     refuse(not bounds, "no min and no max")
+    if clip.previous is not None and bounds.get("min") == 0 and bounds.get("max") in (6, None):
+        return clip.previous(mp, op)
     return mp.add(op, "clamp", bounds, [x])
+
+
+clip.previous = None  # the activation family's Clip rule (see families._join)
 
 
 def matmul(mp, op):

@@ -22,7 +22,8 @@ def test_the_list_has_one_row_per_type_in_category_order():
     assert lines[0].split() == ["name", "id", "category", "help"]
     rows = [line for line in lines[2:] if line and not line.startswith(f"{len(REGISTRY)} layer types")]
     assert len(rows) == len(REGISTRY)
-    ids = [row.split()[1] for row in rows]
+    start, end = lines[0].index(" id ") + 1, lines[0].index(" category ")  # columns are fixed-width
+    ids = [row[start:end].strip() for row in rows]
     assert set(ids) == {spec.type_id for spec in REGISTRY}
     order = [CATEGORIES.index(REGISTRY.get(i).category) for i in ids]
     assert order == sorted(order)

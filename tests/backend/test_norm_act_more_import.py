@@ -181,6 +181,7 @@ def onnx_file(tmp_path, nodes, inits=None, shape=(4, 3), opset=17):
     (helper.make_node("Selu", ["x"], ["y"]), {}, (4, 3), 17, ("selu", {})),
     (helper.make_node("Clip", ["x", "lo", "hi"], ["y"]), {"lo": 0.0, "hi": 6.0}, (4, 3), 17, ("relu6", {})),
     (helper.make_node("Clip", ["x", "lo"], ["y"]), {"lo": 0.0}, (4, 3), 17, ("relu", {})),
+    (helper.make_node("Clip", ["x", "lo"], ["y"]), {"lo": -1.0}, (4, 3), 17, ("clamp", {"min": -1.0})),
     (helper.make_node("LRN", ["x"], ["y"], size=3, alpha=0.5), {}, (4, 3, 3), 17,
      ("local_response_norm", {"size": 3, "alpha": 0.5})),
     (helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2),
@@ -197,7 +198,6 @@ def test_onnx_operators_import_as_layers(tmp_path, node, inits, shape, opset, ex
 
 
 @pytest.mark.parametrize(("node", "inits", "why"), [
-    (helper.make_node("Clip", ["x", "lo"], ["y"]), {"lo": -1.0}, "one bound only"),
     (helper.make_node("HardSigmoid", ["x"], ["y"]), {}, "relu6"),
     (helper.make_node("Shrink", ["x"], ["y"], lambd=0.3, bias=0.1), {}, "neither Softshrink nor Hardshrink"),
 ])

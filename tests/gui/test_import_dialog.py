@@ -44,7 +44,7 @@ class MLP(nn.Module):
         return self.out(self.block(torch.relu(self.fc1(x))))
 '''
 
-BILINEAR_SOURCE = '''
+UNSUPPORTED_SOURCE = '''
 from torch import nn
 
 
@@ -52,7 +52,7 @@ class Pair(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(4, 4)
-        self.bil = nn.Bilinear(4, 4, 2)
+        self.bil = nn.PairwiseDistance(keepdim=True)
 
     def forward(self, x):
         h = self.fc(x)
@@ -206,7 +206,7 @@ def test_unsupported_module_shows_the_importers_list_and_keeps_the_graph(qtbot, 
     before = _saved_graph(window, tmp_path)
     title = window.windowTitle()
     source = tmp_path / "pair.py"
-    source.write_text(BILINEAR_SOURCE)
+    source.write_text(UNSUPPORTED_SOURCE)
     window.ask_import_path = lambda: str(source)
     window.ask_import_options = lambda path: ImportRequest(path, "Pair")
     _run_import(qtbot, window)
@@ -214,7 +214,7 @@ def test_unsupported_module_shows_the_importers_list_and_keeps_the_graph(qtbot, 
     assert len(window.errors) == 1
     heading, message = window.errors[0]
     assert heading == "Cannot import pair.py:Pair"
-    assert "torch.nn.Bilinear" in message and "module 'bil'" in message
+    assert "torch.nn.PairwiseDistance" in message and "module 'bil'" in message
     assert "Traceback" not in message
     assert window.graph.to_dict() == before
     assert window.windowTitle() == title
