@@ -12,9 +12,9 @@ layer better.
 
 from __future__ import annotations
 
-from layerloom.backend.importers import onnx_rules, torch_modules, torch_rules
+from layerloom.backend.importers import onnx_rules, rules_tensor, torch_modules, torch_rules
 
-FAMILIES: tuple = ()
+FAMILIES: tuple = (rules_tensor,)
 
 for _family in FAMILIES:
     torch_rules.FUNCTION_RULES.update(getattr(_family, "FUNCTIONS", {}))

@@ -1,7 +1,16 @@
 """Lowerings of the built-in layers, registered on import."""
 
 from layerloom.backend.lowering import LOWERINGS
-from layerloom.backend.lowerings import attention, conv, core, merge, norm_act, recurrent, tensor_ops, tensor_shape  # noqa: F401
+from layerloom.backend.lowerings import (  # noqa: F401
+    attention,
+    conv,
+    core,
+    merge,
+    norm_act,
+    recurrent,
+    tensor_ops,
+    tensor_shape,
+)
 from layerloom.graph import REGISTRY
 
 
