@@ -12,9 +12,15 @@ layer better.
 
 from __future__ import annotations
 
-from layerloom.backend.importers import onnx_rules, rules_tensor, torch_modules, torch_rules
+from layerloom.backend.importers import (
+    onnx_rules,
+    rules_tensor,
+    rules_tensor_onnx,
+    torch_modules,
+    torch_rules,
+)
 
-FAMILIES: tuple = (rules_tensor,)
+FAMILIES: tuple = (rules_tensor, rules_tensor_onnx)
 
 for _family in FAMILIES:
     torch_rules.FUNCTION_RULES.update(getattr(_family, "FUNCTIONS", {}))
