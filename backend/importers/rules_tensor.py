@@ -92,7 +92,7 @@ class Attr:
 
     def _make(self, mp, per: tuple[int, ...]) -> Value:
         tensor = self.tensor.reshape(1, *per)
-        label = _label(self.source or "")
+        label = held_label(self.source or "")
         sources = {"weight" if self.parameter else "value": self.source} if self.source else None
         like = batch_source(mp, self.node)
         try:
@@ -109,7 +109,7 @@ class Attr:
             raise Unsupported(str(exc)) from None
 
 
-def _label(target: str) -> str:
+def held_label(target: str) -> str:
     for suffix in (".weight", ".value"):  # LayerLoom's own LearnedTensor / ConstantTensor
         if target.endswith(suffix):
             return clean_label(target[: -len(suffix)])
@@ -199,6 +199,8 @@ def getitem(mp, node):
     if isinstance(entry, Attr):
         items = _items(mp, index, entry.tensor.dim())
         return entry.cut(entry.tensor[tuple(items)], node)
+    if isinstance(entry, Items) and isinstance(index, slice):
+        return Items(entry[index])  # q, k = x.unbind(1)[:2]
     if not isinstance(entry, Value):
         return general.getitem(mp, node)
     x = mp.lazy(container)

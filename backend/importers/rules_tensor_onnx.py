@@ -20,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from layerloom.backend.importers import onnx_rules as general
-from layerloom.backend.importers.common import RecurrentPart, Unsupported, Value, label_of, refuse
+from layerloom.backend.importers.common import RecurrentPart, Unsupported, Value, refuse
 from layerloom.backend.importers.onnx_ops import Derived
+from layerloom.backend.importers.rules_tensor import held_label
 from layerloom.graph.errors import ParamError
 from layerloom.graph.layers.merge import MAX_INPUTS
 from layerloom.graph.layers.tensor_shape import MAX_PARTS, chunk_sizes
@@ -72,7 +73,7 @@ def _make_constant(mp, name: str) -> Value:
         if np.issubdtype(tensor.dtype, np.floating):
             tensor = tensor.astype(np.float32)
             if origin is not None and mp.arrays[origin].size == tensor.size > 1:
-                return mp.builder.add("parameter", {"shape": list(per)}, [like], per, label=label_of(origin),
+                return mp.builder.add("parameter", {"shape": list(per)}, [like], per, label=held_label(origin),
                                       weights={"weight": tensor}, sources={"weight": origin})
             dtype = "float"
         elif np.issubdtype(tensor.dtype, np.integer):
@@ -86,7 +87,7 @@ def _make_constant(mp, name: str) -> Value:
         elif flat.size <= 8:
             params["values"] = [float(v) for v in flat]
         return mp.builder.add("constant", params, [like], per, weights={"value": tensor}, dtype=dtype,
-                              label=label_of(origin) if origin else "",
+                              label=held_label(origin) if origin else "",
                               sources={"value": origin} if origin else None)
     except ParamError as exc:
         raise Unsupported(str(exc)) from None
@@ -283,8 +284,29 @@ def random_normal_like(mp, op):
     return mp.add(op, "random_normal", params, [x])
 
 
+def _with_constant(rule, type_id: str):
+    """``Add`` / ``Mul`` of a computed tensor and a constant one of its shape (a
+    position table, a scale): the constant becomes a Parameter or Constant node.
+    The general rule's cases (a Dense's bias, a positional encoding) come first."""
+
+    def with_constant(mp, op):
+        try:
+            return rule(mp, op)
+        except Unsupported:
+            a, b = op.inputs[:2]
+            if mp.is_const(a) == mp.is_const(b):
+                raise
+        x, y = (mp.tensor(n) for n in op.inputs[:2])
+        refuse(x.shape != y.shape, f"broadcasts {x.shape} and {y.shape}; LayerLoom needs equal shapes")
+        return mp.merge(op, type_id, [x, y])
+
+    return with_constant
+
+
 ONNX = {
     general.CONSTANT_TENSOR: constant_tensor,
+    "Add": _with_constant(general.add, "add"),
+    "Mul": _with_constant(general.mul, "multiply"),
     "Split": split,
     "Slice": slice_,
     "Gather": gather,
