@@ -55,15 +55,18 @@ class Attr:
     broadcasts as it is.
     """
 
-    def __init__(self, tensor: torch.Tensor, node: fx.Node, parameter: bool, source: str | None):
+    def __init__(self, tensor: torch.Tensor, node: fx.Node, parameter: bool, source: str | None,
+                 label: str | None = None):
         self.tensor = tensor.detach()
         self.node = node
         self.parameter = parameter
-        self.source = source
+        self.source = source  # the model's name for exactly this tensor (None for a cut)
+        self.label = held_label(source or "") if label is None else label
         self._made: dict[tuple[int, ...], Value] = {}
 
     def cut(self, tensor: torch.Tensor, node: fx.Node) -> Attr:
-        return Attr(tensor, node, self.parameter, None)
+        """The part ``tensor`` of this one: named after it, but not its source."""
+        return Attr(tensor, node, self.parameter, None, self.label)
 
     def as_value(self, mp, shape: tuple[int, ...] | None = None) -> Value:
         per = self._per_sample(mp) if shape is None else tuple(shape)
@@ -92,7 +95,7 @@ class Attr:
 
     def _make(self, mp, per: tuple[int, ...]) -> Value:
         tensor = self.tensor.reshape(1, *per)
-        label = held_label(self.source or "")
+        label = self.label
         sources = {"weight" if self.parameter else "value": self.source} if self.source else None
         like = batch_source(mp, self.node)
         try:

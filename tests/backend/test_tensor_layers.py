@@ -133,7 +133,7 @@ def test_splits_chunks_stacks_slices_and_a_sliced_buffer():
     assert found["transpose"] == 1 and found["select"] == 1 and found["slice"] == 2
     assert found["constant"] == 1 and found["reduce"] == 2
     constant = next(n for n in result.graph.nodes if n.type == "constant")
-    assert constant.params["shape"] == (2, 4)  # the rows the model uses
+    assert constant.params["shape"] == (2, 4) and constant.label == "pos"  # the rows the model uses
 
 
 class Reductions(nn.Module):
@@ -152,6 +152,17 @@ def test_reductions_with_dims_and_keepdim():
     assert types(result)["global_avg_pool"] == 1  # the mean leaving one dim
     var = next(n for n in result.graph.nodes if n.type == "reduce" and n.params["op"] == "var")
     assert var.params["correction"] == 0
+
+
+def test_concat_on_a_negative_dim_compiles_and_imports():
+    b = Builder()
+    x = b.input(2, 3)
+    b.output(b.node("concat", x, x, dim=-1))
+    model = compile_graph(b.graph)
+    data = torch.randn(2, 2, 3)
+    assert torch.equal(model(data), torch.cat((data, data), dim=-1))
+    result = import_module(model, [(2, 3)])
+    assert types(result) == Counter({"concat": 1})
 
 
 def test_a_mean_leaving_one_dim_stays_a_global_average_pool():
