@@ -205,7 +205,7 @@ def getitem(mp, node):
     if isinstance(entry, Items) and isinstance(index, slice):
         return Items(entry[index])  # q, k = x.unbind(1)[:2]
     if not isinstance(entry, Value):
-        return general.getitem(mp, node)
+        return getitem.previous(mp, node)
     x = mp.lazy(container)
     items = _items(mp, index, x.rank + 1)
     consuming = [i for i in items if i is not None]
@@ -417,6 +417,8 @@ def max_min(kind: str):
     def rule(mp, node):
         other = arg(node, 1, "dim")
         refuse(other is None, f"takes the {kind} of every value of the batch; give dim=")
+        if not isinstance(other, int) and rule.previous is not None:
+            return rule.previous(mp, node)  # the element-wise max of two tensors
         refuse(not isinstance(other, int), f"the element-wise {kind} of two tensors; LayerLoom's Tensor {kind} reduces a dim")
         x = mp.tensor(_source(node))
         dim = _batch_dim(other, x.rank + 1, "reduces")
@@ -430,6 +432,7 @@ def max_min(kind: str):
 
         return Pair({0: values, 1: indices, -2: values, -1: indices})
 
+    rule.previous = None  # the rule this one replaces (families.py sets it)
     return rule
 
 
@@ -439,7 +442,7 @@ def pair_attribute(mp, node):
     name = node.args[1] if len(node.args) > 1 else None
     if isinstance(entry, Pair) and name in ("values", "indices"):
         return entry[0 if name == "values" else 1]
-    return general.attribute(mp, node)
+    return pair_attribute.previous(mp, node)
 
 
 def arg_extreme(kind: str):
@@ -541,6 +544,10 @@ def filled_like(fill):
 
     return rule
 
+
+# Rules that hand the cases they do not handle to the rule they replace.
+getitem.previous = general.getitem
+pair_attribute.previous = general.attribute
 
 # ------------------------------------------------------------------- tables
 FUNCTIONS = {

@@ -152,7 +152,7 @@ def split(mp, op):
 
 def slice_(mp, op):
     if isinstance(mp.entry(op.inputs[0]), RecurrentPart):
-        return general.slice_(mp, op)
+        return slice_.previous(mp, op)
     x = mp.tensor(op.inputs[0])
     starts, ends = (mp.const(n, "the bounds").reshape(-1).tolist() for n in op.inputs[1:3])
     axes = mp.optional_const(op, 3, "the axes")
@@ -182,7 +182,7 @@ def slice_(mp, op):
 def gather(mp, op):
     data, indices = op.inputs[:2]
     if isinstance(mp.entry(data), RecurrentPart) or mp.is_const(data):
-        return general.gather(mp, op)  # a recurrent layer's step or row, an Embedding
+        return gather.previous(mp, op)  # a recurrent layer's step or row, an Embedding
     refuse(not mp.is_const(indices),
            "gathers at positions computed from the inputs, across the whole batch; LayerLoom gathers per sample")
     x = mp.tensor(data)
@@ -218,7 +218,7 @@ def concat(mp, op):
             isinstance(mp.env.get(s), Value) for s in sources
         ):
             return mp.add(op, "stack", {"inputs": len(names), "dim": axis}, [mp.tensor(s) for s in sources])
-    return general.concat(mp, op)
+    return concat.previous(mp, op)
 
 
 def expand(mp, op):
@@ -284,14 +284,14 @@ def random_normal_like(mp, op):
     return mp.add(op, "random_normal", params, [x])
 
 
-def _with_constant(rule, type_id: str):
+def _with_constant(general_rule, type_id: str):
     """``Add`` / ``Mul`` of a computed tensor and a constant one of its shape (a
     position table, a scale): the constant becomes a Parameter or Constant node.
     The general rule's cases (a Dense's bias, a positional encoding) come first."""
 
     def with_constant(mp, op):
         try:
-            return rule(mp, op)
+            return with_constant.previous(mp, op)
         except Unsupported:
             a, b = op.inputs[:2]
             if mp.is_const(a) == mp.is_const(b):
@@ -300,8 +300,14 @@ def _with_constant(rule, type_id: str):
         refuse(x.shape != y.shape, f"broadcasts {x.shape} and {y.shape}; LayerLoom needs equal shapes")
         return mp.merge(op, type_id, [x, y])
 
+    with_constant.previous = general_rule  # families.py may give the rule this one replaces
     return with_constant
 
+
+# Rules that hand the cases they do not handle to the rule they replace.
+slice_.previous = general.slice_
+gather.previous = general.gather
+concat.previous = general.concat
 
 ONNX = {
     general.CONSTANT_TENSOR: constant_tensor,
