@@ -494,8 +494,8 @@ def make_editor(param: Param, parent: QWidget | None = None) -> QWidget:
         raise ValueError(f"no editor for {param.name} of kind {param.kind!r}: a form shows it "
                          f"with widgets of its own")
     kind = EDITORS[param.kind]
-    if kind is IntEditor and not _fits_spin_box(param):
-        kind = WideIntEditor
+    if kind is IntEditor and (param.optional or not _fits_spin_box(param)):
+        kind = WideIntEditor  # a spin box can show neither "unset" nor 64-bit values
     editor = kind(param, parent)
     editor.setObjectName(f"param_{param.name}")
     editor.setToolTip(tooltip_for(param))

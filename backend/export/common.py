@@ -130,7 +130,7 @@ def check_close(got: Sequence, expected: Sequence, what: str, reference: str = "
         raise error(f"{what} returns {len(got)} outputs; {reference} returns {len(expected)}")
     worst = scale = 0.0
     for i, (a, b) in enumerate(zip(got, expected, strict=True)):
-        a, b = torch.as_tensor(a), torch.as_tensor(b)
+        a, b = torch.as_tensor(a).detach(), torch.as_tensor(b).detach()  # a view of a Parameter keeps requires_grad
         if tuple(a.shape) != tuple(b.shape):
             raise error(
                 f"output {i + 1} of {what} has shape {tuple(a.shape)}; {reference} gives {tuple(b.shape)}"

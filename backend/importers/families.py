@@ -24,18 +24,24 @@ from layerloom.backend.importers import (
     rules_norm_act,
     rules_norm_act_onnx,
     rules_resampling,
+    rules_tensor,
+    rules_tensor_onnx,
     torch_modules,
     torch_rules,
 )
 
+# Where two families have a rule for one key, the later one must take a
+# ``previous`` and pass it what it does not handle (tests/backend/test_families.py).
 FAMILIES: tuple = (
-    rules_conv,
+    rules_tensor,
     rules_resampling,
     rules_attention,
     rules_norm_act,
     rules_norm_act_onnx,
     rules_math,
     rules_math_onnx,
+    rules_tensor_onnx,
+    rules_conv,
 )
 
 

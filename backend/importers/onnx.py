@@ -377,6 +377,9 @@ class OnnxMapper:
                 "operator, as an unrolled RNN or decomposed attention does; LayerLoom rebuilds "
                 "those from PyTorch models (layerloom import FILE.py:Class)"
             )
+        maker = rules.RULES.get(rules.CONSTANT_TENSOR)  # a family may make a node of it
+        if isinstance(found, Derived) and maker is not None:
+            return maker(self, Op(rules.CONSTANT_TENSOR, name, [name], [name]))
         raise Unsupported(f"uses the constant {name!r} where LayerLoom needs a computed tensor")
 
     def tensor(self, name: str) -> Value:

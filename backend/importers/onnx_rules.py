@@ -38,6 +38,11 @@ from layerloom.backend.importers.common import (
 from layerloom.backend.importers.onnx_ops import DERIVED, Op
 from layerloom.backend.importers.onnx_recurrent import recurrent_rule
 
+# RULES[CONSTANT_TENSOR], when a family gives it, is called as ``rule(mapper, op)``
+# with ``op.inputs[0]`` a constant the model uses where a computed tensor belongs
+# (an initializer added to the input, an expanded class token); it returns a Value.
+CONSTANT_TENSOR = "LayerLoomConstant"
+
 
 def _symmetric(pads, nd: int) -> tuple[int, ...]:
     pads = list(pads or [0] * (2 * nd))

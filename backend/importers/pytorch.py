@@ -91,6 +91,9 @@ class LeafTracer(fx.Tracer):
     """Keeps every mapped layer (and every other ``torch.nn`` layer, to report it
     by class) as one call; remembers which module it was in when a trace fails."""
 
+    # buffers read in a traced forward become get_attr nodes with their names
+    proxy_buffer_attributes = True
+
     def __init__(self) -> None:
         super().__init__()
         self.record_stack_traces = True
@@ -202,6 +205,8 @@ def _describe(x):
         return _Recorded(tuple(x.shape), kind)
     if isinstance(x, (tuple, list)):
         return tuple(_describe(i) for i in x)
+    if isinstance(x, int) and not isinstance(x, bool):
+        return x  # a size (x.size(1)): slice bounds read it
     return None
 
 
@@ -253,6 +258,8 @@ class TorchMapper:
             return found
         if isinstance(found, RecurrentPart):
             return rnn.materialise(found)
+        if hasattr(found, "as_value"):  # a tensor the model holds (rules.GET_ATTR)
+            return found.as_value(self)
         if isinstance(found, rules.Size):
             raise Unsupported("computes with a tensor's size")
         if isinstance(found, rules.Items):
@@ -326,7 +333,10 @@ class TorchMapper:
             return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
         known = self.known.get(node, FAILED)
         if node.op == "get_attr":
-            raise Unsupported(f"uses the tensor self.{node.target} outside a layer")
+            rule = rules.FUNCTION_RULES.get(rules.GET_ATTR)
+            if rule is None:
+                raise Unsupported(f"uses the tensor self.{node.target} outside a layer")
+            return rule(self, node)
         if node.op == "call_module":
             module = self.gm.get_submodule(node.target)
             rule = modules.module_rule(module)

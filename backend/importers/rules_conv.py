@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerloom.backend.importers import onnx_rules, torch_rules
+from layerloom.backend.importers import onnx_rules
 from layerloom.backend.importers.common import Unsupported, Value, label_of, refuse
 from layerloom.backend.importers.onnx_ops import Op
 from layerloom.backend.importers.torch_modules import (
@@ -126,17 +126,20 @@ def global_max(mp, x: Value, dims, keepdim: bool, fallback=None):
     return out.viewed([x.shape[0], *(1,) * (x.rank - 1)]) if keepdim else out
 
 
-def _amax(previous):
+def _amax():
+    """``amax`` over every spatial dim; other reductions go to the rule this one
+    took the place of (see :func:`families._join`)."""
     def rule(mp, node):
         dims = arg(node, 1, "dim", ())
         dims = [dims] if isinstance(dims, int) else list(dims)
         try:
             return global_max(mp, mp.tensor(node.args[0]), dims, bool(arg(node, 2, "keepdim", False)))
         except Unsupported:
-            if previous is None:
+            if rule.previous is None:
                 raise
-            return previous(mp, node)
+            return rule.previous(mp, node)
 
+    rule.previous = None
     return rule
 
 
@@ -209,7 +212,7 @@ def _onnx_pool(kind: str):
     return rule
 
 
-def _onnx_reduce_max(previous):
+def _onnx_reduce_max():
     def rule(mp, op):
         x = mp.tensor(op.inputs[0])
         axes = op.attrs.get("axes")
@@ -219,10 +222,11 @@ def _onnx_reduce_max(previous):
             refuse(not axes, "takes the max of every value")
             return global_max(mp, x, axes, bool(op.attrs.get("keepdims", 1)))
         except Unsupported:
-            if previous is None:
+            if rule.previous is None:
                 raise
-            return previous(mp, op)
+            return rule.previous(mp, op)
 
+    rule.previous = None
     return rule
 
 
@@ -326,11 +330,11 @@ FUNCTIONS = {
     F.avg_pool3d: _functional_pool("avg", 3),
     F.lp_pool1d: _lp_function(1),
     F.lp_pool2d: _lp_function(2),
-    # amax over every spatial dim is GlobalMaxPool; other reductions go to the general rule, if any
-    torch.amax: _amax(torch_rules.FUNCTION_RULES.get(torch.amax)),
+    # amax over every spatial dim is GlobalMaxPool; other reductions go to Reduce
+    torch.amax: _amax(),
 }
 
-METHODS = {"amax": _amax(torch_rules.METHOD_RULES.get("amax"))}
+METHODS = {"amax": _amax()}
 
 
 ONNX = {
@@ -338,7 +342,7 @@ ONNX = {
     "ConvTranspose": onnx_conv_transpose,
     "MaxPool": _onnx_pool("max"),
     "AveragePool": _onnx_pool("avg"),
-    "ReduceMax": _onnx_reduce_max(onnx_rules.RULES.get("ReduceMax")),
+    "ReduceMax": _onnx_reduce_max(),
     "LpPool": onnx_lp_pool,
     "LayerLoomLpPool": onnx_lp_pool,
 }

@@ -35,6 +35,9 @@ class Items(tuple):
 
 
 SIZE = Size()
+# FUNCTION_RULES[GET_ATTR], when a family gives it, maps a ``get_attr`` node: a
+# tensor the model holds outside a layer (``self.cls_token``, a buffer).
+GET_ATTR = "get_attr"
 
 
 def arg(node, index: int, name: str, default=None):

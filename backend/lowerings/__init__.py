@@ -15,6 +15,8 @@ from layerloom.backend.lowerings import (  # noqa: F401
     recurrent,
     regularisation,
     resampling,
+    tensor_ops,
+    tensor_shape,
 )
 from layerloom.graph import REGISTRY
 

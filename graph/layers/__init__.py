@@ -16,6 +16,8 @@ from layerloom.graph.layers import (
     recurrent,
     regularisation,
     resampling,
+    tensor_ops,
+    tensor_shape,
 )
 from layerloom.graph.registry import register_all
 
@@ -35,6 +37,8 @@ MODULES = (
     resampling,
     arithmetic,
     matrix,
+    tensor_shape,
+    tensor_ops,
 )
 
 for _module in MODULES:

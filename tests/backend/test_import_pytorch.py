@@ -283,7 +283,7 @@ def test_a_module_used_twice_gets_a_note():
 
 # --------------------------------------------------------------- refusals
 class Custom(nn.Module):
-    """Arbitrary code: a function, a constant, a layer and a slice LayerLoom lacks."""
+    """Arbitrary code: a function, a constant, a layer and list indexing LayerLoom lacks."""
 
     def __init__(self):
         super().__init__()
@@ -292,7 +292,7 @@ class Custom(nn.Module):
 
     def forward(self, x):
         y = 2.0 ** torch.sinh(self.fc(x))
-        return self.bil(y, x) + x[:, :2]
+        return self.bil(y, x) + x[:, [0, 1]]
 
 
 def test_unsupported_parts_are_listed_by_name_and_place():

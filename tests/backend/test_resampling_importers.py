@@ -59,6 +59,7 @@ def layers(function, shape):
         (lambda x: F.lp_pool1d(x, 2, 3, stride=1), (2, 7), "lp_pool1d", {"kernel_size": (3,), "stride": (1,)}),
         (lambda x: torch.amax(x, dim=(2, 3)), (3, 4, 5), "global_max_pool", {}),
         (lambda x: x.amax((-1, -2)), (3, 4, 5), "global_max_pool", {}),
+        (lambda x: torch.amax(x, dim=1), (3, 4, 5), "reduce", {"op": "max", "dims": (1,)}),  # not every spatial dim
     ],
 )
 def test_functional_and_method_forms_map_to_the_layer(function, shape, type_id, params):
@@ -80,7 +81,6 @@ def test_adaptive_pooling_to_size_one_is_global_pooling():
         (lambda x: F.interpolate(x, scale_factor=(2, 3)), (2, 4, 4), "one factor"),
         (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", antialias=True), (2, 4, 4), "antialias"),
         (lambda x: F.pad(x, (1,) * 8), (2, 3, 4, 5), "1 to 3 dims"),
-        (lambda x: torch.amax(x, dim=1), (3, 4, 5), "every dim after the channels"),
         (lambda x: F.adaptive_max_pool2d(x, 2, return_indices=True)[0], (2, 4, 4), "return_indices"),
     ],
 )

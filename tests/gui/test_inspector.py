@@ -10,7 +10,8 @@ from layerloom.graph import REGISTRY
 from layerloom.gui.commands import Connect, SetParams
 from tests.gui.test_window_helpers import make_window
 
-EDITOR_TYPES = {"int": QSpinBox, "float": QLineEdit, "bool": QCheckBox, "choice": QComboBox, "ints": QLineEdit}
+EDITOR_TYPES = {"int": QSpinBox, "float": QLineEdit, "bool": QCheckBox, "choice": QComboBox, "ints": QLineEdit,
+                "floats": QLineEdit}
 
 
 @pytest.fixture
@@ -45,10 +46,14 @@ def test_form_is_generated_from_every_layer_schema(window, inspector, qtbot):
         assert inspector.title.text() == spec.name
         for param in spec.params:
             editor = inspector.editors[param.name]
-            assert isinstance(editor, EDITOR_TYPES[param.kind]), (spec.type_id, param.name)
+            optional_int = param.kind == "int" and param.optional  # typed; empty means unset
+            expected = QLineEdit if optional_int else EDITOR_TYPES[param.kind]
+            assert isinstance(editor, expected), (spec.type_id, param.name)
             if param.help:
                 assert param.help in editor.toolTip()
-            if param.kind == "int":
+            if optional_int:
+                assert editor.placeholderText() == param.unset
+            elif param.kind == "int":
                 assert editor.value() == node.params[param.name]
                 if param.minimum is not None:
                     assert editor.minimum() == param.minimum
