@@ -19,6 +19,7 @@ from layerloom.backend.importers import (
     onnx_rules,
     rules_attention,
     rules_conv,
+    rules_recurrent,
     rules_resampling,
     torch_modules,
     torch_rules,
@@ -28,6 +29,7 @@ FAMILIES: tuple = (
     rules_conv,
     rules_resampling,
     rules_attention,
+    rules_recurrent,
 )
 
 for _family in FAMILIES:

@@ -174,7 +174,8 @@ def _fold(path, cls, members, ops, consumers, static, info: FileInfo) -> Op | No
                        if ops[i].op_type == "LayerNormalization"})
     constants = sorted({name for i in members for name in ops[i].inputs if name in info.initializers})
     attrs = {"class": cls, "path": path, "weights": weights, "epsilons": epsilons,
-             "inner": sorted(produced - set(outputs)), "constants": constants}
+             "inner": sorted(produced - set(outputs)), "constants": constants,
+             "ops": [ops[i] for i in members]}
     return Op(FOLDED, f"{path} ({cls.rsplit('.', 1)[-1]})", inputs, outputs, attrs)
 
 

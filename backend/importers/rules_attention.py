@@ -25,7 +25,6 @@ from layerloom.backend.importers.onnx_rules import _float
 from layerloom.backend.importers.torch_modules import _layer, _only_input
 
 LL_ATTENTION = "layerloom.backend.lowerings.attention."
-LL_RECURRENT = "layerloom.backend.lowerings.recurrent."
 TORCH_ATTENTION = "torch.nn.modules.activation.MultiheadAttention"
 TORCH_ENCODER = "torch.nn.modules.transformer.TransformerEncoderLayer"
 
@@ -63,23 +62,6 @@ def _fit_encoder(call: Call):
                             "activation": activation, "norm_first": norm_first, "causal": causal,
                             "layer_norm_eps": eps, "bias": bias,
                         }
-
-
-@fitter(f"{LL_RECURRENT}RNN")
-def _fit_rnn(call: Call):
-    shape = call.weight_shape("weight_hh_l0")
-    if shape is None or len(call.shapes) != 1:
-        return
-    layers = 1
-    while call.weight_shape(f"weight_hh_l{layers}") is not None:
-        layers += 1
-    bidirectional = call.weight_shape("weight_hh_l0_reverse") is not None
-    for nonlinearity in ("tanh", "relu"):
-        for sequences in (True, False):
-            for bias in (True, False):
-                yield "rnn", {"hidden_size": shape[0], "num_layers": layers, "bidirectional": bidirectional,
-                              "dropout": 0.0, "bias": bias, "return_sequences": sequences,
-                              "nonlinearity": nonlinearity}
 
 
 @fitter("torch.nn.modules.sparse.Embedding")
