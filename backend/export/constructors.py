@@ -46,12 +46,14 @@ def _mha(m: nn.MultiheadAttention) -> Arguments:
 
 def _self_attention(m: attention.SelfAttention) -> Arguments:
     return {"embed_dim": m.embed_dim, "num_heads": m.num_heads, "dropout": m.dropout,
-            "bias": m.in_proj_bias is not None, "causal": m.causal}
+            "bias": m.in_proj_bias is not None, "causal": m.causal, "need_weights": m.need_weights,
+            "average_attn_weights": m.average_attn_weights}
 
 
 def _cross_attention(m: attention.CrossAttention) -> Arguments:
     return {"embed_dim": m.embed_dim, "kv_dim": m.kdim, "num_heads": m.num_heads,
-            "dropout": m.dropout, "bias": m.in_proj_bias is not None, "causal": m.causal}
+            "dropout": m.dropout, "bias": m.in_proj_bias is not None, "causal": m.causal,
+            "need_weights": m.need_weights, "average_attn_weights": m.average_attn_weights}
 
 
 def _encoder_layer(m: nn.TransformerEncoderLayer) -> Arguments:

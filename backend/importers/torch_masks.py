@@ -1,0 +1,135 @@
+"""Attention masks in a traced PyTorch model.
+
+A model hands attention a mask in one of two ways, and LayerLoom keeps each:
+
+* a **causal mask**, made from the sequence length only
+  (``nn.Transformer.generate_square_subsequent_mask(T)``, ``torch.triu(ones,
+  diagonal=1)``): the layer's ``causal`` flag. :func:`causal_flag` runs the
+  traced model on two different inputs and accepts the mask when it is the same
+  both times and hides exactly the positions above the diagonal (``True`` or
+  ``-inf`` there, ``False`` or ``0`` elsewhere);
+* a **key-padding mask** computed from an input (``tokens.bool()``,
+  ``mask != 0``, ``mask.to(torch.bool)``): the layer's ``mask`` port, which reads
+  non-zero as padding. The rules here make such a boolean of a tensor a
+  :class:`PaddingMask`, which only a mask argument accepts.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import torch
+import torch.fx as fx
+
+from layerloom.backend.export.common import example_inputs
+from layerloom.backend.importers.common import Unsupported, Value, refuse
+from layerloom.backend.importers.torch_rules import FUNCTION_RULES, METHOD_RULES, arg
+
+
+@dataclass(frozen=True)
+class PaddingMask:
+    """``value != 0`` as a boolean tensor: a key-padding mask."""
+
+    value: Value
+
+    def __repr__(self) -> str:
+        return "a boolean mask (LayerLoom reads masks on an attention layer's mask port only)"
+
+
+def padding_mask(mp, value) -> Value | None:
+    """The tensor a key-padding mask argument marks padding with (non-zero), or
+    ``None`` when no mask is given."""
+    if value is None:
+        return None
+    entry = mp.entry(value)
+    if isinstance(entry, PaddingMask):
+        return entry.value
+    found = mp.tensor(value)
+    refuse(found.dtype == "float",
+           "is given a float key_padding_mask, which torch adds to the scores; LayerLoom's mask marks "
+           "padding by non-zero values: pass a boolean mask (mask.bool() or tokens != 0)")
+    return found
+
+
+def _boolean(fallback):
+    def rule(mp, node):
+        entry = mp.entry(node.args[0])
+        if isinstance(entry, Value) and _to_bool(node):
+            return PaddingMask(mp.builder.materialise(entry))
+        if fallback is None:
+            raise Unsupported()
+        return fallback(mp, node)
+
+    return rule
+
+
+def _to_bool(node) -> bool:
+    if node.target == "bool":
+        return len(node.args) == 1 and not node.kwargs
+    if node.target == "to":
+        return arg(node, 1, "dtype") is torch.bool
+    if node.target in (operator.ne, torch.ne, "ne"):
+        return arg(node, 1, "other") == 0
+    return False
+
+
+# ------------------------------------------------------------------ causal masks
+def value_of(mp, node: fx.Node, seed: int = 0):
+    """The value ``node`` takes when the traced model runs on example inputs."""
+    cache = mp.__dict__.setdefault("_mask_values", {})
+    if seed not in cache:
+        seen: dict[fx.Node, object] = {}
+
+        class Keep(fx.Interpreter):
+            def run_node(self, n):
+                result = super().run_node(n)
+                seen[n] = result
+                return result
+
+        inputs = example_inputs(mp.gm, mp.specs, 2 + seed, seed=seed)
+        with torch.no_grad():
+            Keep(mp.gm).run(*inputs)
+        cache[seed] = seen
+    return cache[seed].get(node)
+
+
+def causal_flag(mp, mask, queries: int, keys: int, is_causal: bool = False) -> bool:
+    """Whether the attention mask argument ``mask`` is the causal mask (``False``
+    for none); any other mask is refused."""
+    if mask is None:
+        refuse(is_causal, "sets is_causal without a mask; give the causal mask too")
+        return False
+    if not isinstance(mask, fx.Node):
+        raise Unsupported("is given a mask that is not a tensor")
+    first, second = value_of(mp, mask, 0), value_of(mp, mask, 1)
+    refuse(not isinstance(first, torch.Tensor) or not isinstance(second, torch.Tensor)
+           or first.shape != second.shape or not torch.equal(first, second),
+           "is given an attention mask computed from the inputs; LayerLoom's attention takes the causal "
+           "mask only (and a key-padding mask)")
+    refuse(not is_causal_mask(first, queries, keys),
+           f"is given an attention mask {tuple(first.shape)} that is not the causal one (positions above "
+           "the diagonal hidden); LayerLoom's attention takes the causal mask only")
+    return True
+
+
+def is_causal_mask(mask: torch.Tensor, queries: int, keys: int) -> bool:
+    if tuple(mask.shape) != (queries, keys):
+        return False
+    above = torch.triu(torch.ones(queries, keys, dtype=torch.bool), diagonal=1)
+    if mask.dtype == torch.bool:
+        return torch.equal(mask, above)
+    if not mask.is_floating_point():
+        return False
+    return bool(torch.isneginf(mask[above]).all()) and bool((mask[~above] == 0).all())
+
+
+FUNCTIONS = {
+    operator.ne: _boolean(FUNCTION_RULES.get(operator.ne)),
+    torch.ne: _boolean(FUNCTION_RULES.get(torch.ne)),
+}
+METHODS = {
+    "bool": _boolean(METHOD_RULES.get("bool")),
+    "to": _boolean(METHOD_RULES.get("to")),
+    "ne": _boolean(METHOD_RULES.get("ne")),
+}
