@@ -21,6 +21,7 @@ from layerloom.backend.importers import (
     rules_conv,
     rules_recurrent,
     rules_resampling,
+    rules_transformer,
     torch_modules,
     torch_rules,
 )
@@ -30,6 +31,7 @@ FAMILIES: tuple = (
     rules_resampling,
     rules_attention,
     rules_recurrent,
+    rules_transformer,
 )
 
 for _family in FAMILIES:

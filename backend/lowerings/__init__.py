@@ -11,6 +11,7 @@ from layerloom.backend.lowerings import (  # noqa: F401
     pooling,
     recurrent,
     resampling,
+    transformer,
 )
 from layerloom.graph import REGISTRY
 

@@ -11,6 +11,7 @@ from layerloom.graph.layers import (
     pooling,
     recurrent,
     resampling,
+    transformer,
 )
 from layerloom.graph.registry import register_all
 
@@ -25,6 +26,7 @@ MODULES = (
     pooling,
     padding,
     resampling,
+    transformer,
 )
 
 for _module in MODULES:
