@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from layerloom.backend.export.common import ExportError
-from layerloom.backend.lowerings import attention
+from layerloom.backend.lowerings import attention, transformer
 
 SKIPPED = ("device", "dtype")  # placement is the user's choice, not the model's
 MAX_POSITIONAL = 2  # in_channels, out_channels: further arguments are named
@@ -72,6 +72,29 @@ def _encoder_layer(m: nn.TransformerEncoderLayer) -> Arguments:
     return values
 
 
+def _decoder_layer(m) -> Arguments:
+    values = {
+        "d_model": m.self_attn.embed_dim, "nhead": m.self_attn.num_heads,
+        "dim_feedforward": m.linear1.out_features, "dropout": m.dropout.p,
+        "activation": _activation_name(m.activation), "layer_norm_eps": m.norm1.eps,
+        "norm_first": m.norm_first, "bias": m.linear1.bias is not None, "causal": m.causal,
+    }
+    if values["activation"] == "relu":
+        del values["activation"]
+    return values
+
+
+def _transformer(m) -> Arguments:
+    layer = m.encoder.layers[0]
+    return {
+        "d_model": m.d_model, "nhead": m.nhead, "num_encoder_layers": len(m.encoder.layers),
+        "num_decoder_layers": len(m.decoder.layers), "dim_feedforward": layer.linear1.out_features,
+        "dropout": layer.dropout.p, "activation": _activation_name(layer.activation),
+        "layer_norm_eps": layer.norm1.eps, "norm_first": layer.norm_first,
+        "bias": layer.linear1.bias is not None, "causal": m.causal,
+    }
+
+
 def _positional_encoding(m: attention.PositionalEncoding) -> Arguments:
     return {"d_model": m.pe.shape[1], "max_len": m.pe.shape[0], "dropout": m.dropout.p,
             "learned": isinstance(m.pe, nn.Parameter)}
@@ -85,6 +108,8 @@ RULES: dict[type, Callable[[Any], Arguments]] = {
     attention.CrossAttention: _cross_attention,
     attention.EncoderLayer: _encoder_layer,
     attention.PositionalEncoding: _positional_encoding,
+    transformer.DecoderLayer: _decoder_layer,
+    transformer.Transformer: _transformer,
 }
 
 

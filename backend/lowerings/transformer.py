@@ -14,7 +14,6 @@ because the function drops weights whenever it is told to, in evaluation too.
 
 from __future__ import annotations
 
-import operator
 
 import torch
 import torch.nn.functional as F
@@ -109,7 +108,7 @@ def _scaled_dot_product_attention(p, ins, outs):
         if p["mask"]:
             mask = args[3]
             if long_mask:  # hide where it is 0, as an additive mask
-                mask = graph.call_function(torch.where, (graph.call_function(operator.eq, (mask, 0)),
+                mask = graph.call_function(torch.where, (graph.call_function(torch.eq, (mask, 0)),
                                                          float("-inf"), 0.0))
             kwargs["attn_mask"] = mask
         if p["causal"]:
