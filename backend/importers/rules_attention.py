@@ -9,10 +9,9 @@ LayerLoom layer settings to try for each module class.
 from __future__ import annotations
 
 import math
+import operator
 
 from torch import nn
-
-import operator
 
 from layerloom.backend.importers import torch_masks
 from layerloom.backend.importers.common import refuse

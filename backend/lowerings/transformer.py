@@ -14,7 +14,6 @@ because the function drops weights whenever it is told to, in evaluation too.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

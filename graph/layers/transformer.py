@@ -15,7 +15,13 @@ import math
 
 from layerloom.graph.errors import ShapeError
 from layerloom.graph.layers._util import need_float
-from layerloom.graph.layers.attention import _check_heads, _dropout, _sequence, attention_flops, attention_param_count
+from layerloom.graph.layers.attention import (
+    _check_heads,
+    _dropout,
+    _sequence,
+    attention_flops,
+    attention_param_count,
+)
 from layerloom.graph.params import Bool, Choice, Float, Int
 from layerloom.graph.registry import Example, LayerSpec
 from layerloom.graph.tensor import TensorSpec, fmt_shape
