@@ -16,7 +16,8 @@ that move the batch of each state; torch's exporter records them all as one call
 of LayerLoom's module class, so :mod:`~layerloom.backend.importers.onnx_modules`
 folds the call into one operator and the fitter below proposes the settings.
 The plain RNN is decomposed into its steps by the exporter and folds the same
-way. A torch ``nn.LSTM`` in a user's model (not LayerLoom's class) is not folded:
+way. A call without states is mapped operator by operator, as before (a layer
+that reads the previous one's time-major steps joins it as a stacked layer). A torch ``nn.LSTM`` in a user's model (not LayerLoom's class) is not folded:
 its operator maps through :mod:`~layerloom.backend.importers.onnx_recurrent`.
 """
 
@@ -208,9 +209,21 @@ def folded_rule(mp, op: Op):
     B (gates in ONNX's order, directions joined) are first converted to the
     torch parameters the fitter's candidates load (``weight_ih_l0``, ...)."""
     inner = [o for o in op.attrs.get("ops", ()) if o.op_type in RECURRENT_OPS]
-    if inner:
-        op = _with_operator_weights(mp, op, inner)
-    return module_rule(mp, op)
+    if not inner:
+        return module_rule(mp, op)
+    if len(op.inputs) == 1 and len(op.outputs) == 1:
+        return _unfolded(mp, op)  # no states: the operator rules map it, stacked layers included
+    return module_rule(mp, _with_operator_weights(mp, op, inner))
+
+
+def _unfolded(mp, op: Op):
+    """Map the operators of a folded call one by one, as if it had not been folded."""
+    ops = op.attrs["ops"]
+    mp.consumers.subtract(n for n in op.inputs if n)
+    mp.consumers.update(n for o in ops for n in o.inputs if n)
+    for inner in ops:
+        mp._map(inner)
+    return mp.env.get(op.outputs[0])
 
 
 def _array(mp, name: str) -> np.ndarray | None:
