@@ -39,6 +39,7 @@ from torch import nn
 from layerloom.backend.compile import CompiledGraph
 from layerloom.backend.export.common import as_tuple, example_inputs, first_line
 from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers import torch_masks as masks
 from layerloom.backend.importers import torch_modules as modules
 from layerloom.backend.importers import torch_rules as rules
 from layerloom.backend.importers.common import (
@@ -313,6 +314,8 @@ class TorchMapper:
             spec = next(inputs)
             return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
         if node.op == "get_attr":
+            if masks.only_masks(node):
+                return masks.MASK_SOURCE  # a constant attention mask: the layer's rule reads it
             raise Unsupported(f"uses the tensor self.{node.target} outside a layer")
         if node.op == "call_module":
             module = self.gm.get_submodule(node.target)

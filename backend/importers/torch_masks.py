@@ -75,6 +75,60 @@ def _to_bool(node) -> bool:
 
 
 # ------------------------------------------------------------------ causal masks
+MASK_ARGS = ("attn_mask", "tgt_mask", "src_mask", "mask")
+MASK_BUILDERS = {torch.full, torch.ones, torch.zeros, torch.triu, torch.tril, torch.empty}
+MASK_METHODS = ("masked_fill", "masked_fill_", "bool", "float", "to", "triu", "tril", "fill_")
+
+
+class MaskSource:
+    """A tensor made from sizes alone on the way to an attention mask argument
+    (``torch.full``, ``torch.triu``, ...): no node; the layer's rule reads its
+    value (:func:`causal_flag`)."""
+
+    def __repr__(self) -> str:
+        return "a tensor built from sizes (LayerLoom reads it as an attention mask only)"
+
+
+MASK_SOURCE = MaskSource()
+
+
+def only_masks(node: fx.Node, seen: frozenset = frozenset()) -> bool:
+    """Whether every use of ``node`` ends as an attention layer's mask argument
+    (through other mask-building calls)."""
+    if not node.users:
+        return False
+    for user in node.users:
+        if user in seen:
+            continue
+        if _builds_mask(user):
+            if not only_masks(user, seen | {node}):
+                return False
+            continue
+        if user.op in ("call_module", "call_function") and any(
+                user.kwargs.get(name) is node for name in MASK_ARGS):
+            if not any(a is node for a in user.args):
+                continue
+        if user.op == "call_function" and user.target is torch.nn.functional.scaled_dot_product_attention \
+                and len(user.args) > 3 and user.args[3] is node:
+            continue
+        return False
+    return True
+
+
+def _builds_mask(node: fx.Node) -> bool:
+    return (node.op == "call_function" and node.target in MASK_BUILDERS) or (
+        node.op == "call_method" and node.target in MASK_METHODS)
+
+
+def _mask_builder(fallback):
+    def rule(mp, node):
+        if only_masks(node):
+            return MASK_SOURCE
+        if fallback is None:
+            raise Unsupported()
+        return fallback(mp, node)
+
+    return rule
 def value_of(mp, node: fx.Node, seed: int = 0):
     """The value ``node`` takes when the traced model runs on example inputs."""
     cache = mp.__dict__.setdefault("_mask_values", {})
@@ -127,9 +181,11 @@ def is_causal_mask(mask: torch.Tensor, queries: int, keys: int) -> bool:
 FUNCTIONS = {
     operator.ne: _boolean(FUNCTION_RULES.get(operator.ne)),
     torch.ne: _boolean(FUNCTION_RULES.get(torch.ne)),
+    **{fn: _mask_builder(FUNCTION_RULES.get(fn)) for fn in MASK_BUILDERS},
 }
 METHODS = {
-    "bool": _boolean(METHOD_RULES.get("bool")),
-    "to": _boolean(METHOD_RULES.get("to")),
+    **{name: _mask_builder(METHOD_RULES.get(name)) for name in MASK_METHODS},
+    "bool": _mask_builder(_boolean(METHOD_RULES.get("bool"))),
+    "to": _mask_builder(_boolean(METHOD_RULES.get("to"))),
     "ne": _boolean(METHOD_RULES.get("ne")),
 }
