@@ -442,14 +442,18 @@ def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
 
 
 def _add(mp, op, type_id, params, values, matched, state, path):
-    from layerloom.graph import REGISTRY
+    from layerloom.graph import REGISTRY, TensorSpec
 
     spec = REGISTRY.get(type_id)
-    ports = spec.output_ports(spec.check_params(params))
+    checked = spec.check_params(params)
+    ports = spec.output_ports(checked)
     held = op.attrs["weights"]
     sources = {key: held[f"p_{flat(path)}_{flat(key)}"][0] for key in state if f"p_{flat(path)}_{flat(key)}" in held}
     first = op.outputs[0]
-    value = mp.builder.add(type_id, params, values, mp.shape(first), label=label_of(f"{path}.x"),
+    # the shape of the node's first port (the file may use another port first, or only another)
+    ins = dict(zip(spec.input_ports(checked), (TensorSpec(v.shape, v.dtype) for v in values), strict=True))
+    shape = spec.infer(checked, ins)[ports[0]].shape
+    value = mp.builder.add(type_id, params, values, shape, label=label_of(f"{path}.x"),
                            weights=state, sources=sources)
     mp.made_by[value.node] = first
     results = {}

@@ -35,7 +35,7 @@ TORCH_ENCODER = "torch.nn.modules.transformer.TransformerEncoderLayer"
 
 
 # ------------------------------------------------------------------ ONNX fitters
-@fitter(f"{LL_ATTENTION}SelfAttention", f"{LL_ATTENTION}CrossAttention")
+@fitter(f"{LL_ATTENTION}SelfAttention", f"{LL_ATTENTION}CrossAttention", TORCH_ATTENTION)
 def _fit_attention(call: Call):
     shape = call.weight_shape("out_proj.weight")
     sequences = [s for s in call.shapes if len(s) == 2]

@@ -35,6 +35,7 @@ from layerloom.backend.importers.torch_rules import FUNCTION_RULES, arg
 from layerloom.backend.lowerings import transformer as ll_transformer
 
 LL = "layerloom.backend.lowerings.transformer."
+TORCH = "torch.nn.modules.transformer."
 
 
 # ------------------------------------------------------------------ masks of sdpa
@@ -229,7 +230,7 @@ def _block_candidates(call: Call, d: int, key: str):
                                "layer_norm_eps": eps, "bias": bias}
 
 
-@fitter(f"{LL}DecoderLayer")
+@fitter(f"{LL}DecoderLayer", f"{TORCH}TransformerDecoderLayer")
 def _fit_decoder(call: Call):
     if len(call.shapes) != 2:
         return
@@ -237,7 +238,7 @@ def _fit_decoder(call: Call):
         yield "transformer_decoder_layer", params
 
 
-@fitter(f"{LL}Transformer")
+@fitter(f"{LL}Transformer", f"{TORCH}Transformer")
 def _fit_transformer(call: Call):
     if len(call.shapes) != 2:
         return

@@ -12,7 +12,7 @@ from torch import nn
 
 from layerloom.backend.compile import compile_graph
 from layerloom.backend.export.python_source import python_source
-from layerloom.backend.importers import ModelImportError, import_module
+from layerloom.backend.importers import ModelImportError, import_module, import_onnx
 from layerloom.graph import Graph
 
 
@@ -151,3 +151,36 @@ def test_a_state_in_torchs_layout_is_refused():
 
     with pytest.raises(ModelImportError, match="batch"):
         import_module(FromInput(), [(6, 3), (1, 4)])
+
+
+class CausalAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.size(1))
+        return self.mha(x, x, x, attn_mask=mask)
+
+
+class PlainDecoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+
+    def forward(self, tgt, memory):
+        mask = nn.Transformer.generate_square_subsequent_mask(tgt.size(1))
+        return self.layer(tgt, memory, tgt_mask=mask, tgt_is_causal=True)
+
+
+@pytest.mark.parametrize(("model", "shapes", "type_id"), [
+    (CausalAttention, [(5, 8)], "multi_head_attention"),
+    (PlainDecoder, [(4, 8), (6, 8)], "transformer_decoder_layer"),
+])
+def test_torch_modules_exported_to_onnx_fold_back(model, shapes, type_id, tmp_path):
+    path = tmp_path / "model.onnx"
+    torch.onnx.export(model().eval(), tuple(torch.randn(2, *s) for s in shapes), path, dynamo=True)
+    result = import_onnx(path, shapes)
+    (node,) = _nodes(result, type_id)
+    assert node.params["causal"]
+    assert result.max_difference < 1e-5
