@@ -68,10 +68,17 @@ class ScaledDotProductAttention(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
-        if mask is not None and not mask.is_floating_point():  # hide where it is 0, as an additive mask
+        if mask is None:
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout_p if self.training else 0.0,
+                                                  is_causal=self.causal, scale=self.scale)
+        if not mask.is_floating_point():  # hide where it is 0, as an additive mask
             mask = torch.where(mask == 0, float("-inf"), 0.0)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout_p if self.training else 0.0,
-                                              is_causal=self.causal, scale=self.scale)
+        lift = q.dim() == 3  # torch's ONNX exporter takes a mask with 4-d q, k and v only
+        if lift:
+            q, k, v, mask = q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), mask.unsqueeze(1)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout_p if self.training else 0.0,
+                                             scale=self.scale)
+        return out.squeeze(1) if lift else out
 
 
 def _block_options(p) -> dict:
