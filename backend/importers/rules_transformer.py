@@ -1,7 +1,8 @@
 """Importer rules of TransformerDecoderLayer, Transformer and scaled dot-product
 attention.
 
-PyTorch: ``nn.TransformerDecoderLayer`` and ``nn.Transformer`` (batch first),
+PyTorch: ``nn.TransformerEncoderLayer``, ``nn.TransformerDecoderLayer`` and
+``nn.Transformer`` (batch first),
 with no mask or the causal target mask (``generate_square_subsequent_mask``, or
 ``tgt_is_causal`` with it); ``F.scaled_dot_product_attention`` with an additive
 float mask, a boolean mask of a tensor (``mask.bool()``, ``mask != 0``), the
@@ -179,6 +180,18 @@ def _layerloom_decoder(mp, node, m):
     return _layer(mp, node, m, "transformer_decoder_layer", block_params(m, bool(m.causal)), inputs)
 
 
+ENCODER_ARGS = ("src", "src_mask", "src_key_padding_mask", "is_causal")
+
+
+def _encoder_layer(mp, node, m: nn.TransformerEncoderLayer):
+    """``nn.TransformerEncoderLayer`` with no mask or the causal one."""
+    a = _call(node, ENCODER_ARGS)
+    _no_padding(a, ("src_key_padding_mask",))
+    src = mp.tensor(a["src"])
+    causal = causal_flag(mp, a["src_mask"], src.shape[0], src.shape[0], bool(a["is_causal"]))
+    return _layer(mp, node, m, "transformer_encoder_layer", block_params(m, causal), [src])
+
+
 TRANSFORMER_ARGS = ("src", "tgt", "src_mask", "tgt_mask", "memory_mask", "src_key_padding_mask",
                     "tgt_key_padding_mask", "memory_key_padding_mask", "src_is_causal", "tgt_is_causal",
                     "memory_is_causal")
@@ -260,6 +273,7 @@ FUNCTIONS = {
     torch.where: _where(FUNCTION_RULES.get(torch.where)),
 }
 MODULES = {
+    nn.TransformerEncoderLayer: _encoder_layer,
     nn.TransformerDecoderLayer: _decoder_layer,
     nn.Transformer: _transformer,
     ll_transformer.DecoderLayer: _layerloom_decoder,

@@ -184,3 +184,17 @@ def test_torch_modules_exported_to_onnx_fold_back(model, shapes, type_id, tmp_pa
     (node,) = _nodes(result, type_id)
     assert node.params["causal"]
     assert result.max_difference < 1e-5
+
+
+def test_encoder_layer_with_the_causal_source_mask():
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+
+        def forward(self, x):
+            return self.layer(x, src_mask=nn.Transformer.generate_square_subsequent_mask(x.size(1)), is_causal=True)
+
+    result = import_module(Encoder(), [(5, 8)])
+    (node,) = _nodes(result, "transformer_encoder_layer")
+    assert node.params["causal"] and result.max_difference < 1e-5
