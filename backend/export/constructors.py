@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from layerloom.backend.export.common import ExportError
-from layerloom.backend.lowerings import attention
+from layerloom.backend.lowerings import attention, transformer
 
 SKIPPED = ("device", "dtype")  # placement is the user's choice, not the model's
 MAX_POSITIONAL = 2  # in_channels, out_channels: further arguments are named
@@ -46,12 +46,14 @@ def _mha(m: nn.MultiheadAttention) -> Arguments:
 
 def _self_attention(m: attention.SelfAttention) -> Arguments:
     return {"embed_dim": m.embed_dim, "num_heads": m.num_heads, "dropout": m.dropout,
-            "bias": m.in_proj_bias is not None, "causal": m.causal}
+            "bias": m.in_proj_bias is not None, "causal": m.causal, "need_weights": m.need_weights,
+            "average_attn_weights": m.average_attn_weights}
 
 
 def _cross_attention(m: attention.CrossAttention) -> Arguments:
     return {"embed_dim": m.embed_dim, "kv_dim": m.kdim, "num_heads": m.num_heads,
-            "dropout": m.dropout, "bias": m.in_proj_bias is not None, "causal": m.causal}
+            "dropout": m.dropout, "bias": m.in_proj_bias is not None, "causal": m.causal,
+            "need_weights": m.need_weights, "average_attn_weights": m.average_attn_weights}
 
 
 def _encoder_layer(m: nn.TransformerEncoderLayer) -> Arguments:
@@ -68,6 +70,29 @@ def _encoder_layer(m: nn.TransformerEncoderLayer) -> Arguments:
     else:
         values["batch_first"] = m.self_attn.batch_first
     return values
+
+
+def _decoder_layer(m) -> Arguments:
+    values = {
+        "d_model": m.self_attn.embed_dim, "nhead": m.self_attn.num_heads,
+        "dim_feedforward": m.linear1.out_features, "dropout": m.dropout.p,
+        "activation": _activation_name(m.activation), "layer_norm_eps": m.norm1.eps,
+        "norm_first": m.norm_first, "bias": m.linear1.bias is not None, "causal": m.causal,
+    }
+    if values["activation"] == "relu":
+        del values["activation"]
+    return values
+
+
+def _transformer(m) -> Arguments:
+    layer = m.encoder.layers[0]
+    return {
+        "d_model": m.d_model, "nhead": m.nhead, "num_encoder_layers": len(m.encoder.layers),
+        "num_decoder_layers": len(m.decoder.layers), "dim_feedforward": layer.linear1.out_features,
+        "dropout": layer.dropout.p, "activation": _activation_name(layer.activation),
+        "layer_norm_eps": layer.norm1.eps, "norm_first": layer.norm_first,
+        "bias": layer.linear1.bias is not None, "causal": m.causal,
+    }
 
 
 def _positional_encoding(m: attention.PositionalEncoding) -> Arguments:
@@ -89,6 +114,8 @@ RULES: dict[type, Callable[[Any], Arguments]] = {
     attention.CrossAttention: _cross_attention,
     attention.EncoderLayer: _encoder_layer,
     attention.PositionalEncoding: _positional_encoding,
+    transformer.DecoderLayer: _decoder_layer,
+    transformer.Transformer: _transformer,
 }
 
 

@@ -23,9 +23,11 @@ from layerloom.backend.importers import (
     rules_math_onnx,
     rules_norm_act,
     rules_norm_act_onnx,
+    rules_recurrent,
     rules_resampling,
     rules_tensor,
     rules_tensor_onnx,
+    rules_transformer,
     torch_modules,
     torch_rules,
 )
@@ -35,13 +37,15 @@ from layerloom.backend.importers import (
 FAMILIES: tuple = (
     rules_tensor,
     rules_resampling,
-    rules_attention,
     rules_norm_act,
     rules_norm_act_onnx,
     rules_math,
     rules_math_onnx,
     rules_tensor_onnx,
     rules_conv,
+    rules_attention,
+    rules_recurrent,
+    rules_transformer,
 )
 
 

@@ -170,12 +170,28 @@ def _fold(path, cls, members, ops, consumers, static, info: FileInfo) -> Op | No
     if not inputs or not outputs:
         return None
     weights = _weights(path, [ops[i] for i in members], info)
+    for name in {n for i in members for n in ops[i].inputs if n in static and n not in info.initializers}:
+        whole = _split_parameter(name, ops, info)
+        if whole is not None:  # a slice of a packed weight (a decoder's in_proj_weight for q and kv)
+            weights.setdefault(info.parameters[whole], (whole, False))
     epsilons = sorted({float(ops[i].attrs.get("epsilon", 1e-5)) for i in members
                        if ops[i].op_type == "LayerNormalization"})
     constants = sorted({name for i in members for name in ops[i].inputs if name in info.initializers})
     attrs = {"class": cls, "path": path, "weights": weights, "epsilons": epsilons,
-             "inner": sorted(produced - set(outputs)), "constants": constants}
+             "inner": sorted(produced - set(outputs)), "constants": constants,
+             "ops": [ops[i] for i in members]}
     return Op(FOLDED, f"{path} ({cls.rsplit('.', 1)[-1]})", inputs, outputs, attrs)
+
+
+def _split_parameter(name: str, ops, info: FileInfo) -> str | None:
+    """The parameter initializer that ``name`` is a ``Split`` piece of (perhaps
+    transposed), if any."""
+    producer = next((op for op in ops if name in op.outputs), None)
+    if producer is not None and producer.op_type == "Transpose":
+        producer = next((op for op in ops if producer.inputs[0] in op.outputs), None)
+    if producer is not None and producer.op_type == "Split" and producer.inputs[0] in info.parameters:
+        return producer.inputs[0]
+    return None
 
 
 def _absorb(members: list[int], ops, consumers, static) -> list[int]:
@@ -392,7 +408,8 @@ def layouts(value: np.ndarray | None, shape: tuple[int, ...], key: str) -> list[
     itself, or its dims reordered (a folded ``weight.permute(...).reshape(...)``).
     A missing bias is zeros (the exporter drops an all-zero bias)."""
     if value is None:
-        return [np.zeros(shape, dtype=np.float32)] if key.rsplit(".", 1)[-1].startswith("bias") else []
+        last = key.rsplit(".", 1)[-1]
+        return [np.zeros(shape, dtype=np.float32)] if last.startswith("bias") or last.endswith("_bias") else []
     if tuple(value.shape) == shape:
         return [value]
     if value.size != math.prod(shape):
@@ -425,14 +442,18 @@ def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
 
 
 def _add(mp, op, type_id, params, values, matched, state, path):
-    from layerloom.graph import REGISTRY
+    from layerloom.graph import REGISTRY, TensorSpec
 
     spec = REGISTRY.get(type_id)
-    ports = spec.output_ports(spec.check_params(params))
+    checked = spec.check_params(params)
+    ports = spec.output_ports(checked)
     held = op.attrs["weights"]
     sources = {key: held[f"p_{flat(path)}_{flat(key)}"][0] for key in state if f"p_{flat(path)}_{flat(key)}" in held}
     first = op.outputs[0]
-    value = mp.builder.add(type_id, params, values, mp.shape(first), label=label_of(f"{path}.x"),
+    # the shape of the node's first port (the file may use another port first, or only another)
+    ins = dict(zip(spec.input_ports(checked), (TensorSpec(v.shape, v.dtype) for v in values), strict=True))
+    shape = spec.infer(checked, ins)[ports[0]].shape
+    value = mp.builder.add(type_id, params, values, shape, label=label_of(f"{path}.x"),
                            weights=state, sources=sources)
     mp.made_by[value.node] = first
     results = {}

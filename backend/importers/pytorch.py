@@ -39,6 +39,7 @@ from torch import nn
 from layerloom.backend.compile import CompiledGraph
 from layerloom.backend.export.common import as_tuple, example_inputs, first_line
 from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers import torch_masks as masks
 from layerloom.backend.importers import torch_modules as modules
 from layerloom.backend.importers import torch_rules as rules
 from layerloom.backend.importers.common import (
@@ -333,6 +334,8 @@ class TorchMapper:
             return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
         known = self.known.get(node, FAILED)
         if node.op == "get_attr":
+            if masks.only_masks(node):
+                return masks.MASK_SOURCE  # a constant attention mask: the layer's rule reads it
             rule = rules.FUNCTION_RULES.get(rules.GET_ATTR)
             if rule is None:
                 raise Unsupported(f"uses the tensor self.{node.target} outside a layer")

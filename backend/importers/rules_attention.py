@@ -9,9 +9,11 @@ LayerLoom layer settings to try for each module class.
 from __future__ import annotations
 
 import math
+import operator
 
 from torch import nn
 
+from layerloom.backend.importers import torch_masks
 from layerloom.backend.importers.common import refuse
 from layerloom.backend.importers.onnx_modules import (
     FOLDED,
@@ -22,27 +24,35 @@ from layerloom.backend.importers.onnx_modules import (
     module_rule,
 )
 from layerloom.backend.importers.onnx_rules import _float
+from layerloom.backend.importers.torch_masks import causal_flag, padding_mask
 from layerloom.backend.importers.torch_modules import _layer, _only_input
+from layerloom.backend.importers.torch_rules import Items, arg
+from layerloom.backend.lowerings import attention as ll_attention
 
 LL_ATTENTION = "layerloom.backend.lowerings.attention."
-LL_RECURRENT = "layerloom.backend.lowerings.recurrent."
 TORCH_ATTENTION = "torch.nn.modules.activation.MultiheadAttention"
 TORCH_ENCODER = "torch.nn.modules.transformer.TransformerEncoderLayer"
 
 
 # ------------------------------------------------------------------ ONNX fitters
-@fitter(f"{LL_ATTENTION}SelfAttention", f"{LL_ATTENTION}CrossAttention")
+@fitter(f"{LL_ATTENTION}SelfAttention", f"{LL_ATTENTION}CrossAttention", TORCH_ATTENTION)
 def _fit_attention(call: Call):
     shape = call.weight_shape("out_proj.weight")
-    if shape is None or len(call.shapes) not in (1, 2):
+    sequences = [s for s in call.shapes if len(s) == 2]
+    masks = [s for s in call.shapes if len(s) == 1]
+    if shape is None or len(sequences) not in (1, 2) or len(masks) > 1:
         return
     embed = shape[0]
-    mode = "self" if len(call.shapes) == 1 else "cross"
+    mode = "self" if len(sequences) == 1 else "cross"
+    weights = ((True, True), (True, False)) if len(call.op.outputs) > 1 else ((False, True),)
     for heads in divisors(embed, head_hints(call, embed)):
         for causal in (False, True):
             for bias in (True, False):
-                yield "multi_head_attention", {"mode": mode, "num_heads": heads, "causal": causal,
-                                               "bias": bias, "dropout": 0.0}
+                for need, average in weights:
+                    yield "multi_head_attention", {
+                        "mode": mode, "num_heads": heads, "causal": causal, "bias": bias, "dropout": 0.0,
+                        "key_padding_mask": bool(masks), "need_weights": need, "average_attn_weights": average,
+                    }
 
 
 @fitter(f"{LL_ATTENTION}EncoderLayer")
@@ -63,23 +73,6 @@ def _fit_encoder(call: Call):
                             "activation": activation, "norm_first": norm_first, "causal": causal,
                             "layer_norm_eps": eps, "bias": bias,
                         }
-
-
-@fitter(f"{LL_RECURRENT}RNN")
-def _fit_rnn(call: Call):
-    shape = call.weight_shape("weight_hh_l0")
-    if shape is None or len(call.shapes) != 1:
-        return
-    layers = 1
-    while call.weight_shape(f"weight_hh_l{layers}") is not None:
-        layers += 1
-    bidirectional = call.weight_shape("weight_hh_l0_reverse") is not None
-    for nonlinearity in ("tanh", "relu"):
-        for sequences in (True, False):
-            for bias in (True, False):
-                yield "rnn", {"hidden_size": shape[0], "num_layers": layers, "bidirectional": bidirectional,
-                              "dropout": 0.0, "bias": bias, "return_sequences": sequences,
-                              "nonlinearity": nonlinearity}
 
 
 @fitter("torch.nn.modules.sparse.Embedding")
@@ -149,10 +142,71 @@ def _bilinear(mp, node, m: nn.Bilinear):
     return _layer(mp, node, m, "bilinear", {"out_features": m.out_features, "bias": m.bias is not None}, inputs)
 
 
+def item_used(node, index: int) -> bool:
+    """Whether the ``index``-th item of a module's tuple result is read."""
+    return any(u.op == "call_function" and u.target is operator.getitem and u.args[1] == index
+               for u in node.users)
+
+
+MHA_ARGS = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask",
+            "average_attn_weights", "is_causal")
+MHA_DEFAULTS = (None, None, None, None, True, None, True, False)
+
+
+def _call_args(node, names, defaults) -> dict:
+    refuse(len(node.args) > len(names) or any(k not in names for k in node.kwargs),
+           f"is called with arguments besides {', '.join(names)}")
+    return {name: arg(node, i, name, default) for i, (name, default) in enumerate(zip(names, defaults, strict=True))}
+
+
+def _multihead_attention(mp, node, m: nn.MultiheadAttention):
+    """``nn.MultiheadAttention``: self-attention (query, key and value one tensor)
+    or cross-attention (key and value one tensor), with the causal mask, a
+    key-padding mask and the attention weights when they are read."""
+    refuse(not m.batch_first, "batch_first=False; set batch_first=True")
+    refuse(m.bias_k is not None or m.add_zero_attn, "add_bias_kv or add_zero_attn is set")
+    refuse(m.kdim != m.vdim, f"kdim {m.kdim} differs from vdim {m.vdim}")
+    a = _call_args(node, MHA_ARGS, MHA_DEFAULTS)
+    q, k, v = a["query"], a["key"], a["value"]
+    refuse(k is not v, "gives different key and value tensors; LayerLoom's attention uses one for both")
+    mode = "self" if q is k else "cross"
+    inputs = [mp.tensor(q)] if mode == "self" else [mp.tensor(q), mp.tensor(k)]
+    mask = padding_mask(mp, a["key_padding_mask"])
+    causal = causal_flag(mp, a["attn_mask"], inputs[0].shape[0], inputs[-1].shape[0], bool(a["is_causal"]))
+    need = bool(a["need_weights"]) and item_used(node, 1)
+    params = {"mode": mode, "num_heads": m.num_heads, "dropout": float(m.dropout),
+              "bias": m.in_proj_bias is not None, "causal": causal, "key_padding_mask": mask is not None,
+              "need_weights": need, "average_attn_weights": bool(a["average_attn_weights"])}
+    out = _layer(mp, node, m, "multi_head_attention", params, inputs + ([mask] if mask is not None else []), item=0)
+    return Items((out, mp.builder.port_of(out, "weights", mp.shape(node, 1)) if need else None))
+
+
+def _layerloom_attention(mode: str):
+    def rule(mp, node, m):
+        inputs = [mp.tensor(a) for a in node.args]
+        base = 1 if mode == "self" else 2
+        refuse(bool(node.kwargs) or len(inputs) not in (base, base + 1), "is called with other arguments")
+        params = {"mode": mode, "num_heads": m.num_heads, "dropout": float(m.dropout),
+                  "bias": m.in_proj_bias is not None, "causal": bool(m.causal),
+                  "key_padding_mask": len(inputs) > base, "need_weights": bool(m.need_weights),
+                  "average_attn_weights": bool(m.average_attn_weights)}
+        if not m.need_weights:
+            return _layer(mp, node, m, "multi_head_attention", params, inputs)
+        out = _layer(mp, node, m, "multi_head_attention", params, inputs, item=0)
+        return Items((out, mp.builder.port_of(out, "weights", mp.shape(node, 1))))
+
+    return rule
+
+
 MODULES = {
+    nn.MultiheadAttention: _multihead_attention,
+    ll_attention.SelfAttention: _layerloom_attention("self"),
+    ll_attention.CrossAttention: _layerloom_attention("cross"),
     nn.Embedding: _embedding,
     nn.EmbeddingBag: _embedding_bag,
     nn.Bilinear: _bilinear,
 }
 
+FUNCTIONS = dict(torch_masks.FUNCTIONS)
+METHODS = dict(torch_masks.METHODS)
 ONNX = {FOLDED: module_rule}

@@ -17,6 +17,7 @@ from layerloom.backend.lowerings import (  # noqa: F401
     resampling,
     tensor_ops,
     tensor_shape,
+    transformer,
 )
 from layerloom.graph import REGISTRY
 

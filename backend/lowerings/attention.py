@@ -64,39 +64,71 @@ class PositionalEncoding(nn.Module):
         return self.dropout(x + self.pe[: x.size(1)])
 
 
+def causal_mask(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """True above the diagonal: query t sees keys 0..t only."""
+    ones = torch.ones(query.size(1), key.size(1), dtype=torch.bool, device=query.device)
+    return torch.triu(ones, diagonal=1)
+
+
+def attend(layer: nn.MultiheadAttention, query: torch.Tensor, key_value: torch.Tensor,
+           padding: torch.Tensor | None, causal: bool, need_weights: bool, average: bool):
+    """``layer`` (an ``nn.MultiheadAttention``) on batch-first sequences.
+
+    ``padding`` is (N, S), non-zero for a padded key. A query that sees no key
+    (every key padded, or hidden by the causal mask) gets no attention: its
+    output is what the output projection gives for zeros and its weights are
+    zeros, as torch's fused path does (its weights path would give NaN).
+    """
+    mask = causal_mask(query, key_value) if causal else None
+    dead = None
+    if padding is not None:
+        hidden = (padding != 0).unsqueeze(1).expand(-1, query.size(1), -1)  # (N, T, S)
+        if mask is not None:
+            hidden = hidden | mask
+        dead = hidden.all(dim=-1, keepdim=True)  # (N, T, 1): queries that see no key
+        mask = (hidden & ~dead).repeat_interleave(layer.num_heads, dim=0)
+    out, weights = nn.MultiheadAttention.forward(layer, query, key_value, key_value, attn_mask=mask,
+                                                 need_weights=need_weights, average_attn_weights=average)
+    if dead is not None:
+        out = torch.where(dead, layer.out_proj(torch.zeros_like(out)), out)
+        if need_weights:
+            weights = weights.masked_fill(dead if average else dead.unsqueeze(1), 0.0)
+    return (out, weights) if need_weights else out
+
+
 class SelfAttention(nn.MultiheadAttention):
-    """``nn.MultiheadAttention`` on one (N, T, E) sequence, optionally causal;
-    returns the attended sequence only (no attention weights)."""
+    """``nn.MultiheadAttention`` on one (N, T, E) sequence, optionally causal, with
+    an optional key-padding mask (N, T) (non-zero = padding); returns the attended
+    sequence, and the attention weights when ``need_weights`` is set."""
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 causal: bool = False):
+                 causal: bool = False, need_weights: bool = False, average_attn_weights: bool = True):
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
         self.causal = causal
+        self.need_weights = need_weights
+        self.average_attn_weights = average_attn_weights
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = None
-        if self.causal:  # True above the diagonal: no position sees a later one
-            ones = torch.ones(x.size(1), x.size(1), dtype=torch.bool, device=x.device)
-            mask = torch.triu(ones, diagonal=1)
-        return super().forward(x, x, x, attn_mask=mask, need_weights=False)[0]
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        return attend(self, x, x, mask, self.causal, self.need_weights, self.average_attn_weights)
 
 
 class CrossAttention(nn.MultiheadAttention):
     """``nn.MultiheadAttention`` of an (N, Tq, E) query over an (N, Tk, kv_dim)
-    key/value sequence (the same tensor gives keys and values); returns (N, Tq, E)."""
+    key/value sequence (the same tensor gives keys and values), with an optional
+    key-padding mask (N, Tk); returns (N, Tq, E), and the attention weights when
+    ``need_weights`` is set."""
 
     def __init__(self, embed_dim: int, kv_dim: int, num_heads: int, dropout: float = 0.0,
-                 bias: bool = True, causal: bool = False):
+                 bias: bool = True, causal: bool = False, need_weights: bool = False,
+                 average_attn_weights: bool = True):
         super().__init__(embed_dim, num_heads, dropout=dropout, bias=bias, kdim=kv_dim,
                          vdim=kv_dim, batch_first=True)
         self.causal = causal
+        self.need_weights = need_weights
+        self.average_attn_weights = average_attn_weights
 
-    def forward(self, query: torch.Tensor, key_value: torch.Tensor) -> torch.Tensor:
-        mask = None
-        if self.causal:  # True above the diagonal: query t sees keys 0..t only
-            ones = torch.ones(query.size(1), key_value.size(1), dtype=torch.bool, device=query.device)
-            mask = torch.triu(ones, diagonal=1)
-        return super().forward(query, key_value, key_value, attn_mask=mask, need_weights=False)[0]
+    def forward(self, query: torch.Tensor, key_value: torch.Tensor, mask: torch.Tensor | None = None):
+        return attend(self, query, key_value, mask, self.causal, self.need_weights, self.average_attn_weights)
 
 
 class EncoderLayer(nn.TransformerEncoderLayer):
@@ -130,7 +162,8 @@ def _positional_encoding(p, ins, outs):
 
 @lowering("multi_head_attention")
 def _multi_head_attention(p, ins, outs):
-    options = {"dropout": p["dropout"], "bias": p["bias"], "causal": p["causal"]}
+    options = {"dropout": p["dropout"], "bias": p["bias"], "causal": p["causal"],
+               "need_weights": p["need_weights"], "average_attn_weights": p["average_attn_weights"]}
     if p["mode"] == "self":
         return Lowering(SelfAttention(ins["in"].shape[1], p["num_heads"], **options))
     embed_dim, kv_dim = ins["query"].shape[1], ins["key_value"].shape[1]

@@ -18,6 +18,7 @@ from layerloom.graph.layers import (
     resampling,
     tensor_ops,
     tensor_shape,
+    transformer,
 )
 from layerloom.graph.registry import register_all
 
@@ -39,6 +40,7 @@ MODULES = (
     matrix,
     tensor_shape,
     tensor_ops,
+    transformer,
 )
 
 for _module in MODULES:

@@ -18,7 +18,7 @@ from layerloom.graph.errors import ShapeError
 from layerloom.graph.layers._util import need_float
 from layerloom.graph.layers.lookup import max_norm_param
 from layerloom.graph.params import Bool, Choice, Float, Int
-from layerloom.graph.registry import LayerSpec
+from layerloom.graph.registry import Example, LayerSpec
 from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 NO_PADDING = -1  # Embedding.padding_idx value meaning "no padding token"
@@ -86,8 +86,24 @@ def _positional_params(p, ins, outs):
 
 # -------------------------------------------------------- MultiHeadAttention
 def mha_ports(p) -> tuple[str, ...]:
-    """Self-attention reads one sequence; cross-attention a query and a key/value."""
-    return ("in",) if p["mode"] == "self" else ("query", "key_value")
+    """Self-attention reads one sequence; cross-attention a query and a key/value;
+    either reads a key-padding mask on ``mask`` when ``key_padding_mask`` is set."""
+    ports = ("in",) if p["mode"] == "self" else ("query", "key_value")
+    return (*ports, "mask") if p.get("key_padding_mask") else ports
+
+
+def mha_outputs(p) -> tuple[str, ...]:
+    return ("out", "weights") if p.get("need_weights") else ("out",)
+
+
+def check_padding_mask(name: str, t: TensorSpec, keys: int) -> None:
+    """A key-padding mask is ``(S,)`` per sample, one flag per key position."""
+    if t.shape != (keys,):
+        raise ShapeError(
+            f"{name}: the key-padding mask must be (S,) = ({keys},), one value per key position "
+            f"(non-zero = padding); it receives {fmt_shape(t.shape)}",
+            f"feed a mask of {keys} values per sample, e.g. the token ids compared with the padding id",
+        )
 
 
 def _query_key(p, ins) -> tuple[int, int, int, int]:
@@ -109,7 +125,12 @@ def _mha_rule(p, ins):
             f"query has {tq} positions, key_value {tk}",
             "turn causal off, or feed sequences of equal length",
         )
-    return {"out": TensorSpec((tq, e))}
+    if p["key_padding_mask"]:
+        check_padding_mask("MultiHeadAttention", ins["mask"], tk)
+    outs = {"out": TensorSpec((tq, e))}
+    if p["need_weights"]:
+        outs["weights"] = TensorSpec((tq, tk) if p["average_attn_weights"] else (p["num_heads"], tq, tk))
+    return outs
 
 
 def attention_param_count(e: int, ekv: int, bias: bool) -> int:
@@ -201,8 +222,26 @@ SPECS = [
             _dropout(0.0, "attention weights"),
             Bool("bias", True, "Learn biases in the input and output projections"),
             Bool("causal", False, "Each position attends only to itself and earlier positions", key=True),
+            Bool("key_padding_mask", False,
+                 "Read a mask on the port 'mask': (S,) per sample, float or long, non-zero marks a key "
+                 "position as padding that no query attends to (a query that sees no key gives zeros "
+                 "before the output projection)"),
+            Bool("need_weights", False,
+                 "Also give the attention weights on the port 'weights': (T, S), or (heads, T, S) "
+                 "with average_attn_weights off"),
+            Bool("average_attn_weights", True,
+                 "Average the weights over the heads (T, S); off: one map per head (heads, T, S)"),
         ),
-        _mha_rule, inputs=mha_ports, param_count=_mha_params, flops=_mha_flops,
+        _mha_rule, inputs=mha_ports, outputs=mha_outputs, param_count=_mha_params, flops=_mha_flops,
+        examples=(
+            Example({"in": TensorSpec((5, 8)), "mask": TensorSpec((5,), "long")},
+                    {"num_heads": 2, "key_padding_mask": True, "need_weights": True}),
+            Example({"in": TensorSpec((6, 8))}, {"num_heads": 2}),
+            Example({"query": TensorSpec((4, 8)), "key_value": TensorSpec((6, 6)),
+                     "mask": TensorSpec((6,))},
+                    {"mode": "cross", "num_heads": 2, "key_padding_mask": True, "need_weights": True,
+                     "average_attn_weights": False}),
+        ),
         keywords=("attention", "mha", "transformer", "self-attention", "cross-attention", "heads"),
     ),
     LayerSpec(

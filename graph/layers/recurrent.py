@@ -1,7 +1,11 @@
 """Recurrent layers: RNN, LSTM and GRU over a sequence ``(T, F)``, batch first.
 
-Each returns one tensor: every step's output ``(T, H·dirs)`` or, with
-``return_sequences`` off, the last step ``(H·dirs,)``. For a bidirectional layer
+Each returns every step's output ``(T, H·dirs)`` or, with ``return_sequences``
+off, the last step ``(H·dirs,)``. With ``initial_state`` on, the layer reads its
+starting hidden state on the port ``h0`` (and the LSTM's cell state on ``c0``);
+with ``final_state`` on, it also gives its final states on ``h_n`` (and ``c_n``).
+A state is ``(num_layers·dirs, H)`` per sample: the batch stays first, as
+everywhere in LayerLoom, where torch keeps it in dim 1. For a bidirectional layer
 "the last step" means what PyTorch's final hidden state ``h_n`` holds: the forward
 direction after reading step ``T-1`` joined with the backward direction after
 reading back to step ``0``. Parameter counts are exactly PyTorch's.
@@ -12,7 +16,8 @@ from __future__ import annotations
 from layerloom.graph.errors import ShapeError
 from layerloom.graph.layers._util import need_float, need_rank
 from layerloom.graph.params import Bool, Choice, Float, Int
-from layerloom.graph.registry import LayerSpec
+from layerloom.graph.registry import Example, LayerSpec
+from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 # Weight blocks per cell: the input/forget/cell/output gates of an LSTM, the
 # reset/update/new gates of a GRU, a single block for a plain RNN.
@@ -32,7 +37,47 @@ def layer_inputs(p, features: int) -> list[int]:
     return [features] + [p["hidden_size"] * directions(p)] * (p["num_layers"] - 1)
 
 
-def _rule(name: str):
+def state_ports(type_id: str) -> tuple[str, ...]:
+    """The state ports of a layer: ``h`` (and ``c`` for an LSTM)."""
+    return ("h", "c") if type_id == "lstm" else ("h",)
+
+
+def _inputs(type_id: str):
+    def ports(p) -> tuple[str, ...]:
+        return ("in", *(f"{s}0" for s in state_ports(type_id))) if p["initial_state"] else ("in",)
+
+    return ports
+
+
+def _outputs(type_id: str):
+    def ports(p) -> tuple[str, ...]:
+        return ("out", *(f"{s}_n" for s in state_ports(type_id))) if p["final_state"] else ("out",)
+
+    return ports
+
+
+def state_shape(p) -> tuple[int, int]:
+    """``(num_layers·dirs, H)``: one sample's hidden (or cell) state."""
+    return (p["num_layers"] * directions(p), p["hidden_size"])
+
+
+def _check_states(name: str, type_id: str, p, ins) -> None:
+    want = state_shape(p)
+    for state in state_ports(type_id):
+        t = ins.get(f"{state}0")
+        if t is None:
+            continue
+        need_float(name, t)
+        if t.shape != want:
+            raise ShapeError(
+                f"{name}: the initial state {state}0 must be (num_layers·dirs, hidden_size) = "
+                f"{fmt_shape(want)} per sample; it receives {fmt_shape(t.shape)}",
+                f"feed a state of shape {fmt_shape(want)}, e.g. the {state}_n of a layer "
+                "with the same settings",
+            )
+
+
+def _rule(name: str, type_id: str):
     def rule(p, ins):
         t = ins["in"]
         need_float(name, t)
@@ -47,7 +92,11 @@ def _rule(name: str):
         width = p["hidden_size"] * directions(p)
         steps = t.shape[0]
         shape = (steps, width) if p["return_sequences"] else (width,)
-        return {"out": t.with_shape(shape)}
+        _check_states(name, type_id, p, ins)
+        outs = {"out": t.with_shape(shape)}
+        if p["final_state"]:
+            outs.update({f"{s}_n": TensorSpec(state_shape(p)) for s in state_ports(type_id)})
+        return outs
 
     return rule
 
@@ -101,6 +150,22 @@ def _common_params(hidden_default: int) -> tuple:
               "(needs num_layers of 2 or more)", minimum=0.0, maximum=1.0),
         Bool("bias", True, "Learn the bias vectors b_ih and b_hh"),
         Bool("return_sequences", False, RETURN_SEQUENCES_HELP, key=True),
+        Bool("initial_state", False,
+             "Read the starting state on input ports (h0, and c0 for an LSTM), each "
+             "(num_layers·dirs, H) per sample; off: the state starts at zeros"),
+        Bool("final_state", False,
+             "Also give the final state on output ports (h_n, and c_n for an LSTM), each "
+             "(num_layers·dirs, H) per sample"),
+    )
+
+
+def _examples(type_id: str) -> tuple[Example, ...]:
+    states = {f"{s}0": TensorSpec((2, 4)) for s in state_ports(type_id)}
+    return (
+        Example({"in": TensorSpec((6, 8))}, {"hidden_size": 4}),
+        Example({"in": TensorSpec((5, 3)), **states},
+                {"hidden_size": 4, "bidirectional": True, "return_sequences": True,
+                 "initial_state": True, "final_state": True}),
     )
 
 
@@ -108,9 +173,11 @@ def recurrent(type_id: str, name: str, doc: str, keywords: tuple[str, ...],
               extra: tuple = ()) -> LayerSpec:
     """Declaration of one recurrent layer type (``rnn``, ``lstm`` or ``gru``)."""
     return LayerSpec(
-        type_id, name, "Recurrent", doc, (*_common_params(32), *extra), _rule(name),
+        type_id, name, "Recurrent", doc, (*_common_params(32), *extra), _rule(name, type_id),
+        inputs=_inputs(type_id), outputs=_outputs(type_id),
         param_count=_param_count(type_id), flops=_flops(type_id),
         keywords=("recurrent", "sequence", "time series", "text", *keywords),
+        examples=_examples(type_id),
     )
 
 
