@@ -20,7 +20,7 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap
+from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -33,14 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import REGISTRY, LayerSpec
-from layerloom.gui.canvas.theme import category_colour
+from layerloom.gui.canvas.layer_rows import category_dot, no_match_text
 from layerloom.gui.user_settings import user_settings
 
 LAYER_MIME = "application/x-layerloom-layer"
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 CATEGORY_ROLE = Qt.ItemDataRole.UserRole + 1
 FOLDED_KEY = "palette/folded"
-MAX_QUOTED = 40  # characters of the search text quoted in the no-match line
 DIM = QColor("#7a8290")
 
 
@@ -54,27 +53,6 @@ def layer_tooltip(spec: LayerSpec) -> str:
         lines.append(f"<span style='color:#777'>Also found as: {escape(', '.join(spec.keywords))}</span>")
     lines.append("<span style='color:#777'>Drag onto the canvas, or double-click to add.</span>")
     return "<br>".join(lines)
-
-
-def category_dot(category: str, size: int = 10) -> QIcon:
-    """A round swatch in the category's colour (the same as the canvas headers)."""
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(category_colour(category))
-    painter.drawEllipse(1, 1, size - 2, size - 2)
-    painter.end()
-    return QIcon(pixmap)
-
-
-def no_match_text(text: str) -> str:
-    """``No layer matches 'xyz'`` (a long search quoted up to :data:`MAX_QUOTED` characters)."""
-    text = " ".join(text.split())
-    if len(text) > MAX_QUOTED:
-        text = text[:MAX_QUOTED - 1] + "…"
-    return f"No layer matches '{text}'"
 
 
 def read_folded() -> set[str]:

@@ -291,6 +291,12 @@ class NodeItem(QGraphicsItem):
                 scene.node_item_moved(self)
         return super().itemChange(change, value)
 
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "node_dragged"):
+            scene.node_dragged(self, event.scenePos())
+
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mouseReleaseEvent(event)
         scene = self.scene()

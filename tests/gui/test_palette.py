@@ -92,7 +92,7 @@ def test_a_search_without_match_says_so_instead_of_a_blank_list(palette, qtbot):
 
 
 def test_a_long_search_is_quoted_short():
-    from layerloom.gui.palette import MAX_QUOTED, no_match_text
+    from layerloom.gui.canvas.layer_rows import MAX_QUOTED, no_match_text
 
     text = no_match_text("q" * 500)
     assert text.startswith("No layer matches 'qqq") and len(text) < MAX_QUOTED + 25
