@@ -72,9 +72,11 @@ def _wiring_text(graph: Graph, verb: str, name: str, cut: list[Edge], add: list[
 
 def place_node(graph: Graph, type_id: str, position: Point, cut: Iterable[Edge] = (),
                add: Iterable[Edge] = (), node_id: str | None = None,
-               params: Mapping | None = None) -> CompoundCommand:
+               params: Mapping | None = None,
+               moves: Mapping[str, tuple[Point, Point]] | None = None) -> CompoundCommand:
     """Add a layer at ``position``, cut the wires ``cut`` and add the wires ``add``
-    (which name the new node by ``node_id``; pick it with ``graph.new_id``).
+    (which name the new node by ``node_id``; pick it with ``graph.new_id``);
+    ``moves`` (``{id: (old, new)}``) moves other nodes aside to make room.
 
     Returns one command: "Add Dense", "Add Dense wired to input_1" or "Insert
     Dense into input_1 → output_1".
@@ -87,6 +89,8 @@ def place_node(graph: Graph, type_id: str, position: Point, cut: Iterable[Edge] 
         verb = "Insert" if cut else "Add"
         command = CompoundCommand(_wiring_text(graph, verb, spec.name, cut, add, node_id))
         AddNode(target, spec.type_id, params, position, node_id=node_id, parent=command)
+        if moves:
+            MoveNodes(target, moves, command)
         if cut or add:
             Rewire(target, cut, add, command)
         return command
@@ -98,9 +102,9 @@ def place_node(graph: Graph, type_id: str, position: Point, cut: Iterable[Edge] 
 
 def insert_node(graph: Graph, node_id: str, moves: Mapping[str, tuple[Point, Point]],
                 cut: Iterable[Edge], add: Iterable[Edge]) -> CompoundCommand:
-    """A node dragged onto a wire: its move (``{id: (old, new)}``, may be empty),
-    then the wire ``cut`` replaced by ``add`` through the node. One command,
-    "Insert Dense into input_1 → output_1"."""
+    """A node dragged onto a wire: its move and those of the nodes that make room
+    for it (``{id: (old, new)}``, may be empty), then the wire ``cut`` replaced by
+    ``add`` through the node. One command, "Insert Dense into input_1 → output_1"."""
     cut, add = list(cut), list(add)
     name = graph.node(node_id).spec.name
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtGui import QColor, QContextMenuEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -117,6 +118,22 @@ class LayerTree(QTreeWidget):
         if item.childCount() and not item.data(0, TYPE_ROLE):
             item.setExpanded(not item.isExpanded())
 
+    def set_all_expanded(self, expanded: bool) -> None:
+        """Unfold (``True``) or fold every category."""
+        for i in range(self.topLevelItemCount()):
+            item = self.topLevelItem(i)
+            if item.childCount():
+                item.setExpanded(expanded)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """A right-click offers to fold or unfold every category at once."""
+        if not any(self.topLevelItem(i).childCount() for i in range(self.topLevelItemCount())):
+            return  # a list of search results has no categories
+        menu = QMenu(self)
+        menu.addAction("Fold all categories", lambda: self.set_all_expanded(False))
+        menu.addAction("Unfold all categories", lambda: self.set_all_expanded(True))
+        menu.exec(event.globalPos())
+
 
 class _SearchBox(QLineEdit):
     """Down moves into the list, Enter adds the highlighted (or first) match."""
@@ -147,7 +164,7 @@ class Palette(QWidget):
         self.setObjectName("palette")
         self.search = _SearchBox(self)
         self.search.setObjectName("paletteSearch")
-        self.search.setPlaceholderText("Search layers  (e.g. conv, lstm, residual)")
+        self.search.setPlaceholderText("Search layers (e.g. conv, lstm)")
         self.search.setClearButtonEnabled(True)
         self.search.setToolTip("Filter layers by name or keyword, best match first; "
                                "Enter adds the selected one")

@@ -12,16 +12,27 @@ A layer with several inputs (Add, Concat) inserted into a wire takes it on its
 first input; the other inputs then wait for their own wires (a residual: drop an
 Add on the main path, then wire the skip into ``in2``). It is refused only when
 the wire's tensor does not fit its shape rule.
+
+A card inserted into a wire too short for it makes room (:func:`make_room`), as
+Blender's auto-offset does: it moves off the source's card, and the target with
+everything after it steps right.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import networkx as nx
 
 from layerloom.graph.errors import ConnectionRefused, GraphError, ShapeError
 from layerloom.graph.model import Edge, Graph, Node
 from layerloom.graph.tensor import TensorSpec
+from layerloom.gui.canvas import theme
 from layerloom.gui.canvas.wire_check import wire_problem
+
+Point = tuple[float, float]
+Rect = tuple[float, float, float, float]  # left, top, width, height
 
 
 @dataclass(frozen=True)
@@ -140,3 +151,51 @@ def attach_plan(graph: Graph, port: PortRef, node_id: str, new_type: str) -> Pla
         except ConnectionRefused as exc:
             problems.append(str(exc))
     return Plan(problem=problems[0] if problems else f"{node.spec.name} gives no output")
+
+
+def make_room(graph: Graph, edge: Edge, card: Rect, source: Rect, target: Rect,
+              gap: float = 2 * theme.GRID) -> tuple[Point, dict[str, tuple[Point, Point]]]:
+    """Where a card going into ``edge`` lands, and which nodes step aside.
+
+    Parameters
+    ----------
+    graph, edge
+        The document and the wire the card goes into.
+    card, source, target
+        The scene rectangles of the inserted card (where it was dropped) and of
+        the wire's two nodes.
+    gap
+        The room kept between cards.
+
+    Returns
+    -------
+    position, moves
+        The card's top-left, moved right off the source's card when it covered it;
+        and ``{node id: (old, new position)}`` for the target and every node after
+        it, pushed right as far as the card needs, when the card would cover the
+        target. A wire running right to left leaves everything as it is.
+    """
+    x, y, width, height = card
+    sx, sy, sw, sh = source
+    tx, ty, tw, th = target
+    if tx <= sx:
+        return (x, y), {}
+    if _overlap((x, y, width, height), (sx, sy, sw + gap, sh)):
+        x = _grid_ceil(sx + sw + gap)
+    moves: dict[str, tuple[Point, Point]] = {}
+    if _overlap((x, y, width + gap, height), (tx, ty, tw, th)):
+        dx = _grid_ceil(x + width + gap - tx)
+        after = nx.descendants(graph.nx_graph(), edge.target) | {edge.target}
+        for node in graph.nodes:
+            if node.id in after:
+                old = node.position
+                moves[node.id] = (old, (old[0] + dx, old[1]))
+    return (x, y), moves
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _grid_ceil(value: float) -> float:
+    return math.ceil(value / theme.GRID) * theme.GRID

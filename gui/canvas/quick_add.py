@@ -30,8 +30,9 @@ from layerloom.graph.registry import REGISTRY, LayerSpec
 from layerloom.gui.canvas.layer_rows import category_dot, no_match_text
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
-POPUP_SIZE = QSize(300, 330)
+POPUP_SIZE = QSize(280, 300)
 EDGE_MARGIN = 6  # pixels kept between the popup and the canvas's edges
+CURSOR_GAP = 12  # pixels between the cursor and the popup: the port or wire there stays in sight
 MOVE_KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
 DIM = QColor("#7a8290")
 
@@ -145,8 +146,8 @@ class QuickAdd(QFrame):
         width = min(POPUP_SIZE.width(), area.width() - 2 * EDGE_MARGIN)
         height = min(POPUP_SIZE.height(), area.height() - 2 * EDGE_MARGIN)
         self.resize(max(width, 120), max(height, 120))
-        self.move(_inside(point.x(), self.width(), area.width()),
-                  _inside(point.y(), self.height(), area.height()))
+        self.move(_inside(point.x() + CURSOR_GAP, point.x() - CURSOR_GAP, self.width(), area.width()),
+                  _inside(point.y() - CURSOR_GAP, point.y() + CURSOR_GAP, self.height(), area.height()))
         self.show()
         self.raise_()
         self.search.setFocus(Qt.FocusReason.PopupFocusReason)
@@ -214,8 +215,8 @@ class QuickAdd(QFrame):
         self.closed.emit()
 
 
-def _inside(at: int, size: int, room: int) -> int:
-    """Where a popup of ``size`` starts for a cursor ``at``: after the cursor when
-    it fits, else before it, and never past either edge of ``room``."""
-    start = at if at + size + EDGE_MARGIN <= room else at - size
+def _inside(after: int, before: int, size: int, room: int) -> int:
+    """Where a popup of ``size`` starts along one axis of ``room``: at ``after``
+    when it fits there, else ending at ``before``, and never past either edge."""
+    start = after if after + size + EDGE_MARGIN <= room else before - size
     return max(EDGE_MARGIN, min(start, room - size - EDGE_MARGIN))

@@ -26,7 +26,7 @@ from layerloom.graph.registry import REGISTRY
 from layerloom.gui import commands
 from layerloom.gui.canvas import theme
 from layerloom.gui.canvas.edge_item import EdgeItem
-from layerloom.gui.canvas.insertion import Plan, PortRef, attach_plan, insert_plan
+from layerloom.gui.canvas.insertion import Plan, PortRef, attach_plan, insert_plan, make_room
 from layerloom.gui.canvas.node_item import PORTS_MOVED, NodeItem
 from layerloom.gui.canvas.port_item import BAD, NORMAL, OK, PortItem
 from layerloom.gui.canvas.wire_check import wire_problem
@@ -35,6 +35,7 @@ from layerloom.gui.canvas.wire_preview import WirePreview
 from layerloom.gui.commands_wiring import insert_node, place_node
 
 SCENE_EXTENT = 50_000.0  # the canvas is this far in every direction
+NEW_CARD_HEIGHT = theme.HEADER_HEIGHT + 3 * theme.ROW_HEIGHT  # about, before it is laid out
 WIRE_DROP_MIN = 3 * theme.PORT_HIT  # a wire released nearer its port was a click
 
 
@@ -322,7 +323,10 @@ class GraphScene(QGraphicsScene):
                 plan = attach_plan(self.graph, attach, node_id, spec.type_id)
             if not plan.fits:
                 return commands.AddNode(self.graph, spec.type_id, position=snapped, node_id=node_id)
-            return place_node(self.graph, spec.type_id, snapped, plan.cut, plan.add, node_id)
+            at, moves = snapped, {}
+            if plan.cut:
+                at, moves = self._make_room(plan.cut[0], snapped, NEW_CARD_HEIGHT)
+            return place_node(self.graph, spec.type_id, at, plan.cut, plan.add, node_id, moves=moves)
 
         command = self.push(build)
         if command is None:
@@ -373,7 +377,7 @@ class GraphScene(QGraphicsScene):
             self.wire_drop.clear()
             return
         self.wire_drop.hover(wire_under_card(self, item, cursor), nid,
-                             lambda edge: insert_plan(self.graph, edge, nid))
+                             lambda edge: insert_plan(self.graph, edge, nid), card=item)
 
     def commit_drag(self) -> None:
         """After a mouse drag: one :class:`MoveNodes` for every node that moved, or,
@@ -391,11 +395,22 @@ class GraphScene(QGraphicsScene):
             edge, plan = lit
             (nid,) = moves
             if plan.fits:
+                at, pushed = self._make_room(edge, moves[nid][1], self._nodes[nid].height)
+                moves = {nid: (moves[nid][0], at), **pushed}
                 self.push(lambda: insert_node(self.graph, nid, moves, plan.cut, plan.add))
                 return
             self.statusMessage.emit(self._not_wired(self.graph.node(nid).spec.name, edge, plan.problem))
         if moves:
             self.push(lambda: commands.MoveNodes(self.graph, moves))
+
+    def _make_room(self, edge: Edge, position: tuple[float, float], height: float):
+        """Where a card of ``height`` dropped at ``position`` goes into ``edge``, and
+        the nodes that step aside (see :func:`~layerloom.gui.canvas.insertion.make_room`)."""
+        def rect(item: NodeItem) -> tuple[float, float, float, float]:
+            return item.x(), item.y(), item.width, item.height
+
+        card = (position[0], position[1], theme.NODE_WIDTH, height)
+        return make_room(self.graph, edge, card, rect(self._nodes[edge.source]), rect(self._nodes[edge.target]))
 
     def light_wire(self, edge: Edge | None, type_id: str) -> None:
         """A layer of ``type_id`` held over the wire ``edge`` (``None``: over none):

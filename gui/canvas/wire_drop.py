@@ -58,10 +58,14 @@ class WireDrop:
         self.item: EdgeItem | None = None
         self.plan: Plan | None = None
         self.subject: str | None = None  # the node id or layer type it was lit for
+        self.card: NodeItem | None = None  # the dragged card, ringed like the wire
         self._plans: dict[tuple[str, Edge], Plan] = {}
 
-    def hover(self, item: EdgeItem | None, subject: str, plan_for: Callable[[Edge], Plan]) -> None:
-        """Light ``item`` for ``subject`` (``None``: no wire), planning with ``plan_for``."""
+    def hover(self, item: EdgeItem | None, subject: str, plan_for: Callable[[Edge], Plan],
+              card: NodeItem | None = None) -> None:
+        """Light ``item`` for ``subject`` (``None``: no wire), planning with
+        ``plan_for``; ring ``card`` (the dragged node, which hides part of the wire)
+        in the same colour."""
         if item is None:
             self.clear()
             return
@@ -69,10 +73,12 @@ class WireDrop:
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = plan_for(item.edge)
-        if item is not self.item:
+        if item is not self.item or card is not self.card:
             self.clear()
-        self.item, self.plan, self.subject = item, plan, subject
+        self.item, self.plan, self.subject, self.card = item, plan, subject, card
         item.set_drop_hint(plan.fits)
+        if card is not None:
+            card.set_drop_hint(plan.fits)
 
     def take(self, subject: str) -> tuple[Edge, Plan] | None:
         """The lit wire and its plan if lit for ``subject``; unlights it."""
@@ -83,9 +89,11 @@ class WireDrop:
         return found
 
     def clear(self) -> None:
-        item, self.item, self.plan, self.subject = self.item, None, None, None
-        if item is not None and shiboken6.isValid(item):
-            item.set_drop_hint(None)
+        item, card = self.item, self.card
+        self.item = self.plan = self.subject = self.card = None
+        for lit in (item, card):
+            if lit is not None and shiboken6.isValid(lit):
+                lit.set_drop_hint(None)
 
     def forget(self) -> None:
         """The graph changed: unlight, and drop every plan made for the old graph."""

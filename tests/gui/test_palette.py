@@ -132,6 +132,11 @@ def test_categories_fold_with_a_click_and_stay_folded_next_time(palette, qtbot):
     assert again.category_item("Activation").isExpanded()
     assert Palette().folded_categories() == {"Core"}
 
+    # the context menu's "Fold all" folds every category, remembered too
+    again.tree.set_all_expanded(False)
+    assert again.visible_type_ids() == []
+    assert Palette().folded_categories() == set(REGISTRY.by_category())
+
 
 def test_a_registry_of_150_types_in_many_categories(qtbot, monkeypatch):
     """Works for any number of types and categories: the palette reads the registry."""
