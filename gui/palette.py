@@ -23,18 +23,16 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QColor, QContextMenuEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from layerloom.graph import REGISTRY, LayerSpec
-from layerloom.gui.canvas.layer_rows import category_dot, no_match_text
+from layerloom.gui.canvas.layer_rows import LayerRows, category_dot, no_match_text
 from layerloom.gui.user_settings import user_settings
 
 LAYER_MIME = "application/x-layerloom-layer"
@@ -65,7 +63,7 @@ def read_folded() -> set[str]:
     return {str(v) for v in (value or [])}
 
 
-class LayerTree(QTreeWidget):
+class LayerTree(LayerRows):
     """Categories with their layers (or, while searching, the ranked matches);
     dragging a layer carries its type id."""
 
@@ -74,14 +72,7 @@ class LayerTree(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("paletteTree")
-        self.setColumnCount(2)
-        self.setHeaderHidden(True)
-        header = self.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setIndentation(14)
-        self.setUniformRowHeights(True)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -232,6 +223,7 @@ class Palette(QWidget):
                 group.setExpanded(category not in self._folded)
         finally:
             self._restoring = False
+        self.tree.fit_columns()
         self._show_empty(False)
 
     def _show_ranked(self, specs: list[LayerSpec]) -> None:
@@ -244,6 +236,7 @@ class Palette(QWidget):
             item.setIcon(0, category_dot(spec.category))
         if specs:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        self.tree.fit_columns()
         self._show_empty(not specs)
 
     def _layer_item(self, parent, spec: LayerSpec) -> QTreeWidgetItem:

@@ -17,20 +17,18 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QGraphicsDropShadowEffect,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from layerloom.graph.registry import REGISTRY, LayerSpec
-from layerloom.gui.canvas.layer_rows import category_dot, no_match_text
+from layerloom.gui.canvas.layer_rows import LayerRows, category_dot, elide_lines, no_match_text
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
-POPUP_SIZE = QSize(280, 300)
+POPUP_SIZE = QSize(300, 300)
 EDGE_MARGIN = 6  # pixels kept between the popup and the canvas's edges
 CURSOR_GAP = 12  # pixels between the cursor and the popup: the port or wire there stays in sight
 MOVE_KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
@@ -91,20 +89,12 @@ class QuickAdd(QFrame):
         self.search.setClearButtonEnabled(False)
         self.setFocusProxy(self.search)  # a click on the list keeps the focus in the search
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.list = QTreeWidget(self)
+        self.list = LayerRows(self)
         self.list.setObjectName("quickAddList")
-        self.list.setColumnCount(2)
-        self.list.setHeaderHidden(True)
         self.list.setRootIsDecorated(False)
         self.list.setIndentation(0)
-        self.list.setUniformRowHeights(True)
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        header = self.list.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.list.itemClicked.connect(lambda item, _column: self._choose(item))
         self.list.currentItemChanged.connect(self._show_doc)
         self.empty = QLabel(self)
@@ -150,6 +140,7 @@ class QuickAdd(QFrame):
                   _inside(point.y() - CURSOR_GAP, point.y() + CURSOR_GAP, self.height(), area.height()))
         self.show()
         self.raise_()
+        self._show_doc(self.list.currentItem())  # elided for the width it has now
         self.search.setFocus(Qt.FocusReason.PopupFocusReason)
 
     def close_popup(self) -> None:
@@ -168,6 +159,7 @@ class QuickAdd(QFrame):
         self.list.clear()
         for spec in specs:
             self._add_row(spec)
+        self.list.fit_columns()
         if specs:
             self.list.setCurrentItem(self.list.topLevelItem(0))
         else:
@@ -188,8 +180,7 @@ class QuickAdd(QFrame):
             self.doc.clear()
             return
         spec = REGISTRY.get(item.data(0, TYPE_ROLE))
-        self.doc.setText(self.doc.fontMetrics().elidedText(
-            spec.doc, Qt.TextElideMode.ElideRight, 2 * max(self.doc.width() - 8, 60)))
+        self.doc.setText(elide_lines(spec.doc, self.doc.fontMetrics(), self.doc.width()))
 
     def visible_type_ids(self) -> list[str]:
         """The listed layer types, in order (empty when nothing matches)."""

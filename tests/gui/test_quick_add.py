@@ -211,10 +211,14 @@ def test_the_popup_stays_inside_the_canvas_near_its_edges(canvas):
         canvas.view.open_quick_add(point)
         assert view_rect.contains(popup.geometry()), (point, popup.geometry())
         popup.close_popup()
-    # near the bottom-right corner it opens up and to the left of the cursor
+    # near the bottom-right corner it opens up and to the left of the cursor, and
+    # never covers the cursor (the port or wire there stays in sight)
     corner = QPoint(view_rect.width() - 20, view_rect.height() - 20)
     canvas.view.open_quick_add(corner)
-    assert popup.geometry().right() < corner.x() and popup.geometry().bottom() < corner.y()
+    assert popup.geometry().right() < corner.x() and popup.geometry().top() < corner.y() - 200
+    for point in (QPoint(5, 5), corner, QPoint(500, 350)):
+        canvas.view.open_quick_add(point)
+        assert not popup.geometry().contains(point)
     popup.close_popup()
     canvas.view.resize(260, 200)  # a canvas smaller than the popup: it shrinks to fit
     QApplication.processEvents()
