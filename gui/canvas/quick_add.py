@@ -144,11 +144,20 @@ class QuickAdd(QFrame):
         self.search.setFocus(Qt.FocusReason.PopupFocusReason)
 
     def close_popup(self) -> None:
-        """Hide (the canvas takes the focus back); says ``closed`` once."""
+        """Hide, handing the keyboard back to the canvas if the popup had it; says
+        ``closed`` once."""
+        if self._hide():
+            self.closed.emit()
+
+    def _hide(self) -> bool:
+        """Hide (whether it was shown). The focus goes to the canvas first, or
+        else Qt would pass it on to whatever widget follows in the tab order."""
         if self.isHidden():
-            return
+            return False
+        if self.search.hasFocus():
+            self.parentWidget().setFocus(Qt.FocusReason.PopupFocusReason)
         self.hide()
-        self.closed.emit()
+        return True
 
     # ------------------------------------------------------------------ list
     def _refill(self, text: str) -> None:
@@ -201,9 +210,9 @@ class QuickAdd(QFrame):
 
     def _choose(self, item: QTreeWidgetItem) -> None:
         type_id = item.data(0, TYPE_ROLE)
-        self.hide()
-        self.chosen.emit(type_id)
-        self.closed.emit()
+        if self._hide():
+            self.chosen.emit(type_id)
+            self.closed.emit()
 
 
 def _inside(after: int, before: int, size: int, room: int) -> int:

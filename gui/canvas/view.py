@@ -319,7 +319,6 @@ class GraphView(QGraphicsView):
             port = (item.outputs if target.is_output else item.inputs).get(target.port)
             if port is not None:
                 port.set_state(NORMAL)
-        self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _quick_add_chosen(self, type_id: str) -> None:
         if self._quick is None:

@@ -224,3 +224,27 @@ def test_the_popup_stays_inside_the_canvas_near_its_edges(canvas):
     QApplication.processEvents()
     canvas.view.open_quick_add(QPoint(100, 100))
     assert QRect(canvas.view.rect()).contains(popup.geometry())
+
+
+def test_in_the_window_a_click_elsewhere_closes_it_and_keeps_the_focus_there(qtbot, tmp_path):
+    from tests.gui.test_window_helpers import make_window
+
+    window = make_window(qtbot, tmp_path)
+    viewport = window.view.viewport()
+    QTest.mouseMove(viewport, QPoint(300, 200))
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    popup = window.view.quick_add
+    assert popup.isVisible() and popup.search.hasFocus()
+    assert window.view.rect().contains(popup.geometry())
+    search = window.layer_palette.search
+    qtbot.mouseClick(search, Qt.MouseButton.LeftButton)
+    assert not popup.isVisible()
+    assert search.hasFocus(), "the focus stays where the user clicked"
+    assert len(window.graph) == 0 and window.undo_stack.count() == 0
+    # Enter in the popup adds the layer, and the canvas has the keyboard again
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    type_text("dense")
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert [n.type for n in window.graph.nodes] == ["dense"] and window.view.hasFocus()
