@@ -153,6 +153,17 @@ def attach_plan(graph: Graph, port: PortRef, node_id: str, new_type: str) -> Pla
     return Plan(problem=problems[0] if problems else f"{node.spec.name} gives no output")
 
 
+def not_wired_text(graph: Graph, name: str, attach: PortRef | Edge, problem: str) -> str:
+    """The status line for a layer added or dropped without its wires:
+    ``"Conv2d not inserted into input_1 → dense_1: <why>"`` for a wire,
+    ``"Conv2d not connected to input_1.out: <why>"`` for a port."""
+    if isinstance(attach, Edge):
+        where = f"inserted into {graph.node(attach.source).title} → {graph.node(attach.target).title}"
+    else:
+        where = f"connected to {graph.node(attach.node_id).title}.{attach.port}"
+    return f"{name} not {where}: {problem}"
+
+
 def make_room(graph: Graph, edge: Edge, card: Rect, source: Rect, target: Rect,
               gap: float = 2 * theme.GRID) -> tuple[Point, dict[str, tuple[Point, Point]]]:
     """Where a card going into ``edge`` lands, and which nodes step aside.

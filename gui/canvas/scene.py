@@ -26,11 +26,18 @@ from layerloom.graph.registry import REGISTRY
 from layerloom.gui import commands
 from layerloom.gui.canvas import theme
 from layerloom.gui.canvas.edge_item import EdgeItem
-from layerloom.gui.canvas.insertion import Plan, PortRef, attach_plan, insert_plan, make_room
+from layerloom.gui.canvas.insertion import (
+    Plan,
+    PortRef,
+    attach_plan,
+    insert_plan,
+    make_room,
+    not_wired_text,
+)
 from layerloom.gui.canvas.node_item import PORTS_MOVED, NodeItem
 from layerloom.gui.canvas.port_item import BAD, NORMAL, OK, PortItem
 from layerloom.gui.canvas.wire_check import wire_problem
-from layerloom.gui.canvas.wire_drop import WireDrop, wire_near, wire_under_card
+from layerloom.gui.canvas.wire_drop import WireDrop
 from layerloom.gui.canvas.wire_preview import WirePreview
 from layerloom.gui.commands_wiring import insert_node, place_node
 
@@ -78,7 +85,7 @@ class GraphScene(QGraphicsScene):
         self._dirty = False
         self._touched: set[str] = set()  # nodes changed (params, label) since the refresh
         self._wire: _WireDrag | None = None
-        self.wire_drop = WireDrop()  # the wire a dragged node would go into
+        self.wire_drop = WireDrop(self)  # the wire a dragged node would go into
         self._selection_batch = False
         self._last_selection: list[str] = []
         ref = weakref.ref(self)
@@ -332,17 +339,9 @@ class GraphScene(QGraphicsScene):
         if command is None:
             return None
         if plan.problem:
-            self.statusMessage.emit(self._not_wired(REGISTRY.get(type_id).name, attach, plan.problem))
+            self.statusMessage.emit(not_wired_text(self.graph, REGISTRY.get(type_id).name, attach, plan.problem))
         self.select_nodes([command.node_id])
         return command.node_id
-
-    def _not_wired(self, name: str, attach: PortRef | Edge, problem: str) -> str:
-        """``"Conv2d not inserted into input_1 → dense_1: ..."`` and the like."""
-        if isinstance(attach, Edge):
-            where = f"inserted into {self.graph.node(attach.source).title} → {self.graph.node(attach.target).title}"
-        else:
-            where = f"connected to {self.graph.node(attach.node_id).title}.{attach.port}"
-        return f"{name} not {where}: {problem}"
 
     def paste(self, data: dict, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
         """Paste copied nodes (see :mod:`layerloom.gui.clipboard`) and select them."""
@@ -370,14 +369,8 @@ class GraphScene(QGraphicsScene):
             self._edges[edge].update_geometry()
 
     def node_dragged(self, item: NodeItem, cursor: QPointF) -> None:
-        """While a card is dragged: light the wire it would be inserted into (only
-        a lone node without wires goes into one)."""
-        nid = item.node_id
-        if self.selected_node_ids() != [nid] or self._adjacent.get(nid):
-            self.wire_drop.clear()
-            return
-        self.wire_drop.hover(wire_under_card(self, item, cursor), nid,
-                             lambda edge: insert_plan(self.graph, edge, nid), card=item)
+        """While a card is dragged: light the wire it would be inserted into."""
+        self.wire_drop.node_dragged(item, cursor)
 
     def commit_drag(self) -> None:
         """After a mouse drag: one :class:`MoveNodes` for every node that moved, or,
@@ -399,37 +392,17 @@ class GraphScene(QGraphicsScene):
                 moves = {nid: (moves[nid][0], at), **pushed}
                 self.push(lambda: insert_node(self.graph, nid, moves, plan.cut, plan.add))
                 return
-            self.statusMessage.emit(self._not_wired(self.graph.node(nid).spec.name, edge, plan.problem))
+            self.statusMessage.emit(not_wired_text(self.graph, self.graph.node(nid).spec.name, edge, plan.problem))
         if moves:
             self.push(lambda: commands.MoveNodes(self.graph, moves))
 
     def _make_room(self, edge: Edge, position: tuple[float, float], height: float):
         """Where a card of ``height`` dropped at ``position`` goes into ``edge``, and
         the nodes that step aside (see :func:`~layerloom.gui.canvas.insertion.make_room`)."""
-        def rect(item: NodeItem) -> tuple[float, float, float, float]:
-            return item.x(), item.y(), item.width, item.height
-
-        card = (position[0], position[1], theme.NODE_WIDTH, height)
-        return make_room(self.graph, edge, card, rect(self._nodes[edge.source]), rect(self._nodes[edge.target]))
-
-    def light_wire(self, edge: Edge | None, type_id: str) -> None:
-        """A layer of ``type_id`` held over the wire ``edge`` (``None``: over none):
-        light the wire green when the layer would go in, red when not."""
-        item = self._edges.get(edge) if edge is not None else None
-        if item is None or type_id not in REGISTRY:
-            self.wire_drop.clear()
-            return
-        type_id = REGISTRY.resolve(type_id)
-        node_id = self.graph.new_id(type_id)
-        self.wire_drop.hover(item, type_id, lambda e: insert_plan(self.graph, e, node_id, type_id))
-
-    def light_wire_at(self, pos: QPointF, type_id: str, radius: float) -> Edge | None:
-        """The same for the wire within ``radius`` of ``pos`` (a palette drag);
-        returns that wire."""
-        wire = wire_near(self, pos, radius)
-        edge = wire.edge if wire is not None else None
-        self.light_wire(edge, type_id)
-        return edge
+        source, target = self._nodes[edge.source], self._nodes[edge.target]
+        return make_room(self.graph, edge, (*position, theme.NODE_WIDTH, height),
+                         (source.x(), source.y(), source.width, source.height),
+                         (target.x(), target.y(), target.width, target.height))
 
     # -------------------------------------------------------- dragging wires
     def begin_wire(self, port: PortItem, pos: QPointF) -> None:

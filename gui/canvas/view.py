@@ -306,7 +306,7 @@ class GraphView(QGraphicsView):
         """Over a wire: light it green or red for the highlighted layer."""
         if self._quick is None or not isinstance(self._quick[1], Edge) or item is None:
             return
-        self.graph_scene().light_wire(self._quick[1], item.data(0, Qt.ItemDataRole.UserRole))
+        self.graph_scene().wire_drop.light(self._quick[1], item.data(0, Qt.ItemDataRole.UserRole))
 
     def _quick_add_closed(self) -> None:
         quick, self._quick = self._quick, None
@@ -397,7 +397,7 @@ class GraphView(QGraphicsView):
             return None
         type_id = bytes(mime.data(LAYER_MIME_TYPE).data()).decode("utf-8", "replace").strip()
         pos = self.mapToScene(event.position().toPoint())
-        return self.graph_scene().light_wire_at(pos, type_id, PICK_RADIUS / self.zoom)
+        return self.graph_scene().wire_drop.light_at(pos, type_id, PICK_RADIUS / self.zoom)
 
     def dropEvent(self, event: QDropEvent) -> None:
         mime = event.mimeData()

@@ -12,6 +12,7 @@ The plan for each (node, wire) pair is worked out once per drag
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import shiboken6
@@ -19,8 +20,9 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtWidgets import QGraphicsScene
 
 from layerloom.graph.model import Edge
+from layerloom.graph.registry import REGISTRY
 from layerloom.gui.canvas.edge_item import EdgeItem
-from layerloom.gui.canvas.insertion import Plan
+from layerloom.gui.canvas.insertion import Plan, insert_plan
 from layerloom.gui.canvas.node_item import NodeItem
 
 PATH_SAMPLES = 48  # points along a wire for its distance to the cursor
@@ -52,14 +54,48 @@ def wire_under_card(scene: QGraphicsScene, card: NodeItem, cursor: QPointF) -> E
 
 
 class WireDrop:
-    """The lit wire and its plan; at most one at a time."""
+    """The lit wire of ``scene`` and its plan; at most one at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, scene: QGraphicsScene) -> None:
+        self._scene = weakref.ref(scene)  # the scene owns this
         self.item: EdgeItem | None = None
         self.plan: Plan | None = None
         self.subject: str | None = None  # the node id or layer type it was lit for
         self.card: NodeItem | None = None  # the dragged card, ringed like the wire
         self._plans: dict[tuple[str, Edge], Plan] = {}
+
+    def node_dragged(self, card: NodeItem, cursor: QPointF) -> None:
+        """A card dragged with the cursor at ``cursor``: light the wire it would go
+        into (only a lone node without wires goes into one)."""
+        scene = self._scene()
+        nid = card.node_id
+        if scene.selected_node_ids() != [nid] or scene.graph.edges_of(nid):
+            self.clear()
+            return
+        self.hover(wire_under_card(scene, card, cursor), nid,
+                   lambda edge: insert_plan(scene.graph, edge, nid), card)
+
+    def light(self, edge: Edge | None, type_id: str) -> None:
+        """A new layer of ``type_id`` held over the wire ``edge`` (``None``: over
+        none): light the wire green when the layer would go in, red when not."""
+        scene = self._scene()
+        item = None
+        if edge is not None and edge in scene.graph.edges and type_id in REGISTRY:
+            item = scene.edge_item(edge)
+        if item is None:
+            self.clear()
+            return
+        type_id = REGISTRY.resolve(type_id)
+        node_id = scene.graph.new_id(type_id)
+        self.hover(item, type_id, lambda e: insert_plan(scene.graph, e, node_id, type_id))
+
+    def light_at(self, pos: QPointF, type_id: str, radius: float) -> Edge | None:
+        """The same for the wire within ``radius`` of ``pos`` (a palette drag);
+        returns that wire."""
+        wire = wire_near(self._scene(), pos, radius)
+        edge = wire.edge if wire is not None else None
+        self.light(edge, type_id)
+        return edge
 
     def hover(self, item: EdgeItem | None, subject: str, plan_for: Callable[[Edge], Plan],
               card: NodeItem | None = None) -> None:
