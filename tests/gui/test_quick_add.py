@@ -248,3 +248,28 @@ def test_in_the_window_a_click_elsewhere_closes_it_and_keeps_the_focus_there(qtb
     type_text("dense")
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     assert [n.type for n in window.graph.nodes] == ["dense"] and window.view.hasFocus()
+
+
+def test_layers_with_a_variable_number_of_outputs(canvas, graph, monkeypatch):
+    """Ports come from the declaration (``outputs`` may be a callable of the params):
+    quick add at the second of three outputs wires that one."""
+    from layerloom.graph.params import Param
+    from layerloom.graph.registry import LayerSpec
+
+    spec = LayerSpec("test_fan_out", "TestFanOut", "Tensor", "Copies its input to N outputs.",
+                     (Param("n", "int", 3, "How many outputs.", minimum=1, maximum=8),),
+                     lambda params, ins: {f"out{i + 1}": ins["in"] for i in range(params["n"])},
+                     outputs=lambda params: tuple(f"out{i + 1}" for i in range(params["n"])))
+    monkeypatch.setitem(REGISTRY._specs, spec.type_id, spec)
+    inp = graph.add_node("input", {"shape": [4]}, position=(0, 0)).id
+    fan = graph.add_node("test_fan_out", position=(240, 0)).id
+    graph.connect(inp, "out", fan, "in")
+    canvas.scene.refresh_analysis()
+    assert list(canvas.scene.node_item(fan).outputs) == ["out1", "out2", "out3"]
+    hover(canvas, canvas.port_pos(fan, "out2", True))
+    press_tab(canvas)
+    assert canvas.view.quick_add.context.text() == "Wired to test_fan_out_1.out2"
+    type_text("relu")
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert edges(graph)[-1] == (fan, "out2", "relu_1", "in")
+    assert canvas.scene.edge_item(graph.edges[-1]).label == "(N, 4)"
