@@ -166,10 +166,7 @@ class GraphView(QGraphicsView):
 
     # ------------------------------------------------------------- panning
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if self.quick_add.isVisible():  # a click beside the popup only closes it
-            self.quick_add.close_popup()
-            event.accept()
-            return
+        self.quick_add.close_popup()  # a click beside it closes the popup
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
             self._pan_from = event.position()
