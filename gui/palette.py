@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import REGISTRY, LayerSpec
-from layerloom.gui.canvas.layer_rows import LayerRows, category_dot, no_match_text
+from layerloom.gui.canvas.layer_rows import NOTE_ALIGNMENT, LayerRows, category_dot, no_match_text
 from layerloom.gui.user_settings import user_settings
 
 LAYER_MIME = "application/x-layerloom-layer"
@@ -214,7 +214,7 @@ class Palette(QWidget):
                 group.setFont(0, font)
                 group.setForeground(0, QColor("#4b5361"))
                 group.setForeground(1, DIM)
-                group.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                group.setTextAlignment(1, NOTE_ALIGNMENT)
                 group.setIcon(0, category_dot(category))
                 group.setToolTip(0, f"{category}: {len(specs)} layers. Click to fold or unfold.")
                 self._categories[category] = group
@@ -233,6 +233,7 @@ class Palette(QWidget):
             item = self._layer_item(self.tree, spec)
             item.setText(1, spec.category)
             item.setForeground(1, DIM)
+            item.setTextAlignment(1, NOTE_ALIGNMENT)
             item.setIcon(0, category_dot(spec.category))
         if specs:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHeaderView, QTreeWidget, QWidget
 from layerloom.gui.canvas.theme import category_colour
 
 MAX_QUOTED = 40  # characters of the search text quoted in the no-match line
+NOTE_ALIGNMENT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter  # the dim note column
 
 
 def category_dot(category: str, size: int = 10) -> QIcon:

@@ -25,7 +25,13 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph.registry import REGISTRY, LayerSpec
-from layerloom.gui.canvas.layer_rows import LayerRows, category_dot, elide_lines, no_match_text
+from layerloom.gui.canvas.layer_rows import (
+    NOTE_ALIGNMENT,
+    LayerRows,
+    category_dot,
+    elide_lines,
+    no_match_text,
+)
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 POPUP_SIZE = QSize(300, 300)
@@ -182,6 +188,7 @@ class QuickAdd(QFrame):
         item.setData(0, TYPE_ROLE, spec.type_id)
         item.setIcon(0, category_dot(spec.category))
         item.setForeground(1, DIM)
+        item.setTextAlignment(1, NOTE_ALIGNMENT)
         item.setToolTip(0, spec.doc)
 
     def _show_doc(self, item: QTreeWidgetItem | None, _previous=None) -> None:
