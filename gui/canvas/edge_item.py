@@ -15,6 +15,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
+    QColor,
     QPainter,
     QPainterPath,
     QPainterPathStroker,
@@ -32,6 +33,7 @@ from layerloom.gui.canvas.text_cache import static_text, text_size
 LABEL_SIZE = 7.5
 LABEL_MIN_ZOOM = 0.45  # below this the labels would be unreadable; skip them
 HIT_WIDTH = 10.0
+HALO_WIDTH = 9.0  # the glow of a wire a node is about to be dropped into
 
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
@@ -62,6 +64,7 @@ class EdgeItem(QGraphicsItem):
         self._label_rect = QRectF()
         self._bounds = QRectF()
         self._stale = True  # the geometry above must be rebuilt before use
+        self.drop_hint: bool | None = None  # a node over it: fits (True) or not (False)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
         self.setZValue(-1)
@@ -94,6 +97,13 @@ class EdgeItem(QGraphicsItem):
                 self._bounds = self._bounds.united(self._padded_label())
         self.update()
         return True
+
+    def set_drop_hint(self, fits: bool | None) -> None:
+        """Light the wire while a node is dragged over it: green when the node
+        would be inserted on release, red when it would not; ``None``: plain."""
+        if fits != self.drop_hint:
+            self.drop_hint = fits
+            self.update()
 
     def update_geometry(self) -> None:
         """Follow the ports (after a node moved or changed its ports): mark the
@@ -152,8 +162,16 @@ class EdgeItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         colour = theme.SELECTION if selected else (theme.WIRE_LONG if self._long else theme.WIRE)
-        painter.setPen(QPen(colour, 2.4 if selected else 1.6))
+        width = 2.4 if selected else 1.6
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self.drop_hint is not None:
+            colour = theme.PORT_OK if self.drop_hint else theme.ERROR
+            halo = QColor(colour)
+            halo.setAlpha(60)
+            painter.setPen(QPen(halo, HALO_WIDTH, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            painter.drawPath(self._path)
+            width = 2.6
+        painter.setPen(QPen(colour, width))
         painter.drawPath(self._path)
         if not self.label:
             return

@@ -101,6 +101,7 @@ class NodeItem(QGraphicsItem):
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self.error: str | None = None
+        self.drop_hint: bool | None = None  # over a wire: would go in (True) or not (False)
         self._placing = False
         self._texts: list[_Text] = []
         self._shown: _Shown | None = None
@@ -276,9 +277,19 @@ class NodeItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._card)
-        if self.error and selected:
+        if self.drop_hint is not None:
+            painter.setPen(QPen(theme.PORT_OK if self.drop_hint else theme.ERROR, 2))
+            painter.drawRoundedRect(QRectF(-3, -3, self.width + 6, self.height + 6), 8, 8)
+        elif self.error and selected:
             painter.setPen(QPen(theme.SELECTION, 1.2, Qt.PenStyle.DashLine))
             painter.drawRoundedRect(QRectF(-3, -3, self.width + 6, self.height + 6), 8, 8)
+
+    def set_drop_hint(self, fits: bool | None) -> None:
+        """Dragged over a wire: a green ring when it would go into the wire on
+        release, a red one when not; ``None``: none."""
+        if fits != self.drop_hint:
+            self.drop_hint = fits
+            self.update()
 
     # ------------------------------------------------------------ interaction
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
@@ -290,6 +301,12 @@ class NodeItem(QGraphicsItem):
             if scene is not None and hasattr(scene, "node_item_moved"):
                 scene.node_item_moved(self)
         return super().itemChange(change, value)
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "node_dragged"):
+            scene.node_dragged(self, event.scenePos())
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         super().mouseReleaseEvent(event)

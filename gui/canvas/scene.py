@@ -22,15 +22,28 @@ from PySide6.QtWidgets import QGraphicsScene
 from layerloom.graph.errors import GraphError
 from layerloom.graph.inference import Analysis
 from layerloom.graph.model import Edge, Event, Graph
+from layerloom.graph.registry import REGISTRY
 from layerloom.gui import commands
 from layerloom.gui.canvas import theme
 from layerloom.gui.canvas.edge_item import EdgeItem
+from layerloom.gui.canvas.insertion import (
+    Plan,
+    PortRef,
+    attach_plan,
+    insert_plan,
+    make_room,
+    not_wired_text,
+)
 from layerloom.gui.canvas.node_item import PORTS_MOVED, NodeItem
 from layerloom.gui.canvas.port_item import BAD, NORMAL, OK, PortItem
 from layerloom.gui.canvas.wire_check import wire_problem
+from layerloom.gui.canvas.wire_drop import WireDrop
 from layerloom.gui.canvas.wire_preview import WirePreview
+from layerloom.gui.commands_wiring import insert_node, place_node
 
 SCENE_EXTENT = 50_000.0  # the canvas is this far in every direction
+NEW_CARD_HEIGHT = theme.HEADER_HEIGHT + 3 * theme.ROW_HEIGHT  # about, before it is laid out
+WIRE_DROP_MIN = 3 * theme.PORT_HIT  # a wire released nearer its port was a click
 
 
 @dataclass
@@ -52,10 +65,14 @@ class GraphScene(QGraphicsScene):
         The selected node ids, in graph order, whenever they change.
     statusMessage(str)
         A short message for the status bar (why a wire was refused, ...).
+    wireDropped(PortRef, QPointF)
+        A wire dragged from a port was let go over empty canvas at that scene
+        point (the view offers to add a layer there, wired to the port).
     """
 
     selectionChangedIds = Signal(list)
     statusMessage = Signal(str)
+    wireDropped = Signal(object, QPointF)
 
     def __init__(self, graph: Graph, undo_stack: QUndoStack, parent=None):
         super().__init__(parent)
@@ -68,6 +85,7 @@ class GraphScene(QGraphicsScene):
         self._dirty = False
         self._touched: set[str] = set()  # nodes changed (params, label) since the refresh
         self._wire: _WireDrag | None = None
+        self.wire_drop = WireDrop(self)  # the wire a dragged node would go into
         self._selection_batch = False
         self._last_selection: list[str] = []
         ref = weakref.ref(self)
@@ -135,8 +153,10 @@ class GraphScene(QGraphicsScene):
 
     def _on_graph_event(self, event: Event) -> None:
         kind, nid = event.kind, event.node_id
-        if self._wire is not None and kind != "settings_changed":
-            self.cancel_wire()  # its verdicts were for the graph as it was
+        if kind != "settings_changed":
+            self.wire_drop.forget()  # its plans were for the graph as it was
+            if self._wire is not None:
+                self.cancel_wire()  # so were its verdicts
         if kind == "node_added":
             self._add_node_item(nid)
         elif kind == "node_removed":
@@ -289,12 +309,37 @@ class GraphScene(QGraphicsScene):
             return False
         return self.push(lambda: commands.DeleteItems(self.graph, nodes, edges)) is not None
 
-    def add_node(self, type_id: str, position: tuple[float, float]) -> str | None:
-        """Add a layer at ``position`` (top-left, snapped) and select it."""
+    def add_node(self, type_id: str, position: tuple[float, float],
+                 attach: PortRef | Edge | None = None) -> str | None:
+        """Add a layer at ``position`` (top-left, snapped) and select it.
+
+        With ``attach`` (a port, or a wire to insert the layer into) the layer is
+        wired in as the same undo step when it fits; when it does not, it is
+        added unwired and the status bar says why.
+        """
         snapped = (theme.snap(position[0]), theme.snap(position[1]))
-        command = self.push(lambda: commands.AddNode(self.graph, type_id, position=snapped))
+        plan = Plan()
+
+        def build():
+            nonlocal plan
+            spec = REGISTRY.get(type_id)
+            node_id = self.graph.new_id(spec.type_id)
+            if isinstance(attach, Edge):
+                plan = insert_plan(self.graph, attach, node_id, spec.type_id)
+            elif attach is not None:
+                plan = attach_plan(self.graph, attach, node_id, spec.type_id)
+            if not plan.fits:
+                return commands.AddNode(self.graph, spec.type_id, position=snapped, node_id=node_id)
+            at, moves = snapped, {}
+            if plan.cut:
+                at, moves = self._make_room(plan.cut[0], snapped, NEW_CARD_HEIGHT)
+            return place_node(self.graph, spec.type_id, at, plan.cut, plan.add, node_id, moves=moves)
+
+        command = self.push(build)
         if command is None:
             return None
+        if plan.problem:
+            self.statusMessage.emit(not_wired_text(self.graph, REGISTRY.get(type_id).name, attach, plan.problem))
         self.select_nodes([command.node_id])
         return command.node_id
 
@@ -323,16 +368,41 @@ class GraphScene(QGraphicsScene):
         for edge in self._adjacent.get(item.node_id, ()):
             self._edges[edge].update_geometry()
 
+    def node_dragged(self, item: NodeItem, cursor: QPointF) -> None:
+        """While a card is dragged: light the wire it would be inserted into."""
+        self.wire_drop.node_dragged(item, cursor)
+
     def commit_drag(self) -> None:
-        """After a mouse drag: one :class:`MoveNodes` for every node that moved."""
+        """After a mouse drag: one :class:`MoveNodes` for every node that moved, or,
+        for a node let go over a lit wire, one command that moves it and inserts it
+        into the wire (or, when it does not fit there, the move and the reason)."""
         moves = {}
         for nid, item in self._nodes.items():
             pos = (item.pos().x(), item.pos().y())
             old = self.graph.node(nid).position
             if pos != old:
                 moves[nid] = (old, pos)
+        lit = self.wire_drop.take(next(iter(moves))) if len(moves) == 1 else None
+        self.wire_drop.clear()
+        if lit is not None:
+            edge, plan = lit
+            (nid,) = moves
+            if plan.fits:
+                at, pushed = self._make_room(edge, moves[nid][1], self._nodes[nid].height)
+                moves = {nid: (moves[nid][0], at), **pushed}
+                self.push(lambda: insert_node(self.graph, nid, moves, plan.cut, plan.add))
+                return
+            self.statusMessage.emit(not_wired_text(self.graph, self.graph.node(nid).spec.name, edge, plan.problem))
         if moves:
             self.push(lambda: commands.MoveNodes(self.graph, moves))
+
+    def _make_room(self, edge: Edge, position: tuple[float, float], height: float):
+        """Where a card of ``height`` dropped at ``position`` goes into ``edge``, and
+        the nodes that step aside (see :func:`~layerloom.gui.canvas.insertion.make_room`)."""
+        source, target = self._nodes[edge.source], self._nodes[edge.target]
+        return make_room(self.graph, edge, (*position, theme.NODE_WIDTH, height),
+                         (source.x(), source.y(), source.width, source.height),
+                         (target.x(), target.y(), target.width, target.height))
 
     # -------------------------------------------------------- dragging wires
     def begin_wire(self, port: PortItem, pos: QPointF) -> None:
@@ -373,6 +443,8 @@ class GraphScene(QGraphicsScene):
         target = self._drop_port(pos)
         self.cancel_wire()
         if target is None:
+            if _distance(drag.port.scene_anchor(), pos) >= WIRE_DROP_MIN:
+                self.wireDropped.emit(PortRef(drag.port.node_id, drag.port.name, drag.port.is_output), pos)
             return
         problem = drag.verdicts.get(target)
         if problem is not None:

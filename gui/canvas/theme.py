@@ -53,11 +53,14 @@ CATEGORY_COLOURS = {
     "Core": QColor("#2563eb"),
     "Convolution": QColor("#7c3aed"),
     "Pooling": QColor("#0891b2"),
+    "Resampling": QColor("#0284c7"),
     "Normalisation": QColor("#d97706"),
     "Activation": QColor("#db2777"),
     "Recurrent": QColor("#16a34a"),
     "Attention": QColor("#c026d3"),
     "Merge": QColor("#475569"),
+    "Math": QColor("#ea580c"),
+    "Tensor": QColor("#65a30d"),
 }
 
 

@@ -4,16 +4,23 @@ Wheel zooms around the cursor (anchored by hand: Qt's own anchor needs a
 recent mouse move over the view); the middle button, or the left button with Space
 held, pans; a left drag on empty canvas selects with a rubber band; Delete or
 Backspace removes the selection. Layers dragged from the palette (mime type
-:data:`LAYER_MIME_TYPE`) land snapped to the grid; ``.loom`` files dropped on the
-canvas are handed to the window with :attr:`GraphView.fileDropped`.
+:data:`LAYER_MIME_TYPE`) land snapped to the grid, inserted into the wire they are
+dropped on when they fit there; ``.loom`` files dropped on the canvas are handed to
+the window with :attr:`GraphView.fileDropped`.
+
+Tab, a double-click on empty canvas, or a wire let go over empty canvas opens the
+quick-add popup (:class:`~layerloom.gui.canvas.quick_add.QuickAdd`) at the cursor; the
+layer picked there lands at the cursor, wired to the port next to the cursor (or
+the port the wire came from), or inserted into the wire under the cursor.
 """
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QCursor,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
@@ -25,9 +32,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView
 
+from layerloom.graph.model import Edge
 from layerloom.graph.registry import REGISTRY
 from layerloom.gui.canvas import theme
+from layerloom.gui.canvas.insertion import PortRef
+from layerloom.gui.canvas.node_item import NodeItem
+from layerloom.gui.canvas.port_item import NORMAL, OK, PortItem
+from layerloom.gui.canvas.quick_add import QuickAdd
 from layerloom.gui.canvas.scene import GraphScene
+from layerloom.gui.canvas.wire_drop import wire_near
 
 LAYER_MIME_TYPE = "application/x-layerloom-layer"
 GRAPH_SUFFIX = ".loom"
@@ -35,6 +48,7 @@ MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
 ZOOM_STEP = 1.25
 MIN_LINE_GAP = 10.0  # pixels; denser minor grid lines are skipped
 MIN_MAJOR_GAP = 28.0  # pixels; below this the grid would crowd the zoomed-out nodes
+PICK_RADIUS = 14.0  # pixels; a port or wire this near the cursor is the one meant
 
 
 class GraphView(QGraphicsView):
@@ -69,6 +83,13 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self._pan_from: QPointF | None = None
         self._space_held = False
+        self._mouse: QPoint | None = None  # the cursor over the viewport, when it is
+        self.quick_add = QuickAdd(self)
+        self.quick_add.chosen.connect(self._quick_add_chosen)
+        self.quick_add.closed.connect(self._quick_add_closed)
+        self.quick_add.list.currentItemChanged.connect(self._quick_add_hint)
+        self._quick: tuple[QPointF, PortRef | Edge | None] | None = None
+        scene.wireDropped.connect(self._wire_dropped)
         self.centerOn(0, 0)
 
     def graph_scene(self) -> GraphScene:
@@ -145,6 +166,7 @@ class GraphView(QGraphicsView):
 
     # ------------------------------------------------------------- panning
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.quick_add.close_popup()  # a click beside it closes the popup
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
             self._pan_from = event.position()
@@ -154,6 +176,7 @@ class GraphView(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._mouse = event.position().toPoint()
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
@@ -208,6 +231,118 @@ class GraphView(QGraphicsView):
         self._space_held = False
         super().focusOutEvent(event)
 
+    # -------------------------------------------------------------- quick add
+    def event(self, event: QEvent) -> bool:
+        """Tab opens the quick-add popup instead of moving the focus on."""
+        if (event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab
+                and not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+                and not self.graph_scene().wire_in_progress()):
+            self.open_quick_add(self.cursor_point())
+            return True
+        return super().event(event)
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave:
+            self._mouse = None
+        return super().viewportEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """A double-click on empty canvas (or on a wire) opens the quick-add popup."""
+        point = event.position().toPoint()
+        item = self.itemAt(point)
+        if event.button() == Qt.MouseButton.LeftButton and not isinstance(
+                item.topLevelItem() if item is not None else None, NodeItem):
+            self.open_quick_add(point)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def cursor_point(self) -> QPoint:
+        """The cursor in viewport coordinates; the centre when it is not over the canvas."""
+        area = self.viewport().rect()
+        if self._mouse is not None and area.contains(self._mouse):
+            return QPoint(self._mouse)
+        point = self.viewport().mapFromGlobal(QCursor.pos())
+        return point if area.contains(point) and self.viewport().underMouse() else area.center()
+
+    def quick_add_target(self, point: QPoint) -> PortRef | Edge | None:
+        """What a layer quick-added at ``point`` (viewport) is wired to: the port
+        nearest the cursor within :data:`PICK_RADIUS`, else the wire under it."""
+        scene, pos = self.graph_scene(), self.mapToScene(point)
+        r = PICK_RADIUS / self.zoom
+        ports = [i for i in scene.items(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r))
+                 if isinstance(i, PortItem)]
+        if ports:
+            port = min(ports, key=lambda p: QLineF(p.scene_anchor(), pos).length())
+            return PortRef(port.node_id, port.name, port.is_output)
+        wire = wire_near(scene, pos, r)
+        return wire.edge if wire is not None else None
+
+    def open_quick_add(self, point: QPoint, target: PortRef | Edge | None = None) -> None:
+        """Open the popup at ``point`` (viewport coordinates); the layer picked will
+        be wired to ``target`` (found under the cursor when not given)."""
+        self._quick_add_closed()
+        if target is None:
+            target = self.quick_add_target(point)
+        self._quick = (self.mapToScene(point), target)
+        graph = self.graph_scene().graph
+        if isinstance(target, PortRef):
+            self._port_item(target).set_state(OK)
+            context = f"Wired to {graph.node(target.node_id).title}.{target.port}"
+        elif isinstance(target, Edge):
+            context = f"Into the wire {graph.node(target.source).title} → {graph.node(target.target).title}"
+        else:
+            context = "Add a layer here"
+        self.quick_add.open_at(self.viewport().mapTo(self, point), context)
+        self._quick_add_hint(self.quick_add.list.currentItem())
+
+    def _port_item(self, ref: PortRef) -> PortItem:
+        return self.graph_scene().node_item(ref.node_id).port(ref.port, ref.is_output)
+
+    def _quick_add_hint(self, item, _previous=None) -> None:
+        """Over a wire: light it green or red for the highlighted layer."""
+        if self._quick is None or not isinstance(self._quick[1], Edge) or item is None:
+            return
+        self.graph_scene().wire_drop.light(self._quick[1], item.data(0, Qt.ItemDataRole.UserRole))
+
+    def _quick_add_closed(self) -> None:
+        quick, self._quick = self._quick, None
+        if quick is None:
+            return
+        scene, target = self.graph_scene(), quick[1]
+        scene.wire_drop.clear()
+        if isinstance(target, PortRef) and scene.graph.has_node(target.node_id):
+            item = scene.node_item(target.node_id)
+            port = (item.outputs if target.is_output else item.inputs).get(target.port)
+            if port is not None:
+                port.set_state(NORMAL)
+
+    def _quick_add_chosen(self, type_id: str) -> None:
+        if self._quick is None:
+            return
+        pos, target = self._quick
+        self._quick_add_closed()
+        spot = self._landing(pos, target)
+        self.graph_scene().add_node(type_id, (spot.x(), spot.y()), target)
+
+    def _landing(self, pos: QPointF, target: PortRef | Edge | None) -> QPointF:
+        """Top-left of a quick-added card for the cursor at ``pos`` (scene): its
+        header centred on the cursor, or, wired to a port, beside that port (to its
+        right for an output, its left for an input) so that it covers neither."""
+        top = pos.y() - theme.HEADER_HEIGHT / 2
+        if isinstance(target, PortRef):
+            anchor = self._port_item(target).scene_anchor()
+            gap = 2 * theme.GRID
+            if target.is_output:
+                return QPointF(max(pos.x(), anchor.x() + gap), top)
+            return QPointF(min(pos.x(), anchor.x() - gap) - theme.NODE_WIDTH, top)
+        return QPointF(pos.x() - theme.NODE_WIDTH / 2, top)
+
+    def _wire_dropped(self, port: PortRef, pos: QPointF) -> None:
+        """A wire let go over empty canvas: offer the layers to wire to its port."""
+        if self.isVisible():
+            self.open_quick_add(self.mapFromScene(pos), port)
+
     # ----------------------------------------------------------------- drops
     def scene_pos_for_drop(self, view_point: QPointF | QPoint) -> QPointF:
         """Top-left scene position, snapped, for a node whose header centres on
@@ -244,8 +379,22 @@ class GraphView(QGraphicsView):
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if self._accepts(event):
             event.acceptProposedAction()
+            self._wire_under_drop(event)
         else:
             event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:
+        self.graph_scene().wire_drop.clear()
+        super().dragLeaveEvent(event)
+
+    def _wire_under_drop(self, event) -> Edge | None:
+        """Light the wire a layer dragged from the palette would go into; returns it."""
+        mime = event.mimeData()
+        if not mime.hasFormat(LAYER_MIME_TYPE):
+            return None
+        type_id = bytes(mime.data(LAYER_MIME_TYPE).data()).decode("utf-8", "replace").strip()
+        pos = self.mapToScene(event.position().toPoint())
+        return self.graph_scene().wire_drop.light_at(pos, type_id, PICK_RADIUS / self.zoom)
 
     def dropEvent(self, event: QDropEvent) -> None:
         mime = event.mimeData()
@@ -255,8 +404,10 @@ class GraphView(QGraphicsView):
                 self.graph_scene().statusMessage.emit(f"Unknown layer type {type_id[:60]!r}; nothing added")
                 event.ignore()
                 return
+            wire = self._wire_under_drop(event)
+            self.graph_scene().wire_drop.clear()
             pos = self.scene_pos_for_drop(event.position())
-            self.graph_scene().add_node(type_id, (pos.x(), pos.y()))
+            self.graph_scene().add_node(type_id, (pos.x(), pos.y()), wire)
             event.acceptProposedAction()
             self.setFocus()
             return

@@ -45,10 +45,14 @@ def test_ports_light_up_while_a_wire_is_dragged(canvas, graph, chain, undo_stack
     over = canvas.to_view(canvas.port_pos(d, "in", False))
     QTest.mouseMove(canvas.viewport, over)
     assert scene._wire.preview.path().currentPosition() == canvas.port_pos(d, "in", False)
-    # dropped on empty canvas: nothing happens, and the ports calm down
+    # dropped on empty canvas: the quick-add popup offers a layer for the port
+    # (see test_quick_add.py); Escape closes it, nothing changes, the ports calm down
     QTest.mouseRelease(canvas.viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                        canvas.to_view(QPointF(600, 500)))
     assert not scene.wire_in_progress() and undo_stack.count() == 0
+    assert canvas.view.quick_add.isVisible()
+    QTest.keyClick(canvas.view.quick_add.search, Qt.Key.Key_Escape)
+    assert not canvas.view.quick_add.isVisible() and undo_stack.count() == 0
     assert {p.state for item in scene.node_items() for p in item.ports()} == {NORMAL}
 
 

@@ -46,18 +46,118 @@ def test_tooltips_come_from_the_layer_docs(palette):
         assert f"<b>{html.escape(spec.name)}</b>" in tip
 
 
-@pytest.mark.parametrize("text", ["dense", "fully connected", "residual", "DROP", "zzz-no-such-layer"])
-def test_search_filters_by_name_and_keywords(palette, qtbot, text):
+def _rows(palette) -> list[str]:
+    tree = palette.tree
+    return [tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) for i in range(tree.topLevelItemCount())]
+
+
+@pytest.mark.parametrize("text", ["dense", "fully connected", "residual", "DROP", "pool", "relu"])
+def test_search_shows_the_ranked_matches_as_a_flat_list(palette, qtbot, text):
     qtbot.keyClicks(palette.search, text)
     expected = [s.type_id for s in REGISTRY.search(text)]
-    assert sorted(palette.visible_type_ids()) == sorted(expected)
-    assert palette.empty.isVisible() == (not expected)
-    hidden_groups = [palette.tree.topLevelItem(i) for i in range(palette.tree.topLevelItemCount())]
-    for group in hidden_groups:
-        visible_children = [group.child(j) for j in range(group.childCount()) if not group.child(j).isHidden()]
-        assert group.isHidden() == (not visible_children)
+    assert expected, "every word here finds something"
+    assert _rows(palette) == expected, "one row per match, best first, no category rows"
+    assert palette.visible_type_ids() == expected
+    for type_id in expected:
+        assert palette.item_for(type_id).text(1) == REGISTRY.get(type_id).category
+    assert palette.tree.currentItem() is palette.item_for(expected[0])
+    assert not palette.empty.isVisible()
     palette.search.clear()
     assert len(palette.visible_type_ids()) == len(REGISTRY)
+    assert _tree_contents(palette) == {c: [s.type_id for s in specs]
+                                       for c, specs in REGISTRY.by_category().items()}
+
+
+def test_an_exact_name_comes_before_names_that_only_start_with_it(palette, qtbot):
+    qtbot.keyClicks(palette.search, "relu")
+    rows = _rows(palette)
+    assert rows[0] == "relu" and "leaky_relu" in rows[1:]
+    palette.search.clear()
+    qtbot.keyClicks(palette.search, "softmax")
+    assert _rows(palette)[:2] == ["softmax", "log_softmax"]
+
+
+def test_a_search_without_match_says_so_instead_of_a_blank_list(palette, qtbot):
+    qtbot.keyClicks(palette.search, "xyz")
+    assert palette.visible_type_ids() == []
+    assert palette.empty.isVisible() and not palette.tree.isVisible()
+    assert palette.empty.text().startswith("No layer matches 'xyz'")
+    assert palette.empty.height() > palette.empty.fontMetrics().height()  # not squeezed away
+    activated = []
+    palette.layerActivated.connect(activated.append)
+    qtbot.keyClick(palette.search, Qt.Key.Key_Return)
+    assert activated == []
+    qtbot.keyClick(palette.search, Qt.Key.Key_Escape)
+    assert palette.tree.isVisible() and not palette.empty.isVisible()
+
+
+def test_a_long_search_is_quoted_short():
+    from layerloom.gui.canvas.layer_rows import MAX_QUOTED, no_match_text
+
+    text = no_match_text("q" * 500)
+    assert text.startswith("No layer matches 'qqq") and len(text) < MAX_QUOTED + 25
+
+
+def _click_row(qtbot, palette, item) -> None:
+    rect = palette.tree.visualItemRect(item)
+    qtbot.mouseClick(palette.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_categories_fold_with_a_click_and_stay_folded_next_time(palette, qtbot):
+    activation = palette.category_item("Activation")
+    _click_row(qtbot, palette, activation)
+    assert not activation.isExpanded()
+    assert "relu" not in palette.visible_type_ids() and "dense" in palette.visible_type_ids()
+    assert palette.folded_categories() == {"Activation"}
+    _click_row(qtbot, palette, palette.category_item("Core"))
+    assert palette.folded_categories() == {"Activation", "Core"}
+
+    # the next session (a new palette) starts with the same categories folded
+    again = Palette()
+    qtbot.addWidget(again)
+    assert not again.category_item("Activation").isExpanded()
+    assert not again.category_item("Core").isExpanded()
+    assert again.category_item("Convolution").isExpanded()
+
+    # searching finds layers inside folded categories; clearing the search folds them again
+    qtbot.keyClicks(again.search, "relu")
+    assert _rows(again)[0] == "relu"
+    again.search.clear()
+    assert not again.category_item("Activation").isExpanded()
+
+    # unfolding with the keyboard (Right arrow on the category) is remembered too
+    again.tree.setFocus()
+    again.tree.setCurrentItem(again.category_item("Activation"))
+    qtbot.keyClick(again.tree, Qt.Key.Key_Right)
+    assert again.category_item("Activation").isExpanded()
+    assert Palette().folded_categories() == {"Core"}
+
+    # the context menu's "Fold all" folds every category, remembered too
+    again.tree.set_all_expanded(False)
+    assert again.visible_type_ids() == []
+    assert Palette().folded_categories() == set(REGISTRY.by_category())
+
+
+def test_a_registry_of_150_types_in_many_categories(qtbot, monkeypatch):
+    """Works for any number of types and categories: the palette reads the registry."""
+    from layerloom.graph.registry import CATEGORIES, LayerSpec, Registry
+
+    big = Registry()
+    for spec in REGISTRY:
+        big.register(spec)
+    for i in range(130):
+        category = CATEGORIES[i % len(CATEGORIES)]
+        big.register(LayerSpec(f"extra_{i}", f"Extra{i}", category, f"Extra layer {i}.", (),
+                               lambda params, ins: dict(ins), keywords=("spare",)))
+    monkeypatch.setattr("layerloom.gui.palette.REGISTRY", big)
+    palette = Palette()
+    qtbot.addWidget(palette)
+    assert sum(len(v) for v in _tree_contents(palette).values()) == len(big) >= 150
+    assert set(_tree_contents(palette)) == set(CATEGORIES)
+    assert palette.category_item("Tensor").text(1) == str(len(big.by_category()["Tensor"]))
+    qtbot.keyClicks(palette.search, "extra12")
+    assert _rows(palette)[0] == "extra_12"
+    assert _rows(palette)[1:] == [f"extra_{i}" for i in range(120, 130)]
 
 
 def test_keyword_search_finds_dense_by_an_alias_word(palette, qtbot):
