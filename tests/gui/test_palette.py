@@ -99,6 +99,7 @@ def test_a_long_search_is_quoted_short():
 
 
 def _click_row(qtbot, palette, item) -> None:
+    palette.tree.scrollToItem(item)  # a long list: the row may be below the fold
     rect = palette.tree.visualItemRect(item)
     qtbot.mouseClick(palette.tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
