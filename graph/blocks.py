@@ -23,6 +23,7 @@ keeps the wires on renamed ports.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from collections.abc import Iterator
@@ -373,25 +374,37 @@ class BlockLibrary:
     def _port_names(definition: BlockDefinition) -> dict[str, str]:
         return {n.id: port_name(n) for kind in PORT_KINDS for n in definition.port_nodes(kind)}
 
+    @contextlib.contextmanager
+    def quiet(self):
+        """Build many definitions without events (loading a file); indexes are
+        brought up to date at the end."""
+        self._quiet += 1
+        try:
+            yield self
+        finally:
+            self._quiet -= 1
+            self._ports = {n: self._port_names(d) for n, d in self._defs.items()}
+            self.revision += 1
+            self._instances.clear()
+            self._specs.clear()
+
+    def clear(self) -> None:
+        """Forget every definition (the document is cleared; it emits ``reset``)."""
+        with self.quiet():
+            self._defs = {}
+
     def _new_body(self, name: str) -> Graph:
         return self.graph_type(library=self, block_name=name)
 
     def replace_with(self, other: BlockLibrary) -> None:
         """Take over copies of ``other``'s definitions (opening a file)."""
-        self._quiet += 1
-        try:
+        with self.quiet():
             self._defs = {}
             for d in other:
                 body = self._new_body(d.name)
                 body.replace_with(d.body)
                 body.revision = 0
                 self._defs[d.name] = BlockDefinition(d.name, body, d.exposed)
-            self._ports = {n: self._port_names(d) for n, d in self._defs.items()}
-        finally:
-            self._quiet -= 1
-        self.revision += 1
-        self._instances.clear()
-        self._specs.clear()
 
     # -------------------------------------------------------------- inference
     def _make_spec(self, d: BlockDefinition) -> LayerSpec:

@@ -70,6 +70,11 @@ class Graph(GraphStructure):
         if self.is_body:
             self.blocks.check_label(self, node, label)
 
+    def clear(self) -> None:
+        if self.blocks.root is self:
+            self.blocks.clear()
+        super().clear()
+
     def _take_blocks(self, other) -> None:
         if self.blocks.root is self:
             self.blocks.replace_with(other.blocks)
