@@ -133,7 +133,7 @@ class BlockLibrary:
         return list(self._defs)
 
     def get(self, name: Any) -> BlockDefinition:
-        if name not in self._defs:
+        if not isinstance(name, str) or name not in self._defs:
             known = ", ".join(self._defs) or "none"
             raise GraphError(f"no block definition {name!r} (definitions: {known})")
         return self._defs[name]
@@ -163,7 +163,7 @@ class BlockLibrary:
 
     def spec(self, name: Any) -> LayerSpec:
         """The layer spec of an instance of ``name`` (made once per change)."""
-        if name not in self._specs:
+        if not isinstance(name, str) or name not in self._specs:
             self._specs[name] = self._make_spec(self.get(name))
         return self._specs[name]
 
@@ -210,11 +210,11 @@ class BlockLibrary:
             return name
         if new in self._defs:
             raise GraphError(f"a block definition {new!r} already exists")
+        moved = self.instances(name)
         self._defs = {(new if k == name else k): d for k, d in self._defs.items()}
         definition.name = definition.body.block_name = new
         self._ports[new] = self._ports.pop(name)
         self._specs.clear()
-        moved = self.instances(new)
         for _, node in moved:
             node.params = {**node.params, "block": new}
         self._changed(Event("block_changed", detail={"block": new, "renamed_from": name}), moved)

@@ -55,7 +55,7 @@ class Graph(GraphStructure):
     def _emit(self, event: Event) -> None:
         self._analysis = None
         super()._emit(event)
-        if self.is_body:
+        if self.is_body and event.kind not in ("block_added", "block_removed", "block_changed"):
             self.blocks.body_changed(self, event)
 
     def _check_add(self, node: Node) -> None:
