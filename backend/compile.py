@@ -184,6 +184,9 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
             final[value] = name if port == ports[0] else f"{name}_{port}"
     fxg.output(results[0] if len(results) == 1 else tuple(results))
     gm = CompiledGraph(root, _renamed(fxg, final, owner), class_name=class_name)
+    for name, module in root.named_children():
+        if isinstance(module, nn.ModuleList):  # a repeated block: fx copied it as a plain Module
+            gm.add_module(name, module)
     gm.input_names = input_names
     gm.output_names = output_names
     gm.input_specs = input_specs
