@@ -33,7 +33,8 @@ from layerloom.graph.registry import BLOCK_TYPE, CATEGORIES, REGISTRY, Example, 
 from layerloom.graph.tensor import TensorSpec, fmt_shape
 
 __all__ = [
-    "BLOCK_TYPE", "BlockDefinition", "BlockLibrary", "CATEGORIES", "Example", "GroupEdit", "FORMAT", "FORMAT_VERSION", "REGISTRY", "SUFFIX",
+    "BLOCK_TYPE", "CATEGORIES", "Example", "FORMAT", "FORMAT_VERSION", "REGISTRY", "SUFFIX",
+    "BlockDefinition", "BlockLibrary", "GroupEdit",
     "Analysis", "ConnectionRefused", "Edge", "Event", "Graph", "GraphError", "GraphFileError",
     "GraphInvalidError", "LayerSpec", "Node", "NodeInfo", "Param", "ParamError", "ShapeError",
     "TensorSpec", "UnknownLayerError",

@@ -99,6 +99,9 @@ class Graph(GraphStructure):
         """The structure's disagreements, and a cached analysis that no longer
         matches the graph (a change that told nobody)."""
         problems = super().lint_problems()
+        if self.blocks.root is self:
+            for definition in self.blocks:
+                problems += [f"block {definition.name!r}: {p}" for p in definition.body.lint_problems()]
         if not problems and self._analysis is not None and self._analysis != analyse(self):
             problems.append("analysis cache: it describes an older graph; a change did not emit its event")
         return problems

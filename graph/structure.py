@@ -500,7 +500,7 @@ def _node_problems(key: str, node: Node) -> list[str]:
         return [f"node table: key {key!r} holds node {node.id!r}"]
     if node.type == BLOCK_TYPE:
         try:
-            node.spec
+            block_spec(node.library, node.params.get("block"))
         except GraphError as exc:
             return [f"node table: {node.id} is a block node without a definition: {exc}"]
     elif node.type not in REGISTRY or REGISTRY.resolve(node.type) != node.type:

@@ -100,7 +100,7 @@ def test_shared_weights_are_one_module_updated_once():
     torch.testing.assert_close(model(x, y), hand(x) + hand(y))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     hand_opt = torch.optim.SGD(hand.parameters(), lr=0.1)
-    for m, o, out in ((model, opt, lambda: model(x, y)), (hand, hand_opt, lambda: hand(x) + hand(y))):
+    for o, out in ((opt, lambda: model(x, y)), (hand_opt, lambda: hand(x) + hand(y))):
         o.zero_grad()
         out().square().sum().backward()
         o.step()
@@ -109,7 +109,6 @@ def test_shared_weights_are_one_module_updated_once():
 
 def test_blocked_graph_exports_to_standalone_python_and_onnx(tmp_path):
     g = siamese()
-    g.node("trunk")
     model = compile_graph(g, seed=1)
     result = export_python(g, model, tmp_path / "siamese.py")  # runs its own standalone check
     text = (tmp_path / "siamese.py").read_text()
