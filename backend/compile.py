@@ -27,7 +27,7 @@ import torch.fx as fx
 from torch import nn
 
 import layerloom.backend.lowerings  # noqa: F401  (registers the lowerings)
-from layerloom.backend.lowering import LOWERINGS, call_module
+from layerloom.backend.lowering import LOWERINGS, Lowering, call_module
 from layerloom.graph import Graph
 
 _NAME_RE = re.compile(r"[^0-9A-Za-z_]+")
@@ -128,7 +128,7 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
         return _build(graph, analysis)
 
 
-def _build(graph: Graph, analysis) -> CompiledGraph:
+def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> CompiledGraph:
     root = nn.Module()
     fxg = fx.Graph()
     values: dict[tuple[str, str], fx.Node] = {}
@@ -165,7 +165,10 @@ def _build(graph: Graph, analysis) -> CompiledGraph:
             output_names.append(nid)
             output_specs.append(next(iter(info.inputs.values())))
             continue
-        lowered = LOWERINGS[spec.type_id](node.params, info.inputs, info.outputs)
+        if node.is_block:
+            lowered = _lower_block(graph, node, info, names)
+        else:
+            lowered = LOWERINGS[spec.type_id](node.params, info.inputs, info.outputs)
         target = None
         if lowered.module is not None:
             root.add_module(name, lowered.module)
@@ -180,13 +183,54 @@ def _build(graph: Graph, analysis) -> CompiledGraph:
             values[(nid, port)] = value
             final[value] = name if port == ports[0] else f"{name}_{port}"
     fxg.output(results[0] if len(results) == 1 else tuple(results))
-    gm = CompiledGraph(root, _renamed(fxg, final, owner), class_name="LayerLoomModel")
+    gm = CompiledGraph(root, _renamed(fxg, final, owner), class_name=class_name)
+    for name, module in root.named_children():
+        if isinstance(module, nn.ModuleList):  # a repeated block: fx copied it as a plain Module
+            gm.add_module(name, module)
     gm.input_names = input_names
     gm.output_names = output_names
     gm.input_specs = input_specs
     gm.output_specs = output_specs
     gm.module_nodes = module_nodes
     return gm
+
+
+def _lower_block(graph: Graph, node, info, names: dict[str, str]) -> Lowering:
+    """A block node: its definition compiled for this instance's inputs and exposed
+    values, as a sub-module (a ``CompiledGraph`` of its own, so blocks nest), one
+    per copy when it repeats (``encoder.0``, ``encoder.1``, ...). An instance that
+    shares another's weights owns no module: it calls the other's."""
+    definition = graph.blocks[node.params["block"]]
+    inst = graph.blocks.instance(definition.name, node.params, info.inputs)
+    repeat = node.params["repeat"]
+    owner = node.params["shares_weights_with"]
+    class_name = _class_name(definition.name)
+    copies = [] if owner else [_build(inst.graph, inst.analysis, class_name) for _ in range(repeat)]
+    sample = copies[0] if copies else _build(inst.graph, inst.analysis, class_name)
+    in_ids = [n.id for n in definition.port_nodes("in")]
+    out_ids = [n.id for n in definition.port_nodes("out")]
+    arg_order = [in_ids.index(nid) for nid in sample.input_names]
+    result_index = [sample.output_names.index(nid) for nid in out_ids]
+
+    def emit(fxg: fx.Graph, args, target):
+        base = names[owner] if owner else target
+        for i in range(repeat):
+            call = fxg.call_module(f"{base}.{i}" if repeat > 1 else base, tuple(args[j] for j in arg_order))
+            if len(out_ids) == 1:
+                args = [call]
+            else:
+                args = [fxg.call_function(operator.getitem, (call, k)) for k in result_index]
+        return args[0] if len(args) == 1 else tuple(args)
+
+    if owner:
+        return Lowering(None, emit)
+    return Lowering(copies[0] if repeat == 1 else nn.ModuleList(copies), emit)
+
+
+def _class_name(block: str) -> str:
+    """``res_block`` -> ``ResBlock``: the Python class name of a block's module."""
+    name = "".join(part[:1].upper() + part[1:] for part in block.split("_") if part)
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"Block{name}"
 
 
 def _by_port(out, ports: tuple[str, ...], fxg: fx.Graph) -> dict[str, fx.Node]:

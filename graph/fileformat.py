@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from layerloom.graph.block_data import build_blocks
 from layerloom.graph.errors import GraphError, GraphFileError, ParamError, UnknownLayerError
 from layerloom.graph.fileio import ReadRefused, read_regular_file, write_atomic
 from layerloom.graph.graph_data import FORMAT, FORMAT_VERSION, graph_to_data
@@ -34,6 +35,15 @@ MAX_SETTINGS_DEPTH = 8
 # version -> function turning data of that version into data of version + 1.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 MIGRATIONS: dict[int, Migration] = {}
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds block definitions; a version-1 graph has none."""
+    data.setdefault("blocks", [])
+    return data
+
+
+MIGRATIONS[1] = _v1_to_v2
 
 SECTIONS = ("meta", "dataset", "training")
 
@@ -165,19 +175,38 @@ def build_graph(data: dict[str, Any], name: str = "<data>") -> Graph:
     graph = Graph()
     nodes = data.get("nodes", [])
     edges = data.get("edges", [])
+    with graph.blocks.quiet():
+        budget = build_blocks(graph, data.get("blocks", []), name, _build_nodes, MAX_NODES)
+        _build_nodes(graph, nodes, edges, name, "", budget)
+    for section in SECTIONS:
+        value = data.get(section, {})
+        if not isinstance(value, dict):
+            raise GraphFileError(name, section, f"expected an object, got {_kind(value)}")
+        _check_plain(value, name, section, 0)
+        if section in SETTINGS_SECTIONS:
+            value = _check_settings(section, value, name)
+        setattr(graph, section, value)
+    graph.revision = 0
+    return graph
+
+
+def _build_nodes(graph: Graph, nodes: Any, edges: Any, name: str, prefix: str, budget: int) -> int:
+    """Add the ``nodes`` and ``edges`` read from a file to ``graph`` (the document,
+    or a block's inside: ``prefix`` names its place); returns the node budget left."""
     if not isinstance(nodes, list):
-        raise GraphFileError(name, "nodes", f"expected a list, got {_kind(nodes)}")
+        raise GraphFileError(name, f"{prefix}nodes", f"expected a list, got {_kind(nodes)}")
     if not isinstance(edges, list):
-        raise GraphFileError(name, "edges", f"expected a list, got {_kind(edges)}")
-    if len(nodes) > MAX_NODES:
-        raise GraphFileError(name, "nodes", f"{len(nodes):,} nodes; the limit is {MAX_NODES:,}")
+        raise GraphFileError(name, f"{prefix}edges", f"expected a list, got {_kind(edges)}")
+    if len(nodes) > budget:
+        raise GraphFileError(name, f"{prefix}nodes", f"{MAX_NODES - budget + len(nodes):,} nodes in all; "
+                             f"the limit is {MAX_NODES:,}")
     for i, raw in enumerate(nodes):
-        where = f"nodes[{i}]"
+        where = f"{prefix}nodes[{i}]"
         if not isinstance(raw, dict):
             raise GraphFileError(name, where, f"expected an object, got {_kind(raw)}")
         node_id = raw.get("id")
         if isinstance(node_id, str):
-            where = f"nodes[{i}] (id {node_id!r})"
+            where = f"{prefix}nodes[{i}] (id {node_id!r})"
         type_id = raw.get("type")
         if not isinstance(type_id, str):
             raise GraphFileError(name, where, f"'type' must be a layer type id, got {type_id!r}")
@@ -199,7 +228,7 @@ def build_graph(data: dict[str, Any], name: str = "<data>") -> Graph:
         except GraphError as exc:
             raise GraphFileError(name, where, str(exc)) from None
     for i, raw in enumerate(edges):
-        where = f"edges[{i}]"
+        where = f"{prefix}edges[{i}]"
         if not isinstance(raw, dict):
             raise GraphFileError(name, where, f"expected an object, got {_kind(raw)}")
         fields = [raw.get(k) for k in ("source", "source_port", "target", "target_port")]
@@ -212,16 +241,7 @@ def build_graph(data: dict[str, Any], name: str = "<data>") -> Graph:
             graph.add_edge(Edge(*fields))
         except GraphError as exc:
             raise GraphFileError(name, where, str(exc)) from None
-    for section in SECTIONS:
-        value = data.get(section, {})
-        if not isinstance(value, dict):
-            raise GraphFileError(name, section, f"expected an object, got {_kind(value)}")
-        _check_plain(value, name, section, 0)
-        if section in SETTINGS_SECTIONS:
-            value = _check_settings(section, value, name)
-        setattr(graph, section, value)
-    graph.revision = 0
-    return graph
+    return budget - len(nodes)
 
 
 def _check_settings(section: str, value: dict[str, Any], name: str) -> dict[str, Any]:

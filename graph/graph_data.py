@@ -12,11 +12,36 @@ from typing import Any
 from layerloom.graph.structure import GraphStructure
 
 FORMAT = "layerloom.graph"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def graph_to_data(graph: GraphStructure) -> dict[str, Any]:
     """Plain JSON-ready data for ``graph``, in a fixed order."""
+    nodes, edges = nodes_to_data(graph)
+    blocks = []
+    for definition in graph.blocks or ():
+        inner_nodes, inner_edges = nodes_to_data(definition.body)
+        blocks.append({
+            "name": definition.name,
+            "exposed": [{"name": name, "node": node, "param": param}
+                        for name, (node, param) in definition.exposed.items()],
+            "nodes": inner_nodes,
+            "edges": inner_edges,
+        })
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "meta": graph.meta,
+        "nodes": nodes,
+        "edges": edges,
+        "blocks": blocks,
+        "dataset": graph.dataset,
+        "training": graph.training,
+    }
+
+
+def nodes_to_data(graph: GraphStructure) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The nodes and edges of one graph (the document's or a block's inside)."""
     nodes = []
     for node in graph.nodes:
         spec = node.spec
@@ -31,15 +56,7 @@ def graph_to_data(graph: GraphStructure) -> dict[str, Any]:
         {"source": e.source, "source_port": e.source_port, "target": e.target, "target_port": e.target_port}
         for e in graph.edges
     ]
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "meta": graph.meta,
-        "nodes": nodes,
-        "edges": edges,
-        "dataset": graph.dataset,
-        "training": graph.training,
-    }
+    return nodes, edges
 
 
 def _num(x: float) -> float | int:

@@ -30,6 +30,7 @@ class NodeInfo:
     error: str | None = None
     fix: str | None = None
     blocked: bool = False  # an upstream node has an error, so no shapes here
+    shared: bool = False  # a block instance using another instance's weights
 
     @property
     def out(self) -> TensorSpec | None:
@@ -66,7 +67,8 @@ class Analysis:
 
     @property
     def total_params(self) -> int:
-        return sum(i.params for i in self.nodes.values())
+        """Parameters of the model: an instance sharing another's weights counts nothing."""
+        return sum(i.params for i in self.nodes.values() if not i.shared)
 
     @property
     def total_flops(self) -> int:
@@ -116,12 +118,17 @@ def analyse(graph: GraphStructure) -> Analysis:
             info.outputs = spec.infer(node.params, info.inputs)
             info.params = int(spec.param_count(node.params, info.inputs, info.outputs))
             info.flops = int(spec.flops(node.params, info.inputs, info.outputs))
+            if spec.memory is not None:
+                info.activation_bytes = int(spec.memory(node.params, info.inputs, info.outputs))
+            else:
+                info.activation_bytes = sum(t.numel * BYTES[t.dtype] for t in info.outputs.values())
         except ShapeError as exc:
             info.outputs = {}
-            info.error = f"{node.title} ({spec.name}): {exc.message}"
+            # an error inside a block reads "enc (encoder) > attention (Attention): ..."
+            sep = " > " if getattr(exc, "inside", False) else ": "
+            info.error = f"{node.title} ({spec.name}){sep}{exc.message}"
             info.fix = exc.fix
             continue
-        info.activation_bytes = sum(t.numel * BYTES[t.dtype] for t in info.outputs.values())
         too_big = _over_budget(info, budget)
         if too_big:
             info.error = f"{node.title} ({spec.name}): {too_big}"
@@ -130,6 +137,7 @@ def analyse(graph: GraphStructure) -> Analysis:
             if edge.source_port in info.outputs:
                 edge_specs[edge] = info.outputs[edge.source_port]
 
+    _check_sharing(graph, infos)
     graph_errors = []
     if graph.nodes:
         if not graph.inputs():
@@ -139,6 +147,52 @@ def analyse(graph: GraphStructure) -> Analysis:
     else:
         graph_errors.append("the graph is empty; drag an Input, some layers and an Output onto the canvas")
     return Analysis(order, infos, edge_specs, graph_errors, _warnings(graph, order, outgoing))
+
+
+def _check_sharing(graph: GraphStructure, infos: dict[str, NodeInfo]) -> None:
+    """Block instances that share another's weights: the other must be an instance of
+    the same block in this graph, owning its weights, used with the same shapes."""
+    for node in graph.nodes:
+        other_id = node.params.get("shares_weights_with") if node.is_block else None
+        if not other_id:
+            continue
+        info = infos[node.id]
+        where = f"{node.title} ({node.spec.name})"
+        problem, fix = _sharing_problem(graph, node, other_id, infos)
+        if problem:
+            if not info.error:
+                info.error, info.fix, info.outputs = f"{where}: {problem}", fix, {}
+            continue
+        info.shared = True
+
+
+def _sharing_problem(graph, node, other_id, infos) -> tuple[str, str | None]:
+    fix = "clear shares weights with, or pick an instance of the same block"
+    if other_id == node.id:
+        return "an instance cannot share weights with itself", fix
+    if not graph.has_node(other_id):
+        return f"shares weights with {other_id!r}, which is not a node of this graph", fix
+    other = graph.node(other_id)
+    if not other.is_block or other.params["block"] != node.params["block"]:
+        kind = f"block {other.params['block']!r}" if other.is_block else other.spec.name
+        return (f"shares weights with {other.title}, an instance of {kind}, not of "
+                f"block {node.params['block']!r}"), fix
+    if other.params.get("shares_weights_with"):
+        return (f"shares weights with {other.title}, which itself shares those of "
+                f"{other.params['shares_weights_with']!r}; share with that one"), None
+    mine = {k: v for k, v in node.params.items() if k != "shares_weights_with"}
+    theirs = {k: v for k, v in other.params.items() if k != "shares_weights_with"}
+    if mine != theirs:
+        diff = ", ".join(f"{k} {mine[k]!r} vs {theirs[k]!r}" for k in mine if mine[k] != theirs[k])
+        return f"shares weights with {other.title} but their parameters differ ({diff})", \
+            "give both the same parameters"
+    a, b = infos[node.id], infos[other_id]
+    if not a.error and not b.error and a.inputs != b.inputs:
+        def show(info):
+            return ", ".join(f"{p} {t}" for p, t in info.inputs.items())
+        return (f"shares weights with {other.title}, but receives {show(a)} where "
+                f"{other.title} receives {show(b)}"), "feed both the same shapes"
+    return "", None
 
 
 def _over_budget(info: NodeInfo, budget: int) -> str:

@@ -30,7 +30,12 @@ CATEGORIES = (
     "Merge",
     "Math",
     "Tensor",
+    "Blocks",
 )
+
+# The type id of a block node: an instance of one of the graph's block definitions
+# (graph/blocks.py). Its LayerSpec comes from the definition, not from the registry.
+BLOCK_TYPE = "block"
 
 Params = Mapping[str, Any]
 Inputs = Mapping[str, TensorSpec]
@@ -101,6 +106,9 @@ class LayerSpec:
         Output port names, or ``params -> tuple`` (Split's ``out1 .. outN``).
     param_count, flops : callable
         ``(params, inputs, outputs) -> int`` estimates per sample.
+    memory : callable, optional
+        ``(params, inputs, outputs) -> int``: bytes of activations per sample; by
+        default the size of the outputs (a block adds up its inside).
     keywords : tuple of str
         Extra words the palette search matches.
     aliases : tuple of str
@@ -128,6 +136,7 @@ class LayerSpec:
     outputs: Ports = ("out",)
     param_count: CountRule = _no_params
     flops: CountRule = _elementwise_flops
+    memory: CountRule | None = None
     keywords: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     width_param: str | None = None
@@ -193,6 +202,8 @@ class Registry:
 
     def register(self, spec: LayerSpec) -> LayerSpec:
         for key in (spec.type_id, *spec.aliases):
+            if key == BLOCK_TYPE:
+                raise ValueError(f"layer id {key!r} is reserved for block nodes")
             if key in self._specs or key in self._aliases:
                 raise ValueError(f"layer id {key!r} is registered twice")
         self._specs[spec.type_id] = spec

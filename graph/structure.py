@@ -21,7 +21,7 @@ from typing import Any, Self
 import networkx as nx
 
 from layerloom.graph.errors import ConnectionRefused, GraphError, GraphLintError
-from layerloom.graph.registry import REGISTRY, LayerSpec
+from layerloom.graph.registry import BLOCK_TYPE, REGISTRY, LayerSpec
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_LABEL = 80
@@ -30,17 +30,28 @@ MAX_COORD = 1e7
 
 @dataclass
 class Node:
-    """A layer instance. ``params`` is always complete and canonical."""
+    """A layer instance. ``params`` is always complete and canonical.
+
+    A block node (type ``"block"``) gets its spec, and so its ports and params,
+    from its graph's block ``library`` (see :mod:`layerloom.graph.blocks`).
+    """
 
     id: str
     type: str
     params: dict[str, Any]
     position: tuple[float, float] = (0.0, 0.0)
     label: str = ""
+    library: Any = field(default=None, repr=False, compare=False)
 
     @property
     def spec(self) -> LayerSpec:
+        if self.type == BLOCK_TYPE:
+            return block_spec(self.library, self.params.get("block"))
         return REGISTRY.get(self.type)
+
+    @property
+    def is_block(self) -> bool:
+        return self.type == BLOCK_TYPE
 
     @property
     def title(self) -> str:
@@ -79,6 +90,7 @@ class Event:
 EVENT_KINDS = (
     "node_added", "node_removed", "node_changed", "node_moved",
     "edge_added", "edge_removed", "settings_changed", "reset",
+    "nodes_reordered", "block_added", "block_removed", "block_changed",
 )
 
 Listener = Callable[[Event], None]
@@ -96,7 +108,8 @@ class GraphStructure:
     all four together; :meth:`lint` checks that they agree.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, library: Any = None) -> None:
+        self.blocks = library  # the block definitions block nodes refer to, or None
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
         self._incoming: dict[tuple[str, str], Edge] = {}
@@ -173,7 +186,7 @@ class GraphStructure:
 
     def new_id(self, type_id: str) -> str:
         """A fresh readable id: ``dense_1``, ``dense_2``, ..."""
-        base = REGISTRY.resolve(type_id)
+        base = type_id if type_id == BLOCK_TYPE else REGISTRY.resolve(type_id)
         i = 1
         while f"{base}_{i}" in self._nodes:
             i += 1
@@ -194,13 +207,17 @@ class GraphStructure:
         ``index`` puts the node at that place in the node order (undo of a delete
         uses it: the order of a model's inputs and outputs follows node order).
         """
-        spec = REGISTRY.get(type_id)
+        if type_id == BLOCK_TYPE:
+            spec = block_spec(self.blocks, (params or {}).get("block"))
+        else:
+            spec = REGISTRY.get(type_id)
         values = spec.check_params(params)
         node_id = node_id or self.new_id(spec.type_id)
         _check_id(node_id)
         if node_id in self._nodes:
             raise GraphError(f"a node with id {node_id!r} already exists")
-        node = Node(node_id, spec.type_id, values, check_position(position), check_label(label))
+        node = Node(node_id, spec.type_id, values, check_position(position), check_label(label), self.blocks)
+        self._check_add(node)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
         else:
@@ -214,6 +231,7 @@ class GraphStructure:
     def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
         """Remove a node with its wires; returns both (what undo needs)."""
         node = self.node(node_id)
+        self._check_remove(node)
         edges = self.edges_of(node_id)
         for edge in edges:
             self.remove_edge(edge)
@@ -256,6 +274,7 @@ class GraphStructure:
 
     def set_label(self, node_id: str, label: str) -> str:
         node = self.node(node_id)
+        self._check_label(node, check_label(label))
         old, node.label = node.label, check_label(label)
         if old != node.label:
             self._emit(Event("node_changed", node_id, detail={"label": True}))
@@ -267,6 +286,29 @@ class GraphStructure:
         if old != node.position:
             self._emit(Event("node_moved", node_id))
         return old
+
+    def set_node_order(self, order: list[str]) -> list[str]:
+        """Put the nodes in ``order`` (every node id once); returns the old order.
+
+        Node order is the order of a graph's (and a block's) inputs and outputs.
+        """
+        if sorted(order) != sorted(self._nodes) or len(set(order)) != len(order):
+            raise GraphError(f"a new node order must name every node once, got {list(order)!r}")
+        old = list(self._nodes)
+        if old != list(order):
+            self._nodes = {nid: self._nodes[nid] for nid in order}
+            self._emit(Event("nodes_reordered", detail={"old": old}))
+        return old
+
+    # Hooks a block's inside uses to refuse edits that would break its instances.
+    def _check_add(self, node: Node) -> None:
+        pass
+
+    def _check_remove(self, node: Node) -> None:
+        pass
+
+    def _check_label(self, node: Node, label: str) -> None:
+        pass
 
     def move_nodes(self, positions: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
         """Move several nodes; returns their old positions."""
@@ -346,7 +388,8 @@ class GraphStructure:
 
     def replace_with(self, other: GraphStructure) -> None:
         """Take over ``other``'s content (open a file into a live document)."""
-        self._nodes = {nid: copy.deepcopy(n) for nid, n in other._nodes.items()}
+        self._take_blocks(other)
+        self._nodes = {nid: _copy_node(n, self.blocks) for nid, n in other._nodes.items()}
         self._edges = list(other._edges)
         self._incoming = dict(other._incoming)
         self._nx = other._nx.copy()
@@ -354,6 +397,11 @@ class GraphStructure:
         self.dataset = copy.deepcopy(other.dataset)
         self.training = copy.deepcopy(other.training)
         self._emit(Event("reset"))
+
+    def _take_blocks(self, other: GraphStructure) -> None:
+        """Take over ``other``'s block definitions (a graph with blocks overrides it)."""
+        if other.blocks is not None and len(other.blocks):
+            raise GraphError("this graph cannot hold block definitions")
 
     def copy(self) -> Self:
         """An independent snapshot without listeners (a training run's graph)."""
@@ -450,12 +498,28 @@ def _node_problems(key: str, node: Node) -> list[str]:
     """A node table entry that disagrees with itself or with the registry."""
     if key != node.id:
         return [f"node table: key {key!r} holds node {node.id!r}"]
-    if node.type not in REGISTRY or REGISTRY.resolve(node.type) != node.type:
+    if node.type == BLOCK_TYPE:
+        try:
+            block_spec(node.library, node.params.get("block"))
+        except GraphError as exc:
+            return [f"node table: {node.id} is a block node without a definition: {exc}"]
+    elif node.type not in REGISTRY or REGISTRY.resolve(node.type) != node.type:
         return [f"node table: {node.id} has type {node.type!r}, which is not a current layer id"]
     names = [p.name for p in node.spec.params]
     if sorted(node.params) != sorted(names):
         return [f"node table: {node.id} has params {sorted(node.params)}; a {node.spec.name} has {sorted(names)}"]
     return []
+
+
+def block_spec(library: Any, name: Any) -> LayerSpec:
+    """The spec of a block node whose ``block`` param is ``name``."""
+    if library is None:
+        raise GraphError("this graph holds no block definitions, so it cannot hold a block node")
+    return library.spec(name)
+
+
+def _copy_node(node: Node, library: Any) -> Node:
+    return Node(node.id, node.type, copy.deepcopy(node.params), node.position, node.label, library)
 
 
 def _check_id(node_id: Any) -> None:

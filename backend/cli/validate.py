@@ -11,6 +11,8 @@ from layerloom.graph import GraphFileError, load_graph
 def add_parser(subs, name: str) -> None:
     p = subs.add_parser(name, help="check a .loom file and print its layers, shapes and sizes")
     p.add_argument("file", help="the .loom graph file")
+    p.add_argument("--expand", action="store_true",
+                   help="also print the inside of each block (indented under its row)")
     p.set_defaults(run=run)
 
 
@@ -29,16 +31,15 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
-def table(graph) -> str:
-    """The validate table: node, type, output shape, parameters, then totals."""
+def table(graph, expand: bool = False) -> str:
+    """The validate table: node, type, output shape, parameters, then totals.
+
+    A block is one row with its rolled-up size (``block`` in the type column);
+    with ``expand`` the rows of its inside follow it, indented.
+    """
     analysis = graph.analysis()
     rows = [("node", "type", "output shape", "params")]
-    for nid in analysis.order:
-        node, info = graph.node(nid), analysis.nodes[nid]
-        shape = str(info.out) if info.out else ("-" if node.spec.is_output else "?")
-        if node.spec.is_output and info.inputs:
-            shape = str(next(iter(info.inputs.values())))
-        rows.append((node.title, node.spec.name, shape, f"{info.params:,}"))
+    _rows(graph, analysis, rows, expand, "")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
     for i, r in enumerate(rows):
@@ -54,12 +55,30 @@ def table(graph) -> str:
     return "\n".join(lines)
 
 
+def _rows(graph, analysis, rows: list, expand: bool, indent: str) -> None:
+    for nid in analysis.order:
+        node, info = graph.node(nid), analysis.nodes[nid]
+        shape = str(info.out) if info.out else ("-" if node.spec.is_output else "?")
+        if node.spec.is_output and info.inputs:
+            shape = str(next(iter(info.inputs.values())))
+        kind = node.spec.name
+        if node.is_block:
+            repeat = node.params["repeat"]
+            kind = f"block {kind}" + (f" x{repeat}" if repeat > 1 else "")
+            if node.params["shares_weights_with"]:
+                kind += f" (weights of {node.params['shares_weights_with']})"
+        rows.append((indent + node.title, kind, shape, f"{info.params:,}"))
+        if expand and node.is_block and not info.error and not info.blocked:
+            inst = graph.blocks.instance(node.params["block"], node.params, info.inputs)
+            _rows(inst.graph, inst.analysis, rows, expand, indent + "  ")
+
+
 def run(args) -> int:
     try:
         graph = load_graph(args.file)
     except GraphFileError as exc:
         raise CommandError(str(exc)) from None
-    print(table(graph))
+    print(table(graph, getattr(args, "expand", False)))
     analysis = graph.analysis()
     for nid, msg in analysis.warnings:
         print(f"warning: {nid}: {msg}", file=sys.stderr)

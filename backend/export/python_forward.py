@@ -94,7 +94,8 @@ class _Writer:
 
     def expression(self, node: fx.Node) -> str:
         if node.op == "call_module":
-            return f"self.{node.target}({self.call_args(node.args, node.kwargs)})"
+            path = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in node.target.split("."))
+            return f"self{path}({self.call_args(node.args, node.kwargs)})"
         if node.op == "get_attr":
             return f"self.{node.target}"
         if node.op == "call_method":

@@ -205,23 +205,8 @@ def class_name(graph: Graph) -> str:
 def python_source(graph: Graph, model: CompiledGraph, weights_name: str) -> str:
     """The text of the standalone file (see the module docstring)."""
     bundle = Bundle()
-    modules = dict(model.named_children())
-    layer_lines = []
-    for name, module in modules.items():
-        cls = type(module)
-        if getattr(nn, cls.__name__, None) is cls:
-            cls_name = f"nn.{cls.__name__}"
-            bundle.imports.add("from torch import nn")
-        elif is_own_module(cls.__module__):
-            cls_name = bundle.name_of(cls)
-        else:
-            raise ExportError(
-                f"layer {name!r} is a {cls.__module__}.{cls.__name__}, which a standalone "
-                "file cannot build"
-            )
-        layer_lines.append(f"        self.{name} = {constructor_call(module, cls_name)}")
-    for name, value in list(model.named_parameters(recurse=False)) + list(model.named_buffers(recurse=False)):
-        layer_lines.append(_root_tensor(model, name, value))
+    blocks = _Blocks(bundle)
+    layer_lines = blocks.layer_lines(model)
     forward = forward_source(model, bundle)
     title = class_name(graph)
     bundle.imports.add("from torch import nn")
@@ -231,12 +216,64 @@ def python_source(graph: Graph, model: CompiledGraph, weights_name: str) -> str:
         _docstring(graph, model, title, weights_name),
         HEADER + (imports + "\n" if imports else ""),
         *bundle.sources,
+        *blocks.sources,
         _class(title, graph, layer_lines, forward),
         LOADER,
         _loader_function(title, weights_name),
         _main(model),
     ]
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+
+
+class _Blocks:
+    """The classes written for the model's blocks: one per block definition (a
+    second class, ``Encoder2``, only where an instance's exposed values make its
+    layers differ), each with its layers and forward, nested as the blocks are."""
+
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
+        self.sources: list[str] = []
+        self._names: dict[str, str] = {}  # class text without its name -> class name
+        self._taken: set[str] = set()
+
+    def layer_lines(self, model: nn.Module) -> list[str]:
+        lines = [f"        self.{name} = {self.construct(name, module)}" for name, module in model.named_children()]
+        for name, value in list(model.named_parameters(recurse=False)) + list(model.named_buffers(recurse=False)):
+            lines.append(_root_tensor(model, name, value))
+        return lines
+
+    def construct(self, name: str, module: nn.Module) -> str:
+        cls = type(module)
+        if isinstance(module, CompiledGraph):
+            return f"{self.block_class(module)}()"
+        children = list(module.named_children())
+        if cls in (nn.Module, nn.ModuleList) and children and all(k.isdigit() for k, _ in children):
+            self.bundle.imports.add("from torch import nn")
+            items = ", ".join(self.construct(f"{name}[{k}]", m) for k, m in children)
+            return f"nn.ModuleList([{items}])"
+        if getattr(nn, cls.__name__, None) is cls:
+            self.bundle.imports.add("from torch import nn")
+            return constructor_call(module, f"nn.{cls.__name__}")
+        if is_own_module(cls.__module__):
+            return constructor_call(module, self.bundle.name_of(cls))
+        raise ExportError(
+            f"layer {name!r} is a {cls.__module__}.{cls.__name__}, which a standalone file cannot build"
+        )
+
+    def block_class(self, module: CompiledGraph) -> str:
+        lines = self.layer_lines(module)
+        body = "\n".join(lines) if lines else "        pass"
+        text = ("    def __init__(self) -> None:\n        super().__init__()\n"
+                f"{body}\n\n{forward_source(module, self.bundle)}")
+        if text not in self._names:
+            base = type(module).__name__
+            name, i = base, 2
+            while name in self._taken or name in self.bundle.names or name == "Model":
+                name, i = f"{base}{i}", i + 1
+            self._taken.add(name)
+            self._names[text] = name
+            self.sources.append(f"class {name}(nn.Module):\n    \"\"\"Block {base}.\"\"\"\n\n{text}")
+        return self._names[text]
 
 
 def _root_tensor(model: nn.Module, name: str, value: torch.Tensor) -> str:
