@@ -27,17 +27,19 @@ import contextlib
 import dataclasses
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from layerloom.graph.errors import GraphError, ShapeError
 from layerloom.graph.inference import Analysis, analyse
 from layerloom.graph.params import Param
 from layerloom.graph.registry import BLOCK_TYPE, LayerSpec
-from layerloom.graph.structure import Edge, Event, Node
+from layerloom.graph.structure import Edge, Event, GraphStructure, Node
 from layerloom.graph.tensor import TensorSpec, fmt_shape
 
-if TYPE_CHECKING:
-    from layerloom.graph.model import Graph
+# Annotations name GraphStructure: the Graph class itself (graph/model.py) holds a
+# BlockLibrary and hands it its own type (``graph_type``), so this module does not
+# import it.
+Graph = GraphStructure
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_REPEAT = 1000
