@@ -259,6 +259,12 @@ def _inputs(proto, shapes, title: str) -> list[_Input]:
         dims = declared_dims(value)
         if not dims:
             raise ModelImportError(f"input {value.name!r} of {title} has no batch dim")
+        if len(dims) == 1:
+            raise ModelImportError(
+                f"input {value.name!r} of {title} is declared as {_dims_text(dims)}: a batch of single numbers; "
+                "a LayerLoom input holds at least one value per sample: export the model with the input "
+                "shaped (N, 1) (x.unsqueeze(1) before it is called)"
+            )
         if shapes:
             shape = tuple(int(d) for d in shapes[i])
             if len(shape) != len(dims) - 1 or any(f is not None and f != s for f, s in zip(dims[1:], shape, strict=True)):
@@ -549,10 +555,12 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
     proto = load_model(path)
     arrays = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     inputs = _inputs(proto, input_shapes, title)
-    fixed = {i.fixed_batch for i in inputs}
-    batch = RECORD_BATCH if fixed == {None} or fixed == {0} else next(iter(fixed - {None, 0}), RECORD_BATCH)
+    fixed = sorted({i.fixed_batch for i in inputs} - {None, 0})  # 0 or None: a free batch dim
+    if len(fixed) > 1:
+        raise ModelImportError(f"the inputs of {title} fix different batch sizes ({', '.join(map(str, fixed))})")
+    batch = fixed[0] if fixed else RECORD_BATCH
     notes = []
-    if batch != RECORD_BATCH:
+    if fixed:
         notes.append(f"{path.name} fixes the batch size at {batch}; the imported graph takes any batch size")
     limit = _token_limit(proto, arrays, inputs)
     feeds = _feeds(inputs, batch, limit, seed=0)
@@ -569,7 +577,7 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
     mapper = map_until_settled(attempt, path.name, "operator")
     model, origins = mapper.builder.finish()
     difference = _check(model, inputs, feeds, [values[o] for o in outputs], title)
-    if batch == RECORD_BATCH:
+    if not fixed:  # onnxruntime runs the file on the batch it declares only
         other = _feeds(inputs, CHECK_BATCH, limit, seed=1)
         expected = _run(_session(proto, path, expose=False), other, path)
         difference = max(difference, _check(model, inputs, other, [expected[o] for o in outputs], title))

@@ -149,6 +149,31 @@ def test_an_open_dim_needs_a_shape(tmp_path):
     assert [t for t, _ in _layers(result.graph)] == ["input", "relu", "output"]
 
 
+@pytest.mark.parametrize("batch", [1, 3, 8])  # 3 is also the batch LayerLoom records a free one with
+def test_a_fixed_batch_is_run_at_that_size_and_imported_free(tmp_path, batch):
+    w = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])]
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3])
+    path = tmp_path / "fixed.onnx"
+    onnx.save(_model(nodes, [x_info], [y_info], [numpy_helper.from_array(w, "w")]), str(path))
+    result = import_onnx(path)
+    assert _layers(result.graph)[1] == ("dense", {"units": 3, "bias": False, "activation": "relu"})
+    assert result.max_difference <= TOLERANCE
+    assert f"fixes the batch size at {batch}" in " ".join(result.notes)
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)  # any batch size runs
+    got = result.model(torch.from_numpy(x)).detach().numpy()
+    assert np.abs(got - np.maximum(x @ w, 0)).max() <= TOLERANCE
+
+
+def test_an_input_of_only_the_batch_dim_is_refused_with_the_fix(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["y"])]
+    path = tmp_path / "scalars.onnx"
+    onnx.save(_model(nodes, [_float("x")], [_float("y")]), str(path))
+    with pytest.raises(ModelImportError, match=r"'x' of scalars is declared as \(\?\): a batch of single numbers.*\(N, 1\)"):
+        import_onnx(path)
+
+
 def test_attention_as_matrix_products_imports_as_matmul(tmp_path):
     nodes = [
         helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1], name="keys"),
