@@ -53,7 +53,7 @@ from layerloom.graph.fileio import OverBudget, check_budget
 
 RECORD_BATCH = 3
 CHECK_BATCH = 2
-FLOAT_TYPES = {1: np.float32}
+FLOAT_TYPES = {1: np.float32, 11: np.float64, 10: np.float16}  # FLOAT, DOUBLE, FLOAT16
 INT_TYPES = {7: np.int64, 6: np.int32}
 FAILED = object()
 
@@ -559,7 +559,9 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
     if len(fixed) > 1:
         raise ModelImportError(f"the inputs of {title} fix different batch sizes ({', '.join(map(str, fixed))})")
     batch = fixed[0] if fixed else RECORD_BATCH
-    notes = []
+    notes = [f"input {i.name!r} is {np.dtype(i.numpy).name} in {path.name}; the imported graph takes "
+             f"{'float32' if i.dtype == 'float' else 'int64'}"
+             for i in inputs if np.dtype(i.numpy) not in (np.dtype(np.float32), np.dtype(np.int64))]
     if fixed:
         notes.append(f"{path.name} fixes the batch size at {batch}; the imported graph takes any batch size")
     limit = _token_limit(proto, arrays, inputs)
@@ -585,8 +587,15 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
 
 
 def _check(model, inputs, feeds, expected, title: str) -> float:
-    tensors = [torch.from_numpy(feeds[i.name]).long() if i.dtype == "long" else torch.from_numpy(feeds[i.name])
+    tensors = [torch.from_numpy(feeds[i.name]).long() if i.dtype == "long" else torch.from_numpy(feeds[i.name]).float()
                for i in inputs]
     with torch.no_grad():
         got = as_tuple(model(*tensors))
-    return compare(got, [torch.from_numpy(np.asarray(e)) for e in expected], title)
+    return compare(got, [_as_graph_dtype(torch.from_numpy(np.asarray(e))) for e in expected], title)
+
+
+def _as_graph_dtype(tensor: torch.Tensor) -> torch.Tensor:
+    """float64 / float16 as float32, int32 as int64: what the imported graph computes in."""
+    if tensor.is_floating_point():
+        return tensor.float()
+    return tensor.long() if tensor.dtype in (torch.int32, torch.int16, torch.int8, torch.uint8) else tensor

@@ -24,6 +24,8 @@ arithmetic in ``rules_math_onnx``, ...) through
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from layerloom.backend.importers import recurrent as rnn
@@ -241,10 +243,25 @@ def _activation(type_id: str, params=lambda mp, op, x: {}):
 
 def _softmax_axis(mp, op, x):
     default = -1 if mp.opset >= 13 else 1
-    axis = int(op.attrs.get("axis", default))
-    if mp.opset < 13:  # older opsets flatten from the axis on; same only on the last dim
-        refuse(axis % (x.rank + 1) != x.rank, f"axis {axis} with opset {mp.opset} (flattening softmax)")
-    return {"dim": axis}
+    return {"dim": int(op.attrs.get("axis", default))}
+
+
+def _softmax(type_id: str):
+    """Softmax / LogSoftmax over one dim; before opset 13, over every dim from
+    ``axis`` on as one (the values flattened, normalised, put back in shape)."""
+    plain = _activation(type_id, _softmax_axis)
+
+    def rule(mp, op):
+        x = mp.tensor(op.inputs[0])
+        axis = int(op.attrs.get("axis", -1 if mp.opset >= 13 else 1)) % (x.rank + 1)
+        if mp.opset >= 13 or axis == x.rank:
+            return plain(mp, op)
+        refuse(axis == 0, "normalises over the batch")
+        flat = mp.builder.materialise(x.viewed([*x.shape[:axis - 1], math.prod(x.shape[axis - 1:])]))
+        out = mp.builder.add(type_id, {"dim": axis}, [flat], flat.shape)
+        return out.viewed(x.shape)
+
+    return rule
 
 
 # ------------------------------------------------------- shapes and merges
@@ -390,8 +407,8 @@ RULES = {
     "LeakyRelu": _activation("leaky_relu", lambda mp, op, x: {"negative_slope": _float(op.attrs.get("alpha", 0.01))}),
     "Elu": _activation("elu", lambda mp, op, x: {"alpha": _float(op.attrs.get("alpha", 1.0))}),
     "Gelu": _activation("gelu", lambda mp, op, x: {"approximate": op.attrs.get("approximate", "none")}),
-    "Softmax": _activation("softmax", _softmax_axis),
-    "LogSoftmax": _activation("log_softmax", _softmax_axis),
+    "Softmax": _softmax("softmax"),
+    "LogSoftmax": _softmax("log_softmax"),
     "LayerLoomSiLU": silu,
     "Flatten": reshape,
     "Reshape": reshape,

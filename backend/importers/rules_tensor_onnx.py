@@ -27,7 +27,7 @@ from layerloom.graph.errors import ParamError
 from layerloom.graph.layers.merge import MAX_INPUTS
 from layerloom.graph.layers.tensor_shape import MAX_PARTS, chunk_sizes
 
-FLOAT_TYPES, LONG_TYPES = {1}, {6, 7}  # ONNX element types: FLOAT; INT32, INT64
+FLOAT_TYPES, LONG_TYPES = {1, 10, 11}, {6, 7}  # ONNX element types: FLOAT, FLOAT16, DOUBLE; INT32, INT64
 REDUCE_OPS = {
     "ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max", "ReduceMin": "min",
     "ReduceProd": "prod", "ReduceLogSumExp": "logsumexp",

@@ -174,6 +174,33 @@ def test_an_input_of_only_the_batch_dim_is_refused_with_the_fix(tmp_path):
         import_onnx(path)
 
 
+@pytest.mark.parametrize(("op_type", "type_id"), [("Softmax", "softmax"), ("LogSoftmax", "log_softmax")])
+def test_opset_9_softmax_normalises_every_dim_from_its_axis_on(tmp_path, op_type, type_id):
+    nodes = [helper.make_node(op_type, ["x"], ["y"], axis=1)]
+    path = tmp_path / "old.onnx"
+    onnx.save(_model(nodes, [_float("x", 3, 4)], [_float("y", 3, 4)], opset=9), str(path))
+    result = import_onnx(path)
+    assert [t for t, _ in _layers(result.graph)] == ["input", "flatten", type_id, "reshape", "output"]
+    x = torch.randn(2, 3, 4)
+    expected = getattr(torch, op_type.lower().replace("logsoftmax", "log_softmax"))(x.reshape(2, 12), 1).reshape(2, 3, 4)
+    assert (result.model(x) - expected).abs().max() <= TOLERANCE
+    assert result.max_difference <= TOLERANCE
+
+
+@pytest.mark.parametrize(("onnx_type", "numpy_name", "taken"), [
+    (TensorProto.DOUBLE, "float64", "float32"), (TensorProto.INT32, "int32", "int64")])
+def test_float64_and_int32_inputs_are_taken_as_the_graph_s_types_with_a_note(tmp_path, onnx_type, numpy_name, taken):
+    nodes = [helper.make_node("Cast", ["x"], ["c"], to=TensorProto.DOUBLE), helper.make_node("Relu", ["c"], ["y"])]
+    x_info = helper.make_tensor_value_info("x", onnx_type, ["N", 4])
+    y_info = helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 4])
+    path = tmp_path / "wide.onnx"
+    onnx.save(_model(nodes, [x_info], [y_info]), str(path))
+    result = import_onnx(path)
+    assert f"input 'x' is {numpy_name} in wide.onnx; the imported graph takes {taken}" in result.notes
+    assert result.model.input_specs[0].dtype == ("float" if taken == "float32" else "long")
+    assert result.max_difference <= TOLERANCE
+
+
 def test_attention_as_matrix_products_imports_as_matmul(tmp_path):
     nodes = [
         helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1], name="keys"),
