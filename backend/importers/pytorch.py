@@ -22,7 +22,6 @@ Input shapes: a trace has no shapes, so each input needs its per-sample shape
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -56,13 +55,13 @@ from layerloom.backend.importers.common import (
     per_sample,
 )
 from layerloom.backend.importers.torch_constants import Constant, KnownValues
+from layerloom.backend.importers.tracing import trace, trace_concrete
 from layerloom.backend.importers.user_code import (
     instantiate,
     is_library,
     load_class,
     load_weights,
     parse_source,
-    user_frame,
     user_line,
 )
 from layerloom.graph import TensorSpec
@@ -85,58 +84,6 @@ FAILED = object()
 class _Recorded:
     shape: tuple[int, ...]
     dtype: str
-
-
-# ------------------------------------------------------------------ tracing
-class LeafTracer(fx.Tracer):
-    """Keeps every mapped layer (and every other ``torch.nn`` layer, to report it
-    by class) as one call; remembers which module it was in when a trace fails."""
-
-    # buffers read in a traced forward become get_attr nodes with their names
-    proxy_buffer_attributes = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.record_stack_traces = True
-        self._path: list[str] = []
-        self.failed_in: str | None = None
-
-    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return modules.module_rule(m) is not None or super().is_leaf_module(m, module_qualified_name)
-
-    def call_module(self, m, forward, args, kwargs):
-        self._path.append(self.path_of_module(m))
-        try:
-            return super().call_module(m, forward, args, kwargs)
-        except Exception:
-            if self.failed_in is None and self._path[-1]:
-                self.failed_in = self._path[-1]
-            raise
-        finally:
-            self._path.pop()
-
-
-def trace(module: nn.Module, title: str) -> fx.GraphModule:
-    """The fx trace of ``module``; arguments with defaults keep their defaults."""
-    tracer = LeafTracer()
-    try:
-        signature = inspect.signature(module.forward)
-        concrete = {
-            name: p.default for name, p in signature.parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-        graph = tracer.trace(module, concrete_args=concrete or None)
-    except Exception as exc:
-        where = f"module '{tracer.failed_in}'" if tracer.failed_in else f"{title}.forward"
-        line = user_frame(exc)
-        raise ModelImportError(
-            f"cannot follow {title}.forward with torch.fx: {first_line(exc)}",
-            [Problem("code that torch.fx cannot trace (control flow on tensor values, or a library call)",
-                     where, line)],
-        ) from None
-    gm = fx.GraphModule(module, graph, class_name=title)
-    gm.graph.eliminate_dead_code()
-    return gm
 
 
 def _placeholders(gm: fx.GraphModule) -> list[fx.Node]:
@@ -473,8 +420,11 @@ def import_module(
     was_training = module.training
     module.eval()
     try:
-        gm = trace(module, title)
         notes: list[str] = []
+        try:
+            gm = trace(module, title)
+        except ModelImportError as symbolic:
+            gm, input_dtypes = _trace_on_examples(module, title, input_shapes, input_dtypes, symbolic)
         specs = input_specs(gm, module, input_shapes, input_dtypes, title, notes)
         records, known = record(gm, module, specs, title)
 
@@ -490,6 +440,28 @@ def import_module(
     finally:
         module.train(was_training)
     return ImportResult(mapper.builder.graph, model, origins, notes, difference)
+
+
+def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError) -> tuple[fx.GraphModule, list[str]]:
+    """Trace again beside a run on example inputs (see :mod:`.tracing`) when the
+    symbolic trace stopped; needs the input shapes. An input without a given
+    dtype is tried as float, then as token ids (long)."""
+    if not shapes:
+        raise ModelImportError(
+            f"{symbolic.summary}; give the input shapes (--input-shape, once per input) and LayerLoom follows "
+            "the code on example inputs", symbolic.problems) from None
+    given = list(dtypes or [])
+    tries = [given + ["float"] * (len(shapes) - len(given))]
+    if len(given) < len(shapes):
+        tries.append(given + ["long"] * (len(shapes) - len(given)))
+    failure = None
+    for kinds in tries:
+        specs = [TensorSpec(tuple(int(d) for d in shape), kind) for shape, kind in zip(shapes, kinds, strict=True)]
+        try:
+            return trace_concrete(module, title, example_inputs(module, specs, RECORD_BATCH, seed=0)), kinds
+        except ModelImportError as exc:
+            failure = failure or exc
+    raise failure
 
 
 def _shared_modules(gm: fx.GraphModule) -> list[str]:

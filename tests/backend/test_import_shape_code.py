@@ -1,0 +1,105 @@
+"""Importing models whose Python reads sizes (asserts, ``if x.ndim``, ``len(x)``,
+sizes passed to functions): followed on example inputs when the symbolic trace
+stops; control flow on tensor values is still refused with its line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from layerloom.backend.importers import ModelImportError, import_module
+from layerloom.graph import load_graph
+
+
+class GPTish(nn.Module):
+    """Written the way public code is: size unpacking, an assert on the length,
+    a device check, ``len``, a size handed to a function."""
+
+    def __init__(self, block_size=16):
+        super().__init__()
+        self.block_size = block_size
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        b, t, c = x.size()
+        assert t <= self.block_size, f"sequence of {t} is longer than {self.block_size}"
+        if x.is_cuda:
+            x = x.float()
+        if x.ndim == 3:
+            x = torch.relu(self.fc(x))
+        n = len(x)
+        pooled = F.max_pool1d(x.transpose(1, 2), x.size(1))
+        return pooled.view(n, -1) * 0.5
+
+
+class ValueBranch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+def test_shape_reading_code_imports_on_example_inputs():
+    torch.manual_seed(0)
+    model = GPTish().eval()
+    result = import_module(model, [(5, 8)])
+    assert [n.type for n in result.graph.nodes] == [
+        "input", "dense", "transpose", "max_pool1d", "flatten", "multiply_constant", "output"]
+    assert result.max_difference <= 1e-5
+    x = torch.randn(7, 5, 8)  # another batch size than the one followed
+    assert torch.allclose(result.model(x), model(x), atol=1e-5)
+    assert sum(p.numel() for p in result.model.parameters()) == sum(p.numel() for p in model.parameters())
+
+
+def test_without_shapes_the_message_asks_for_them():
+    with pytest.raises(ModelImportError, match=r"give the input shapes \(--input-shape"):
+        import_module(GPTish(), None)
+
+
+def test_the_assert_still_holds_on_the_example():
+    with pytest.raises(ModelImportError, match="longer than 16"):
+        import_module(GPTish(), [(20, 8)])
+
+
+def test_control_flow_on_tensor_values_names_its_line():
+    with pytest.raises(ModelImportError) as info:
+        import_module(ValueBranch(), [(4,)])
+    (problem,) = info.value.problems
+    assert "if x.sum() > 0:" in problem.line
+
+
+def test_the_command_line_imports_it(tmp_path):
+    source = tmp_path / "gptish.py"
+    source.write_text(textwrap.dedent('''
+        import torch
+        import torch.nn.functional as F
+        from torch import nn
+
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(8, 4)
+
+            def forward(self, x):
+                b, t, c = x.shape
+                assert t % 2 == 0
+                return F.avg_pool1d(self.fc(x).transpose(1, 2), t).view(b, -1)
+    '''))
+    out = tmp_path / "model.loom"
+    done = subprocess.run([sys.executable, "-m", "layerloom.gui.launcher", "import", f"{source}:Model",
+                           "--input-shape", "6,8", "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    graph = load_graph(out)
+    assert [n.type for n in graph.nodes][:3] == ["input", "dense", "transpose"]
+    assert graph.analysis().valid
