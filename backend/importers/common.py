@@ -238,6 +238,7 @@ class GraphBuilder:
         self.expected: dict[str, tuple[tuple[int, ...], str]] = {}
         self._views: dict[tuple[str, str, tuple[int, ...]], Value] = {}
         self._labels: set[str] = set()
+        self.notes: list[str] = []  # what finish() changed (shared weights)
 
     # ----------------------------------------------------------- nodes
     def add_input(self, shape: Sequence[int], dtype: str, label: str = "") -> Value:
@@ -410,6 +411,7 @@ class GraphBuilder:
         name in the compiled model's state_dict -> source tensor name.
         """
         graph = self.graph
+        blocks = self._share_weights()
         auto_layout(graph)
         analysis = graph.analysis()
         problems = [Problem(graph.node(nid).title, f"node {nid!r}", why=msg)
@@ -430,9 +432,14 @@ class GraphBuilder:
             )
         model = compile_graph(graph, seed=0)
         names = {nid: name for name, nid in model.module_nodes.items()}
+        for inner, instance in blocks.items():  # a shared layer's weights live in its block
+            sub = model.get_submodule(names[instance])
+            names[inner] = f"{names[instance]}.{ {n: m for m, n in sub.module_nodes.items()}[inner] }"
         state: dict[str, torch.Tensor] = {}
         origins: dict[str, str] = {}
         for nid, tensors in self.weights.items():
+            if nid not in names:  # a use that shares the first one's weights
+                continue
             for key, tensor in tensors.items():
                 target = f"{names[nid]}.{key}"
                 state[target] = tensor
@@ -442,6 +449,31 @@ class GraphBuilder:
         load_state(model, state)
         model.eval()
         return model, origins
+
+
+    def _share_weights(self) -> dict[str, str]:
+        """Uses of one source module become instances of a block sharing its
+        weights (see :mod:`.sharing`); returns inner node id -> first instance id
+        and notes what was done in :attr:`notes`."""
+        from layerloom.backend.importers.sharing import share, shared_groups
+
+        inside: dict[str, str] = {}
+        for ids in shared_groups(self.graph, self.sources):
+            source = next(iter(self.sources[ids[0]].values()))
+            module = source.rsplit(".", 1)[0] if "." in source else source
+            done = share(self.graph, ids, self.graph.node(ids[0]).label or module)
+            shared = done[2] if done else []
+            if done:
+                name, instance, _ = done
+                inside[ids[0]] = instance
+                for nid in (ids[0], *shared):
+                    self.expected.pop(nid, None)
+                self.notes.append(f"'{module}' is used {len(shared) + 1} times: block '{name}', whose instances "
+                                  "share its weights")
+            if len(shared) + 1 < len(ids):
+                self.notes.append(f"'{module}' is used {len(ids)} times; {len(ids) - len(shared) - 1} of its uses "
+                                  "became layers with a copy of its weights (they train apart)")
+        return inside
 
 
 def load_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:

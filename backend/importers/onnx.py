@@ -578,6 +578,7 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
 
     mapper = map_until_settled(attempt, path.name, "operator")
     model, origins = mapper.builder.finish()
+    notes += mapper.builder.notes
     difference = _check(model, inputs, feeds, [values[o] for o in outputs], title)
     if not fixed:  # onnxruntime runs the file on the batch it declares only
         other = _feeds(inputs, CHECK_BATCH, limit, seed=1)

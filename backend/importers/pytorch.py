@@ -26,7 +26,6 @@ import json
 import os
 import re
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -434,8 +433,8 @@ def import_module(
             return mapper
 
         mapper = map_until_settled(attempt, title, "part")
-        notes += _shared_modules(gm)
         model, origins = mapper.builder.finish()
+        notes += mapper.builder.notes
         difference = _check(module, model, specs, title)
     finally:
         module.train(was_training)
@@ -462,18 +461,6 @@ def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError
         except ModelImportError as exc:
             failure = failure or exc
     raise failure
-
-
-def _shared_modules(gm: fx.GraphModule) -> list[str]:
-    uses = Counter(n.target for n in gm.graph.nodes if n.op == "call_module")
-    notes = []
-    for target, count in uses.items():
-        if count > 1 and any(True for _ in gm.get_submodule(target).parameters()):
-            notes.append(
-                f"module '{target}' is used {count} times; each use becomes its own layer with a copy "
-                "of its weights (they train apart)"
-            )
-    return notes
 
 
 def _check(module, model, specs, title: str) -> float:

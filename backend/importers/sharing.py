@@ -1,0 +1,93 @@
+"""Weight sharing in an imported model: one module (or one set of ONNX weights)
+used more than once.
+
+The importers add one layer node per use, each with the same source tensors. Here
+the first use becomes an instance of a one-layer block and every other use an
+instance of the same block marked ``shares_weights_with`` the first, so the graph
+calls one module several times as the source did: the parameters are counted and
+trained once (a Siamese network keeps its size). A use that cannot be rewired that
+way stays a copy, and a note says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from layerloom.graph import Graph
+from layerloom.graph.errors import GraphError
+from layerloom.graph.grouping import make_block
+from layerloom.graph.structure import Edge
+
+BLOCK_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def shared_groups(graph: Graph, sources: Mapping[str, Mapping[str, str]]) -> list[list[str]]:
+    """Node ids, in graph order, that hold the same source tensors (per group)."""
+    order = {n.id: i for i, n in enumerate(graph.nodes)}
+    groups: dict[tuple, list[str]] = {}
+    for nid, keys in sources.items():
+        if keys and graph.has_node(nid):
+            node = graph.node(nid)
+            groups.setdefault((node.type, tuple(sorted(keys.items()))), []).append(nid)
+    found = [sorted(ids, key=order.__getitem__) for ids in groups.values() if len(ids) > 1]
+    return sorted(found, key=lambda ids: order[ids[0]])
+
+
+def _block_name(graph: Graph, label: str, first: str) -> str:
+    base = BLOCK_NAME.sub("_", label or first).strip("_") or "shared"
+    if not base[0].isalpha():
+        base = f"shared_{base}"
+    base = base[:60]
+    name, i = base, 2
+    while name in graph.blocks:
+        name, i = f"{base}_{i}", i + 1
+    return name
+
+
+def share(graph: Graph, ids: list[str], label: str) -> tuple[str, str, list[str]] | None:
+    """Make the nodes ``ids`` (same type and source tensors) instances of one block,
+    the later ones sharing the first one's weights. Returns the block's name, the
+    first instance's id and the ids of the replaced uses; ``None`` when the
+    first use cannot become a block. Uses whose wiring differs from the first
+    one's stay as they are (not in the returned list)."""
+    first = graph.node(ids[0])
+    if any(graph.node(nid).params != first.params for nid in ids[1:]):
+        return None
+    name = _block_name(graph, label, first.id)
+    try:
+        edit = make_block(graph, [first.id], name)
+    except GraphError:
+        return None
+    instance = edit.node_id
+    body = graph.blocks.get(name).body
+    feeds = {e.target_port: e.source for e in body.edges if e.target == first.id}  # inner port -> Input node
+    port_of_input = {n.id: n.label for n in graph.blocks.get(name).port_nodes("in")}
+    exposed = {e.source_port: next(n.label for n in graph.blocks.get(name).port_nodes("out") if n.id == e.target)
+               for e in body.edges if e.source == first.id}  # inner output port -> block port
+    sharing = []
+    for nid in ids[1:]:
+        ins = [e for e in graph.edges if e.target == nid]
+        outs = [e for e in graph.edges if e.source == nid]
+        into: dict[str, tuple[str, str]] = {}
+        fits = True
+        for e in ins:
+            port = port_of_input.get(feeds.get(e.target_port, ""))
+            if port is None or into.setdefault(port, (e.source, e.source_port)) != (e.source, e.source_port):
+                fits = False
+        if not fits or len(into) != len(port_of_input) or any(e.source_port not in exposed for e in outs):
+            continue
+        node = graph.node(nid)
+        index = [n.id for n in graph.nodes].index(nid)
+        graph.remove_node(nid)
+        k = 2
+        while graph.has_node(f"{instance}_{k}"):
+            k += 1
+        block = graph.add_node("block", {"block": name, "shares_weights_with": instance}, node.position,
+                               node_id=f"{instance}_{k}", label=node.label, index=index)
+        for port, (src, src_port) in into.items():
+            graph.add_edge(Edge(src, src_port, block.id, port))
+        for e in outs:
+            graph.add_edge(Edge(block.id, exposed[e.source_port], e.target, e.target_port))
+        sharing.append(nid)
+    return name, instance, sharing
