@@ -20,6 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -154,6 +155,11 @@ class ImportDialog(QDialog):
         weights_row.addWidget(self.weights, 1)
         weights_row.addWidget(browse)
         form.addRow("Weights:", weights_row)
+        self.flat = QCheckBox("One sheet of layers (no blocks for the model's submodules)")
+        self.flat.setObjectName("importFlat")
+        self.flat.setToolTip("By default each submodule (a residual block, a stage) becomes a block you can "
+                             "open; tick to get every layer on one canvas")
+        form.addRow("", self.flat)
         layout.addLayout(form)
         layout.addWidget(self._section("Inputs: the shape of one sample of each, without the batch dim"))
         self.grid = QGridLayout()
@@ -268,7 +274,7 @@ class ImportDialog(QDialog):
         return ImportRequest(
             self.path, name, shapes,
             None if all(d == "auto" for d in dtypes) else [("float" if d == "auto" else d) for d in dtypes],
-            self._args(), self._weights(),
+            self._args(), self._weights(), self.flat.isChecked(),
         )
 
     def _shapes(self) -> list[tuple[int, ...]] | None:

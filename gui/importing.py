@@ -51,6 +51,8 @@ class ImportRequest:
         Keyword arguments for the class (PyTorch only).
     weights : Path, optional
         A state dict to load into the PyTorch model first.
+    flat : bool
+        One sheet of layers rather than a block per submodule (PyTorch only).
     """
 
     path: Path
@@ -59,6 +61,7 @@ class ImportRequest:
     input_dtypes: list[str] | None = None
     args: dict[str, Any] | None = None
     weights: Path | None = None
+    flat: bool = False
 
     @property
     def is_onnx(self) -> bool:
@@ -97,7 +100,7 @@ def run_import(request: ImportRequest) -> ImportOutcome:
         else:
             result = import_file(
                 f"{request.path}:{request.class_name}", request.args, request.weights,
-                request.input_shapes, request.input_dtypes,
+                request.input_shapes, request.input_dtypes, flat=request.flat,
             )
     except ModelImportError as exc:
         raise ImportFailed(str(exc)) from None

@@ -62,6 +62,8 @@ def add_parser(subs, name: str) -> None:
                    help="shape of one sample of an input, without the batch dim (repeat per input)")
     p.add_argument("--input-dtype", action="append", default=[], choices=("float", "long"),
                    help="float (default) or long (token ids) per input, in order")
+    p.add_argument("--flat", action="store_true",
+                   help="one sheet of layers (PyTorch models); by default each submodule becomes a block")
     p.set_defaults(run=run)
 
 
@@ -102,15 +104,16 @@ def run(args) -> int:
     source = args.model
     try:
         if source.lower().endswith(".onnx"):
-            if kwargs is not None or args.weights or args.input_dtype:
-                raise CommandError("--args, --weights and --input-dtype apply to PyTorch models; an ONNX file holds its weights and types")
+            if kwargs is not None or args.weights or args.input_dtype or args.flat:
+                raise CommandError("--args, --weights, --input-dtype and --flat apply to PyTorch models; "
+                                   "an ONNX file holds its weights and types and imports as one sheet")
             result = import_onnx(source, shapes)
         elif ".py:" in source:
             path = source.rpartition(":")[0]
             if not Path(path).is_file():
                 raise CommandError(f"{path}: no such file")
             print(f"note: importing runs the Python code in {path}; import only files you trust", flush=True)
-            result = import_file(source, kwargs, args.weights, shapes, args.input_dtype or None)
+            result = import_file(source, kwargs, args.weights, shapes, args.input_dtype or None, flat=args.flat)
         else:
             raise CommandError(
                 f"cannot tell what {source!r} is: give a PyTorch model as FILE.py:ClassName "

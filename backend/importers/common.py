@@ -239,6 +239,8 @@ class GraphBuilder:
         self._views: dict[tuple[str, str, tuple[int, ...]], Value] = {}
         self._labels: set[str] = set()
         self.notes: list[str] = []  # what finish() changed (shared weights)
+        self.scopes: dict[str, tuple[tuple[str, str], ...]] = {}  # node -> the source modules it came from
+        self.keep_modules = True  # group nodes into blocks by source module (see hierarchy.py)
 
     # ----------------------------------------------------------- nodes
     def add_input(self, shape: Sequence[int], dtype: str, label: str = "") -> Value:
@@ -410,8 +412,15 @@ class GraphBuilder:
         Returns the compiled model (eval mode) and where its tensors came from:
         name in the compiled model's state_dict -> source tensor name.
         """
+        from layerloom.backend.importers.hierarchy import keep_hierarchy, module_name
+
         graph = self.graph
         blocks = self._share_weights()
+        placed = keep_hierarchy(graph, self.scopes) if self.keep_modules else {}
+        for nid in placed:
+            self.expected.pop(nid, None)
+        for definition in graph.blocks:
+            auto_layout(definition.body)
         auto_layout(graph)
         analysis = graph.analysis()
         problems = [Problem(graph.node(nid).title, f"node {nid!r}", why=msg)
@@ -431,17 +440,17 @@ class GraphBuilder:
                 "LayerLoom cannot rebuild this model: the imported graph does not check", problems
             )
         model = compile_graph(graph, seed=0)
-        names = {nid: name for name, nid in model.module_nodes.items()}
+        top = {nid: name for name, nid in model.module_nodes.items()}
         for inner, instance in blocks.items():  # a shared layer's weights live in its block
-            sub = model.get_submodule(names[instance])
-            names[inner] = f"{names[instance]}.{ {n: m for m, n in sub.module_nodes.items()}[inner] }"
+            placed.setdefault(inner, (instance, inner))
         state: dict[str, torch.Tensor] = {}
         origins: dict[str, str] = {}
         for nid, tensors in self.weights.items():
-            if nid not in names:  # a use that shares the first one's weights
+            name = module_name(model, top, placed, nid)
+            if name is None:  # a use that shares the first one's weights
                 continue
             for key, tensor in tensors.items():
-                target = f"{names[nid]}.{key}"
+                target = f"{name}.{key}"
                 state[target] = tensor
                 source = self.sources.get(nid, {}).get(key)
                 if source is not None:

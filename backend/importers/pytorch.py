@@ -174,6 +174,16 @@ def record(gm, module, specs: Sequence[TensorSpec], title: str) -> tuple[dict[fx
 
 
 # ------------------------------------------------------------------ mapping
+def _scope(node: fx.Node) -> tuple[tuple[str, str], ...]:
+    """The modules (path, class name) whose forward made ``node``, outermost first;
+    a layer's own module is not among them."""
+    stack = node.meta.get("nn_module_stack") or {}
+    scope = [(path, getattr(kind, "__name__", str(kind))) for path, kind in stack.values()]
+    if node.op == "call_module" and scope and scope[-1][0] == node.target:
+        scope.pop()
+    return tuple(scope)
+
+
 class TorchMapper:
     """One pass over the trace, building the graph; see the module docstring."""
 
@@ -259,9 +269,13 @@ class TorchMapper:
     # -------------------------------------------------------- the pass
     def run(self) -> None:
         inputs = iter(self.specs)
+        graph = self.builder.graph
         for node in self.gm.graph.nodes:
+            made = len(graph)
             try:
                 self.env[node] = self._map(node, inputs)
+                for added in list(graph.nodes)[made:]:  # the nodes this call made live in its module
+                    self.builder.scopes[added.id] = _scope(node)
             except _Blocked:
                 self.env[node] = FAILED
             except Unsupported as exc:
@@ -382,6 +396,7 @@ def import_module(
     *,
     title: str | None = None,
     description: str | None = None,
+    flat: bool = False,
 ) -> ImportResult:
     """Import an ``nn.Module`` instance (with its current weights).
 
@@ -401,6 +416,9 @@ def import_module(
         model in messages.
     description : str, optional
         The graph's description (default: where it was imported from).
+    flat : bool
+        One sheet of layers; by default the model's submodules become blocks
+        (see :mod:`.hierarchy`).
 
     Returns
     -------
@@ -429,6 +447,7 @@ def import_module(
 
         def attempt(modes: dict[str, str]) -> TorchMapper:
             mapper = TorchMapper(gm, records, specs, modes, title, description, known)
+            mapper.builder.keep_modules = not flat
             mapper.run()
             return mapper
 
@@ -477,6 +496,7 @@ def import_file(
     weights: str | os.PathLike | None = None,
     input_shapes: Sequence[Sequence[int]] | None = None,
     input_dtypes: Sequence[str] | None = None,
+    flat: bool = False,
 ) -> ImportResult:
     """Import ``FILE.py:ClassName``: run the file, create the class with ``args``,
     load ``weights`` (a state dict) if given, then :func:`import_module`.
@@ -495,6 +515,7 @@ def import_file(
             load_weights(module, weights)
         return import_module(
             module, input_shapes, input_dtypes, title=name, description=f"Imported from {path.name}:{name}",
+            flat=flat,
         )
     finally:
         sys.modules.pop(cls.__module__, None)  # the graph keeps nothing of the user's code

@@ -170,7 +170,7 @@ def test_imported_graph_compiles_to_the_same_outputs(case):
     cls, shapes, types = CASES[case]
     torch.manual_seed(1)
     source = _randomise(cls())
-    result = import_module(source, shapes)
+    result = import_module(source, shapes, flat=True)  # blocks: tests/backend/test_import_hierarchy.py
 
     graph = result.graph
     assert graph.analysis().valid
@@ -188,7 +188,7 @@ def test_imported_graph_compiles_to_the_same_outputs(case):
 
 def test_layers_keep_their_settings_and_names():
     torch.manual_seed(0)
-    result = import_module(LeNet().eval(), [(1, 12, 12)])
+    result = import_module(LeNet().eval(), [(1, 12, 12)], flat=True)
     graph = result.graph
     by_label = {n.label: n for n in graph.nodes if n.label}
     conv = by_label["features.0"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QKeySequence
 
 from layerloom.backend.compile import compile_graph
@@ -353,6 +354,10 @@ def test_dialog_offers_one_row_per_forward_input(qtbot, tmp_path):
     assert request.input_shapes == [(1, 28, 28), (4, 5)]
     assert request.input_dtypes == ["float", "long"]
     assert request.args is None and request.weights is None
+    assert request.flat is False  # submodules become blocks unless asked
+    dialog.show()
+    qtbot.mouseClick(dialog.flat, Qt.MouseButton.LeftButton, pos=QPoint(6, dialog.flat.height() // 2))
+    assert dialog.request().flat is True
 
     dialog.add_input()
     assert len(dialog.rows) == 3
