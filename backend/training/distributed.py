@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import time
 from dataclasses import dataclass
 
 import torch
@@ -362,6 +363,10 @@ class DistributedTrainer(Trainer):
         super()._reset_epoch()
         self._gathered = False
 
+    def _checkpoint_due(self) -> bool:
+        """Every epoch: the ranks must agree on when, and their clocks differ."""
+        return True
+
     def _train_metrics(self) -> dict[str, float]:
         self._gather_epoch()
         return super()._train_metrics()
@@ -380,6 +385,7 @@ class DistributedTrainer(Trainer):
         (other ranks return ``None``). Every rank must call it at the same step."""
         self._gather_epoch()
         if self.rank:
+            self._checkpointed = (self.step, time.perf_counter())
             return None
         return super().save_checkpoint(folder)
 

@@ -11,7 +11,10 @@ on it, and it honours :meth:`~Trainer.pause`, :meth:`~Trainer.resume`,
 Losses stay on the device until a ``step`` event needs them, or at most
 :data:`LOSS_GROUP` steps (so a fast GPU is not stalled at every step when events
 are thinned); a NaN or infinite loss still names the exact step at which it
-appeared.
+appeared. Training metrics cost a step nothing either: its outputs wait, detached,
+beside its loss, and :class:`~layerloom.backend.training.metrics.MetricSums` scores
+up to :data:`LOSS_GROUP` steps' outputs in one go (outputs larger than
+:data:`KEEP_OUTPUT` values are scored at once instead, to bound the memory held).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from layerloom.graph import Graph
 
 EVAL_BATCH = 512
 LOSS_GROUP = 32  # at most this many steps' losses wait on the device before being read
+KEEP_OUTPUT = 1 << 16  # a step's output of up to this many values waits to be scored in a group
 
 
 class _ConsumerError(Exception):
@@ -85,7 +89,14 @@ class Trainer(CheckpointMixin):
         Called with every event, in the training thread. It must return quickly
         (queue the event, emit a Qt signal); an exception from it fails the run.
     checkpoint_dir : path, optional
-        Folder for checkpoints, written after every epoch and when stopped.
+        Folder for checkpoints, written after every epoch (see ``checkpoint_every``)
+        and when the run stops or ends.
+    checkpoint_every : float
+        Seconds: write a checkpoint after an epoch only once this long has passed
+        since the run started or since the last one (0: after every epoch). Writing
+        one costs milliseconds (every file is flushed to disk), as much as dozens of
+        a small model's steps; the last state is always written when the run stops
+        or ends, so only a crash loses up to this much training.
     resume_from : path, optional
         A checkpoint folder to continue from: the run goes on exactly where the
         checkpointed one was (same next batch, same random numbers).
@@ -113,7 +124,7 @@ class Trainer(CheckpointMixin):
                  on_event: Consumer | None = None, checkpoint_dir: str | Path | None = None,
                  resume_from: str | Path | None = None, step_every: int = 1,
                  min_step_interval: float = 0.0, stats_every: int = 0,
-                 normalisation: Normalisation | None = None):
+                 normalisation: Normalisation | None = None, checkpoint_every: float = 0.0):
         self.graph = graph.copy()
         self.train_data = train
         self.val_data = val if val is not None and len(val) else None
@@ -122,6 +133,8 @@ class Trainer(CheckpointMixin):
         self.on_event = on_event
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume_from = Path(resume_from) if resume_from else None
+        self.checkpoint_every = max(0.0, float(checkpoint_every))
+        self._checkpointed: tuple[int, float] = (-1, 0.0)  # step and clock of the last checkpoint
         self.step_every = max(1, int(step_every))
         self.min_step_interval = max(0.0, float(min_step_interval))
         self.stats_every = max(0, int(stats_every))
@@ -218,7 +231,8 @@ class Trainer(CheckpointMixin):
 
     def _finish(self, reason: str, save: bool = True) -> Finished:
         self._flush_steps()
-        if reason == "stopped" and save and self.checkpoint_dir is not None:
+        if save and self.checkpoint_dir is not None and (
+                reason == "stopped" or self._checkpointed[0] != self.step):
             self.save_checkpoint()
         self.state = "stopped" if reason == "stopped" else "finished"
         return Finished(reason, self.final_metrics(), self.elapsed, self.epoch, self.step)
@@ -287,6 +301,7 @@ class Trainer(CheckpointMixin):
         if self.resume_from is not None:
             self._restore(load_checkpoint(self.resume_from, self.model))
         self._t0 = time.perf_counter()  # wall time counts training, not set-up
+        self._checkpointed = (self._checkpointed[0], self._t0)
         self._emit(Started(
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps, epochs=s.epochs,
             device=str(device), parameter_count=sum(p.numel() for p in self.model.parameters()),
@@ -306,14 +321,22 @@ class Trainer(CheckpointMixin):
 
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
-        self._sums = MetricSums(self.objective, self.device, self._y, ordered=self.world_size == 1,
-                                spread=self._spread)
+        self._sums = MetricSums(self.objective, self.device, self._y, spread=self._spread)
+        self._outputs: list[torch.Tensor] = []  # training outputs waiting to be scored ...
+        self._rows: list[torch.Tensor] = []  # ... and their rows of the data
 
     def _settle(self) -> None:
-        """Score the training predictions written so far this epoch."""
-        sums = self._sums
-        if sums.ordered and sums.filled > sums.settled:
-            sums.settle(self._y[self._perm[sums.settled:sums.filled]])
+        """Score the training outputs that wait, in one go."""
+        outputs, rows = self._outputs, self._rows
+        if not outputs:
+            return
+        with torch.no_grad():
+            if len(outputs) == 1:
+                self._sums.add(outputs[0], self._y[rows[0]])
+            else:
+                self._sums.add(torch.cat(outputs), self._y[torch.cat(rows)])
+        outputs.clear()
+        rows.clear()
 
     # --------------------------------------------------------------- loop
     def _loop(self) -> str:
@@ -322,8 +345,9 @@ class Trainer(CheckpointMixin):
         while self.epoch < s.epochs:
             if self._batch == 0:
                 self._epoch_gen_state = self.generator.get_state()
-            self._perm = perm = torch.randperm(n, generator=self.generator).to(self.device)
-            self._sums.settled = self._sums.filled = self._batch * self._bs
+            perm = torch.randperm(n, generator=self.generator)
+            if perm.device != self.device:
+                perm = perm.to(self.device)
             self.model.train()
             for b in range(self._batch, self.steps_per_epoch):
                 if self._control():
@@ -414,8 +438,9 @@ class Trainer(CheckpointMixin):
             return
         self._window.append(loss.detach())
         self._window_sizes.append(len(idx))
-        if self._sums.ordered:
-            self._sums.add_ordered(out, start)
+        if out.numel() <= KEEP_OUTPUT:
+            self._outputs.append(out.detach())
+            self._rows.append(idx)
         else:
             self._sums.add(out, target if self._y_loss is self._y else self._y[idx])
 
@@ -460,6 +485,8 @@ class Trainer(CheckpointMixin):
             self._ev_samples += size
         self._window.clear()
         self._window_sizes.clear()
+        if len(self._outputs) >= LOSS_GROUP:
+            self._settle()
 
     def _flush_steps(self, now: float | None = None) -> None:
         if not hasattr(self, "_window"):
@@ -508,9 +535,13 @@ class Trainer(CheckpointMixin):
                 stop_early = self._wait >= s.patience
         elif monitored is not None and self._improved(monitored):
             self._best = monitored
-        if self.checkpoint_dir is not None:
+        if self.checkpoint_dir is not None and self._checkpoint_due():
             self.save_checkpoint()
         return stop_early
+
+    def _checkpoint_due(self) -> bool:
+        """Hook: whether the epoch just ended is checkpointed (``checkpoint_every``)."""
+        return time.perf_counter() - self._checkpointed[1] >= self.checkpoint_every
 
     def _train_metrics(self) -> dict[str, float]:
         """Hook: the epoch's training loss and metrics from the running sums."""
