@@ -527,6 +527,8 @@ class Progress:
                        f"{event.steps_per_epoch} steps per epoch")
             for note in event.notes:
                 self._line(f"note: {note}")
+        elif kind == "note":
+            self._line(f"note: {event.message}")
         elif kind == "step" and self.bar:
             now = time.perf_counter()
             if now - self.last_draw >= BAR_INTERVAL:

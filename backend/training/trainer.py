@@ -44,14 +44,22 @@ from layerloom.backend.training.events import (
     Epoch,
     Failed,
     Finished,
+    Note,
     Paused,
     Resumed,
     Started,
     Stats,
     Step,
 )
+from layerloom.backend.training.fast import (
+    compile_model,
+    compile_pays,
+    fallback_message,
+    is_compile_failure,
+    uses_cuda_graphs,
+)
 from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
-from layerloom.backend.training.optim import Schedule, build_optimizer, set_lr
+from layerloom.backend.training.optim import Schedule, build_optimizer, optimizer_kind, set_lr
 from layerloom.backend.training.settings import TrainSettings, check_values
 from layerloom.backend.training.stats import StatsCollector
 from layerloom.graph import Graph
@@ -282,13 +290,18 @@ class Trainer(CheckpointMixin):
         self._bs = min(s.batch_size or n, n)
         self.steps_per_epoch = math.ceil(n / self._bs)
         self.total_steps = s.epochs * self.steps_per_epoch
-        self.optimizer = build_optimizer(s, self.model.parameters())
+        self.optimizer = build_optimizer(s, self.model.parameters(), fast=s.compile)
         self.schedule = Schedule(s, self.optimizer, self.total_steps)
         self.scaler = torch.amp.GradScaler("cuda") if self._amp_dtype == torch.float16 else None
         self.generator = torch.Generator().manual_seed(s.seed)
         self._epoch_gen_state = self.generator.get_state()
-        # _forward trains; _eval_forward evaluates (a distributed run wraps only the first)
-        self._forward = self._eval_forward = torch.compile(self.model) if s.compile else self.model
+        # _forward trains; _eval_forward evaluates (a distributed run wraps only the first);
+        # _eager_forward is what _forward falls back to when torch.compile fails
+        self._forward = self._eval_forward = self._eager_forward = self.model
+        self._cuda_graphs = False
+        self._keep_output = KEEP_OUTPUT
+        if s.compile:
+            self._setup_fast_path()
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._stats = StatsCollector(self.model, self.module_nodes, s.seed) if self.stats_every else None
         self._best: float | None = None
@@ -309,6 +322,35 @@ class Trainer(CheckpointMixin):
             batch_size=self._bs, first_epoch=self.epoch + 1, first_step=self.step + 1,
             notes=self.notes, processes=self.world_size,
         ))
+
+    def _setup_fast_path(self) -> None:
+        """The ``compile`` setting: a fused optimizer, and torch.compile where it pays
+        (see :mod:`layerloom.backend.training.fast`)."""
+        device = self.device
+        what = f"{optimizer_kind(self.optimizer)} {self.settings.optimizer}"
+        if not compile_pays(device):
+            self.notes = (*self.notes, f"fast path: {what}; torch.compile is left out on {device.type}, "
+                          "where it compiles for seconds and then runs small models slower")
+            return
+        forward, problem = compile_model(self._eager_forward, device)
+        if problem is not None:
+            self.notes = (*self.notes, problem)
+            return
+        self._forward = forward
+        self._cuda_graphs = uses_cuda_graphs(device)
+        if self._cuda_graphs:  # a CUDA graph's outputs are overwritten by its next replay
+            self._keep_output = 0
+        self.notes = (*self.notes, f"fast path: {what}, torch.compile"
+                      + (" with CUDA graphs" if self._cuda_graphs else "")
+                      + " (the first steps are slow while it compiles)")
+
+    def _compile_failed(self, exc: BaseException) -> None:
+        """Train on without torch.compile, and say so."""
+        self._forward = self._eager_forward
+        self._cuda_graphs = False
+        self._keep_output = KEEP_OUTPUT
+        self.optimizer.zero_grad(set_to_none=True)
+        self._emit(Note(self.step + 1, fallback_message(exc)))
 
     def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                torch.Tensor | None]:
@@ -411,25 +453,24 @@ class Trainer(CheckpointMixin):
         processes in step).
         """
         xb, target = self._x[idx], self._y_loss[idx]
-        self.optimizer.zero_grad(set_to_none=True)
-        if self._amp_dtype is None:
-            out = self._forward(xb)
-            loss = self.objective(out, target)
+        if self._forward is self._eager_forward:
+            out, loss = self._forward_backward(xb, target, scale)
         else:
-            with self._autocast():
-                out = self._forward(xb)
-                loss = self.objective(out, target)
+            try:
+                out, loss = self._forward_backward(xb, target, scale)
+            except Exception as exc:
+                if not is_compile_failure(exc):
+                    raise
+                self._compile_failed(exc)  # nothing was updated yet: take the step eagerly
+                out, loss = self._forward_backward(xb, target, scale)
         clip = self.settings.grad_clip
-        scaled = loss if scale == 1.0 else loss * scale
         if self.scaler is not None:
-            self.scaler.scale(scaled).backward()
             if clip:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self._params, clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            scaled.backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(self._params, clip)
             self.optimizer.step()
@@ -438,11 +479,30 @@ class Trainer(CheckpointMixin):
             return
         self._window.append(loss.detach())
         self._window_sizes.append(len(idx))
-        if out.numel() <= KEEP_OUTPUT:
+        if out.numel() <= self._keep_output:
             self._outputs.append(out.detach())
             self._rows.append(idx)
         else:
             self._sums.add(out, target if self._y_loss is self._y else self._y[idx])
+
+    def _forward_backward(self, xb: torch.Tensor, target: torch.Tensor, scale: float):
+        """Gradients of the loss on one batch (times ``scale``): ``(output, loss)``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self._cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        if self._amp_dtype is None:
+            out = self._forward(xb)
+            loss = self.objective(out, target)
+        else:
+            with self._autocast():
+                out = self._forward(xb)
+                loss = self.objective(out, target)
+        scaled = loss if scale == 1.0 else loss * scale
+        if self.scaler is not None:
+            self.scaler.scale(scaled).backward()
+        else:
+            scaled.backward()
+        return out, loss
 
     def _after_step(self) -> None:
         if len(self._window) >= LOSS_GROUP:
