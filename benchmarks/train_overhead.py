@@ -20,7 +20,9 @@ seed, batches by slicing in-memory tensors), with Adam:
 Loops run interleaved (plain, layerloom, fast, plain, ...) so that a busy machine
 slows them alike; each figure is the median over the repeats of the steps per
 second from the first step to the end of the last epoch's validation, as a ratio
-to the plain loop's. The script also checks that ``layerloom`` ends with the plain
+to the plain loop's. Time is the CPU time of the process (torch runs on one
+thread), so other programs on a shared machine do not count; ``--wall`` uses wall
+time instead. The script also checks that ``layerloom`` ends with the plain
 loop's validation loss (the same computation); ``fast`` uses a fused optimizer and
 may differ by rounding.
 
@@ -52,6 +54,7 @@ from layerloom.backend.compile import compile_graph  # noqa: E402
 from layerloom.backend.templates import load_template  # noqa: E402
 from layerloom.backend.training import DatasetSettings, Trainer, TrainSettings, prepare_data  # noqa: E402
 
+clock = time.process_time
 TARGET = 0.97  # layerloom's steps per second over the plain loop's, at least
 FAST_TARGET = 1.1  # the fast path's, on at least one case
 
@@ -89,7 +92,7 @@ def plain_loop(model, train, val, settings, task: str, step_fn=None) -> tuple[fl
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, betas=settings.betas)
     n, bs = len(x), settings.batch_size
     steps, val_loss = 0, float("nan")
-    start = time.perf_counter()
+    start = clock()
     for _ in range(settings.epochs):
         model.train()
         perm = torch.randperm(n, generator=generator)
@@ -110,7 +113,7 @@ def plain_loop(model, train, val, settings, task: str, step_fn=None) -> tuple[fl
                 (out - vy).abs().mean().item()
             else:
                 (out.argmax(-1) == vy).float().mean().item()
-    return time.perf_counter() - start, steps, val_loss
+    return clock() - start, steps, val_loss
 
 
 def layerloom_loop(graph, model, train, val, settings) -> tuple[float, int, float]:
@@ -121,9 +124,9 @@ def layerloom_loop(graph, model, train, val, settings) -> tuple[float, int, floa
     def on_event(event):
         progress(event)
         if event.kind == "started":
-            marks["start"] = time.perf_counter()
+            marks["start"] = clock()
         elif event.kind == "epoch":
-            marks["end"] = time.perf_counter()
+            marks["end"] = clock()
 
     with tempfile.TemporaryDirectory() as folder:
         trainer = Trainer(graph, train, val, settings, model=model, on_event=on_event,
@@ -187,13 +190,17 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: steadier timings on a shared machine)")
     parser.add_argument("--cases", default="", help="comma-separated case numbers (1-based); all by default")
+    parser.add_argument("--wall", action="store_true", help="time with the wall clock, not CPU time")
     parser.add_argument("--compile-cpu", action="store_true",
                         help="also time a plain loop under torch.compile (compiles for seconds per case)")
     args = parser.parse_args()
+    global clock
+    clock = time.perf_counter if args.wall else time.process_time
     torch.set_num_threads(args.threads)
     chosen = [CASES[int(i) - 1] for i in args.cases.split(",") if i] or CASES
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), median of {args.repeats} "
-          "interleaved repeats; steps per second relative to the plain loop")
+          f"interleaved repeats, {'wall' if args.wall else 'CPU'} time; steps per second relative to "
+          "the plain loop")
     header = f"{'case':26} {'plain steps/s':>13} {'layerloom':>10} {'fast':>7}"
     if args.compile_cpu:
         header += f" {'compiled plain':>15}"

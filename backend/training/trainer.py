@@ -639,21 +639,29 @@ class Trainer(CheckpointMixin):
         """``(loss sum, MetricSums)`` over the samples ``rows`` of ``x`` (regression's
         R² still measures ``spread``, that of all of ``y``); ``None`` if stopped."""
         sums = MetricSums(self.objective, self.device, y, confusion=confusion, spread=spread)
-        loss_sum = torch.zeros((), dtype=wide_dtype(self.device), device=self.device)
-        x, y, y_loss = x[rows], y[rows], y_loss[rows]
+        wide = wide_dtype(self.device)
+        loss_sum = None
+        if rows != slice(None):
+            x, y, y_loss = x[rows], y[rows], y_loss[rows]
+        whole = len(x) <= EVAL_BATCH  # one batch: no slicing
         self.model.eval()
         try:
             with torch.no_grad():
                 for i in range(0, len(x), EVAL_BATCH):
                     if stoppable and self._stop.is_set():
                         return None
+                    part = slice(i, i + EVAL_BATCH)
+                    xb, yb, tb = (x, y, y_loss) if whole else (x[part], y[part], y_loss[part])
                     with self._autocast():
-                        out = self._eval_forward(x[i:i + EVAL_BATCH])
-                        loss = self.objective(out, y_loss[i:i + EVAL_BATCH])
-                    loss_sum += loss.detach().to(loss_sum.dtype) * len(out)
-                    sums.add(out, y[i:i + EVAL_BATCH])
+                        out = self._eval_forward(xb)
+                        loss = self.objective(out, tb)
+                    weighted = loss.detach().to(wide) * len(out)
+                    loss_sum = weighted if loss_sum is None else loss_sum + weighted
+                    sums.add(out, yb)
         finally:
             self.model.train()
+        if loss_sum is None:
+            loss_sum = torch.zeros((), dtype=wide, device=self.device)
         return loss_sum, sums
 
     def evaluate(self, data: Dataset) -> dict[str, float]:
