@@ -65,8 +65,8 @@ from layerloom.backend.training.stats import StatsCollector
 from layerloom.graph import Graph
 
 EVAL_BATCH = 512
-LOSS_GROUP = 32  # at most this many steps' losses wait on the device before being read
-KEEP_OUTPUT = 1 << 16  # a step's output of up to this many values waits to be scored in a group
+LOSS_GROUP = 128  # at most this many steps' losses wait on the device before being read
+KEEP_OUTPUT = 1 << 14  # a step's output of up to this many values waits to be scored in a group
 
 
 class _ConsumerError(Exception):
@@ -366,6 +366,7 @@ class Trainer(CheckpointMixin):
         self._sums = MetricSums(self.objective, self.device, self._y, spread=self._spread)
         self._outputs: list[torch.Tensor] = []  # training outputs waiting to be scored ...
         self._rows: list[torch.Tensor] = []  # ... and their rows of the data
+        self._rows_from = 0  # the first one's position in the epoch's order
 
     def _settle(self) -> None:
         """Score the training outputs that wait, in one go."""
@@ -373,10 +374,13 @@ class Trainer(CheckpointMixin):
         if not outputs:
             return
         with torch.no_grad():
-            if len(outputs) == 1:
-                self._sums.add(outputs[0], self._y[rows[0]])
+            out = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+            if self.world_size == 1:  # the batches follow each other in the epoch's order
+                at = self._rows_from
+                targets = self._y[self._perm[at:at + len(out)]]
             else:
-                self._sums.add(torch.cat(outputs), self._y[torch.cat(rows)])
+                targets = self._y[rows[0] if len(rows) == 1 else torch.cat(rows)]
+            self._sums.add(out, targets)
         outputs.clear()
         rows.clear()
 
@@ -390,6 +394,7 @@ class Trainer(CheckpointMixin):
             perm = torch.randperm(n, generator=self.generator)
             if perm.device != self.device:
                 perm = perm.to(self.device)
+            self._perm = perm
             self.model.train()
             for b in range(self._batch, self.steps_per_epoch):
                 if self._control():
@@ -480,6 +485,8 @@ class Trainer(CheckpointMixin):
         self._window.append(loss.detach())
         self._window_sizes.append(len(idx))
         if out.numel() <= self._keep_output:
+            if not self._outputs:
+                self._rows_from = start
             self._outputs.append(out.detach())
             self._rows.append(idx)
         else:
