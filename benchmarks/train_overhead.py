@@ -160,22 +160,37 @@ def measure(case: Case, repeats: int, epochs: int, compile_cpu: bool) -> dict[st
             return out, loss_fn(out, yb)
 
         compiled = (compiled_model, torch.compile(both))
-    for r in range(repeats + 1):  # the first round warms up and is not counted
-        seconds, steps, plain_loss = plain_loop(copy.deepcopy(initial), train, val, settings, train.task)
-        rate = {"plain": steps / seconds}
-        seconds, steps, ours = layerloom_loop(graph, copy.deepcopy(initial), train, val, settings)
-        rate["layerloom"] = steps / seconds
-        losses.append((round(plain_loss, 5), round(ours, 5)))
+    def run_plain():
+        seconds, steps, loss = plain_loop(copy.deepcopy(initial), train, val, settings, train.task)
+        found["plain"] = loss
+        return steps / seconds
+
+    def run_layerloom():
+        seconds, steps, loss = layerloom_loop(graph, copy.deepcopy(initial), train, val, settings)
+        found["layerloom"] = loss
+        return steps / seconds
+
+    def run_fast():
         seconds, steps, _ = layerloom_loop(graph, copy.deepcopy(initial), train, val, fast)
-        rate["fast"] = steps / seconds
-        if compiled is not None:
-            model, step_fn = compiled
-            model.load_state_dict(initial.state_dict())
-            seconds, steps, _ = plain_loop(model, train, val, settings, train.task, step_fn)
-            rate["compiled plain"] = steps / seconds
-        if r:
-            for key, value in rate.items():
-                rates[key].append(value)
+        return steps / seconds
+
+    def run_compiled():
+        model, step_fn = compiled
+        model.load_state_dict(initial.state_dict())
+        seconds, steps, _ = plain_loop(model, train, val, settings, train.task, step_fn)
+        return steps / seconds
+
+    loops = {"plain": run_plain, "layerloom": run_layerloom, "fast": run_fast}
+    if compiled is not None:
+        loops["compiled plain"] = run_compiled
+    order = list(loops)
+    found: dict[str, float] = {}
+    for r in range(repeats + 1):  # the first round warms up and is not counted
+        for key in order[r % len(order):] + order[:r % len(order)]:  # each goes first in turn
+            rate = loops[key]()
+            if r:
+                rates[key].append(rate)
+        losses.append((round(found["plain"], 5), round(found["layerloom"], 5)))
     same = all(a == b for a, b in losses)
     if not same:
         print(f"  {case.label}: validation losses differ (plain / layerloom): {losses}")
