@@ -95,6 +95,9 @@ TRAINING: tuple[Param, ...] = (
          label="early stopping", form="more"),
     Int("patience", 10, "Epochs without improvement before early stopping", minimum=1,
         maximum=MAX_EPOCHS, form="more"),
+    Bool("compile", False, "Fast path: a fused optimizer, and on a CUDA GPU torch.compile with CUDA "
+         "graphs (slow first steps); falls back to plain PyTorch where it cannot", label="fast path",
+         form="more", flag="--compile"),
     Bool("nesterov", False, "Nesterov momentum for sgd (needs momentum above 0)", form=""),
     Floats("betas", (0.9, 0.999), "beta1 and beta2 of adam and adamw", length=2, minimum=0.0,
            maximum=1.0, exclusive_maximum=True, form=""),
@@ -114,7 +117,6 @@ TRAINING: tuple[Param, ...] = (
            "accuracy and r2)", form=""),
     Float("min_delta", 0.0, "The least change that counts as an improvement", minimum=0.0,
           maximum=1e9, form=""),
-    Bool("compile", False, "Wrap the model in torch.compile", form=""),
 )
 
 DATASET: tuple[Param, ...] = (

@@ -12,7 +12,9 @@ writes into ``--out`` (default ``runs/<file name>``):
     Per-epoch training and validation loss and metrics, the final values, test
     metrics where the dataset ships a test split, wall time, device and settings.
 ``checkpoint/``
-    The last checkpoint; ``--resume DIR/checkpoint`` continues from it.
+    The last checkpoint, written after an epoch at most every
+    :data:`CHECKPOINT_EVERY` seconds and when the run ends or stops;
+    ``--resume DIR/checkpoint`` continues from it.
 
 Ctrl-C stops after the current step and keeps a checkpoint (a second Ctrl-C
 aborts at once).
@@ -47,6 +49,7 @@ from layerloom.graph.fileio import describe_write_error, write_atomic
 EXIT_STOPPED = 130
 BAR_WIDTH = 24
 BAR_INTERVAL = 0.1  # seconds between progress-bar redraws
+CHECKPOINT_EVERY = 2.0  # seconds at least between two checkpoints written after an epoch
 
 
 def add_parser(subs, name: str) -> None:
@@ -214,6 +217,12 @@ def _prepare(args, make_out: bool = True) -> Prepared:
     return Prepared(graph, settings, data, data_settings, out)
 
 
+def trainer_options() -> dict[str, float]:
+    """How this command's single-process trainer reports and checkpoints (the
+    benchmarks build theirs the same way)."""
+    return {"min_step_interval": BAR_INTERVAL, "checkpoint_every": CHECKPOINT_EVERY}
+
+
 def _train(args, p: Prepared) -> int:
     """Train in this process (one process)."""
     from layerloom.backend.training import Trainer
@@ -222,7 +231,7 @@ def _train(args, p: Prepared) -> int:
     trainer = Trainer(
         p.graph, p.data.train, p.data.val, p.settings, on_event=events,
         checkpoint_dir=p.out / "checkpoint", resume_from=args.resume,
-        min_step_interval=BAR_INTERVAL, normalisation=p.data.normalisation,
+        normalisation=p.data.normalisation, **trainer_options(),
     )
     with _stop_on_sigint(trainer):
         final = trainer.run()
@@ -518,6 +527,8 @@ class Progress:
                        f"{event.steps_per_epoch} steps per epoch")
             for note in event.notes:
                 self._line(f"note: {note}")
+        elif kind == "note":
+            self._line(f"note: {event.message}")
         elif kind == "step" and self.bar:
             now = time.perf_counter()
             if now - self.last_draw >= BAR_INTERVAL:

@@ -153,18 +153,25 @@ def loss_function(objective: dict):
 
 
 def build_optimizer(s: dict, params) -> torch.optim.Optimizer:
+    """The optimizer of the settings; with ``compile`` (the fast path) torch's fused
+    kernel where there is one, else its ``foreach`` one."""
     params = list(params)
     kind, lr, decay = s["optimizer"], s["lr"], s["weight_decay"]
     if kind == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=s["momentum"], nesterov=s["nesterov"],
-                               weight_decay=decay)
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(s["betas"]), weight_decay=decay)
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=tuple(s["betas"]), weight_decay=decay)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=s["momentum"], weight_decay=decay)
-    return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
+        cls, options = torch.optim.SGD, {"momentum": s["momentum"], "nesterov": s["nesterov"]}
+    elif kind in ("adam", "adamw"):
+        cls, options = torch.optim.Adam if kind == "adam" else torch.optim.AdamW, {"betas": tuple(s["betas"])}
+    elif kind == "rmsprop":
+        cls, options = torch.optim.RMSprop, {"momentum": s["momentum"]}
+    else:
+        cls, options = torch.optim.Adagrad, {}
+    if s.get("compile") and params:
+        for fast in ("fused", "foreach"):
+            try:
+                return cls(params, lr=lr, weight_decay=decay, **options, **{fast: True})
+            except (RuntimeError, TypeError, ValueError):
+                continue
+    return cls(params, lr=lr, weight_decay=decay, **options)
 
 
 class Schedule:
@@ -330,7 +337,8 @@ def _train(args, s: dict, config: dict, model_class, load_state, world: int, ran
         trained = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=config["find_unused_parameters"])
-    forward = torch.compile(trained) if s["compile"] else trained
+    # the fast path compiles on CUDA only: on a CPU small models ran slower compiled
+    forward = torch.compile(trained) if s["compile"] and device.type == "cuda" else trained
     torch.manual_seed(s["seed"] + 7919 * rank)
     generator = torch.Generator().manual_seed(s["seed"])
     params = [p for p in model.parameters() if p.requires_grad]

@@ -30,7 +30,7 @@ _WHERE = {
     "distributed": ("DistributedTrainer", "device_count", "worker_env"),
     "launch": ("LaunchError", "LaunchOptions", "launch", "train_command"),
     "events": ("STOP_REASONS", "CheckpointSaved", "Confusion", "Epoch", "EventQueue", "Failed",
-               "Finished", "NodeStats", "Paused", "Resumed", "Started", "Stats", "Step"),
+               "Finished", "NodeStats", "Note", "Paused", "Resumed", "Started", "Stats", "Step"),
     "losses": ("Objective", "default_loss"),
     "settings": ("LOSSES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "DatasetSettings",
                  "SettingsError", "TrainSettings"),

@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,7 @@ class CheckpointMixin:
         if self.normalisation is not None:
             meta[NORMALISATION_KEY] = json_metadata(self.normalisation.to_dict())
         path = save_checkpoint(folder, self.model, self.graph, state, meta)
+        self._checkpointed = (self.step, time.perf_counter())
         self._emit(CheckpointSaved(str(path), self.epoch, self.step))
         return path
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import time
 from dataclasses import dataclass
 
 import torch
@@ -39,8 +40,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from layerloom.backend.training.checks import TrainingError
+from layerloom.backend.training.events import Note
+from layerloom.backend.training.fast import compile_model, compile_pays
 from layerloom.backend.training.metrics import wide_dtype
-from layerloom.backend.training.trainer import Trainer
+from layerloom.backend.training.trainer import KEEP_OUTPUT, Trainer
 
 # A debug hook for tests of failure handling: "RANK" or "RANK:STEP" makes that rank
 # raise at that optimizer step (step 1 when left out). Nothing else reads it.
@@ -319,7 +322,14 @@ class DistributedTrainer(Trainer):
             find_unused_parameters=has_unused_parameters(self.model),
             process_group=self.groups.main,
         )
-        self._forward = torch.compile(self._ddp) if self.settings.compile else self._ddp
+        # the fast path compiles the DDP wrapper, without CUDA graphs (they do not
+        # capture DDP's gradient all-reduce)
+        self._forward = self._eager_forward = self._ddp
+        self._cuda_graphs, self._keep_output = False, KEEP_OUTPUT
+        if self.settings.compile and compile_pays(device):
+            self._forward, problem = compile_model(self._ddp, device, cuda_graphs=False)
+            if problem is not None:
+                self._emit(Note(self.step + 1, problem))
         if self.rank:  # dropout draws differ between ranks, reproducibly
             torch.manual_seed((self.settings.seed + 7919 * self.rank + self.step) % (2**63))
 
@@ -362,6 +372,10 @@ class DistributedTrainer(Trainer):
         super()._reset_epoch()
         self._gathered = False
 
+    def _checkpoint_due(self) -> bool:
+        """Every epoch: the ranks must agree on when, and their clocks differ."""
+        return True
+
     def _train_metrics(self) -> dict[str, float]:
         self._gather_epoch()
         return super()._train_metrics()
@@ -380,6 +394,7 @@ class DistributedTrainer(Trainer):
         (other ranks return ``None``). Every rank must call it at the same step."""
         self._gather_epoch()
         if self.rank:
+            self._checkpointed = (self.step, time.perf_counter())
             return None
         return super().save_checkpoint(folder)
 

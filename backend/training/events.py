@@ -7,7 +7,7 @@ touching torch. Epochs and steps are counted from 1 (step 1 is the first optimiz
 step of the run; a resumed run continues the count).
 
 Kinds: ``started``, ``step``, ``epoch``, ``stats``, ``confusion``, ``checkpoint``,
-``paused``, ``resumed``, ``finished``, ``failed``. A run always ends with exactly one
+``paused``, ``resumed``, ``note``, ``finished``, ``failed``. A run always ends with exactly one
 ``finished`` or ``failed``.
 
 As JSON lines (``layerloom train --events``, and the file the app follows for a run
@@ -140,6 +140,17 @@ class Resumed:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Something the user should know that came up during the run (the set-up's
+    notes come in ``started``): e.g. that torch.compile failed and the run trains on
+    without it."""
+
+    step: int
+    message: str
+    kind: str = field(default="note", init=False)
+
+
+@dataclass(frozen=True)
 class Finished:
     """The run ended normally; ``reason`` is one of :data:`STOP_REASONS`."""
 
@@ -161,7 +172,8 @@ class Failed:
     kind: str = field(default="failed", init=False)
 
 
-Event = Started | Step | Epoch | Stats | Confusion | CheckpointSaved | Paused | Resumed | Finished | Failed
+Event = (Started | Step | Epoch | Stats | Confusion | CheckpointSaved | Paused | Resumed | Note
+         | Finished | Failed)
 Consumer = Callable[[Any], None]
 
 
@@ -195,7 +207,8 @@ class EventQueue:
 
 
 # ------------------------------------------------------------------ JSON lines
-EVENT_CLASSES = (Started, Step, Epoch, Stats, Confusion, CheckpointSaved, Paused, Resumed, Finished, Failed)
+EVENT_CLASSES = (Started, Step, Epoch, Stats, Confusion, CheckpointSaved, Paused, Resumed, Note, Finished,
+                 Failed)
 _BY_KIND = {cls.__dataclass_fields__["kind"].default: cls for cls in EVENT_CLASSES}
 
 

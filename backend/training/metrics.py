@@ -56,12 +56,12 @@ def target_spread(targets: torch.Tensor | None, device: torch.device) -> torch.T
 class MetricSums:
     """Running sums for one pass over a dataset.
 
-    Each batch queues two or three tensor operations whose results wait in a list
-    (folded every :data:`FOLD` batches). A training pass over class labels does
-    less still: :meth:`add_ordered` writes the batch's predictions into a buffer
-    with one ``argmax``, and :meth:`settle` compares them with the targets in one go
-    at the end of the epoch, so the per-step cost stays a few microseconds even for
-    tiny models.
+    Each :meth:`add` queues a few tensor operations whose results wait in a list
+    (folded every :data:`FOLD` batches); nothing is read back before
+    :meth:`result`. The trainer adds its training batches a group at a time (the
+    outputs of up to ``LOSS_GROUP`` steps in one call), so a training step itself
+    runs no metric operation at all. With a confusion matrix, the accuracy is read
+    from the matrix's diagonal: one count per batch instead of two.
 
     Parameters
     ----------
@@ -70,15 +70,11 @@ class MetricSums:
     device : torch.device
         Where the sums live.
     targets : torch.Tensor, optional
-        Every target of the pass. Regression, ``(n, k)``: R² compares the squared
-        error with the spread of these (a pass that stops early is measured
-        against the spread of the whole set). With ``ordered``: the prediction
-        buffer takes their shape.
+        Regression, ``(n, k)``: R² compares the squared error with the spread of
+        these (a pass that stops early is measured against the spread of the whole
+        set); not needed when ``spread`` is given.
     confusion : bool
         Also count a confusion matrix (classification only).
-    ordered : bool
-        Keep a prediction buffer the size of ``targets`` for :meth:`add_ordered`
-        (class-label tasks with one output per class).
     spread : torch.Tensor, optional
         Regression: :func:`target_spread` of ``targets``, when the caller keeps
         it from pass to pass (it is computed from ``targets`` otherwise).
@@ -86,7 +82,7 @@ class MetricSums:
 
     def __init__(self, objective: Objective, device: torch.device,
                  targets: torch.Tensor | None = None, confusion: bool = False,
-                 ordered: bool = False, spread: torch.Tensor | None = None):
+                 spread: torch.Tensor | None = None):
         self.objective = objective
         self.task = objective.task
         self.device = device
@@ -100,47 +96,35 @@ class MetricSums:
         else:
             self.sums = torch.zeros((), dtype=torch.int64, device=device)
         self.classes = objective.num_classes or 0
-        self.ordered = ordered and self.task != "regression" and not objective.single_output
-        self._preds = torch.empty_like(targets) if self.ordered else None
-        self.settled = self.filled = 0  # rows of the buffer compared / written
         self.matrix = None
+        self._rows: list[list[int]] | None = None  # the matrix as read back, until the next add
         if confusion and self.task == "classification":
             self.matrix = torch.zeros(self.classes * self.classes, dtype=torch.int64, device=device)
 
     def add(self, out: torch.Tensor, y: torch.Tensor) -> None:
         """Add a batch: model outputs ``out`` and the dataset's targets ``y``."""
         if self.task == "regression":
-            diff = out.detach().reshape(len(out), -1).float() - y
+            # summed in the wide dtype, so that how batches are grouped hardly matters
+            diff = out.detach().reshape(len(out), -1).to(self.sums.dtype) - y.to(self.sums.dtype)
             self._pending.append(torch.stack((torch.linalg.vector_norm(diff, 1, dim=0),
                                               torch.linalg.vector_norm(diff, 2, dim=0).square())))
             self.count += len(y)
         else:
             pred = self.objective.predictions(out)
-            self._pending.append((pred == y).sum())
             self.count += y.numel()
-            if self.matrix is not None:
-                self.matrix += torch.bincount(y * self.classes + pred, minlength=self.classes ** 2)
+            if self.matrix is not None:  # the accuracy is the matrix's diagonal
+                self.matrix += torch.bincount((y * self.classes + pred).reshape(-1),
+                                              minlength=self.classes ** 2)
+                self._rows = None
+            else:
+                self._pending.append((pred == y).sum())
         if len(self._pending) >= FOLD:
             self._fold()
 
-    def add_ordered(self, out: torch.Tensor, start: int) -> None:
-        """Write a training batch's predictions at rows ``start..`` of the buffer (the
-        batch's rows in the epoch's order); :meth:`settle` scores them."""
-        end = start + len(out)
-        torch.argmax(out, -1, out=self._preds[start:end])
-        self.filled = end
-
-    def settle(self, targets: torch.Tensor) -> None:
-        """Score the predictions written since the last call against ``targets``
-        (the same rows' targets, in the same order)."""
-        if self.filled > self.settled:
-            self._pending.append((self._preds[self.settled:self.filled] == targets).sum())
-            self.count += targets.numel()
-            self.settled = self.filled
-
     def _fold(self) -> None:
         if self._pending:
-            self.sums += torch.stack(self._pending).sum(0).to(self.sums.dtype)
+            pending = self._pending[0] if len(self._pending) == 1 else torch.stack(self._pending).sum(0)
+            self.sums += pending.to(self.sums.dtype)
             self._pending.clear()
 
     def result(self) -> dict[str, float]:
@@ -149,7 +133,11 @@ class MetricSums:
         if not self.count:
             return {}
         if self.task != "regression":
-            return {"accuracy": float(self.sums) / self.count}
+            correct = int(self.sums)
+            if self.matrix is not None:
+                rows = self.confusion()
+                correct += sum(row[i] for i, row in enumerate(rows))
+            return {"accuracy": correct / self.count}
         n = self.count
         abs_err, sq_err = self.sums[0], self.sums[1]
         mae = float(abs_err.sum()) / (n * len(abs_err))
@@ -171,12 +159,15 @@ class MetricSums:
         self.count = int(count)
         if self.matrix is not None:
             sum_across(self.matrix)
+            self._rows = None
 
     def confusion(self) -> list[list[int]] | None:
         """``matrix[true][predicted]`` counts, or ``None`` when not counted."""
         if self.matrix is None:
             return None
-        return self.matrix.view(self.classes, self.classes).tolist()
+        if self._rows is None:
+            self._rows = self.matrix.view(self.classes, self.classes).tolist()
+        return [list(row) for row in self._rows]
 
     # -------------------------------------------------------- checkpointing
     def state(self) -> dict:

@@ -10,20 +10,44 @@ from torch.optim import lr_scheduler
 from layerloom.backend.training.settings import TrainSettings
 
 
-def build_optimizer(settings: TrainSettings, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The optimizer named by ``settings.optimizer`` with its settings applied."""
+def build_optimizer(settings: TrainSettings, params: Iterable[torch.nn.Parameter],
+                    fast: bool = False) -> torch.optim.Optimizer:
+    """The optimizer named by ``settings.optimizer`` with its settings applied.
+
+    ``fast`` (the fast path) asks for torch's fused implementation, which updates
+    every parameter in one kernel, or else the ``foreach`` one (a few kernels for all
+    parameters together), instead of a loop over the parameters in Python: on a
+    small model the update then costs a fraction of the time. The values differ from
+    the plain loop's only by rounding.
+    """
     s = settings
     params = list(params)
     if s.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov,
-                               weight_decay=s.weight_decay)
-    if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-    if s.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-    if s.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
-    return torch.optim.Adagrad(params, lr=s.lr, weight_decay=s.weight_decay)
+        cls, options = torch.optim.SGD, {"momentum": s.momentum, "nesterov": s.nesterov,
+                                         "weight_decay": s.weight_decay}
+    elif s.optimizer == "adam":
+        cls, options = torch.optim.Adam, {"betas": s.betas, "weight_decay": s.weight_decay}
+    elif s.optimizer == "adamw":
+        cls, options = torch.optim.AdamW, {"betas": s.betas, "weight_decay": s.weight_decay}
+    elif s.optimizer == "rmsprop":
+        cls, options = torch.optim.RMSprop, {"momentum": s.momentum, "weight_decay": s.weight_decay}
+    else:
+        cls, options = torch.optim.Adagrad, {"weight_decay": s.weight_decay}
+    if fast and params:
+        for kind in ("fused", "foreach"):
+            try:  # refused where this optimizer, device or dtype has no such kernel
+                return cls(params, lr=s.lr, **options, **{kind: True})
+            except (RuntimeError, TypeError, ValueError):
+                continue
+    return cls(params, lr=s.lr, **options)
+
+
+def optimizer_kind(optimizer: torch.optim.Optimizer) -> str:
+    """``"fused"``, ``"foreach"`` or ``"for-loop"``: how ``optimizer`` updates."""
+    defaults = optimizer.defaults
+    if defaults.get("fused"):
+        return "fused"
+    return "foreach" if defaults.get("foreach") else "for-loop"
 
 
 class Schedule:

@@ -117,7 +117,9 @@ class TrainSettings:
         only: elsewhere the run trains in fp32 and says so in a note of its
         ``started`` event, so a file saved on a GPU machine still trains on a laptop.
     compile : bool
-        Wrap the model in ``torch.compile`` (first steps are slower while it compiles).
+        The fast path (:mod:`layerloom.backend.training.fast`): a fused optimizer, and on
+        CUDA ``torch.compile`` with CUDA graphs (the first steps are slow while it
+        compiles); where compiling fails the run trains on without it and says so.
     processes : int
         Training processes on this machine for ``layerloom train`` (data-parallel
         with torch.distributed: one per GPU on CUDA, CPU processes otherwise);

@@ -11,7 +11,10 @@ on it, and it honours :meth:`~Trainer.pause`, :meth:`~Trainer.resume`,
 Losses stay on the device until a ``step`` event needs them, or at most
 :data:`LOSS_GROUP` steps (so a fast GPU is not stalled at every step when events
 are thinned); a NaN or infinite loss still names the exact step at which it
-appeared.
+appeared. Training metrics cost a step nothing either: its outputs wait, detached,
+beside its loss, and :class:`~layerloom.backend.training.metrics.MetricSums` scores
+up to :data:`LOSS_GROUP` steps' outputs in one go (outputs larger than
+:data:`KEEP_OUTPUT` values are scored at once instead, to bound the memory held).
 """
 
 from __future__ import annotations
@@ -41,20 +44,29 @@ from layerloom.backend.training.events import (
     Epoch,
     Failed,
     Finished,
+    Note,
     Paused,
     Resumed,
     Started,
     Stats,
     Step,
 )
+from layerloom.backend.training.fast import (
+    compile_model,
+    compile_pays,
+    fallback_message,
+    is_compile_failure,
+    uses_cuda_graphs,
+)
 from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
-from layerloom.backend.training.optim import Schedule, build_optimizer, set_lr
+from layerloom.backend.training.optim import Schedule, build_optimizer, optimizer_kind, set_lr
 from layerloom.backend.training.settings import TrainSettings, check_values
 from layerloom.backend.training.stats import StatsCollector
 from layerloom.graph import Graph
 
 EVAL_BATCH = 512
-LOSS_GROUP = 32  # at most this many steps' losses wait on the device before being read
+LOSS_GROUP = 128  # at most this many steps' losses wait on the device before being read
+KEEP_OUTPUT = 1 << 14  # a step's output of up to this many values waits to be scored in a group
 
 
 class _ConsumerError(Exception):
@@ -85,7 +97,14 @@ class Trainer(CheckpointMixin):
         Called with every event, in the training thread. It must return quickly
         (queue the event, emit a Qt signal); an exception from it fails the run.
     checkpoint_dir : path, optional
-        Folder for checkpoints, written after every epoch and when stopped.
+        Folder for checkpoints, written after every epoch (see ``checkpoint_every``)
+        and when the run stops or ends.
+    checkpoint_every : float
+        Seconds: write a checkpoint after an epoch only once this long has passed
+        since the run started or since the last one (0: after every epoch). Writing
+        one costs milliseconds (every file is flushed to disk), as much as dozens of
+        a small model's steps; the last state is always written when the run stops
+        or ends, so only a crash loses up to this much training.
     resume_from : path, optional
         A checkpoint folder to continue from: the run goes on exactly where the
         checkpointed one was (same next batch, same random numbers).
@@ -113,7 +132,7 @@ class Trainer(CheckpointMixin):
                  on_event: Consumer | None = None, checkpoint_dir: str | Path | None = None,
                  resume_from: str | Path | None = None, step_every: int = 1,
                  min_step_interval: float = 0.0, stats_every: int = 0,
-                 normalisation: Normalisation | None = None):
+                 normalisation: Normalisation | None = None, checkpoint_every: float = 0.0):
         self.graph = graph.copy()
         self.train_data = train
         self.val_data = val if val is not None and len(val) else None
@@ -122,6 +141,8 @@ class Trainer(CheckpointMixin):
         self.on_event = on_event
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.resume_from = Path(resume_from) if resume_from else None
+        self.checkpoint_every = max(0.0, float(checkpoint_every))
+        self._checkpointed: tuple[int, float] = (-1, 0.0)  # step and clock of the last checkpoint
         self.step_every = max(1, int(step_every))
         self.min_step_interval = max(0.0, float(min_step_interval))
         self.stats_every = max(0, int(stats_every))
@@ -218,7 +239,8 @@ class Trainer(CheckpointMixin):
 
     def _finish(self, reason: str, save: bool = True) -> Finished:
         self._flush_steps()
-        if reason == "stopped" and save and self.checkpoint_dir is not None:
+        if save and self.checkpoint_dir is not None and (
+                reason == "stopped" or self._checkpointed[0] != self.step):
             self.save_checkpoint()
         self.state = "stopped" if reason == "stopped" else "finished"
         return Finished(reason, self.final_metrics(), self.elapsed, self.epoch, self.step)
@@ -268,13 +290,18 @@ class Trainer(CheckpointMixin):
         self._bs = min(s.batch_size or n, n)
         self.steps_per_epoch = math.ceil(n / self._bs)
         self.total_steps = s.epochs * self.steps_per_epoch
-        self.optimizer = build_optimizer(s, self.model.parameters())
+        self.optimizer = build_optimizer(s, self.model.parameters(), fast=s.compile)
         self.schedule = Schedule(s, self.optimizer, self.total_steps)
         self.scaler = torch.amp.GradScaler("cuda") if self._amp_dtype == torch.float16 else None
         self.generator = torch.Generator().manual_seed(s.seed)
         self._epoch_gen_state = self.generator.get_state()
-        # _forward trains; _eval_forward evaluates (a distributed run wraps only the first)
-        self._forward = self._eval_forward = torch.compile(self.model) if s.compile else self.model
+        # _forward trains; _eval_forward evaluates (a distributed run wraps only the first);
+        # _eager_forward is what _forward falls back to when torch.compile fails
+        self._forward = self._eval_forward = self._eager_forward = self.model
+        self._cuda_graphs = False
+        self._keep_output = KEEP_OUTPUT
+        if s.compile:
+            self._setup_fast_path()
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._stats = StatsCollector(self.model, self.module_nodes, s.seed) if self.stats_every else None
         self._best: float | None = None
@@ -287,6 +314,7 @@ class Trainer(CheckpointMixin):
         if self.resume_from is not None:
             self._restore(load_checkpoint(self.resume_from, self.model))
         self._t0 = time.perf_counter()  # wall time counts training, not set-up
+        self._checkpointed = (self._checkpointed[0], self._t0)
         self._emit(Started(
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps, epochs=s.epochs,
             device=str(device), parameter_count=sum(p.numel() for p in self.model.parameters()),
@@ -294,6 +322,35 @@ class Trainer(CheckpointMixin):
             batch_size=self._bs, first_epoch=self.epoch + 1, first_step=self.step + 1,
             notes=self.notes, processes=self.world_size,
         ))
+
+    def _setup_fast_path(self) -> None:
+        """The ``compile`` setting: a fused optimizer, and torch.compile where it pays
+        (see :mod:`layerloom.backend.training.fast`)."""
+        device = self.device
+        what = f"{optimizer_kind(self.optimizer)} {self.settings.optimizer}"
+        if not compile_pays(device):
+            self.notes = (*self.notes, f"fast path: {what}; torch.compile is left out on {device.type}, "
+                          "where it compiles for seconds and then runs small models slower")
+            return
+        forward, problem = compile_model(self._eager_forward, device)
+        if problem is not None:
+            self.notes = (*self.notes, problem)
+            return
+        self._forward = forward
+        self._cuda_graphs = uses_cuda_graphs(device)
+        if self._cuda_graphs:  # a CUDA graph's outputs are overwritten by its next replay
+            self._keep_output = 0
+        self.notes = (*self.notes, f"fast path: {what}, torch.compile"
+                      + (" with CUDA graphs" if self._cuda_graphs else "")
+                      + " (the first steps are slow while it compiles)")
+
+    def _compile_failed(self, exc: BaseException) -> None:
+        """Train on without torch.compile, and say so."""
+        self._forward = self._eager_forward
+        self._cuda_graphs = False
+        self._keep_output = KEEP_OUTPUT
+        self.optimizer.zero_grad(set_to_none=True)
+        self._emit(Note(self.step + 1, fallback_message(exc)))
 
     def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                torch.Tensor | None]:
@@ -306,14 +363,26 @@ class Trainer(CheckpointMixin):
 
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
-        self._sums = MetricSums(self.objective, self.device, self._y, ordered=self.world_size == 1,
-                                spread=self._spread)
+        self._sums = MetricSums(self.objective, self.device, self._y, spread=self._spread)
+        self._outputs: list[torch.Tensor] = []  # training outputs waiting to be scored ...
+        self._rows: list[torch.Tensor] = []  # ... and their rows of the data
+        self._rows_from = 0  # the first one's position in the epoch's order
 
     def _settle(self) -> None:
-        """Score the training predictions written so far this epoch."""
-        sums = self._sums
-        if sums.ordered and sums.filled > sums.settled:
-            sums.settle(self._y[self._perm[sums.settled:sums.filled]])
+        """Score the training outputs that wait, in one go."""
+        outputs, rows = self._outputs, self._rows
+        if not outputs:
+            return
+        with torch.no_grad():
+            out = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+            if self.world_size == 1:  # the batches follow each other in the epoch's order
+                at = self._rows_from
+                targets = self._y[self._perm[at:at + len(out)]]
+            else:
+                targets = self._y[rows[0] if len(rows) == 1 else torch.cat(rows)]
+            self._sums.add(out, targets)
+        outputs.clear()
+        rows.clear()
 
     # --------------------------------------------------------------- loop
     def _loop(self) -> str:
@@ -322,8 +391,10 @@ class Trainer(CheckpointMixin):
         while self.epoch < s.epochs:
             if self._batch == 0:
                 self._epoch_gen_state = self.generator.get_state()
-            self._perm = perm = torch.randperm(n, generator=self.generator).to(self.device)
-            self._sums.settled = self._sums.filled = self._batch * self._bs
+            perm = torch.randperm(n, generator=self.generator)
+            if perm.device != self.device:
+                perm = perm.to(self.device)
+            self._perm = perm
             self.model.train()
             for b in range(self._batch, self.steps_per_epoch):
                 if self._control():
@@ -387,25 +458,24 @@ class Trainer(CheckpointMixin):
         processes in step).
         """
         xb, target = self._x[idx], self._y_loss[idx]
-        self.optimizer.zero_grad(set_to_none=True)
-        if self._amp_dtype is None:
-            out = self._forward(xb)
-            loss = self.objective(out, target)
+        if self._forward is self._eager_forward:
+            out, loss = self._forward_backward(xb, target, scale)
         else:
-            with self._autocast():
-                out = self._forward(xb)
-                loss = self.objective(out, target)
+            try:
+                out, loss = self._forward_backward(xb, target, scale)
+            except Exception as exc:
+                if not is_compile_failure(exc):
+                    raise
+                self._compile_failed(exc)  # nothing was updated yet: take the step eagerly
+                out, loss = self._forward_backward(xb, target, scale)
         clip = self.settings.grad_clip
-        scaled = loss if scale == 1.0 else loss * scale
         if self.scaler is not None:
-            self.scaler.scale(scaled).backward()
             if clip:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self._params, clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            scaled.backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(self._params, clip)
             self.optimizer.step()
@@ -414,10 +484,32 @@ class Trainer(CheckpointMixin):
             return
         self._window.append(loss.detach())
         self._window_sizes.append(len(idx))
-        if self._sums.ordered:
-            self._sums.add_ordered(out, start)
+        if out.numel() <= self._keep_output:
+            if not self._outputs:
+                self._rows_from = start
+            self._outputs.append(out.detach())
+            self._rows.append(idx)
         else:
             self._sums.add(out, target if self._y_loss is self._y else self._y[idx])
+
+    def _forward_backward(self, xb: torch.Tensor, target: torch.Tensor, scale: float):
+        """Gradients of the loss on one batch (times ``scale``): ``(output, loss)``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self._cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        if self._amp_dtype is None:
+            out = self._forward(xb)
+            loss = self.objective(out, target)
+        else:
+            with self._autocast():
+                out = self._forward(xb)
+                loss = self.objective(out, target)
+        scaled = loss if scale == 1.0 else loss * scale
+        if self.scaler is not None:
+            self.scaler.scale(scaled).backward()
+        else:
+            scaled.backward()
+        return out, loss
 
     def _after_step(self) -> None:
         if len(self._window) >= LOSS_GROUP:
@@ -460,6 +552,8 @@ class Trainer(CheckpointMixin):
             self._ev_samples += size
         self._window.clear()
         self._window_sizes.clear()
+        if len(self._outputs) >= LOSS_GROUP:
+            self._settle()
 
     def _flush_steps(self, now: float | None = None) -> None:
         if not hasattr(self, "_window"):
@@ -508,9 +602,13 @@ class Trainer(CheckpointMixin):
                 stop_early = self._wait >= s.patience
         elif monitored is not None and self._improved(monitored):
             self._best = monitored
-        if self.checkpoint_dir is not None:
+        if self.checkpoint_dir is not None and self._checkpoint_due():
             self.save_checkpoint()
         return stop_early
+
+    def _checkpoint_due(self) -> bool:
+        """Hook: whether the epoch just ended is checkpointed (``checkpoint_every``)."""
+        return time.perf_counter() - self._checkpointed[1] >= self.checkpoint_every
 
     def _train_metrics(self) -> dict[str, float]:
         """Hook: the epoch's training loss and metrics from the running sums."""
@@ -548,21 +646,29 @@ class Trainer(CheckpointMixin):
         """``(loss sum, MetricSums)`` over the samples ``rows`` of ``x`` (regression's
         R² still measures ``spread``, that of all of ``y``); ``None`` if stopped."""
         sums = MetricSums(self.objective, self.device, y, confusion=confusion, spread=spread)
-        loss_sum = torch.zeros((), dtype=wide_dtype(self.device), device=self.device)
-        x, y, y_loss = x[rows], y[rows], y_loss[rows]
+        wide = wide_dtype(self.device)
+        loss_sum = None
+        if rows != slice(None):
+            x, y, y_loss = x[rows], y[rows], y_loss[rows]
+        whole = len(x) <= EVAL_BATCH  # one batch: no slicing
         self.model.eval()
         try:
             with torch.no_grad():
                 for i in range(0, len(x), EVAL_BATCH):
                     if stoppable and self._stop.is_set():
                         return None
+                    part = slice(i, i + EVAL_BATCH)
+                    xb, yb, tb = (x, y, y_loss) if whole else (x[part], y[part], y_loss[part])
                     with self._autocast():
-                        out = self._eval_forward(x[i:i + EVAL_BATCH])
-                        loss = self.objective(out, y_loss[i:i + EVAL_BATCH])
-                    loss_sum += loss.detach().to(loss_sum.dtype) * len(out)
-                    sums.add(out, y[i:i + EVAL_BATCH])
+                        out = self._eval_forward(xb)
+                        loss = self.objective(out, tb)
+                    weighted = loss.detach().to(wide) * len(out)
+                    loss_sum = weighted if loss_sum is None else loss_sum + weighted
+                    sums.add(out, yb)
         finally:
             self.model.train()
+        if loss_sum is None:
+            loss_sum = torch.zeros((), dtype=wide, device=self.device)
         return loss_sum, sums
 
     def evaluate(self, data: Dataset) -> dict[str, float]:

@@ -178,6 +178,31 @@ def test_checkpoint_files_are_safe_to_read(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_checkpoints_wait_checkpoint_every_seconds_but_the_last_state_is_always_written(tmp_path):
+    graph, data = mlp(), moons()
+    settings = TrainSettings(epochs=3)
+    trainer, final, events = run(graph, data, settings, checkpoint_dir=tmp_path / "a",
+                                 checkpoint_every=3600.0)
+    assert [(e.epoch, e.step) for e in events if e.kind == "checkpoint"] == [(3, final.steps)]
+    assert torch.load(tmp_path / "a" / STATE, weights_only=True)["progress"]["step"] == final.steps
+    longer = TrainSettings(epochs=4)
+    resumed, more, _ = run(graph, data, longer, resume_from=tmp_path / "a")
+    full, full_final, _ = run(graph, data, longer)
+    assert more.metrics == full_final.metrics
+
+    holder = {}
+
+    def stop_at_step(event):
+        if event.kind == "step" and event.step == 7:
+            holder["trainer"].stop()
+
+    stopped = Trainer(graph, data.train, data.val, settings, on_event=stop_at_step,
+                      checkpoint_dir=tmp_path / "b", checkpoint_every=3600.0)
+    holder["trainer"] = stopped
+    assert stopped.run().reason == "stopped"
+    assert torch.load(tmp_path / "b" / STATE, weights_only=True)["progress"]["step"] == 7
+
+
 def test_a_checkpoint_cut_short_is_refused(tmp_path):
     graph, data = mlp(), moons()
     run(graph, data, TrainSettings(epochs=2), checkpoint_dir=tmp_path / "a")

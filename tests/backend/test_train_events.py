@@ -12,6 +12,7 @@ from layerloom.backend.training.events import (
     Failed,
     Finished,
     NodeStats,
+    Note,
     Started,
     Stats,
     Step,
@@ -25,6 +26,7 @@ EVENTS = [
     Confusion(1, ((3, 1), (0, 4)), ("0", "1")),
     Stats(1, 3, (NodeStats("dense_1", (1.0, 2.0), (0.0, 0.5, 1.0), 1.5, None),)),
     CheckpointSaved("run/checkpoint", 1, 3),
+    Note(2, "torch.compile is not available for this model here; training without it"),
     Finished("completed", {"loss": 0.25}, 1.5, 1, 3),
 ]
 
@@ -42,7 +44,7 @@ def test_events_written_as_json_lines_read_back_equal(tmp_path):
         assert tail.read() == [Failed("out of memory", 2, 7)]
     lines = path.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["kind"] for line in lines] == [
-        "started", "step", "confusion", "stats", "checkpoint", "finished", "failed"]
+        "started", "step", "confusion", "stats", "checkpoint", "note", "finished", "failed"]
 
 
 def test_a_line_being_written_waits_and_unknown_lines_are_skipped(tmp_path):

@@ -64,3 +64,27 @@ def test_training_and_validation_r2_agree_on_the_same_data():
     assert final.metrics["val_r2"] == pytest.approx(expected, rel=1e-5)
     assert final.metrics["loss"] == pytest.approx(final.metrics["val_loss"], rel=1e-5)
     assert trainer.evaluate(data)["r2"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("group, keep", [(128, True), (3, True), (3, False)])
+def test_training_accuracy_scored_in_groups_is_the_fixed_models_over_the_epoch(group, keep, monkeypatch):
+    """Outputs wait and are scored ``group`` steps at a time (or at once when too
+    large to keep); with a learning rate too small to move the weights, the epoch's
+    training accuracy must be that of the model on every training sample."""
+    from layerloom.backend.training import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "LOSS_GROUP", group)
+    if not keep:
+        monkeypatch.setattr(trainer_module, "KEEP_OUTPUT", 0)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(101, 2)).astype(np.float32)
+    y = (x[:, 0] + 0.3 * rng.normal(size=101) > 0).astype(np.int64)
+    data = Dataset("toy", x, y, "classification", (2,), "float", (), 2, ["a", "b"], "")
+    g = Graph()
+    chain(g, ("input", {"shape": [2]}), ("dense", {"units": 2}), "output")
+    trainer = Trainer(g, data, None, TrainSettings(optimizer="sgd", lr=1e-30, epochs=2, batch_size=7))
+    final = trainer.run()
+    with torch.no_grad():
+        expected = float((trainer.model(torch.from_numpy(x)).argmax(-1).numpy() == y).mean())
+    assert final.reason == "completed"
+    assert [h["train"]["accuracy"] for h in trainer.history] == [pytest.approx(expected)] * 2

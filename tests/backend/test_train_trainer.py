@@ -292,18 +292,6 @@ def test_mixed_precision_on_cpu_trains_in_fp32_with_a_note():
     assert any("bf16" in note and "fp32" in note for note in events[0].notes)
 
 
-def test_compile_option_wraps_the_model(monkeypatch):
-    wrapped = []
-
-    def fake_compile(model):
-        wrapped.append(model)
-        return model
-
-    monkeypatch.setattr(torch, "compile", fake_compile)
-    trainer, final, _ = train(mlp(hidden=(4,)), moons(n=40), epochs=1, compile=True)
-    assert final.reason == "completed" and wrapped == [trainer.model]
-
-
 def test_evaluate_on_a_test_split():
     from dataclasses import replace
 

@@ -135,3 +135,21 @@ def test_device_list_and_mixed_precision(host, qtbot):
     assert host.graph.training["device"] == "cuda:3"
     wait_for(qtbot, lambda: "not available here" in panel.device_combo.currentText())
     assert panel.training_editors["precision"].isEnabled()
+
+
+def test_fast_path_is_a_checkbox_under_more_with_its_one_line_explanation(host, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    panel, graph, stack = host.dock.setup, host.graph, host.undo_stack
+    box = panel.training_editors["compile"]
+    assert box.isCheckable() and not box.isChecked()
+    assert panel.advanced_box.isAncestorOf(box)  # folded away under More
+    assert "Fast path: a fused optimizer" in box.toolTip() and "torch.compile" in box.toolTip()
+    panel.advanced_box.setChecked(True)
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
+    assert graph.training["compile"] is True and stack.undoText() == "Change training settings"
+    save_graph(graph, tmp_path / "m.loom")
+    assert load_graph(tmp_path / "m.loom").training["compile"] is True
+    stack.undo()
+    qtbot.wait(10)  # the form follows the graph
+    assert not graph.training.get("compile") and not box.isChecked()

@@ -178,6 +178,15 @@ def test_run_record_folds_events_in_order():
     assert failed.status == "failed" and failed.message == "the loss became nan"
 
 
+def test_a_note_during_a_run_joins_the_notes_the_run_bar_shows():
+    from layerloom.backend.training.events import Note
+
+    run = Run(1, moons_mlp(), {}, {"name": "moons"}, "", "#000")
+    run.apply([Started(10, 100, 10, "cpu", 50, 80, 20, 8, notes=("fast path: fused adam",))])
+    assert run.apply([Note(3, "torch.compile is not available here; training without it")]) == {"status"}
+    assert run.notes == ("fast path: fused adam", "torch.compile is not available here; training without it")
+
+
 # ----------------------------------------------------------------- badges
 def test_canvas_badges_follow_the_values_given(qapp, undo_stack):
     from layerloom.gui.canvas import GraphScene

@@ -219,6 +219,10 @@ class Run:
         self.message = event.message
         return "status"
 
+    def _on_note(self, event) -> str:
+        self.notes = (*self.notes, event.message)
+        return "status"
+
     def _on_probe_problem(self, event) -> str:
         self.notes = (*self.notes, event.message)
         return "status"
