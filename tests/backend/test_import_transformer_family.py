@@ -198,3 +198,33 @@ def test_encoder_layer_with_the_causal_source_mask():
     result = import_module(Encoder(), [(5, 8)])
     (node,) = _nodes(result, "transformer_encoder_layer")
     assert node.params["causal"] and result.max_difference < 1e-5
+
+
+class LearnedPositions(nn.Module):
+    """GPT-style: token embeddings plus an Embedding looked up at torch.arange(t)."""
+
+    def __init__(self, vocab=20, block_size=6, dim=8):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.wpe = nn.Embedding(block_size, dim)
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, idx):
+        b, t = idx.size()
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
+        return self.head(self.wte(idx) + self.wpe(pos))
+
+
+@pytest.mark.parametrize("length", [6, 4])
+def test_an_embedding_of_the_positions_is_a_learned_table(length):
+    torch.manual_seed(0)
+    model = LearnedPositions().eval()
+    result = import_module(model, [(length,)], ["long"])
+    types = [n.type for n in result.graph.nodes]
+    assert "parameter" in types and types.count("embedding") == 1
+    table = next(n for n in result.graph.nodes if n.type == "parameter")
+    assert list(table.params["shape"]) == [length, 8]
+    whole = length == 6  # every row, in order: the Embedding's weight itself
+    assert ("wpe.weight" in result.key_map) is whole
+    ids = torch.randint(0, 20, (5, length))
+    assert torch.allclose(result.model(ids), model(ids), atol=1e-5)
