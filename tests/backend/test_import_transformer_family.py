@@ -228,3 +228,39 @@ def test_an_embedding_of_the_positions_is_a_learned_table(length):
     assert ("wpe.weight" in result.key_map) is whole
     ids = torch.randint(0, 20, (5, length))
     assert torch.allclose(result.model(ids), model(ids), atol=1e-5)
+
+
+class StackedQKV(nn.Module):
+    """ViT-style: one projection viewed as (B, N, 3, heads, width) and permuted so
+    that q, k and v come first and the batch second, then read part by part."""
+
+    def __init__(self, dim=8, heads=2, unbind=True):
+        super().__init__()
+        self.heads, self.unbind = heads, unbind
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0) if self.unbind else (qkv[0], qkv[1], qkv[2])
+        attn = ((q @ k.transpose(-2, -1)) * 0.5).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+@pytest.mark.parametrize("unbind", [True, False])
+def test_stacked_parts_in_front_of_the_batch_import_part_by_part(unbind, tmp_path):
+    torch.manual_seed(0)
+    model = StackedQKV(unbind=unbind).eval()
+    x = torch.randn(4, 5, 8)
+    from_source = import_module(model, [(5, 8)])
+    types = [n.type for n in from_source.graph.nodes]
+    assert types.count("select") == 3 and "permute" in types
+    assert torch.allclose(from_source.model(x), model(x), atol=1e-5)
+    # In the ONNX file the parts are Slice and Squeeze (unbind) or Gather (indexing).
+    path = tmp_path / "qkv.onnx"
+    torch.onnx.export(model, (torch.randn(3, 5, 8),), path, dynamo=True,
+                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+    from_onnx = import_onnx(path)
+    assert [n.type for n in from_onnx.graph.nodes].count("select") == 3
+    assert torch.allclose(from_onnx.model(x), model(x), atol=1e-5)
