@@ -21,6 +21,7 @@ stay with the general rule, which follows them lazily.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import torch
@@ -400,6 +401,20 @@ def index_select(mp, node):
     return mp.add(node, "index_select", {"dim": dim}, [x, index])
 
 
+def reshape_held(mp, node):
+    """``self.queries.unsqueeze(0)``, ``self.pos.view(1, n, d)``: a reshape of a
+    tensor the model holds is that tensor reshaped (it meets the batch later, in an
+    ``expand`` or ``repeat`` over ``x.size(0)`` or an addition); others as before."""
+    entry = mp.entry(_source(node))
+    found = mp.records.get(node)
+    if isinstance(entry, Attr) and _is_tensor(found) and math.prod(found.shape) == entry.tensor.numel():
+        return Attr(entry.tensor.reshape(found.shape), node, entry.parameter, entry.source, entry.label)
+    return reshape_held.previous(mp, node)
+
+
+reshape_held.previous = None
+
+
 def expand(mp, node):
     """``x.expand(B, -1, -1)``, ``x.expand_as(y)``: nothing when only the batch is
     new (a Parameter is repeated over the batch already), else an Expand."""
@@ -617,6 +632,7 @@ FUNCTIONS = {
     torch.chunk: chunk,
     torch.unbind: unbind,
     torch.permute: stacked_permute,
+    **{f: reshape_held for f in (torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze)},
     torch.transpose: transpose,
     torch.swapaxes: transpose,
     torch.stack: stack,
@@ -640,6 +656,7 @@ METHODS = {
     "chunk": chunk,
     "unbind": unbind,
     "permute": stacked_permute,
+    **{name: reshape_held for name in ("view", "reshape", "flatten", "squeeze", "unsqueeze")},
     "transpose": transpose,
     "swapaxes": transpose,
     "gather": gather,

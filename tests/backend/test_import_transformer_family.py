@@ -264,3 +264,29 @@ def test_stacked_parts_in_front_of_the_batch_import_part_by_part(unbind, tmp_pat
     from_onnx = import_onnx(path)
     assert [n.type for n in from_onnx.graph.nodes].count("select") == 3
     assert torch.allclose(from_onnx.model(x), model(x), atol=1e-5)
+
+
+class LearnedQueries(nn.Module):
+    """Learned tokens kept as (K, D), given a batch dim by unsqueeze(0) and repeated
+    over the batch, then joined to the input sequence."""
+
+    def __init__(self, dim=6, count=3):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(count, dim))
+        self.fc = nn.Linear(dim, 2)
+
+    def forward(self, x):
+        q = self.queries.unsqueeze(0).repeat(x.size(0), 1, 1)
+        return self.fc(torch.cat([q, x], dim=1))
+
+
+def test_a_held_tensor_reshaped_before_it_meets_the_batch_is_a_parameter():
+    torch.manual_seed(0)
+    model = LearnedQueries().eval()
+    result = import_module(model, [(4, 6)])
+    table = next(n for n in result.graph.nodes if n.type == "parameter")
+    assert list(table.params["shape"]) == [3, 6]
+    assert "queries" in result.key_map
+    assert sum(p.numel() for p in result.model.parameters()) == sum(p.numel() for p in model.parameters())
+    x = torch.randn(5, 4, 6)
+    assert torch.allclose(result.model(x), model(x), atol=1e-5)
