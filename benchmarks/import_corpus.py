@@ -399,8 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for entry in entries:
         rows.append(run_entry(entry, reexport=not args.no_reexport))
-        print(f"{entry.name}: source {_cell(rows[-1].source.imported)}, ONNX {_cell(rows[-1].onnx.imported)}",
-              file=sys.stderr, flush=True)
+        print(table(rows[-1:]).splitlines()[2], file=sys.stderr, flush=True)  # its row, as it comes
     print(table(rows))
     return 0 if all(r.source.passed() and r.onnx.passed() for r in rows) else 1
 
