@@ -306,6 +306,8 @@ class TorchMapper:
             if rule is None:
                 raise Unsupported()
             return rule(self, node, module)
+        if node.op in ("call_function", "call_method"):
+            self._fill_in_sizes(node)
         if node.op == "call_function":
             rule = rules.FUNCTION_RULES.get(node.target)
             if rule is None:
@@ -326,6 +328,23 @@ class TorchMapper:
                 self.builder.add_output(self.tensor(result))
             return None
         raise Unsupported()
+
+    def _fill_in_sizes(self, node: fx.Node) -> None:
+        """Put the value of each size argument that is the same on every call
+        (``h.size(2)``, ``x2.size(3) - x1.size(3)``) in its place, so that rules
+        read numbers where the code passes sizes to a function
+        (``F.max_pool1d(h, h.size(2))``, ``F.pad(x, [dx // 2, dx - dx // 2])``).
+        Sizes that depend on the batch stay symbolic."""
+
+        def fixed(arg: fx.Node):
+            value = self.known.get(arg, FAILED)
+            numbers = isinstance(value, (int, float)) or (
+                isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value))
+            return value if numbers and not isinstance(value, bool) else arg
+
+        args, kwargs = fx.node.map_arg(node.args, fixed), fx.node.map_arg(node.kwargs, fixed)
+        if args != node.args or kwargs != node.kwargs:
+            node.args, node.kwargs = args, kwargs
 
     def _problem(self, node: fx.Node, why: str) -> Problem:
         if node.op == "call_module":

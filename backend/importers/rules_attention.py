@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import operator
 
-from torch import nn
+import torch
+from torch import fx, nn
 
 from layerloom.backend.importers import torch_masks
-from layerloom.backend.importers.common import refuse
+from layerloom.backend.importers.common import clean_label, refuse
 from layerloom.backend.importers.onnx_modules import (
     FOLDED,
     Call,
@@ -24,6 +25,7 @@ from layerloom.backend.importers.onnx_modules import (
     module_rule,
 )
 from layerloom.backend.importers.onnx_rules import _float
+from layerloom.backend.importers.rules_tensor import Attr
 from layerloom.backend.importers.torch_masks import causal_flag, padding_mask
 from layerloom.backend.importers.torch_modules import _layer, _only_input
 from layerloom.backend.importers.torch_rules import Items, arg
@@ -116,12 +118,29 @@ def _max_norm(m) -> float:
 
 
 def _embedding(mp, node, m: nn.Embedding):
+    ids = node.args[0] if node.args else node.kwargs.get("input")
+    positions = mp.known.get(ids) if isinstance(ids, fx.Node) else None
+    if isinstance(positions, torch.Tensor):  # self.wpe(torch.arange(t)): a table the model holds
+        return _rows(node, m, positions)
     x = _only_input(mp, node)
     refuse(x.dtype != "long", "receives float values; token ids must be an integer (long) input")
     refuse(m.scale_grad_by_freq or m.sparse, "scale_grad_by_freq or sparse is set")
     params = {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim,
               "padding_idx": _padding(m), "max_norm": _max_norm(m)}
     return _layer(mp, node, m, "embedding", params, [x])
+
+
+def _rows(node, m: nn.Embedding, ids: torch.Tensor) -> Attr:
+    """The rows an Embedding gives for ids that are the same on every call (the
+    positions ``torch.arange(t)`` of a GPT): a tensor the model holds, which becomes
+    a Parameter where it meets the batch (added to the token embeddings). Only when
+    every row is taken in order is it the Embedding's weight itself; a part of the
+    table is a copy (LayerLoom fixes the length, so the other rows are never used)."""
+    refuse(ids.dtype not in (torch.int64, torch.int32) or ids.numel() == 0 or int(ids.min()) < 0
+           or int(ids.max()) >= m.num_embeddings, f"looks up the constant ids {ids.tolist()[:8]}")
+    refuse(m.max_norm is not None, "max_norm is set on an Embedding looked up with constant ids")
+    whole = ids.dim() == 1 and torch.equal(ids, torch.arange(m.num_embeddings, dtype=ids.dtype))
+    return Attr(m.weight[ids.long()], node, True, f"{node.target}.weight" if whole else None, clean_label(node.target))
 
 
 def _embedding_bag(mp, node, m: nn.EmbeddingBag):

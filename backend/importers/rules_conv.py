@@ -151,6 +151,22 @@ def _weights(op, w, bias):
     return weights, sources
 
 
+def _pad_apart(mp, x: Value, a: dict, nd: int) -> tuple[Value, dict]:
+    """A convolution padded more at one end than the other (the exporter joins a
+    causal ``F.pad(x, (k - 1, 0))`` into the Conv's ``pads``) becomes a zero
+    padding node before a convolution without padding: LayerLoom's Conv pads both
+    sides alike. Returns the input and the attributes the Conv keeps."""
+    pads = [int(p) for p in a.get("pads") or ()]
+    if a.get("auto_pad", "NOTSET") != "NOTSET" or len(pads) != 2 * nd or pads[:nd] == pads[nd:]:
+        return x, a
+    refuse(nd > 3 or any(p < 0 for p in pads), f"pads {pads}")
+    begins, ends = pads[:nd], pads[nd:]
+    padding = tuple(p for d in reversed(range(nd)) for p in (begins[d], ends[d]))  # F.pad's order
+    shape = (*x.shape[:-nd], *(s + b + e for s, b, e in zip(x.shape[-nd:], begins, ends, strict=True)))
+    padded = mp.builder.add(f"zero_pad{nd}d", {"padding": padding}, [mp.builder.materialise(x)], shape)
+    return padded, {**a, "pads": [0] * (2 * nd)}
+
+
 def onnx_conv(mp, op):
     a = op.attrs
     x = mp.tensor(op.inputs[0])
@@ -159,6 +175,7 @@ def onnx_conv(mp, op):
     refuse(nd not in (1, 2, 3), f"a {nd}-d convolution; LayerLoom has Conv1d, Conv2d and Conv3d")
     strides = onnx_rules._ints(a.get("strides"), nd)
     bias = mp.optional_const(op, 2, "the bias")
+    x, a = _pad_apart(mp, x, a, nd)
     params = {
         "channels": w.shape[0], "kernel_size": tuple(w.shape[2:]), "stride": strides,
         "padding": onnx_rules._auto_pad(a, nd, strides), "dilation": onnx_rules._ints(a.get("dilations"), nd),

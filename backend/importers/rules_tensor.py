@@ -21,6 +21,7 @@ stay with the general rule, which follows them lazily.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import torch
@@ -204,6 +205,8 @@ def getitem(mp, node):
         return entry.cut(entry.tensor[tuple(items)], node)
     if isinstance(entry, Items) and isinstance(index, slice):
         return Items(entry[index])  # q, k = x.unbind(1)[:2]
+    if isinstance(entry, Stacked):
+        return entry.part(mp, index)
     if not isinstance(entry, Value):
         return getitem.previous(mp, node)
     x = mp.lazy(container)
@@ -281,6 +284,9 @@ def chunk(mp, node):
 
 def unbind(mp, node):
     """``x.unbind(dim)``: a Split into parts of 1, each viewed without the dim."""
+    entry = mp.entry(_source(node))
+    if isinstance(entry, Stacked) and arg(node, 1, "dim", 0) == 0:
+        return Items(entry.part(mp, i) for i in range(entry.count))
     x = mp.tensor(_source(node))
     dim = _batch_dim(arg(node, 1, "dim", 0), x.rank + 1, "unbinds")
     d = dim % (x.rank + 1) - 1
@@ -292,6 +298,60 @@ def unbind(mp, node):
     node_value = mp.builder.add("split", {"sizes": [1] * count, "dim": dim}, [x], one, dtype=x.dtype)
     return Items([mp.builder.port_of(node_value, f"out{i + 1}", one, x.dtype).viewed(mp.shape(node, i))
                   for i in range(count)])
+
+
+class Stacked:
+    """A permute that brings a dim of stacked parts to the front and the batch to
+    dim 1, whose every use takes one part (``qkv.permute(2, 0, 3, 1, 4)`` then
+    ``qkv[0]`` or ``q, k, v = qkv.unbind(0)``, as ViT and GPT code split q, k and
+    v): each part is a Select of that dim, then the rest of the permute, so the
+    batch never leaves dim 0."""
+
+    def __init__(self, x: Value, order: list[int]):
+        self.x = x
+        self.order = order  # with the batch: order[0] is the parts' dim, order[1] == 0
+        self.count = x.shape[order[0] - 1]
+        self._made: dict[int, Value] = {}
+
+    def part(self, mp, index) -> Value:
+        refuse(not isinstance(index, int) or not -self.count <= index < self.count,
+               f"takes {index!r} of {self.count} stacked parts; LayerLoom reads one part at a time")
+        index %= self.count
+        if index not in self._made:
+            dim = self.order[0]
+            shape = self.x.shape[:dim - 1] + self.x.shape[dim:]
+            out = _add(mp, "select", {"dim": dim, "index": index}, self.x, shape)
+            rest = [d - (d > dim) for d in self.order[1:]]
+            if rest != list(range(len(rest))):
+                out = _add(mp, "permute", {"dims": rest[1:]}, out, tuple(shape[d - 1] for d in rest[1:]))
+            self._made[index] = out
+        return self._made[index]
+
+
+def _takes_one_part(user: fx.Node, node: fx.Node) -> bool:
+    if user.target is operator.getitem:
+        return user.args[0] is node and isinstance(user.args[1], int)
+    if user.target in ("unbind", torch.unbind):
+        return user.args[0] is node and arg(user, 1, "dim", 0) == 0
+    return False
+
+
+def stacked_permute(mp, node):
+    """``x.permute(2, 0, 3, 1, 4)`` read part by part: a :class:`Stacked`; any
+    other permute goes to the general rule."""
+    dims = node.args[1:] if node.op == "call_method" else (arg(node, 1, "dims"),)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    if node.users and all(isinstance(d, int) for d in dims) and all(_takes_one_part(u, node) for u in node.users):
+        x = mp.tensor(node.args[0])
+        rank = x.rank + 1
+        order = [int(d) % rank for d in dims]
+        if len(order) == rank and order[0] != 0 and order[1] == 0:
+            return Stacked(x, order)
+    return stacked_permute.previous(mp, node)
+
+
+stacked_permute.previous = None
 
 
 def transpose(mp, node):
@@ -339,6 +399,20 @@ def index_select(mp, node):
     refuse(entry.tensor.dim() != 1, f"selects with an index of shape {tuple(entry.tensor.shape)}")
     index = entry.as_value(mp, tuple(entry.tensor.shape))
     return mp.add(node, "index_select", {"dim": dim}, [x, index])
+
+
+def reshape_held(mp, node):
+    """``self.queries.unsqueeze(0)``, ``self.pos.view(1, n, d)``: a reshape of a
+    tensor the model holds is that tensor reshaped (it meets the batch later, in an
+    ``expand`` or ``repeat`` over ``x.size(0)`` or an addition); others as before."""
+    entry = mp.entry(_source(node))
+    found = mp.records.get(node)
+    if isinstance(entry, Attr) and _is_tensor(found) and math.prod(found.shape) == entry.tensor.numel():
+        return Attr(entry.tensor.reshape(found.shape), node, entry.parameter, entry.source, entry.label)
+    return reshape_held.previous(mp, node)
+
+
+reshape_held.previous = None
 
 
 def expand(mp, node):
@@ -557,6 +631,8 @@ FUNCTIONS = {
     torch.split: split,
     torch.chunk: chunk,
     torch.unbind: unbind,
+    torch.permute: stacked_permute,
+    **{f: reshape_held for f in (torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze)},
     torch.transpose: transpose,
     torch.swapaxes: transpose,
     torch.stack: stack,
@@ -579,6 +655,8 @@ METHODS = {
     "split": split,
     "chunk": chunk,
     "unbind": unbind,
+    "permute": stacked_permute,
+    **{name: reshape_held for name in ("view", "reshape", "flatten", "squeeze", "unsqueeze")},
     "transpose": transpose,
     "swapaxes": transpose,
     "gather": gather,

@@ -22,7 +22,7 @@ import numpy as np
 from layerloom.backend.importers import onnx_rules as general
 from layerloom.backend.importers.common import RecurrentPart, Unsupported, Value, refuse
 from layerloom.backend.importers.onnx_ops import Derived
-from layerloom.backend.importers.rules_tensor import held_label
+from layerloom.backend.importers.rules_tensor import Stacked, held_label
 from layerloom.graph.errors import ParamError
 from layerloom.graph.layers.merge import MAX_INPUTS
 from layerloom.graph.layers.tensor_shape import MAX_PARTS, chunk_sizes
@@ -150,8 +150,55 @@ def split(mp, op):
     return mp.env[outputs[0]]
 
 
+def _ints(mp, op, index: int, attr: str) -> list[int] | None:
+    """A list of ints given as the op's attribute (older opsets) or constant input."""
+    if attr in op.attrs:
+        return [int(v) for v in op.attrs[attr]]
+    found = mp.optional_const(op, index, attr)
+    return None if found is None else [int(v) for v in np.asarray(found).reshape(-1)]
+
+
+def _one_part(mp, user, name: str) -> bool:
+    """Whether ``user`` takes one part of the stacked dim 0 of ``name``: a Gather of a
+    scalar, or a Slice of length 1 whose every use squeezes that dim away."""
+    if user.inputs[0] != name:
+        return False
+    if user.op_type == "Gather":
+        return int(user.attrs.get("axis", 0)) == 0 and mp.is_const(user.inputs[1]) and \
+            np.asarray(mp.const(user.inputs[1])).ndim == 0
+    if user.op_type == "Slice":
+        if not all(mp.is_const(n) for n in user.inputs[1:] if n):
+            return False
+        axes = _ints(mp, user, 3, "axes") or [0]
+        squeezes = [o for o in mp.ops if user.outputs[0] in o.inputs]
+        return axes == [0] and bool(squeezes) and all(
+            o.op_type == "Squeeze" and o.inputs[0] == user.outputs[0] and _ints(mp, o, 1, "axes") == [0]
+            for o in squeezes)
+    return False
+
+
+def transpose(mp, op):
+    """A Transpose that stacks parts in front of the batch (``perm [2, 0, 3, 1, 4]``,
+    ViT's and GPT's split of q, k and v) and whose every use takes one part: a
+    :class:`~layerloom.backend.importers.rules_tensor.Stacked`; others as before."""
+    name = op.inputs[0]
+    perm = [int(p) for p in op.attrs.get("perm", ())]
+    if len(perm) > 2 and perm[0] != 0 and perm[1] == 0 and isinstance(mp.entry(name), Value):
+        users = [o for o in mp.ops if op.outputs[0] in o.inputs]
+        if users and all(_one_part(mp, u, op.outputs[0]) for u in users):
+            return Stacked(mp.tensor(name), perm)
+    return transpose.previous(mp, op)
+
+
 def slice_(mp, op):
-    if isinstance(mp.entry(op.inputs[0]), RecurrentPart):
+    found = mp.entry(op.inputs[0])
+    if isinstance(found, Stacked):  # one part, squeezed by each of its uses
+        start = int(np.asarray(mp.const(op.inputs[1])).reshape(-1)[0])
+        end = int(np.asarray(mp.const(op.inputs[2])).reshape(-1)[0])
+        picked = range(found.count)[slice(start, end)]
+        refuse(len(picked) != 1, f"takes parts {start}:{end} of {found.count} stacked parts")
+        return found.part(mp, picked[0])
+    if isinstance(found, RecurrentPart):
         return slice_.previous(mp, op)
     x = mp.tensor(op.inputs[0])
     starts, ends = (mp.const(n, "the bounds").reshape(-1).tolist() for n in op.inputs[1:3])
@@ -181,6 +228,9 @@ def slice_(mp, op):
 
 def gather(mp, op):
     data, indices = op.inputs[:2]
+    found = mp.entry(data)
+    if isinstance(found, Stacked):
+        return found.part(mp, int(np.asarray(mp.const(indices)).reshape(-1)[0]))
     if isinstance(mp.entry(data), RecurrentPart) or mp.is_const(data):
         return gather.previous(mp, op)  # a recurrent layer's step or row, an Embedding
     refuse(not mp.is_const(indices),
@@ -310,6 +360,7 @@ def _with_constant(general_rule, type_id: str):
 
 # Rules that hand the cases they do not handle to the rule they replace.
 slice_.previous = general.slice_
+transpose.previous = general.transpose
 cast.previous = None
 gather.previous = general.gather
 concat.previous = general.concat
@@ -320,6 +371,7 @@ ONNX = {
     "Mul": _with_constant(general.mul, "multiply"),
     "Split": split,
     "Slice": slice_,
+    "Transpose": transpose,
     "Gather": gather,
     "GatherElements": gather_elements,
     "Concat": concat,

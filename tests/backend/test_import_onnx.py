@@ -392,3 +392,21 @@ def test_external_data_through_a_symlink_loop_is_refused(tmp_path):
     _relocate(path, "a.bin")
     with pytest.raises(ModelImportError, match="loop of symbolic links"):
         import_onnx(path)
+
+
+def test_a_conv_padded_at_one_end_imports_as_a_zero_padding_and_a_conv(tmp_path):
+    # The exporter joins a causal F.pad(x, (2, 0)) into the Conv's pads.
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["y"], pads=[2, 0], name="causal")]
+    proto = _model(nodes, [_float("x", 3, 8)], [_float("y", 4, 8)], [numpy_helper.from_array(w, "conv.weight")])
+    path = tmp_path / "causal.onnx"
+    onnx.save(proto, str(path))
+    result = import_onnx(path)
+    layers = _layers(result.graph)
+    assert [t for t, _ in layers] == ["input", "zero_pad1d", "conv1d", "output"]
+    assert tuple(layers[1][1]["padding"]) == (2, 0)
+    assert tuple(layers[2][1]["padding"]) == (0,)
+    x = torch.randn(2, 3, 8)
+    expected = torch.nn.functional.conv1d(torch.nn.functional.pad(x, (2, 0)), torch.from_numpy(w))
+    assert torch.allclose(result.model(x), expected, atol=TOLERANCE)

@@ -103,3 +103,35 @@ def test_the_command_line_imports_it(tmp_path):
     graph = load_graph(out)
     assert [n.type for n in graph.nodes][:3] == ["input", "dense", "transpose"]
     assert graph.analysis().valid
+
+
+class SizesAsArguments(nn.Module):
+    """No Python control flow, so the symbolic trace goes through and keeps the
+    size reads as nodes: a U-Net's pad to the skip's size and a max-pool over the
+    whole length, the sizes computed from ``x.size()``."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose1d(4, 4, kernel_size=2, stride=2)
+        self.conv = nn.Conv1d(8, 3, 3)
+
+    def forward(self, x, skip):
+        x = self.up(x)
+        diff = skip.size()[2] - x.size()[2]
+        x = F.pad(x, [diff // 2, diff - diff // 2])
+        h = self.conv(torch.cat([skip, x], dim=1))
+        return F.max_pool1d(h, h.size(2)).squeeze(2)
+
+
+def test_sizes_computed_in_forward_are_read_as_numbers_by_the_rules():
+    torch.manual_seed(0)
+    model = SizesAsArguments().eval()
+    result = import_module(model, [(4, 4), (4, 11)])
+    types = [n.type for n in result.graph.nodes]
+    assert "zero_pad1d" in types and "max_pool1d" in types
+    pad = next(n for n in result.graph.nodes if n.type == "zero_pad1d")
+    assert tuple(pad.params["padding"]) == (1, 2)
+    pool = next(n for n in result.graph.nodes if n.type == "max_pool1d")
+    assert tuple(pool.params["kernel_size"]) == (9,)
+    x, skip = torch.randn(5, 4, 4), torch.randn(5, 4, 11)
+    assert torch.allclose(result.model(x, skip), model(x, skip), atol=1e-5)

@@ -198,3 +198,95 @@ def test_encoder_layer_with_the_causal_source_mask():
     result = import_module(Encoder(), [(5, 8)])
     (node,) = _nodes(result, "transformer_encoder_layer")
     assert node.params["causal"] and result.max_difference < 1e-5
+
+
+class LearnedPositions(nn.Module):
+    """GPT-style: token embeddings plus an Embedding looked up at torch.arange(t)."""
+
+    def __init__(self, vocab=20, block_size=6, dim=8):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.wpe = nn.Embedding(block_size, dim)
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, idx):
+        b, t = idx.size()
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
+        return self.head(self.wte(idx) + self.wpe(pos))
+
+
+@pytest.mark.parametrize("length", [6, 4])
+def test_an_embedding_of_the_positions_is_a_learned_table(length):
+    torch.manual_seed(0)
+    model = LearnedPositions().eval()
+    result = import_module(model, [(length,)], ["long"])
+    types = [n.type for n in result.graph.nodes]
+    assert "parameter" in types and types.count("embedding") == 1
+    table = next(n for n in result.graph.nodes if n.type == "parameter")
+    assert list(table.params["shape"]) == [length, 8]
+    whole = length == 6  # every row, in order: the Embedding's weight itself
+    assert ("wpe.weight" in result.key_map) is whole
+    ids = torch.randint(0, 20, (5, length))
+    assert torch.allclose(result.model(ids), model(ids), atol=1e-5)
+
+
+class StackedQKV(nn.Module):
+    """ViT-style: one projection viewed as (B, N, 3, heads, width) and permuted so
+    that q, k and v come first and the batch second, then read part by part."""
+
+    def __init__(self, dim=8, heads=2, unbind=True):
+        super().__init__()
+        self.heads, self.unbind = heads, unbind
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0) if self.unbind else (qkv[0], qkv[1], qkv[2])
+        attn = ((q @ k.transpose(-2, -1)) * 0.5).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+@pytest.mark.parametrize("unbind", [True, False])
+def test_stacked_parts_in_front_of_the_batch_import_part_by_part(unbind, tmp_path):
+    torch.manual_seed(0)
+    model = StackedQKV(unbind=unbind).eval()
+    x = torch.randn(4, 5, 8)
+    from_source = import_module(model, [(5, 8)])
+    types = [n.type for n in from_source.graph.nodes]
+    assert types.count("select") == 3 and "permute" in types
+    assert torch.allclose(from_source.model(x), model(x), atol=1e-5)
+    # In the ONNX file the parts are Slice and Squeeze (unbind) or Gather (indexing).
+    path = tmp_path / "qkv.onnx"
+    torch.onnx.export(model, (torch.randn(3, 5, 8),), path, dynamo=True,
+                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+    from_onnx = import_onnx(path)
+    assert [n.type for n in from_onnx.graph.nodes].count("select") == 3
+    assert torch.allclose(from_onnx.model(x), model(x), atol=1e-5)
+
+
+class LearnedQueries(nn.Module):
+    """Learned tokens kept as (K, D), given a batch dim by unsqueeze(0) and repeated
+    over the batch, then joined to the input sequence."""
+
+    def __init__(self, dim=6, count=3):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(count, dim))
+        self.fc = nn.Linear(dim, 2)
+
+    def forward(self, x):
+        q = self.queries.unsqueeze(0).repeat(x.size(0), 1, 1)
+        return self.fc(torch.cat([q, x], dim=1))
+
+
+def test_a_held_tensor_reshaped_before_it_meets_the_batch_is_a_parameter():
+    torch.manual_seed(0)
+    model = LearnedQueries().eval()
+    result = import_module(model, [(4, 6)])
+    table = next(n for n in result.graph.nodes if n.type == "parameter")
+    assert list(table.params["shape"]) == [3, 6]
+    assert "queries" in result.key_map
+    assert sum(p.numel() for p in result.model.parameters()) == sum(p.numel() for p in model.parameters())
+    x = torch.randn(5, 4, 6)
+    assert torch.allclose(result.model(x), model(x), atol=1e-5)
