@@ -119,6 +119,9 @@ class GraphStructure:
         self.training: dict[str, Any] = {}
         self._listeners: list[Listener] = []
         self.revision = 0  # bumps on every change; caches key on it
+        # per id base ("dense"), a number below which every ``base_i`` is taken:
+        # new_id starts there, so building n nodes costs O(n), not O(n^2)
+        self._id_floor: dict[str, int] = {}
 
     # ------------------------------------------------------------------ events
     def subscribe(self, listener: Listener) -> None:
@@ -187,9 +190,10 @@ class GraphStructure:
     def new_id(self, type_id: str) -> str:
         """A fresh readable id: ``dense_1``, ``dense_2``, ..."""
         base = type_id if type_id == BLOCK_TYPE else REGISTRY.resolve(type_id)
-        i = 1
+        i = self._id_floor.get(base, 1)
         while f"{base}_{i}" in self._nodes:
             i += 1
+        self._id_floor[base] = i
         return f"{base}_{i}"
 
     # --------------------------------------------------------------- mutations
@@ -236,6 +240,7 @@ class GraphStructure:
         for edge in edges:
             self.remove_edge(edge)
         del self._nodes[node_id]
+        self._id_floor.clear()  # its id is free again
         self._nx.remove_node(node_id)
         self._emit(Event("node_removed", node_id, detail={"node": node}))
         return node, edges
@@ -380,6 +385,7 @@ class GraphStructure:
 
     def clear(self) -> None:
         self._nodes.clear()
+        self._id_floor.clear()
         self._edges.clear()
         self._incoming.clear()
         self._nx.clear()
@@ -390,6 +396,7 @@ class GraphStructure:
         """Take over ``other``'s content (open a file into a live document)."""
         self._take_blocks(other)
         self._nodes = {nid: _copy_node(n, self.blocks) for nid, n in other._nodes.items()}
+        self._id_floor.clear()
         self._edges = list(other._edges)
         self._incoming = dict(other._incoming)
         self._nx = other._nx.copy()
