@@ -76,12 +76,13 @@ class Graph(GraphStructure):
             self.blocks.clear()
         super().clear()
 
-    def replace_with(self, other) -> None:
-        """Take over ``other``'s content, and its analysis when it has one (a big
-        file analysed in the background opens without analysing it again)."""
+    def replace_with(self, other, take: bool = False) -> None:
+        """Take over ``other``'s content (see ``GraphStructure.replace_with``), and its
+        analysis when it has one (a big file analysed in the background opens
+        without analysing it again)."""
         self._adopted = other._analysis if isinstance(other, Graph) else None
         try:
-            super().replace_with(other)
+            super().replace_with(other, take)
         finally:
             self._adopted = None
 

@@ -392,14 +392,27 @@ class GraphStructure:
         self.meta, self.dataset, self.training = {}, {}, {}
         self._emit(Event("reset"))
 
-    def replace_with(self, other: GraphStructure) -> None:
-        """Take over ``other``'s content (open a file into a live document)."""
+    def replace_with(self, other: GraphStructure, take: bool = False) -> None:
+        """Take over ``other``'s content (open a file into a live document).
+
+        With ``take`` the caller throws ``other`` away afterwards (a graph just read
+        from a file): its nodes and indexes are taken as they are instead of copied,
+        which saves a second or so on a 20,000-node graph.
+        """
         self._take_blocks(other)
-        self._nodes = {nid: _copy_node(n, self.blocks) for nid, n in other._nodes.items()}
+        if take:
+            for node in other._nodes.values():
+                node.library = self.blocks
+            self._nodes = dict(other._nodes)
+            self._nx = other._nx
+        else:
+            self._nodes = {nid: _copy_node(n, self.blocks) for nid, n in other._nodes.items()}
+            self._nx = other._nx.copy()
         self._id_floor.clear()
         self._edges = list(other._edges)
         self._incoming = dict(other._incoming)
-        self._nx = other._nx.copy()
+        if take:  # ``other`` is left empty, not sharing anything
+            other._nodes, other._edges, other._incoming, other._nx = {}, [], {}, nx.DiGraph()
         self.meta = copy.deepcopy(other.meta)
         self.dataset = copy.deepcopy(other.dataset)
         self.training = copy.deepcopy(other.training)
