@@ -318,11 +318,19 @@ class MainWindow(QMainWindow):
         if not path.exists():
             self.recent.remove(path)
 
+    def _show_new_graph(self) -> None:
+        """Fit a graph opened into the view; a big one still being drawn shows its
+        beginning at 100 %, so that the window stays quick while the rest comes."""
+        if self.scene.builder.busy:
+            self.view.show_beginning()
+        else:
+            self.view.fit_to_view()
+
     def _opened(self, path: Path, graph: Graph) -> None:
         """``graph``, read from ``path``, becomes the document."""
         example = _is_example(path)
         self.document.take(graph, None if example else path)
-        self.view.fit_to_view()
+        self._show_new_graph()
         if example:
             self.statusBar().showMessage(
                 f"Opened the example {Path(path).name} as a new graph; Save asks where to keep it", 8000
@@ -393,7 +401,7 @@ class MainWindow(QMainWindow):
         self.document.restore(graph, orphan.original_path)
         self.autosaver.save_if_modified()  # our own copy, before the old one goes
         orphan.discard()
-        self.view.fit_to_view()
+        self._show_new_graph()
         self.statusBar().showMessage("Restored unsaved work; save it to keep it", 8000)
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -131,6 +131,7 @@ def test_edits_while_a_big_graph_is_drawn_are_shown(window, big_file, qtbot):
     qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
     scene, graph = window.scene, window.graph
     assert scene.builder.busy, "a 2,000-node graph is drawn in slices"
+    assert window.view.zoom == 1.0, "meanwhile the view shows its beginning at 100 %"
     last = graph.nodes[-2]  # the head Dense: among the last cards to be made
     assert scene.node_item_or_none(last.id) is None
     window.undo_stack.push(SetParams(graph, [last.id], {"units": 9}))
