@@ -17,14 +17,11 @@ from __future__ import annotations
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QGraphicsScene
 
 from layerloom.graph.model import Edge
-
-if TYPE_CHECKING:
-    from layerloom.gui.canvas.scene import GraphScene
 
 AT_ONCE = 400  # graphs up to this many nodes are built in one go
 SLICE_MS = 30  # longest run of item building between two turns of the event loop
@@ -33,6 +30,9 @@ CHECK_EVERY = 16  # items built between two looks at the clock
 
 class SceneBuilder(QObject):
     """Builds the items of ``scene``'s graph, at once or in slices.
+
+    ``scene`` is the :class:`~layerloom.gui.canvas.scene.GraphScene` that owns it (typed
+    by its Qt base: that module imports this one).
 
     Signals
     -------
@@ -45,7 +45,7 @@ class SceneBuilder(QObject):
     progress = Signal(int, int)
     finished = Signal()
 
-    def __init__(self, scene: GraphScene):
+    def __init__(self, scene: QGraphicsScene):
         super().__init__(scene)
         self._scene = weakref.ref(scene)  # no cycle: the scene goes when its owner drops it
         self._nodes: deque[str] = deque()
@@ -67,7 +67,7 @@ class SceneBuilder(QObject):
         return bool(self._nodes)
 
     @property
-    def scene(self) -> GraphScene:
+    def scene(self) -> QGraphicsScene:
         return self._scene()
 
     def start(self) -> None:

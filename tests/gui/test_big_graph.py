@@ -167,3 +167,19 @@ def test_zoomed_out_cards_are_plain_boxes_without_text(window):
     dark = sum(full.pixelColor(x, y).lightness() < 120
                for x in range(0, full.width(), 2) for y in range(0, full.height(), 2))
     assert dark > 20
+
+
+def test_a_big_recovered_graph_is_restored_in_the_background(window, big_file, qtbot):
+    folder = window.autosaver.directory
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "1234-abcd.loom").write_bytes(big_file.read_bytes())
+    window.ask_restore = lambda recovery: True
+    ended = []
+    window.file_load.loadFinished.connect(ended.append)
+    assert window.offer_recovery()
+    assert window.file_load.busy and len(window.graph) == 3
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    assert ended == [True]
+    assert len(window.graph) == 3 * BLOCKS + 3 and window.document.is_modified
+    assert not (folder / "1234-abcd.loom").exists(), "the old copy goes once restored"
+    assert window.autosaver.recovery_file.exists(), "the restored work is protected again"
