@@ -45,6 +45,7 @@ class Graph(GraphStructure):
         self.block_name = block_name  # set on a block definition's body
         self.instance_of: str | None = None  # set on one instance's concrete copy of a body
         self._analysis: Analysis | None = None
+        self._adopted: Analysis | None = None  # the analysis replace_with takes over
 
     @property
     def is_body(self) -> bool:
@@ -53,7 +54,7 @@ class Graph(GraphStructure):
             and self.blocks[self.block_name].body is self
 
     def _emit(self, event: Event) -> None:
-        self._analysis = None
+        self._analysis = self._adopted if event.kind == "reset" else None
         super()._emit(event)
         if self.is_body and event.kind not in ("block_added", "block_removed", "block_changed"):
             self.blocks.body_changed(self, event)
@@ -74,6 +75,16 @@ class Graph(GraphStructure):
         if self.blocks.root is self:
             self.blocks.clear()
         super().clear()
+
+    def replace_with(self, other, take: bool = False) -> None:
+        """Take over ``other``'s content (see ``GraphStructure.replace_with``), and its
+        analysis when it has one (a big file analysed in the background opens
+        without analysing it again)."""
+        self._adopted = other._analysis if isinstance(other, Graph) else None
+        try:
+            super().replace_with(other, take)
+        finally:
+            self._adopted = None
 
     def _take_blocks(self, other) -> None:
         if self.blocks.root is self:

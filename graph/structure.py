@@ -119,6 +119,9 @@ class GraphStructure:
         self.training: dict[str, Any] = {}
         self._listeners: list[Listener] = []
         self.revision = 0  # bumps on every change; caches key on it
+        # per id base ("dense"), a number below which every ``base_i`` is taken:
+        # new_id starts there, so building n nodes costs O(n), not O(n^2)
+        self._id_floor: dict[str, int] = {}
 
     # ------------------------------------------------------------------ events
     def subscribe(self, listener: Listener) -> None:
@@ -187,9 +190,10 @@ class GraphStructure:
     def new_id(self, type_id: str) -> str:
         """A fresh readable id: ``dense_1``, ``dense_2``, ..."""
         base = type_id if type_id == BLOCK_TYPE else REGISTRY.resolve(type_id)
-        i = 1
+        i = self._id_floor.get(base, 1)
         while f"{base}_{i}" in self._nodes:
             i += 1
+        self._id_floor[base] = i
         return f"{base}_{i}"
 
     # --------------------------------------------------------------- mutations
@@ -236,6 +240,7 @@ class GraphStructure:
         for edge in edges:
             self.remove_edge(edge)
         del self._nodes[node_id]
+        self._id_floor.clear()  # its id is free again
         self._nx.remove_node(node_id)
         self._emit(Event("node_removed", node_id, detail={"node": node}))
         return node, edges
@@ -380,19 +385,34 @@ class GraphStructure:
 
     def clear(self) -> None:
         self._nodes.clear()
+        self._id_floor.clear()
         self._edges.clear()
         self._incoming.clear()
         self._nx.clear()
         self.meta, self.dataset, self.training = {}, {}, {}
         self._emit(Event("reset"))
 
-    def replace_with(self, other: GraphStructure) -> None:
-        """Take over ``other``'s content (open a file into a live document)."""
+    def replace_with(self, other: GraphStructure, take: bool = False) -> None:
+        """Take over ``other``'s content (open a file into a live document).
+
+        With ``take`` the caller throws ``other`` away afterwards (a graph just read
+        from a file): its nodes and indexes are taken as they are instead of copied,
+        which saves a second or so on a 20,000-node graph.
+        """
         self._take_blocks(other)
-        self._nodes = {nid: _copy_node(n, self.blocks) for nid, n in other._nodes.items()}
+        if take:
+            for node in other._nodes.values():
+                node.library = self.blocks
+            self._nodes = dict(other._nodes)
+            self._nx = other._nx
+        else:
+            self._nodes = {nid: _copy_node(n, self.blocks) for nid, n in other._nodes.items()}
+            self._nx = other._nx.copy()
+        self._id_floor.clear()
         self._edges = list(other._edges)
         self._incoming = dict(other._incoming)
-        self._nx = other._nx.copy()
+        if take:  # ``other`` is left empty, not sharing anything
+            other._nodes, other._edges, other._incoming, other._nx = {}, [], {}, nx.DiGraph()
         self.meta = copy.deepcopy(other.meta)
         self.dataset = copy.deepcopy(other.dataset)
         self.training = copy.deepcopy(other.training)

@@ -94,14 +94,19 @@ class Document(QObject):
         anything changes, so a bad file leaves the current document as it was.
         """
         path = Path(path)
-        loaded = load_graph(path)
-        self._adopt(loaded, path.absolute())
+        self.take(load_graph(path), path)
+
+    def take(self, graph: Graph, path: str | Path | None) -> None:
+        """Take over ``graph``, just read from ``path`` (``None``: as an untitled
+        copy), as the new unmodified document; ``graph`` itself is emptied (its
+        nodes move here instead of being copied: a big file read in the
+        background opens without a second pass over it)."""
+        self._adopt(graph, None if path is None else Path(path).absolute(), take=True)
 
     def open_copy(self, path: str | Path) -> None:
         """Open ``path`` as a new untitled document (templates, samples): saving
         asks for a new name instead of overwriting the original."""
-        loaded = load_graph(Path(path))
-        self._adopt(loaded, None)
+        self.take(load_graph(Path(path)), None)
 
     def open_imported(self, graph: Graph, origin: str) -> None:
         """Take over an imported graph as a new untitled, unmodified document;
@@ -113,7 +118,7 @@ class Document(QObject):
     def restore(self, graph: Graph, original_path: Path | None) -> None:
         """Take over a recovered graph: it belongs to ``original_path`` but is not
         saved there, so the document starts out modified."""
-        self._adopt(graph, original_path)
+        self._adopt(graph, original_path, take=True)
         self.undo_stack.resetClean()
 
     def save(self, path: str | Path | None = None) -> Path:
@@ -131,8 +136,8 @@ class Document(QObject):
         self._set_origin(None)
         return target
 
-    def _adopt(self, graph: Graph, path: Path | None) -> None:
-        self.graph.replace_with(graph)
+    def _adopt(self, graph: Graph, path: Path | None, take: bool = False) -> None:
+        self.graph.replace_with(graph, take)
         self.undo_stack.clear()  # opening a file clears the stack
         self.undo_stack.setClean()
         self._set_path(path)

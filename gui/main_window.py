@@ -10,6 +10,7 @@ test ever blocks on a modal dialog.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer
@@ -25,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError
+from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError, load_graph
 from layerloom.graph.fileio import describe_write_error
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
 from layerloom.gui.canvas import GraphScene, GraphView
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
 from layerloom.gui.clipboard import copy_selection, from_mime, to_mime
 from layerloom.gui.document import Document, RecentFiles
+from layerloom.gui.file_loading import FileLoad, is_big
 from layerloom.gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
 from layerloom.gui.inspector import Inspector
 from layerloom.gui.main_window_actions import build_actions, build_menus, build_toolbar
@@ -94,6 +96,7 @@ class MainWindow(QMainWindow):
                                   self.training_dock.train_menu(self))
         self.toolbar = build_toolbar(self)
         self.model_import = ModelImport(self)
+        self.file_load = FileLoad(self)  # big files are read in the background
         self.graph_status = GraphStatus(self.graph, self.statusBar())
         self.graph_status.errorClicked.connect(self.select_node)
 
@@ -291,21 +294,43 @@ class MainWindow(QMainWindow):
         """Read ``path`` into the document; a bad file shows the loader's message
         and leaves the current document untouched.
 
-        A shipped example opens as an untitled copy, so that Save asks for a name
-        instead of changing the example for every later user.
+        A file over ``file_loading.BACKGROUND_BYTES`` is read in the background
+        (see :mod:`layerloom.gui.file_loading`): then True means that the open has
+        started, and ``file_load.loadFinished`` tells how it ended. A shipped
+        example opens as an untitled copy, so that Save asks for a name instead of
+        changing the example for every later user.
         """
-        example = _is_example(path)
+        path = Path(path)
+        if is_big(path):
+            self.file_load.start(path.name, partial(load_graph, path), partial(self._opened, path),
+                                 partial(self._open_failed, path))
+            return True
         try:
-            if example:
-                self.document.open_copy(path)
-            else:
-                self.document.open(path)
+            graph = load_graph(path)
         except GraphFileError as exc:
-            self.show_error("Cannot open file", str(exc))
-            if not Path(path).exists():
-                self.recent.remove(path)
+            self._open_failed(path, str(exc))
             return False
-        self.view.fit_to_view()
+        self._opened(path, graph)
+        return True
+
+    def _open_failed(self, path: Path, message: str) -> None:
+        self.show_error("Cannot open file", message)
+        if not path.exists():
+            self.recent.remove(path)
+
+    def _show_new_graph(self) -> None:
+        """Fit a graph opened into the view; a big one still being drawn shows its
+        beginning at 100 %, so that the window stays quick while the rest comes."""
+        if self.scene.builder.busy:
+            self.view.show_beginning()
+        else:
+            self.view.fit_to_view()
+
+    def _opened(self, path: Path, graph: Graph) -> None:
+        """``graph``, read from ``path``, becomes the document."""
+        example = _is_example(path)
+        self.document.take(graph, None if example else path)
+        self._show_new_graph()
         if example:
             self.statusBar().showMessage(
                 f"Opened the example {Path(path).name} as a new graph; Save asks where to keep it", 8000
@@ -313,7 +338,6 @@ class MainWindow(QMainWindow):
         else:
             self.recent.add(self.document.path)
             self.statusBar().showMessage(f"Opened {self.document.path}", 5000)
-        return True
 
     def save(self) -> bool:
         if self.document.path is None:
@@ -357,18 +381,28 @@ class MainWindow(QMainWindow):
         if not self.ask_restore(orphan):
             orphan.discard()
             return False
+        if is_big(orphan.graph_file):
+            self.file_load.start("the recovered graph", orphan.load, partial(self._recovered, orphan),
+                                 partial(self._recovery_failed, orphan))
+            return True
         try:
             graph = orphan.load()
         except GraphFileError as exc:
-            self.show_error("Cannot recover", f"The recovered copy is damaged: {exc}")
-            orphan.discard()
+            self._recovery_failed(orphan, str(exc))
             return False
+        self._recovered(orphan, graph)
+        return True
+
+    def _recovery_failed(self, orphan: Recovery, message: str) -> None:
+        self.show_error("Cannot recover", f"The recovered copy is damaged: {message}")
+        orphan.discard()
+
+    def _recovered(self, orphan: Recovery, graph: Graph) -> None:
         self.document.restore(graph, orphan.original_path)
         self.autosaver.save_if_modified()  # our own copy, before the old one goes
         orphan.discard()
-        self.view.fit_to_view()
+        self._show_new_graph()
         self.statusBar().showMessage("Restored unsaved work; save it to keep it", 8000)
-        return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.training_dock.confirm_close():  # asks, then stops a running training
@@ -378,6 +412,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.model_import.wait()  # its thread must end before the window goes
+        self.file_load.wait()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()

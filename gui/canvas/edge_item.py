@@ -159,7 +159,9 @@ class EdgeItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         self._ensure_geometry()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        zoom = option.levelOfDetailFromTransform(painter.worldTransform())
+        if zoom >= theme.DETAIL_MIN_ZOOM:  # zoomed out, plain lines draw several times faster
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         colour = theme.SELECTION if selected else (theme.WIRE_LONG if self._long else theme.WIRE)
         width = 2.4 if selected else 1.6
@@ -173,10 +175,7 @@ class EdgeItem(QGraphicsItem):
             width = 2.6
         painter.setPen(QPen(colour, width))
         painter.drawPath(self._path)
-        if not self.label:
-            return
-        zoom = option.levelOfDetailFromTransform(painter.worldTransform())
-        if zoom < LABEL_MIN_ZOOM:
+        if not self.label or zoom < LABEL_MIN_ZOOM:
             return
         rect = self._label_rect
         painter.setPen(QPen(colour if selected else theme.WIRE_LABEL_BORDER, 1))

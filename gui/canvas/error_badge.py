@@ -38,6 +38,8 @@ class ErrorBadge(QGraphicsItem):
         painter.setPen(QPen(theme.NODE_FILL, 1.5))
         painter.setBrush(QBrush(theme.ERROR))
         painter.drawEllipse(QRectF(-RADIUS, -RADIUS, 2 * RADIUS, 2 * RADIUS))
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_MIN_ZOOM:
+            return  # the red dot alone; the "!" would be unreadable
         painter.setPen(QPen(theme.NODE_FILL))
         painter.setFont(theme.font(8.5, bold=True))
         painter.drawText(QRectF(-RADIUS, -RADIUS, 2 * RADIUS, 2 * RADIUS), Qt.AlignmentFlag.AlignCenter, "!")

@@ -102,6 +102,7 @@ class NodeItem(QGraphicsItem):
         self.outputs: dict[str, PortItem] = {}
         self.error: str | None = None
         self.drop_hint: bool | None = None  # over a wire: would go in (True) or not (False)
+        self.drawn_simple = False  # whether the last paint was the zoomed-out box
         self._placing = False
         self._texts: list[_Text] = []
         self._shown: _Shown | None = None
@@ -250,6 +251,10 @@ class NodeItem(QGraphicsItem):
         return self._card
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        self.drawn_simple = option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_MIN_ZOOM
+        if self.drawn_simple:
+            self._paint_simple(painter, option)
+            return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(theme.NODE_SHADOW))
@@ -283,6 +288,19 @@ class NodeItem(QGraphicsItem):
         elif self.error and selected:
             painter.setPen(QPen(theme.SELECTION, 1.2, Qt.PenStyle.DashLine))
             painter.drawRoundedRect(QRectF(-3, -3, self.width + 6, self.height + 6), 8, 8)
+
+    def _paint_simple(self, painter: QPainter, option: QStyleOptionGraphicsItem) -> None:
+        """Zoomed out: the card as a box in its colours, no text, no shadow."""
+        card = QRectF(0, 0, self.width, self.height)
+        painter.fillRect(card, theme.ERROR_FILL if self.error else theme.NODE_FILL)
+        painter.fillRect(QRectF(0, 0, self.width, theme.HEADER_HEIGHT), self._header_fill)
+        painter.fillRect(QRectF(0, 0, 6, self.height), self._accent)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        colour = theme.ERROR if self.error else theme.SELECTION if selected else theme.NODE_BORDER
+        pen = QPen(colour, 3 if self.error or selected else 0)  # 0: one device pixel
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(card)
 
     def set_drop_hint(self, fits: bool | None) -> None:
         """Dragged over a wire: a green ring when it would go into the wire on

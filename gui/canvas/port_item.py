@@ -61,6 +61,9 @@ class PortItem(QGraphicsItem):
         return QPainterPath(_SHAPE)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if self.state == NORMAL and option.levelOfDetailFromTransform(painter.worldTransform()) \
+                < theme.DETAIL_MIN_ZOOM:
+            return  # a dot of a pixel or two; the card's box says enough
         r = theme.PORT_RADIUS
         if self.state == OK:
             painter.setPen(QPen(theme.PORT_OK, 2))

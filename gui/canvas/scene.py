@@ -36,6 +36,7 @@ from layerloom.gui.canvas.insertion import (
 )
 from layerloom.gui.canvas.node_item import PORTS_MOVED, NodeItem
 from layerloom.gui.canvas.port_item import BAD, NORMAL, OK, PortItem
+from layerloom.gui.canvas.scene_build import SceneBuilder
 from layerloom.gui.canvas.wire_check import wire_problem
 from layerloom.gui.canvas.wire_drop import WireDrop
 from layerloom.gui.canvas.wire_preview import WirePreview
@@ -106,6 +107,7 @@ class GraphScene(QGraphicsScene):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(0)
         self._refresh_timer.timeout.connect(self.refresh_analysis)
+        self.builder = SceneBuilder(self)  # a big graph's items, a slice at a time
         undo_stack.indexChanged.connect(self.refresh_analysis)
         self.selectionChanged.connect(self._emit_selection)
         self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
@@ -130,6 +132,7 @@ class GraphScene(QGraphicsScene):
         pass with the analysis at hand (each card laid out once, each wire labelled
         as it is made)."""
         self.cancel_wire()
+        self.builder.stop()
         self._selection_batch = True
         try:
             for item in self._edges.values():
@@ -145,10 +148,7 @@ class GraphScene(QGraphicsScene):
         self._dirty = False
         self._touched.clear()
         self._analysis = self.graph.analysis()
-        for node in self.graph.nodes:
-            self._add_node_item(node.id)
-        for edge in self.graph.edges:
-            self._add_edge_item(edge)
+        self.builder.start()
         self._emit_selection()
 
     def _on_graph_event(self, event: Event) -> None:
@@ -163,20 +163,23 @@ class GraphScene(QGraphicsScene):
             self._remove_node_item(nid)
         elif kind == "node_changed":
             self._touched.add(nid)
-            node, item = self.graph.node(nid), self._nodes[nid]
-            if item.port_names() != (node.input_ports(), node.output_ports()):
+            node, item = self.graph.node(nid), self._nodes.get(nid)
+            if item is not None and item.port_names() != (node.input_ports(), node.output_ports()):
                 # wires to new ports may follow at once: make the ports now (the
                 # texts are redone with the new analysis at the refresh)
                 info = self._analysis.nodes.get(nid) if self._analysis else None
                 if item.set_node(node, info) & PORTS_MOVED:
                     self.node_item_moved(item)
         elif kind == "node_moved":
-            self._nodes[nid].place(self.graph.node(nid).position)
+            if nid in self._nodes:  # else it is made where it is, later
+                self._nodes[nid].place(self.graph.node(nid).position)
             return  # positions do not change the analysis
         elif kind == "edge_added":
-            self._add_edge_item(event.edge)
+            if not self.builder.building_nodes:  # else it is made with the wires, later
+                self._add_edge_item(event.edge)
         elif kind == "edge_removed":
-            self._remove_edge_item(event.edge)
+            if event.edge in self._edges:
+                self._remove_edge_item(event.edge)
         elif kind == "reset":
             self._rebuild()
             return
@@ -195,9 +198,10 @@ class GraphScene(QGraphicsScene):
         self.addItem(item)
 
     def _remove_node_item(self, node_id: str) -> None:
-        item = self._nodes.pop(node_id)
+        item = self._nodes.pop(node_id, None)
         self._adjacent.pop(node_id, None)
-        self.removeItem(item)
+        if item is not None:
+            self.removeItem(item)
 
     def _add_edge_item(self, edge: Edge) -> None:
         source = self._nodes[edge.source].port(edge.source_port, output=True)
@@ -240,19 +244,35 @@ class GraphScene(QGraphicsScene):
 
     # ---------------------------------------------------------------- lookups
     def node_item(self, node_id: str) -> NodeItem:
+        if node_id not in self._nodes:
+            self.builder.finish()
         return self._nodes[node_id]
 
+    def node_item_or_none(self, node_id: str) -> NodeItem | None:
+        """The node's card, or ``None`` while it is not made yet."""
+        return self._nodes.get(node_id)
+
     def edge_item(self, edge: Edge) -> EdgeItem:
+        if edge not in self._edges:
+            self.builder.finish()
         return self._edges[edge]
 
+    def has_edge_item(self, edge: Edge) -> bool:
+        return edge in self._edges
+
     def node_items(self) -> list[NodeItem]:
+        self.builder.finish()
         return list(self._nodes.values())
 
     def edge_items(self) -> list[EdgeItem]:
+        self.builder.finish()
         return list(self._edges.values())
 
     def nodes_bounding_rect(self) -> QRectF:
-        """The area the nodes cover (empty when there are none)."""
+        """The area the nodes cover (empty when there are none); while a big graph
+        is still being built, the area its nodes' positions cover."""
+        if self.builder.busy:
+            return _positions_rect(self.graph)
         self.refresh_analysis()  # card heights follow the texts
         rect = QRectF()
         for item in self._nodes.values():
@@ -270,6 +290,9 @@ class GraphScene(QGraphicsScene):
 
     def select_nodes(self, node_ids) -> None:
         """Select exactly these nodes (one selection signal, not one per node)."""
+        node_ids = list(node_ids)
+        if any(nid not in self._nodes for nid in node_ids):
+            self.builder.finish()
         self._selection_batch = True
         try:
             self.clearSelection()
@@ -281,6 +304,7 @@ class GraphScene(QGraphicsScene):
         self._emit_selection()
 
     def select_all(self) -> None:
+        self.builder.finish()
         self.select_nodes(list(self._nodes))
 
     def _emit_selection(self) -> None:
@@ -353,6 +377,7 @@ class GraphScene(QGraphicsScene):
 
     def auto_layout(self) -> None:
         """Arrange the nodes in columns, sized for the cards on this canvas."""
+        self.builder.finish()
         if not self._nodes:
             return
         self.refresh_analysis()  # card heights follow the texts
@@ -482,6 +507,17 @@ class GraphScene(QGraphicsScene):
 
     def wire_in_progress(self) -> bool:
         return self._wire is not None
+
+
+def _positions_rect(graph: Graph) -> QRectF:
+    """The area the cards of ``graph`` cover, from the positions and a card's usual size."""
+    nodes = graph.nodes
+    if not nodes:
+        return QRectF()
+    xs = [n.position[0] for n in nodes]
+    ys = [n.position[1] for n in nodes]
+    left, top = min(xs), min(ys)
+    return QRectF(left, top, max(xs) - left + theme.NODE_WIDTH, max(ys) - top + NEW_CARD_HEIGHT)
 
 
 def _distance(a: QPointF, b: QPointF) -> float:

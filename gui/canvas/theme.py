@@ -63,6 +63,11 @@ CATEGORY_COLOURS = {
     "Tensor": QColor("#65a30d"),
 }
 
+# Level of detail: below this zoom (a 9 pt text would be under 4 px) cards are
+# drawn as plain boxes and ports, badges and wire labels are left out, so that a
+# graph of thousands of nodes pans and zooms as fast as a small one.
+DETAIL_MIN_ZOOM = 0.45
+
 
 def category_colour(category: str) -> QColor:
     return CATEGORY_COLOURS.get(category, QColor("#64748b"))

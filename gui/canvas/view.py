@@ -127,6 +127,15 @@ class GraphView(QGraphicsView):
     def zoom_out(self) -> None:
         self.set_zoom(self.zoom / ZOOM_STEP)
 
+    def show_beginning(self) -> None:
+        """Show the top-left of the graph at 100 % (a graph still being drawn: a
+        frame then paints a screenful of cards, not all of them as boxes)."""
+        rect = self.graph_scene().nodes_bounding_rect()
+        self.set_zoom(1.0)
+        view = self.viewport().rect()
+        margin = 3 * theme.GRID
+        self.centerOn(rect.left() - margin + view.width() / 2, rect.top() - margin + view.height() / 2)
+
     def fit_to_view(self) -> None:
         """Show every node, at most at 100 % (a small graph is not blown up)."""
         rect = self.graph_scene().nodes_bounding_rect()

@@ -162,3 +162,30 @@ def test_check_params_refuses_without_changing():
         g.check_params("dense_1", {"units": -1})
     assert g.check_params("dense_1", {"units": 7})["units"] == 7
     assert g.node("dense_1").params["units"] == 16
+
+
+def test_new_ids_fill_the_lowest_free_number_after_removals():
+    g = Graph()
+    ids = [g.add_node("dense").id for _ in range(4)]
+    assert ids == ["dense_1", "dense_2", "dense_3", "dense_4"]
+    g.remove_node("dense_2")
+    assert g.add_node("dense").id == "dense_2", "a freed id is used again"
+    assert g.add_node("dense").id == "dense_5"
+    g.clear()
+    assert g.add_node("dense").id == "dense_1"
+
+
+def test_replace_with_take_moves_the_nodes_and_keeps_the_analysis():
+    source = Graph()
+    a = source.add_node("input", {"shape": [3]}).id
+    b = source.add_node("dense", {"units": 2}).id
+    source.connect(a, "out", b, "in")
+    expected = source.to_dict()
+    analysis = source.analysis()
+    target = Graph()
+    target.replace_with(source, take=True)
+    assert target.to_dict() == expected
+    assert target.analysis() is analysis, "no second inference of a graph just read"
+    assert len(source) == 0 and source.edges == []
+    assert target.lint_problems() == []
+    assert target.add_node("dense").id == "dense_2"
