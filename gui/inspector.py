@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from layerloom.graph import Event, Graph, GraphError
 from layerloom.graph.model import MAX_LABEL
+from layerloom.graph.registry import BLOCK_TYPE
+from layerloom.gui.block_editors import BlockNameEditor, SharedWeightsEditor
 from layerloom.gui.commands import Rename, SetParams
 from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import qt_listener, signals_blocked
@@ -48,7 +50,14 @@ class Inspector(QWidget):
         The document's graph; the inspector follows its events.
     undo_stack : QUndoStack
         Where edits go, as :class:`~layerloom.gui.commands.SetParams` / ``Rename``.
+
+    Signals
+    -------
+    openBlockRequested(str)
+        The Open button of a block node's form was pressed.
     """
+
+    openBlockRequested = Signal(str)
 
     def __init__(self, graph: Graph, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,7 +65,7 @@ class Inspector(QWidget):
         self.graph = graph
         self.undo_stack = undo_stack
         self._ids: list[str] = []
-        self._form_type: str | None = None
+        self._form_type: tuple | None = None  # what the form was built for (see _form_key)
         self.editors: dict[str, QWidget] = {}
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -184,6 +193,8 @@ class Inspector(QWidget):
         elif event.kind == "node_changed" and event.node_id in self._ids:
             self._show_edit_error("")
             self._values_stale = True
+        elif event.kind in ("node_added", "node_removed", "block_changed") and "shares_weights_with" in self.editors:
+            self._values_stale = True  # the instances offered to share weights with
         self._refresh.start()  # shapes and costs depend on the whole graph: coalesce
 
     def _refresh_from_events(self) -> None:
@@ -203,7 +214,10 @@ class Inspector(QWidget):
             self._show_no_form(nodes)
             return
         spec = nodes[0].spec
-        if self._form_type != spec.type_id:
+        if len({n.params.get("block") for n in nodes}) > 1:  # instances of different blocks
+            self._show_no_form(nodes)
+            return
+        if self._form_type != _form_key(spec):
             self._rebuild_form(spec)
             values = True
         elif not values and not self.node_box.isHidden():
@@ -229,7 +243,7 @@ class Inspector(QWidget):
             self.form.removeRow(0)
         self.editors.clear()
         for param in spec.params:
-            editor = make_editor(param, self.form_host)
+            editor = self._make_editor(param, spec)
             editor.edited.connect(lambda value, name=param.name: self.apply(name, value))
             editor.rejected.connect(self._show_edit_error)
             label = QLabel(param.title.capitalize(), self.form_host)
@@ -239,7 +253,16 @@ class Inspector(QWidget):
             self.editors[param.name] = editor
         self.no_params.setVisible(not spec.params)
         self.form_host.setVisible(bool(spec.params))
-        self._form_type = spec.type_id
+        self._form_type = _form_key(spec)
+
+    def _make_editor(self, param, spec) -> QWidget:
+        if spec.type_id == BLOCK_TYPE and param.name == "block":
+            editor = BlockNameEditor(param, self.form_host)
+            editor.openRequested.connect(lambda: self._ids and self.openBlockRequested.emit(self._ids[0]))
+            return editor
+        if spec.type_id == BLOCK_TYPE and param.name == "shares_weights_with":
+            return SharedWeightsEditor(param, self.form_host)
+        return make_editor(param, self.form_host)
 
     def _show_no_form(self, nodes) -> None:
         self.node_box.hide()
@@ -329,11 +352,13 @@ class Inspector(QWidget):
     def refresh_values(self) -> None:
         """Write the model's values into the editors (signals blocked)."""
         nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
-        if not nodes or self._form_type != nodes[0].type:
+        if not nodes or self._form_type != _form_key(nodes[0].spec):
             return
         for param in nodes[0].spec.params:
             values = [n.params[param.name] for n in nodes]
             editor = self.editors[param.name]
+            if isinstance(editor, SharedWeightsEditor):
+                editor.set_choices(self.graph, self._ids)
             editor.set_value(values[0])
             if any(v != values[0] for v in values):
                 editor.set_mixed()
@@ -352,3 +377,11 @@ class Inspector(QWidget):
             return
         self._show_edit_error("")
         self.undo_stack.push(command)
+
+
+def _form_key(spec) -> tuple:
+    """What a form is built for: the layer type; for a block node also its
+    definition and parameters (exposing one adds a field)."""
+    if spec.type_id == BLOCK_TYPE:
+        return (spec.type_id, spec.name, tuple(p.name for p in spec.params))
+    return (spec.type_id,)
