@@ -6,11 +6,13 @@ definition's body on the same canvas and inspector, with the path in a
 path goes back out. Edits inside are ordinary commands on the body, on the one
 undo stack, and apply to every instance (the block library tells the document).
 Undo and redo of an edit made at another level bring the canvas to that level,
-so an undone change is always seen.
+so an undone change is always seen. Making a block of the selection (Ctrl+G) and
+ungrouping one (Ctrl+Shift+G) act on the graph shown, so blocks nest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import shiboken6
@@ -21,6 +23,7 @@ from layerloom.graph.model import Event, Graph
 from layerloom.gui.canvas.breadcrumb import Breadcrumb
 from layerloom.gui.canvas.scene import GraphScene
 from layerloom.gui.canvas.view import GraphView
+from layerloom.gui.commands_blocks import MakeBlock, Ungroup, default_block_name
 from layerloom.gui.qt_util import qt_listener
 
 
@@ -172,6 +175,47 @@ class BlockNavigator(QObject):
             uses = "its instance" if count == 1 else f"all {count} of its instances"
             note = f"Inside block '{name}': edits apply to {uses}. Esc goes back out."
         self.breadcrumb.set_path(self.path, note)
+
+    # ---------------------------------------------------------- block edits
+    def make_block(self, ask_name: Callable[[str], str | None]) -> str | None:
+        """Replace the selected nodes of the graph shown by one block node (selected
+        afterwards), named by ``ask_name(default)`` (``None`` cancels). A refused
+        selection leaves the graph as it was; the status bar says why. Returns the
+        block node's id."""
+        graph, ids = self.current, self.scene.selected_node_ids()
+        if not ids:
+            self.statusMessage.emit("Select the layers to group into a block first "
+                                    "(drag a rubber band or Ctrl+click them)")
+            return None
+        name = ask_name(default_block_name(graph, ids))
+        if not name:
+            return None
+        command = self.scene.push(lambda: MakeBlock(graph, ids, name))
+        if command is None:
+            return None
+        self.scene.select_nodes([command.node_id])
+        self.statusMessage.emit(f"Made block '{name}' of {len(ids)} layers; double-click it (or Enter) to open it")
+        return command.node_id
+
+    def ungroup(self) -> list[str]:
+        """Replace the selected block node by its inside (selected afterwards)."""
+        graph, ids = self.current, self.scene.selected_node_ids()
+        blocks = [nid for nid in ids if graph.node(nid).is_block]
+        if len(blocks) != 1:
+            self.statusMessage.emit("Select one block node to ungroup")
+            return []
+        command = self.scene.push(lambda: Ungroup(graph, blocks[0]))
+        if command is None:
+            return []
+        self.scene.select_nodes(command.added)
+        return command.added
+
+    def open_selected(self) -> bool:
+        ids = self.scene.selected_node_ids()
+        if len(ids) != 1:
+            self.statusMessage.emit("Select one block node to open")
+            return False
+        return self.open_block(ids[0])
 
     # ------------------------------------------------------- following edits
     def _on_root_event(self, event: Event) -> None:

@@ -267,6 +267,16 @@ class Inspector(QWidget):
     def _show_no_form(self, nodes) -> None:
         self.node_box.hide()
         self.hint.show()
+        if not nodes and self.graph.is_body:
+            name = self.graph.block_name
+            count = len(self.graph.blocks.instances(name))
+            self.title.setText(f"Block '{name}'")
+            self.doc.setText(f"The inside of block '{name}', used by {count} "
+                             f"instance{'s' if count != 1 else ''}: edits here apply to every one.")
+            self.doc.show()
+            self.hint.setText("Its Input nodes are the block's input ports and its Output nodes its "
+                              "output ports (named by their labels). Esc goes back out.")
+            return
         if not nodes:
             meta = self.graph.meta
             title = meta.get("title") if isinstance(meta.get("title"), str) else ""

@@ -35,11 +35,15 @@ from layerloom.gui.canvas import GraphScene, GraphView
 from layerloom.gui.canvas.breadcrumb import Breadcrumb
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
 from layerloom.gui.clipboard import copy_selection, from_mime, to_mime
-from layerloom.gui.commands_blocks import MakeBlock, Ungroup, default_block_name
 from layerloom.gui.document import Document, RecentFiles
 from layerloom.gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
 from layerloom.gui.inspector import Inspector
-from layerloom.gui.main_window_actions import build_actions, build_context_menu, build_menus, build_toolbar
+from layerloom.gui.main_window_actions import (
+    build_actions,
+    build_context_menu,
+    build_menus,
+    build_toolbar,
+)
 from layerloom.gui.main_window_status import GraphStatus
 from layerloom.gui.palette import Palette
 from layerloom.gui.qt_util import qt_listener
@@ -501,42 +505,15 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- blocks
     def make_block(self) -> str | None:
-        """Ctrl+G: ask a name and replace the selected nodes by one block node
-        (selected afterwards); a refused selection leaves the graph as it was and
-        the status bar says why. Returns the block node's id."""
-        graph, ids = self.scene.graph, self.selected_ids()
-        if not ids:
-            self.show_status("Select the layers to group into a block first (drag a rubber band or Ctrl+click)")
-            return None
-        name = self.ask_block_name(default_block_name(graph, ids))
-        if not name:
-            return None
-        command = self.scene.push(lambda: MakeBlock(graph, ids, name))
-        if command is None:
-            return None
-        self.scene.select_nodes([command.node_id])
-        self.show_status(f"Made block '{name}' of {len(ids)} layers; double-click it (or Enter) to open it")
-        return command.node_id
+        """Ctrl+G: group the selected layers into a block (asks its name)."""
+        return self.navigator.make_block(self.ask_block_name)
 
     def ungroup(self) -> list[str]:
         """Ctrl+Shift+G: replace the selected block node by its inside."""
-        graph, ids = self.scene.graph, self.selected_ids()
-        blocks = [nid for nid in ids if graph.node(nid).is_block]
-        if len(blocks) != 1:
-            self.show_status("Select one block node to ungroup")
-            return []
-        command = self.scene.push(lambda: Ungroup(graph, blocks[0]))
-        if command is None:
-            return []
-        self.scene.select_nodes(command.added)
-        return command.added
+        return self.navigator.ungroup()
 
     def open_selected_block(self) -> bool:
-        ids = self.selected_ids()
-        if len(ids) != 1:
-            self.show_status("Select one block node to open")
-            return False
-        return self.navigator.open_block(ids[0])
+        return self.navigator.open_selected()
 
     def show_context_menu(self, global_pos) -> QMenu:
         """The canvas menu at ``global_pos`` (not modal: tests read it while open)."""

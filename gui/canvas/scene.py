@@ -180,6 +180,9 @@ class GraphScene(QGraphicsScene):
         elif kind == "reset":
             self._rebuild()
             return
+        elif kind in ("block_changed", "block_added", "block_removed"):
+            # a definition changed: its instances' sizes, shapes and texts may have
+            self._touched.update(n.id for n in self.graph.nodes if n.is_block)
         else:
             return
         self._dirty = True

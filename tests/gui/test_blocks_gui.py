@@ -403,15 +403,53 @@ def test_save_reopen_and_recovery_keep_the_blocks(window, tmp_path):
     assert window.scene.node_item("residual")
 
 
-def test_screenshots(window, tmp_path):
+def test_screenshots(window, qtbot, tmp_path):
     """Not an assertion on pixels: the pictures are for a person to look at."""
     graph, ids = residual_graph()
     load(window, graph)
     block = group_with_keys(window, ids)
+    window.view.set_zoom(1.0)
+    window.view.centerOn(window.scene.node_item(block).sceneBoundingRect().center())
+    qtbot.wait(20)
     window.grab().save(str(tmp_path / "block_node.png"))
     window.show_context_menu(window.view.mapToGlobal(card_point(window, block)))
     window.context_menu.grab().save(str(tmp_path / "context_menu.png"))
     window.context_menu.close()
     double_click(window, block)
+    qtbot.wait(20)
     window.grab().save(str(tmp_path / "inside.png"))
+    assert "Block 'residual'" in window.inspector.title.text()
     assert (tmp_path / "inside.png").stat().st_size > 0
+
+
+def test_a_block_made_inside_a_block_nests_and_undoes(window):
+    graph, ids = residual_graph()
+    load(window, graph)
+    block = group_with_keys(window, ids)
+    double_click(window, block)
+    body = window.graph.blocks["residual"].body
+    inside = dumps(window.graph)
+    window.ask_block_name = lambda default: "mlp"
+    ctrl_click(window, ["dense_2", "dense_3"])
+    key(window, Qt.Key.Key_G, CTRL)
+    (inner,) = [n.id for n in body.nodes if n.is_block]
+    assert window.scene.selected_node_ids() == [inner] and window.graph.blocks.names() == ["residual", "mlp"]
+    assert window.graph.analysis().nodes[block].params == 144, "the size is the same, nested"
+    double_click(window, inner)
+    assert window.breadcrumb.texts() == ["Graph", "residual", "mlp"]
+    key(window, Qt.Key.Key_Escape)
+    key(window, Qt.Key.Key_Z, CTRL)
+    assert dumps(window.graph) == inside and window.scene.graph is body
+    window.graph.lint()
+
+
+def test_deleting_a_port_wired_outside_is_refused_inside(window):
+    graph, ids = residual_graph()
+    make_block(graph, ids, "residual")
+    load(window, graph)
+    before = dumps(window.graph)
+    double_click(window, "residual")
+    ctrl_click(window, ["in_input"])
+    key(window, Qt.Key.Key_Delete)
+    assert "wired on residual" in window.statusBar().currentMessage()
+    assert dumps(window.graph) == before and window.undo_stack.count() == 0
