@@ -453,3 +453,25 @@ def test_deleting_a_port_wired_outside_is_refused_inside(window):
     key(window, Qt.Key.Key_Delete)
     assert "wired on residual" in window.statusBar().currentMessage()
     assert dumps(window.graph) == before and window.undo_stack.count() == 0
+
+
+def test_duplicating_a_block_node_makes_another_instance(window):
+    graph, ids = residual_graph()
+    make_block(graph, ids, "residual")
+    load(window, graph)
+    before = dumps(window.graph)
+    ctrl_click(window, ["residual"])
+    key(window, Qt.Key.Key_D, CTRL)
+    (copy,) = window.scene.selected_node_ids()
+    node = window.graph.node(copy)
+    assert node.is_block and node.params["block"] == "residual" and copy != "residual"
+    assert len(window.graph.blocks.instances("residual")) == 2
+    window.graph.lint()
+    # pasting it inside its own block is refused, with the reason
+    window.copy()
+    double_click(window, "residual")
+    key(window, Qt.Key.Key_V, CTRL)
+    assert "a block cannot contain itself" in window.statusBar().currentMessage()
+    key(window, Qt.Key.Key_Escape)
+    window.undo_stack.undo()
+    assert dumps(window.graph) == before
