@@ -475,3 +475,21 @@ def test_duplicating_a_block_node_makes_another_instance(window):
     key(window, Qt.Key.Key_Escape)
     window.undo_stack.undo()
     assert dumps(window.graph) == before
+
+
+def test_renaming_a_port_inside_keeps_the_wires_outside(window):
+    graph, ids = residual_graph()
+    make_block(graph, ids, "residual")
+    load(window, graph)
+    before = dumps(window.graph)
+    double_click(window, "residual")
+    ctrl_click(window, ["in_input"])
+    window.inspector.label_edit.setText("x")
+    window.inspector.label_edit.editingFinished.emit()
+    key(window, Qt.Key.Key_Escape)
+    assert window.graph.node("residual").input_ports() == ("x",)
+    assert any(e.target == "residual" and e.target_port == "x" for e in window.graph.edges)
+    assert window.scene.node_item("residual").inputs.keys() == {"x"}
+    window.graph.lint()
+    key(window, Qt.Key.Key_Z, CTRL)
+    assert dumps(window.graph) == before
