@@ -96,3 +96,69 @@ class Ungroup(Command):
 
     def undo(self) -> None:
         self._edit.undo()
+
+
+class ExposeParam(Command):
+    """Make ``node_id``'s ``inner`` parameter, inside the block whose body is
+    ``body``, a block parameter called ``name``: each instance gets its own value
+    (the inner one to start with)."""
+
+    def __init__(self, body: Graph, name: str, node_id: str, inner: str,
+                 parent: CompoundCommand | None = None):
+        if not body.is_body:
+            raise GraphError("only a parameter of a layer inside a block can be exposed; open the block first")
+        self.graph = body
+        self.block = body.block_name
+        self.name = check_block_name(name, "parameter name")
+        node = body.node(node_id)
+        definition = body.blocks[self.block]
+        if name in definition.exposed or name in ("block", "repeat", "shares_weights_with"):
+            raise GraphError(f"block {self.block!r} already has a parameter {name!r}; choose another name")
+        node.spec.param(inner)
+        if (node_id, inner) in definition.exposed.values():
+            raise GraphError(f"{node.title}.{inner} is already exposed in block {self.block!r}")
+        if node.spec.is_input and inner in ("shape", "dtype"):
+            raise GraphError(f"an Input's {inner} comes from what the block receives; it cannot be exposed")
+        self.node_id, self.inner = node_id, inner
+        super().__init__(f"Expose {node.title}.{inner} as {name!r}", parent)
+        self._values: dict | None = None
+
+    def redo(self) -> None:
+        self.graph.blocks.expose(self.block, self.name, self.node_id, self.inner, self._values)
+
+    def undo(self) -> None:
+        self._values = self.graph.blocks.unexpose(self.block, self.name)
+
+
+class UnexposeParam(Command):
+    """Stop exposing the block parameter ``name`` of the block whose body is ``body``."""
+
+    def __init__(self, body: Graph, name: str, parent: CompoundCommand | None = None):
+        if not body.is_body:
+            raise GraphError("only a block's parameters can be unexposed; open the block first")
+        self.graph = body
+        self.block = body.block_name
+        definition = body.blocks[self.block]
+        if name not in definition.exposed:
+            raise GraphError(f"block {self.block!r} has no exposed parameter {name!r}")
+        self.name = name
+        self.node_id, self.inner = definition.exposed[name]
+        super().__init__(f"Stop exposing {name!r}", parent)
+        self._values: dict | None = None
+
+    def redo(self) -> None:
+        blocks = self.graph.blocks
+        self._order = list(blocks[self.block].exposed)
+        self._keys = {(g.block_name, n.id): list(n.params) for g, n in blocks.instances(self.block)}
+        self._values = blocks.unexpose(self.block, self.name)
+
+    def undo(self) -> None:
+        blocks = self.graph.blocks
+        blocks.expose(self.block, self.name, self.node_id, self.inner, self._values)
+        # put the parameter back in its place, in the definition and on each instance
+        definition = blocks[self.block]
+        definition.exposed = {k: definition.exposed[k] for k in self._order}
+        for g, node in blocks.instances(self.block):
+            keys = self._keys.get((g.block_name, node.id))
+            if keys is not None:
+                node.params = {k: node.params[k] for k in keys}

@@ -18,8 +18,10 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
+    QInputDialog,
     QLabel,
     QLineEdit,
+    QMenu,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -30,6 +32,7 @@ from layerloom.graph.model import MAX_LABEL
 from layerloom.graph.registry import BLOCK_TYPE
 from layerloom.gui.block_editors import BlockNameEditor, SharedWeightsEditor
 from layerloom.gui.commands import Rename, SetParams
+from layerloom.gui.commands_blocks import ExposeParam, UnexposeParam
 from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import qt_listener, signals_blocked
 from layerloom.gui.readable import human_bytes, human_count
@@ -67,6 +70,8 @@ class Inspector(QWidget):
         self._ids: list[str] = []
         self._form_type: tuple | None = None  # what the form was built for (see _form_key)
         self.editors: dict[str, QWidget] = {}
+        self.param_labels: dict[str, QLabel] = {}
+        self.param_menu: QMenu | None = None
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(0)
@@ -193,8 +198,9 @@ class Inspector(QWidget):
         elif event.kind == "node_changed" and event.node_id in self._ids:
             self._show_edit_error("")
             self._values_stale = True
-        elif event.kind in ("node_added", "node_removed", "block_changed") and "shares_weights_with" in self.editors:
-            self._values_stale = True  # the instances offered to share weights with
+        elif event.kind == "block_changed" or (
+                event.kind in ("node_added", "node_removed") and "shares_weights_with" in self.editors):
+            self._values_stale = True  # exposed parameters; the instances to share weights with
         self._refresh.start()  # shapes and costs depend on the whole graph: coalesce
 
     def _refresh_from_events(self) -> None:
@@ -242,12 +248,17 @@ class Inspector(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
+        self.param_labels.clear()
         for param in spec.params:
             editor = self._make_editor(param, spec)
             editor.edited.connect(lambda value, name=param.name: self.apply(name, value))
             editor.rejected.connect(self._show_edit_error)
             label = QLabel(param.title.capitalize(), self.form_host)
             label.setToolTip(editor.toolTip())
+            label.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            label.customContextMenuRequested.connect(
+                lambda pos, name=param.name, lab=label: self._param_menu(name, lab.mapToGlobal(pos)))
+            self.param_labels[param.name] = label
             label.setBuddy(editor)
             self.form.addRow(label, editor)
             self.editors[param.name] = editor
@@ -364,14 +375,71 @@ class Inspector(QWidget):
         nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
         if not nodes or self._form_type != _form_key(nodes[0].spec):
             return
+        exposed = self._exposed_as()
         for param in nodes[0].spec.params:
             values = [n.params[param.name] for n in nodes]
             editor = self.editors[param.name]
+            title = param.title.capitalize()
+            self.param_labels[param.name].setText(
+                f"{title} ◆ {exposed[param.name]}" if param.name in exposed else title)
             if isinstance(editor, SharedWeightsEditor):
                 editor.set_choices(self.graph, self._ids)
             editor.set_value(values[0])
             if any(v != values[0] for v in values):
                 editor.set_mixed()
+
+    # ------------------------------------------------- block parameters
+    def _exposed_as(self) -> dict[str, str]:
+        """``{inner param: block parameter}`` of the one node shown, inside a block."""
+        if len(self._ids) != 1 or not self.graph.is_body:
+            return {}
+        definition = self.graph.blocks[self.graph.block_name]
+        return {inner: name for name, (nid, inner) in definition.exposed.items() if nid == self._ids[0]}
+
+    def ask_parameter_name(self, default: str) -> str | None:
+        """The name of a block parameter being exposed; ``None`` to cancel."""
+        name, ok = QInputDialog.getText(self, "Expose as block parameter",
+                                        "Name of the block parameter (each instance sets its own value):",
+                                        text=default)
+        return name.strip() if ok else None
+
+    def _param_menu(self, name: str, global_pos) -> QMenu | None:
+        """Inside a block, a parameter label's menu: expose it, or stop exposing it."""
+        if len(self._ids) != 1 or not self.graph.is_body:
+            return None
+        menu = QMenu(self)
+        menu.setObjectName("inspectorParamMenu")
+        exposed = self._exposed_as()
+        if name in exposed:
+            menu.addAction(f"Stop exposing '{exposed[name]}'", lambda: self.unexpose(exposed[name]))
+        else:
+            menu.addAction("Expose as block parameter…", lambda: self.expose(name))
+        self.param_menu = menu
+        menu.popup(global_pos)
+        return menu
+
+    def expose(self, param: str) -> bool:
+        """Make the shown node's ``param`` a parameter of the block it is inside."""
+        if len(self._ids) != 1 or not self.graph.is_body:
+            return False
+        name = self.ask_parameter_name(param)
+        if not name:
+            return False
+        return self._push(lambda: ExposeParam(self.graph, name, self._ids[0], param))
+
+    def unexpose(self, name: str) -> bool:
+        return self._push(lambda: UnexposeParam(self.graph, name))
+
+    def _push(self, build) -> bool:
+        try:
+            command = build()
+        except GraphError as exc:
+            self._show_edit_error(str(exc))
+            return False
+        self._show_edit_error("")
+        self.undo_stack.push(command)
+        self.refresh_values()
+        return True
 
     def _rename(self) -> None:
         if len(self._ids) != 1:

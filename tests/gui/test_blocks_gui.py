@@ -493,3 +493,44 @@ def test_renaming_a_port_inside_keeps_the_wires_outside(window):
     window.graph.lint()
     key(window, Qt.Key.Key_Z, CTRL)
     assert dumps(window.graph) == before
+
+
+def test_exposing_a_parameter_inside_gives_each_instance_its_own_value(window, qtbot):
+    graph, ids = residual_graph()
+    make_block(graph, ids[:2], "ff")
+    load(window, graph)
+    before = dumps(window.graph)
+    double_click(window, "ff")
+    ctrl_click(window, ["dense_3"])
+    inspector = window.inspector
+    inspector.ask_parameter_name = lambda default: "width"
+    label = inspector.param_labels["units"]
+    menu = inspector._param_menu("units", label.mapToGlobal(label.rect().center()))
+    (action,) = menu.actions()
+    assert action.text() == "Expose as block parameter…"
+    action.trigger()
+    menu.close()
+    assert window.graph.blocks["ff"].exposed == {"width": ("dense_3", "units")}
+    assert inspector.param_labels["units"].text() == "Units ◆ width"
+    key(window, Qt.Key.Key_Escape)
+    assert window.graph.node("ff").params["width"] == 8
+    window.scene.select_nodes(["ff"])
+    assert "width" in inspector.editors
+    # an instance's own value reaches its inside: the block and what follows it change shape
+    assert inspector.apply("width", 5)
+    assert window.graph.analysis().nodes["ff"].outputs["out"].shape == (5,)
+    assert window.graph.blocks["ff"].body.node("dense_3").params["units"] == 8, "the definition keeps its own"
+    key(window, Qt.Key.Key_Z, CTRL)
+    key(window, Qt.Key.Key_Z, CTRL)  # the expose, from outside: the canvas goes in to show it
+    assert window.scene.graph is window.graph.blocks["ff"].body
+    assert dumps(window.graph) == before
+    window.undo_stack.redo()
+    assert window.graph.blocks["ff"].exposed == {"width": ("dense_3", "units")}
+    window.scene.select_nodes(["dense_3"])
+    assert inspector.param_labels["units"].text() == "Units ◆ width"
+    assert inspector.unexpose("width")
+    assert window.graph.blocks["ff"].exposed == {}
+    qtbot.waitUntil(lambda: inspector.param_labels["units"].text() == "Units")
+    window.undo_stack.undo()
+    assert window.graph.blocks["ff"].exposed == {"width": ("dense_3", "units")}
+    window.graph.lint()
