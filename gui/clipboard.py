@@ -19,7 +19,7 @@ from PySide6.QtCore import QMimeData
 from layerloom.graph.errors import GraphError, GraphFileError
 from layerloom.graph.fileformat import build_graph, graph_to_data
 from layerloom.graph.model import Graph
-from layerloom.graph.registry import REGISTRY
+from layerloom.graph.registry import BLOCK_TYPE, REGISTRY
 
 MIME_TYPE = "application/x-layerloom-nodes"
 MAX_PASTE_BYTES = 4 * 1024 * 1024
@@ -75,13 +75,19 @@ def build_paste(graph: Graph, data: Mapping[str, Any], offset: Iterable[float]) 
     dx, dy = offset
     renamed: dict[str, str] = {}
     taken = {n.id for n in graph.nodes}
+    used: set[str] = set()  # block definitions the pasted block nodes are instances of
     new_nodes = []
     for raw in nodes:
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
             raise GraphError(f"pasted node {raw!r:.80} has no layer type")
-        if raw["type"] not in REGISTRY:
+        if raw["type"] == BLOCK_TYPE:
+            used.add(_pasted_block(graph, raw))
+            base = BLOCK_TYPE
+        elif raw["type"] not in REGISTRY:
             raise GraphError(f"pasted node has an unknown layer type {raw['type']!r}")
-        new_id = _free_id(REGISTRY.resolve(raw["type"]), taken)
+        else:
+            base = REGISTRY.resolve(raw["type"])
+        new_id = _free_id(base, taken)
         taken.add(new_id)
         renamed[str(raw.get("id"))] = new_id
         position = raw.get("position", (0, 0))
@@ -96,10 +102,38 @@ def build_paste(graph: Graph, data: Mapping[str, Any], offset: Iterable[float]) 
             raise GraphError(f"pasted wire {raw!r:.80} is not an object")
         if raw.get("source") in renamed and raw.get("target") in renamed:
             new_edges.append({**raw, "source": renamed[raw["source"]], "target": renamed[raw["target"]]})
+    for raw in new_nodes:
+        if raw["type"] == BLOCK_TYPE and isinstance(raw.get("params"), dict):
+            shares = raw["params"].get("shares_weights_with", "")
+            shares = renamed.get(shares, shares if graph.has_node(str(shares)) else "")
+            raw["params"] = {**raw["params"], "shares_weights_with": shares}
     try:
-        return build_graph({"nodes": new_nodes, "edges": new_edges}, "pasted nodes")
+        return build_graph({"nodes": new_nodes, "edges": new_edges, "blocks": _definitions(graph, used)},
+                           "pasted nodes")
     except GraphFileError as exc:
         raise GraphError(f"cannot paste: {exc.problem} ({exc.where})") from None
+
+
+def _pasted_block(graph: Graph, raw: dict) -> str:
+    """The definition a pasted block node is an instance of, once it is known to
+    ``graph``'s document and may go where it is pasted."""
+    params = raw.get("params")
+    name = params.get("block") if isinstance(params, dict) else None
+    if not isinstance(name, str) or name not in graph.blocks:
+        raise GraphError(f"the pasted block node is an instance of block {name!r}, which this graph does not "
+                         f"define (blocks: {', '.join(graph.blocks.names()) or 'none'})")
+    if graph.is_body and graph.blocks.reaches(name, graph.block_name):
+        raise GraphError(f"cannot paste block {name!r} inside block {graph.block_name!r}: "
+                         "a block cannot contain itself")
+    return name
+
+
+def _definitions(graph: Graph, names: set[str]) -> list[dict]:
+    """The plain data of the definitions ``names`` and those they contain."""
+    if not names:
+        return []
+    wanted = {d.name for d in graph.blocks if any(graph.blocks.reaches(n, d.name) for n in names)}
+    return [d for d in graph_to_data(graph.blocks.root)["blocks"] if d["name"] in wanted]
 
 
 def _free_id(base: str, taken: set[str]) -> str:

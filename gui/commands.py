@@ -123,7 +123,9 @@ class RemoveNodes(Command):
         if not self.node_ids:
             raise GraphError("no nodes to delete")
         for nid in self.node_ids:
-            graph.node(nid)  # an unknown id raises here, not half-way through redo
+            # an unknown id raises here, not half-way through redo; so does a node
+            # a block's inside must keep (a port wired outside, an exposed layer)
+            graph._check_remove(graph.node(nid))
         super().__init__(_nodes_text(graph, "Delete", self.node_ids), parent)
         self._removed: dict[str, tuple[int, Node]] = {}
         self._edges: list[Edge] = []
@@ -249,6 +251,7 @@ class Rename(Command):
         self.graph = graph
         self.node_id = node_id
         self.label = check_label(label)
+        graph._check_label(graph.node(node_id), self.label)  # a block's port names must differ
         self._old = graph.node(node_id).label
         shown = f"'{label}'" if label else "its id"
         super().__init__(f"Rename {graph.node(node_id).title} to {shown}", parent)

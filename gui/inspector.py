@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QLabel,
     QLineEdit,
+    QMenu,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -27,7 +28,10 @@ from PySide6.QtWidgets import (
 
 from layerloom.graph import Event, Graph, GraphError
 from layerloom.graph.model import MAX_LABEL
+from layerloom.graph.registry import BLOCK_TYPE
+from layerloom.gui.block_editors import BlockNameEditor, SharedWeightsEditor
 from layerloom.gui.commands import Rename, SetParams
+from layerloom.gui.inspector_blocks import BlockParamsMixin
 from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import qt_listener, signals_blocked
 from layerloom.gui.readable import human_bytes, human_count
@@ -39,7 +43,7 @@ def _section(text: str, parent: QWidget) -> QLabel:
     return label
 
 
-class Inspector(QWidget):
+class Inspector(BlockParamsMixin, QWidget):
     """Parameter form of the selected nodes (objectName ``inspector``).
 
     Parameters
@@ -48,7 +52,14 @@ class Inspector(QWidget):
         The document's graph; the inspector follows its events.
     undo_stack : QUndoStack
         Where edits go, as :class:`~layerloom.gui.commands.SetParams` / ``Rename``.
+
+    Signals
+    -------
+    openBlockRequested(str)
+        The Open button of a block node's form was pressed.
     """
+
+    openBlockRequested = Signal(str)
 
     def __init__(self, graph: Graph, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,8 +67,10 @@ class Inspector(QWidget):
         self.graph = graph
         self.undo_stack = undo_stack
         self._ids: list[str] = []
-        self._form_type: str | None = None
+        self._form_type: tuple | None = None  # what the form was built for (see _form_key)
         self.editors: dict[str, QWidget] = {}
+        self.param_labels: dict[str, QLabel] = {}
+        self.param_menu: QMenu | None = None
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(0)
@@ -184,6 +197,9 @@ class Inspector(QWidget):
         elif event.kind == "node_changed" and event.node_id in self._ids:
             self._show_edit_error("")
             self._values_stale = True
+        elif event.kind == "block_changed" or (
+                event.kind in ("node_added", "node_removed") and "shares_weights_with" in self.editors):
+            self._values_stale = True  # exposed parameters; the instances to share weights with
         self._refresh.start()  # shapes and costs depend on the whole graph: coalesce
 
     def _refresh_from_events(self) -> None:
@@ -203,7 +219,10 @@ class Inspector(QWidget):
             self._show_no_form(nodes)
             return
         spec = nodes[0].spec
-        if self._form_type != spec.type_id:
+        if len({n.params.get("block") for n in nodes}) > 1:  # instances of different blocks
+            self._show_no_form(nodes)
+            return
+        if self._form_type != _form_key(spec):
             self._rebuild_form(spec)
             values = True
         elif not values and not self.node_box.isHidden():
@@ -228,22 +247,46 @@ class Inspector(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
+        self.param_labels.clear()
         for param in spec.params:
-            editor = make_editor(param, self.form_host)
+            editor = self._make_editor(param, spec)
             editor.edited.connect(lambda value, name=param.name: self.apply(name, value))
             editor.rejected.connect(self._show_edit_error)
             label = QLabel(param.title.capitalize(), self.form_host)
             label.setToolTip(editor.toolTip())
+            label.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            label.customContextMenuRequested.connect(
+                lambda pos, name=param.name, lab=label: self._param_menu(name, lab.mapToGlobal(pos)))
+            self.param_labels[param.name] = label
             label.setBuddy(editor)
             self.form.addRow(label, editor)
             self.editors[param.name] = editor
         self.no_params.setVisible(not spec.params)
         self.form_host.setVisible(bool(spec.params))
-        self._form_type = spec.type_id
+        self._form_type = _form_key(spec)
+
+    def _make_editor(self, param, spec) -> QWidget:
+        if spec.type_id == BLOCK_TYPE and param.name == "block":
+            editor = BlockNameEditor(param, self.form_host)
+            editor.openRequested.connect(lambda: self._ids and self.openBlockRequested.emit(self._ids[0]))
+            return editor
+        if spec.type_id == BLOCK_TYPE and param.name == "shares_weights_with":
+            return SharedWeightsEditor(param, self.form_host)
+        return make_editor(param, self.form_host)
 
     def _show_no_form(self, nodes) -> None:
         self.node_box.hide()
         self.hint.show()
+        if not nodes and self.graph.is_body:
+            name = self.graph.block_name
+            count = len(self.graph.blocks.instances(name))
+            self.title.setText(f"Block '{name}'")
+            self.doc.setText(f"The inside of block '{name}', used by {count} "
+                             f"instance{'s' if count != 1 else ''}: edits here apply to every one.")
+            self.doc.show()
+            self.hint.setText("Its Input nodes are the block's input ports and its Output nodes its "
+                              "output ports (named by their labels). Esc goes back out.")
+            return
         if not nodes:
             meta = self.graph.meta
             title = meta.get("title") if isinstance(meta.get("title"), str) else ""
@@ -329,11 +372,17 @@ class Inspector(QWidget):
     def refresh_values(self) -> None:
         """Write the model's values into the editors (signals blocked)."""
         nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
-        if not nodes or self._form_type != nodes[0].type:
+        if not nodes or self._form_type != _form_key(nodes[0].spec):
             return
+        exposed = self._exposed_as()
         for param in nodes[0].spec.params:
             values = [n.params[param.name] for n in nodes]
             editor = self.editors[param.name]
+            title = param.title.capitalize()
+            self.param_labels[param.name].setText(
+                f"{title} ◆ {exposed[param.name]}" if param.name in exposed else title)
+            if isinstance(editor, SharedWeightsEditor):
+                editor.set_choices(self.graph, self._ids)
             editor.set_value(values[0])
             if any(v != values[0] for v in values):
                 editor.set_mixed()
@@ -352,3 +401,11 @@ class Inspector(QWidget):
             return
         self._show_edit_error("")
         self.undo_stack.push(command)
+
+
+def _form_key(spec) -> tuple:
+    """What a form is built for: the layer type; for a block node also its
+    definition and parameters (exposing one adds a field)."""
+    if spec.type_id == BLOCK_TYPE:
+        return (spec.type_id, spec.name, tuple(p.name for p in spec.params))
+    return (spec.type_id,)

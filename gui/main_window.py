@@ -19,24 +19,33 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QVBoxLayout,
     QWidget,
 )
 
 from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError, load_graph
 from layerloom.graph.fileio import describe_write_error
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
+from layerloom.gui.block_navigator import BlockNavigator
 from layerloom.gui.canvas import GraphScene, GraphView
+from layerloom.gui.canvas.breadcrumb import Breadcrumb
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
 from layerloom.gui.clipboard import copy_selection, from_mime, to_mime
 from layerloom.gui.document import Document, RecentFiles
 from layerloom.gui.file_loading import FileLoad, is_big
 from layerloom.gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
 from layerloom.gui.inspector import Inspector
-from layerloom.gui.main_window_actions import build_actions, build_menus, build_toolbar
+from layerloom.gui.main_window_actions import (
+    build_actions,
+    build_context_menu,
+    build_menus,
+    build_toolbar,
+)
 from layerloom.gui.main_window_status import GraphStatus
 from layerloom.gui.palette import Palette
 from layerloom.gui.qt_util import qt_listener
@@ -76,9 +85,13 @@ class MainWindow(QMainWindow):
         self.scene.setParent(self)
         self.view = GraphView(self.scene)
         self.view.setObjectName("canvas")
-        self.setCentralWidget(self.view)
+        self.breadcrumb = Breadcrumb()
+        self.setCentralWidget(self._canvas_area())
         self.layer_palette = Palette(self)
         self.inspector = Inspector(self.graph, self.undo_stack, self)
+        self.navigator = BlockNavigator(self.graph, self.scene, self.view, self.inspector, self.undo_stack,
+                                        self.breadcrumb, self)
+        self.context_menu: QMenu | None = None
         self.palette_dock = self._dock("Layers", "paletteDock", self.layer_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector_dock = self._dock(
             "Inspector", "inspectorDock", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
@@ -106,6 +119,10 @@ class MainWindow(QMainWindow):
         self.document.pathChanged.connect(self._update_title)
         self.scene.selectionChangedIds.connect(self._on_selection_changed)
         self.scene.statusMessage.connect(self.show_status)
+        self.navigator.statusMessage.connect(self.show_status)
+        self.inspector.openBlockRequested.connect(self.navigator.open_block)
+        self.navigator.graphChanged.connect(self._update_edit_actions)
+        self.view.contextMenuRequested.connect(self.show_context_menu)
         self.view.fileDropped.connect(self.open_file)
         self.layer_palette.layerActivated.connect(self.add_layer)
         QApplication.clipboard().dataChanged.connect(self._update_edit_actions)
@@ -124,6 +141,18 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def _canvas_area(self) -> QWidget:
+        """The canvas with the block path above it."""
+        area = QWidget(self)
+        area.setObjectName("canvasArea")
+        layout = QVBoxLayout(area)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.breadcrumb.setParent(area)
+        layout.addWidget(self.breadcrumb)
+        layout.addWidget(self.view, 1)
+        return area
+
     def _make_canvas_hint(self) -> QLabel:
         """A quiet line in the middle of an empty canvas saying how to begin."""
         hint = _CanvasHint(
@@ -134,7 +163,7 @@ class MainWindow(QMainWindow):
         return hint
 
     def _on_graph_event(self, event) -> None:
-        empty = len(self.graph) == 0
+        empty = len(self.graph) == 0 and not self.navigator.levels
         if self.canvas_hint.isHidden() == empty:
             self.canvas_hint.setVisible(empty)
             self.canvas_hint.centre()
@@ -167,6 +196,12 @@ class MainWindow(QMainWindow):
         answer = box.exec()
         return {QMessageBox.StandardButton.Save: "save",
                 QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_block_name(self, default: str) -> str | None:
+        """The name of a block being made; ``None`` to cancel."""
+        name, ok = QInputDialog.getText(
+            self, "Make block", "Name of the new block (letters, digits and _):", text=default)
+        return name.strip() if ok else None
 
     def ask_open_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, "Open graph", self._dialog_dir(), FILE_FILTER)
@@ -455,7 +490,7 @@ class MainWindow(QMainWindow):
         ids = self.selected_ids()
         if not ids:
             return False
-        QApplication.clipboard().setMimeData(to_mime(copy_selection(self.graph, ids)))
+        QApplication.clipboard().setMimeData(to_mime(copy_selection(self.scene.graph, ids)))
         self._paste_count = 0
         return True
 
@@ -481,7 +516,7 @@ class MainWindow(QMainWindow):
         ids = self.selected_ids()
         if not ids:
             return []
-        return self.scene.paste(copy_selection(self.graph, ids), (PASTE_STEP, PASTE_STEP))
+        return self.scene.paste(copy_selection(self.scene.graph, ids), (PASTE_STEP, PASTE_STEP))
 
     def delete(self) -> None:
         self.scene.delete_selection()
@@ -490,9 +525,11 @@ class MainWindow(QMainWindow):
         self.scene.select_all()
 
     def select_node(self, node_id: str) -> None:
-        """Select one node and bring it into view (the status bar's error button)."""
+        """Select one node of the document and bring it into view (the status bar's
+        error button)."""
         if not self.graph.has_node(node_id):
             return
+        self.navigator.go_to(0)
         self.scene.select_nodes([node_id])
         self.view.centerOn(self.scene.node_item(node_id).sceneBoundingRect().center())
 
@@ -501,14 +538,40 @@ class MainWindow(QMainWindow):
             self.scene.auto_layout()
             self.view.fit_to_view()
 
+    # ----------------------------------------------------------------- blocks
+    def make_block(self) -> str | None:
+        """Ctrl+G: group the selected layers into a block (asks its name)."""
+        return self.navigator.make_block(self.ask_block_name)
+
+    def ungroup(self) -> list[str]:
+        """Ctrl+Shift+G: replace the selected block node by its inside."""
+        return self.navigator.ungroup()
+
+    def open_selected_block(self) -> bool:
+        return self.navigator.open_selected()
+
+    def show_context_menu(self, global_pos) -> QMenu:
+        """The canvas menu at ``global_pos`` (not modal: tests read it while open)."""
+        if self.context_menu is not None:
+            self.context_menu.close()
+            self.context_menu.deleteLater()
+        self.context_menu = build_context_menu(self)
+        self.context_menu.popup(global_pos)
+        return self.context_menu
+
     def _on_selection_changed(self, ids: list[str]) -> None:
         self.inspector.set_selection(list(ids))
         self._update_edit_actions()
 
-    def _update_edit_actions(self) -> None:
-        has_selection = bool(self.selected_ids())
-        for name in ("cut", "copy", "duplicate", "delete"):
+    def _update_edit_actions(self, *_args) -> None:
+        ids = self.selected_ids()
+        has_selection = bool(ids)
+        for name in ("cut", "copy", "duplicate", "delete", "make_block"):
             self.actions[name].setEnabled(has_selection or name == "delete")
+        one_block = len(ids) == 1 and self.scene.graph.node(ids[0]).is_block
+        self.actions["ungroup"].setEnabled(one_block)
+        self.actions["open_block"].setEnabled(one_block)
+        self.actions["leave_block"].setEnabled(bool(self.navigator.levels))
         mime = QApplication.clipboard().mimeData()
         self.actions["paste"].setEnabled(mime is not None and mime.hasFormat(CLIPBOARD_MIME))
 

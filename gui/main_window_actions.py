@@ -39,6 +39,11 @@ ACTIONS: dict[str, tuple[str, tuple, str]] = {
     "duplicate": ("D&uplicate", ("Ctrl+D",), "Copy the selected layers in place"),
     "delete": ("&Delete", (Key.Delete, "Backspace"), "Delete the selected layers and wires"),
     "select_all": ("Select &All", (Key.SelectAll,), "Select every layer"),
+    "make_block": ("&Make Block…", ("Ctrl+G",),
+                   "Replace the selected layers by one block; the wires crossing its border become its ports"),
+    "ungroup": ("U&ngroup Block", ("Ctrl+Shift+G",), "Replace the selected block by the layers inside it"),
+    "open_block": ("&Open Block", (), "Show the inside of the selected block (double-click or Enter)"),
+    "leave_block": ("&Leave Block", (), "Go back out of the block shown (Esc)"),
     "zoom_in": ("Zoom &In", (Key.ZoomIn,), "Zoom in on the canvas"),
     "zoom_out": ("Zoom &Out", (Key.ZoomOut,), "Zoom out of the canvas"),
     "fit": ("&Fit to Window", ("Ctrl+0",), "Show the whole graph"),
@@ -91,6 +96,8 @@ def build_actions(window: QMainWindow) -> dict[str, QAction]:
         "save": window.save, "save_as": window.save_as,
         "quit": window.close, "cut": window.cut, "copy": window.copy, "paste": window.paste,
         "duplicate": window.duplicate, "delete": window.delete, "select_all": window.select_all,
+        "make_block": window.make_block, "ungroup": window.ungroup,
+        "open_block": window.open_selected_block, "leave_block": window.navigator.leave,
         "zoom_in": window.view.zoom_in, "zoom_out": window.view.zoom_out,
         "fit": window.view.fit_to_view, "auto_layout": window.auto_layout,
         "about": window.show_about,
@@ -141,6 +148,8 @@ def build_menus(window: QMainWindow) -> None:
     edit.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"]])
     edit.addSeparator()
     edit.addAction(a["select_all"])
+    edit.addSeparator()
+    edit.addActions([a["make_block"], a["ungroup"], a["open_block"], a["leave_block"]])
 
     view = bar.addMenu("&View")
     view.setObjectName("menu_view")
@@ -154,6 +163,30 @@ def build_menus(window: QMainWindow) -> None:
     help_menu = bar.addMenu("&Help")
     help_menu.setObjectName("menu_help")
     help_menu.addAction(a["about"])
+
+
+def build_context_menu(window: QMainWindow) -> QMenu:
+    """The canvas's right-click menu: the block commands first, then the edits."""
+    a = window.actions
+    menu = QMenu(window)
+    menu.setObjectName("canvasMenu")
+    selection = window.selected_ids()
+    graph = window.scene.graph
+    blocks = [nid for nid in selection if graph.node(nid).is_block]
+    if len(selection) == 1 and blocks:
+        menu.addActions([a["open_block"], a["ungroup"]])
+    if selection:
+        menu.addAction(a["make_block"])
+    if window.navigator.levels:
+        menu.addAction(a["leave_block"])
+    if not menu.isEmpty():
+        menu.addSeparator()
+    if selection:
+        menu.addActions([a["cut"], a["copy"], a["duplicate"], a["delete"]])
+    menu.addAction(a["paste"])
+    menu.addSeparator()
+    menu.addActions([a["select_all"], a["auto_layout"]])
+    return menu
 
 
 def fill_recent_menu(window: QMainWindow) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from layerloom.graph.errors import GraphError
 from layerloom.graph.inference import NodeInfo
 from layerloom.graph.model import Node
 from layerloom.graph.params import Param
@@ -27,6 +28,8 @@ def key_param_texts(node: Node) -> list[str]:
     A choice at its default (activation ``none``, dtype ``float``) and a false
     flag say nothing the user needs on the canvas, so they are left out.
     """
+    if node.is_block:
+        return _block_texts(node)
     texts = []
     for param in node.spec.params:
         if not param.key:
@@ -41,6 +44,26 @@ def key_param_texts(node: Node) -> list[str]:
         else:
             title = param.title.removesuffix(" size")
             texts.append(f"{title} {format_value(param, value)}")
+    return texts
+
+
+def _block_texts(node: Node) -> list[str]:
+    """``block of 3 layers``, ``× 4`` when it repeats, who it shares weights with,
+    then its exposed parameters (``width 64``)."""
+    params = node.params
+    try:
+        inside = node.library[params["block"]].body.nodes
+        layers = sum(1 for n in inside if n.type not in ("input", "output"))
+        texts = [f"block of {layers} layer{'s' if layers != 1 else ''}"]
+    except (AttributeError, LookupError, GraphError):
+        texts = ["block"]
+    if params.get("repeat", 1) != 1:
+        texts.append(f"× {params['repeat']}")
+    if params.get("shares_weights_with"):
+        texts.append(f"weights of {params['shares_weights_with']}")
+    for param in node.spec.params:
+        if param.name not in ("block", "repeat", "shares_weights_with"):
+            texts.append(f"{param.title} {format_value(param, params[param.name])}")
     return texts
 
 

@@ -183,6 +183,9 @@ class GraphScene(QGraphicsScene):
         elif kind == "reset":
             self._rebuild()
             return
+        elif kind in ("block_changed", "block_added", "block_removed"):
+            # a definition changed: its instances' sizes, shapes and texts may have
+            self._touched.update(n.id for n in self.graph.nodes if n.is_block)
         else:
             return
         self._dirty = True
@@ -204,14 +207,25 @@ class GraphScene(QGraphicsScene):
             self.removeItem(item)
 
     def _add_edge_item(self, edge: Edge) -> None:
-        source = self._nodes[edge.source].port(edge.source_port, output=True)
-        target = self._nodes[edge.target].port(edge.target_port, output=False)
+        source = self._port(edge.source, edge.source_port, output=True)
+        target = self._port(edge.target, edge.target_port, output=False)
         spec = self._analysis.edges.get(edge) if self._analysis else None
         item = EdgeItem(edge, source, target, spec)
         self._edges[edge] = item
         self._adjacent[edge.source].add(edge)
         self._adjacent[edge.target].add(edge)
         self.addItem(item)
+
+    def _port(self, node_id: str, name: str, output: bool) -> PortItem:
+        """A node item's port; made first when the node's ports changed before
+        its own event came (a block whose port was renamed inside moves its wires
+        to the new name, then says it changed)."""
+        item = self._nodes[node_id]
+        if name not in (item.outputs if output else item.inputs):
+            info = self._analysis.nodes.get(node_id) if self._analysis else None
+            if item.set_node(self.graph.node(node_id), info) & PORTS_MOVED:
+                self.node_item_moved(item)
+        return item.port(name, output)
 
     def _remove_edge_item(self, edge: Edge) -> None:
         item = self._edges.pop(edge)

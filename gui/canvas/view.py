@@ -12,6 +12,10 @@ Tab, a double-click on empty canvas, or a wire let go over empty canvas opens th
 quick-add popup (:class:`~layerloom.gui.canvas.quick_add.QuickAdd`) at the cursor; the
 layer picked there lands at the cursor, wired to the port next to the cursor (or
 the port the wire came from), or inserted into the wire under the cursor.
+
+A double-click on a block node, or Enter with one selected, asks to open the block
+(:attr:`GraphView.blockOpenRequested`); Escape asks to go back out
+(:attr:`GraphView.leaveRequested`); a right-click asks for the canvas menu.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import math
 
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QContextMenuEvent,
     QCursor,
     QDragEnterEvent,
     QDragMoveEvent,
@@ -60,10 +65,21 @@ class GraphView(QGraphicsView):
         A ``.loom`` file was dropped on the canvas; the window opens it.
     zoomChanged(float)
         The zoom level changed (1.0 is 100 %).
+
+    blockOpenRequested(str)
+        A block node was double-clicked, or Enter pressed with it alone selected.
+    leaveRequested()
+        Escape with no wire being dragged: go out of the block shown, if any.
+    contextMenuRequested(QPoint)
+        A right-click (or the menu key) at this global point; the node under it
+        is selected first, as in every editor.
     """
 
     fileDropped = Signal(str)
     zoomChanged = Signal(float)
+    blockOpenRequested = Signal(str)
+    leaveRequested = Signal()
+    contextMenuRequested = Signal(QPoint)
 
     def __init__(self, scene: GraphScene, parent=None):
         super().__init__(scene, parent)
@@ -217,10 +233,19 @@ class GraphView(QGraphicsView):
             self._set_idle_cursor()
             event.accept()
             return
-        if key == Qt.Key.Key_Escape and self.graph_scene().wire_in_progress():
-            self.graph_scene().cancel_wire()
+        if key == Qt.Key.Key_Escape:
+            if self.graph_scene().wire_in_progress():
+                self.graph_scene().cancel_wire()
+            else:
+                self.leaveRequested.emit()
             event.accept()
             return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            block = self._selected_block()
+            if block is not None:
+                self.blockOpenRequested.emit(block)
+                event.accept()
+                return
         if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.graph_scene().delete_selection()
             event.accept()
@@ -256,15 +281,41 @@ class GraphView(QGraphicsView):
         return super().viewportEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        """A double-click on empty canvas (or on a wire) opens the quick-add popup."""
+        """A double-click on empty canvas (or on a wire) opens the quick-add popup;
+        on a block node, opens the block."""
         point = event.position().toPoint()
         item = self.itemAt(point)
+        card = item.topLevelItem() if item is not None else None
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(card, NodeItem):
+            graph = self.graph_scene().graph
+            if graph.has_node(card.node_id) and graph.node(card.node_id).is_block:
+                self.blockOpenRequested.emit(card.node_id)
+                event.accept()
+                return
         if event.button() == Qt.MouseButton.LeftButton and not isinstance(
                 item.topLevelItem() if item is not None else None, NodeItem):
             self.open_quick_add(point)
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
+
+    def _selected_block(self) -> str | None:
+        """The id of the selected node when it is the only one and a block."""
+        scene = self.graph_scene()
+        ids = scene.selected_node_ids()
+        if len(ids) == 1 and scene.graph.node(ids[0]).is_block:
+            return ids[0]
+        return None
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """Select the node under the cursor (keeping a selection it is part of) and
+        ask for the canvas menu."""
+        item = self.itemAt(event.pos())
+        card = item.topLevelItem() if item is not None else None
+        if isinstance(card, NodeItem) and not card.isSelected():
+            self.graph_scene().select_nodes([card.node_id])
+        self.contextMenuRequested.emit(event.globalPos())
+        event.accept()
 
     def cursor_point(self) -> QPoint:
         """The cursor in viewport coordinates; the centre when it is not over the canvas."""

@@ -32,7 +32,7 @@ def test_layout_has_palette_canvas_and_inspector(window):
     assert window.findChild(type(window.layer_palette), "palette") is window.layer_palette
     assert window.layer_palette.search.objectName() == "paletteSearch"
     assert window.findChild(type(window.inspector), "inspector") is window.inspector
-    assert window.centralWidget() is window.view
+    assert window.centralWidget().isAncestorOf(window.view)  # under the block path bar
     palette_area = window.dockWidgetArea(window.findChild(QDockWidget, "paletteDock"))
     inspector_area = window.dockWidgetArea(window.findChild(QDockWidget, "inspectorDock"))
     assert palette_area == Qt.DockWidgetArea.LeftDockWidgetArea
