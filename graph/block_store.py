@@ -28,6 +28,7 @@ from layerloom.graph.fileformat import SUFFIX, load_graph, save_graph
 from layerloom.graph.graph_data import nodes_to_data
 from layerloom.graph.model import Graph
 from layerloom.graph.registry import BLOCK_TYPE
+from layerloom.graph.tensor import fmt_shape
 
 if TYPE_CHECKING:
     from layerloom.graph.blocks import BlockDefinition
@@ -72,9 +73,7 @@ class StoredBlock:
 
 
 def _shape(shape: Any) -> str:
-    if not shape:
-        return "?"
-    return "(" + ", ".join(str(d) for d in shape) + ")"
+    return fmt_shape(tuple(shape)) if shape else "?"
 
 
 # ------------------------------------------------------------------ folders
