@@ -56,7 +56,7 @@ class Inspector(QWidget):
         self.graph = graph
         self.undo_stack = undo_stack
         self._ids: list[str] = []
-        self._form_type: str | None = None
+        self._form_type: tuple | None = None  # _form_key of the node the form was built for
         self.editors: dict[str, QWidget] = {}
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -198,12 +198,12 @@ class Inspector(QWidget):
         self._refresh.stop()
         self._values_stale = False
         nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
-        types = {n.type for n in nodes}
+        types = {_form_key(n) for n in nodes}
         if not nodes or len(types) > 1:
             self._show_no_form(nodes)
             return
         spec = nodes[0].spec
-        if self._form_type != spec.type_id:
+        if self._form_type != _form_key(nodes[0]):
             self._rebuild_form(spec)
             values = True
         elif not values and not self.node_box.isHidden():
@@ -239,7 +239,7 @@ class Inspector(QWidget):
             self.editors[param.name] = editor
         self.no_params.setVisible(not spec.params)
         self.form_host.setVisible(bool(spec.params))
-        self._form_type = spec.type_id
+        self._form_type = (spec.type_id, tuple(p.name for p in spec.params))
 
     def _show_no_form(self, nodes) -> None:
         self.node_box.hide()
@@ -329,7 +329,7 @@ class Inspector(QWidget):
     def refresh_values(self) -> None:
         """Write the model's values into the editors (signals blocked)."""
         nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
-        if not nodes or self._form_type != nodes[0].type:
+        if not nodes or self._form_type != _form_key(nodes[0]):
             return
         for param in nodes[0].spec.params:
             values = [n.params[param.name] for n in nodes]
@@ -352,3 +352,9 @@ class Inspector(QWidget):
             return
         self._show_edit_error("")
         self.undo_stack.push(command)
+
+
+def _form_key(node) -> tuple:
+    """What a form is built for: the type and its parameters (block nodes of two
+    definitions share a type but not their exposed parameters)."""
+    return (node.type, tuple(p.name for p in node.spec.params))

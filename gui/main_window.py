@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError
 from layerloom.graph.fileio import describe_write_error
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
+from layerloom.gui.block_catalog import key_block_name
+from layerloom.gui.block_library_ui import BlockLibraryUi
 from layerloom.gui.canvas import GraphScene, GraphView
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
 from layerloom.gui.clipboard import copy_selection, from_mime, to_mime
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
         self.autosaver.failed.connect(self._autosave_failed)
         self._paste_count = 0
 
+        self.block_library = BlockLibraryUi(self)
         self.actions = build_actions(self)
         build_menus(self)
         self.menuBar().insertMenu(self.findChild(QMenu, "menu_help").menuAction(),
@@ -413,7 +416,11 @@ class MainWindow(QMainWindow):
 
     def add_layer(self, type_id: str) -> str | None:
         """Add a layer in the middle of the view (palette double-click or Enter),
-        select it, and return its id."""
+        select it, and return its id. A ``"block:NAME"`` key adds a built-in or
+        library block."""
+        name = key_block_name(type_id)
+        if name is not None:
+            return self.block_library.insert(name)
         return self.view.add_layer(type_id)
 
     def copy(self) -> bool:
@@ -474,6 +481,7 @@ class MainWindow(QMainWindow):
         has_selection = bool(self.selected_ids())
         for name in ("cut", "copy", "duplicate", "delete"):
             self.actions[name].setEnabled(has_selection or name == "delete")
+        self.actions["save_block"].setEnabled(self.block_library.selected_block() is not None)
         mime = QApplication.clipboard().mimeData()
         self.actions["paste"].setEnabled(mime is not None and mime.hasFormat(CLIPBOARD_MIME))
 

@@ -39,6 +39,8 @@ ACTIONS: dict[str, tuple[str, tuple, str]] = {
     "duplicate": ("D&uplicate", ("Ctrl+D",), "Copy the selected layers in place"),
     "delete": ("&Delete", (Key.Delete, "Backspace"), "Delete the selected layers and wires"),
     "select_all": ("Select &All", (Key.SelectAll,), "Select every layer"),
+    "save_block": ("Save Block to &Library…", (),
+                   "Save the selected block node's definition to your block library (palette: My blocks)"),
     "zoom_in": ("Zoom &In", (Key.ZoomIn,), "Zoom in on the canvas"),
     "zoom_out": ("Zoom &Out", (Key.ZoomOut,), "Zoom out of the canvas"),
     "fit": ("&Fit to Window", ("Ctrl+0",), "Show the whole graph"),
@@ -91,6 +93,7 @@ def build_actions(window: QMainWindow) -> dict[str, QAction]:
         "save": window.save, "save_as": window.save_as,
         "quit": window.close, "cut": window.cut, "copy": window.copy, "paste": window.paste,
         "duplicate": window.duplicate, "delete": window.delete, "select_all": window.select_all,
+        "save_block": lambda: window.block_library.save_selected(),
         "zoom_in": window.view.zoom_in, "zoom_out": window.view.zoom_out,
         "fit": window.view.fit_to_view, "auto_layout": window.auto_layout,
         "about": window.show_about,
@@ -141,6 +144,8 @@ def build_menus(window: QMainWindow) -> None:
     edit.addActions([a["cut"], a["copy"], a["paste"], a["duplicate"], a["delete"]])
     edit.addSeparator()
     edit.addAction(a["select_all"])
+    edit.addSeparator()
+    edit.addAction(a["save_block"])
 
     view = bar.addMenu("&View")
     view.setObjectName("menu_view")
