@@ -89,12 +89,13 @@ class BlockCatalog(QObject):
         return self._docs[block.name]
 
     def search(self, text: str) -> list[StoredBlock]:
-        """Blocks whose name, description or category hold every word of ``text``;
+        """Blocks whose name or category hold every word of ``text`` (not the
+        description: it names layers, and a layer search would list every block);
         names that start with it first."""
         words = text.lower().split()
         found = []
         for i, b in enumerate(self.blocks()):
-            hay = " ".join((b.name, b.name.replace("_", " "), b.description, block_category(b), "block")).lower()
+            hay = " ".join((b.name, b.name.replace("_", " "), block_category(b), "block")).lower()
             if words and all(w in hay for w in words):
                 found.append((not b.name.lower().startswith(text.strip().lower()), i, b))
         return [b for *_, b in sorted(found, key=lambda t: t[:2])]

@@ -34,11 +34,11 @@ from PySide6.QtWidgets import QGraphicsView
 
 from layerloom.graph.model import Edge
 from layerloom.graph.registry import REGISTRY
+from layerloom.gui.block_catalog import key_block_name
 from layerloom.gui.canvas import theme
 from layerloom.gui.canvas.insertion import PortRef
 from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.canvas.port_item import NORMAL, OK, PortItem
-from layerloom.gui.block_catalog import key_block_name
 from layerloom.gui.canvas.quick_add import QuickAdd
 from layerloom.gui.canvas.scene import GraphScene
 from layerloom.gui.canvas.wire_drop import wire_near
