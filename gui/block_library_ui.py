@@ -29,6 +29,16 @@ class BlockLibraryUi(QObject):
         self.window = window
         window.view.blockRequested.connect(self.insert_at)
         window.layer_palette.deleteBlockRequested.connect(self.delete)
+        catalog().changed.connect(self.report_skipped)
+        self.report_skipped()
+
+    def report_skipped(self) -> None:
+        """Say in the status bar which library files could not be read (each is
+        skipped; the rest of the library works)."""
+        warnings = catalog().warnings
+        if warnings:
+            more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+            self.window.show_status(f"Block library: {warnings[0]}{more}", 12000)
 
     # ---------------------------------------------------------------- insert
     def insert(self, name: str) -> str | None:

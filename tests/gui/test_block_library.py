@@ -33,6 +33,7 @@ def test_palette_lists_built_ins_under_blocks_and_the_library_under_my_blocks(qt
     assert {blocks.child(i).text(0) for i in range(blocks.childCount())} >= {"residual_basic", "unet_up"}
     assert [mine.child(i).text(0) for i in range(mine.childCount())] == ["squash"]
     assert any("hostile.loom" in w for w in catalog().warnings)
+    assert "skipped block file hostile.loom" in window.statusBar().currentMessage()
     palette.search.setText("residual")
     shown = palette.visible_type_ids()
     assert "block:residual_basic" in shown and "block:inverted_residual" in shown
