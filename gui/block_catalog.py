@@ -101,6 +101,23 @@ class BlockCatalog(QObject):
         return [b for *_, b in sorted(found, key=lambda t: t[:2])]
 
 
+def ranked(specs: list, blocks: list[StoredBlock], query: str) -> list:
+    """One list of search results: the layers and blocks whose name starts with
+    ``query`` (layers first), then the other layers, then the other blocks."""
+    q = query.strip().lower()
+
+    def named(name: str, *more: str) -> bool:
+        return any(n.lower().startswith(q) for n in (name, *more))
+
+    first = [s for s in specs if named(s.name, s.type_id)] + [b for b in blocks if named(b.name)]
+    return first + [s for s in specs if s not in first] + [b for b in blocks if b not in first]
+
+
+def result_key(entry) -> str:
+    """The list key of a search result: a type id, or ``"block:NAME"``."""
+    return block_key(entry.name) if isinstance(entry, StoredBlock) else entry.type_id
+
+
 _CATALOG: BlockCatalog | None = None
 
 

@@ -43,6 +43,7 @@ from layerloom.gui.block_catalog import (
     block_key,
     catalog,
     key_block_name,
+    ranked,
 )
 from layerloom.gui.canvas.layer_rows import NOTE_ALIGNMENT, LayerRows, category_dot, no_match_text
 from layerloom.gui.user_settings import user_settings
@@ -277,8 +278,9 @@ class Palette(QWidget):
     def _show_ranked(self, specs: list[LayerSpec], blocks: list[StoredBlock] = ()) -> None:
         self._clear()
         self.tree.setRootIsDecorated(False)
-        rows = [(self._layer_item(self.tree, spec), spec.category) for spec in specs]
-        rows += [(self._block_item(self.tree, block), block_category(block)) for block in blocks]
+        rows = [(self._block_item(self.tree, entry), block_category(entry)) if isinstance(entry, StoredBlock)
+                else (self._layer_item(self.tree, entry), entry.category)
+                for entry in ranked(specs, list(blocks), self._query)]
         for item, category in rows:
             item.setText(1, category)
             item.setForeground(1, DIM)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from layerloom.graph.block_store import StoredBlock
 from layerloom.graph.registry import REGISTRY, LayerSpec
-from layerloom.gui.block_catalog import block_category, block_key, catalog, key_block_name
+from layerloom.gui.block_catalog import block_category, block_key, catalog, key_block_name, ranked
 from layerloom.gui.canvas.layer_rows import (
     NOTE_ALIGNMENT,
     LayerRows,
@@ -177,11 +177,12 @@ class QuickAdd(QFrame):
             spec for group in REGISTRY.by_category().values() for spec in group]
         blocks = catalog().search(query) if query else catalog().blocks()
         self.list.clear()
-        for spec in specs:
-            self._add_row(spec)
-        for block in blocks:
-            self._add_block_row(block)
-        specs = specs + blocks
+        specs = ranked(specs, blocks, query) if query else specs + blocks
+        for entry in specs:
+            if isinstance(entry, StoredBlock):
+                self._add_block_row(entry)
+            else:
+                self._add_row(entry)
         self.list.fit_columns()
         if specs:
             self.list.setCurrentItem(self.list.topLevelItem(0))

@@ -38,7 +38,7 @@ def test_palette_lists_built_ins_under_blocks_and_the_library_under_my_blocks(qt
     shown = palette.visible_type_ids()
     assert "block:residual_basic" in shown and "block:inverted_residual" in shown
     palette.search.setText("squash")
-    assert palette.visible_type_ids()[-1] == "block:squash"  # after the layers that match
+    assert palette.visible_type_ids()[0] == "block:squash"  # its name starts so; layers match by keyword
     window.grab().save(str(tmp_path / "palette.png"))
 
 
@@ -71,6 +71,9 @@ def test_drop_and_quick_add_insert_a_block(qtbot, tmp_path, monkeypatch):
     window.view.open_quick_add(QPoint(400, 300))
     QTest.keyClicks(window.view.quick_add.search, "vit patch")
     assert window.view.quick_add.visible_type_ids() == ["block:vit_patch_embedding"]
+    window.view.quick_add.search.setText("unet")
+    assert window.view.quick_add.visible_type_ids()[:2] == ["block:unet_down", "block:unet_up"]
+    window.view.quick_add.search.setText("vit patch")
     QTest.keyClick(window.view.quick_add.search, Qt.Key.Key_Return)
     assert [n.params["block"] for n in window.graph.nodes] == ["unet_down", "vit_patch_embedding"]
     assert window.undo_stack.count() == 2

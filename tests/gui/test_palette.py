@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from layerloom.graph import REGISTRY
-from layerloom.gui.block_catalog import block_key, catalog
+from layerloom.gui.block_catalog import catalog, ranked, result_key
 from layerloom.gui.canvas import LAYER_MIME_TYPE
 from layerloom.gui.palette import LAYER_MIME, Palette
 
@@ -36,8 +36,9 @@ def _tree_contents(palette) -> dict[str, list[str]]:
     return out
 
 
-def _blocks_matching(text: str) -> list[str]:
-    return [block_key(b.name) for b in catalog().search(text)]
+def _matching(text: str) -> list[str]:
+    """Layers and blocks as the palette ranks them (names starting with the text first)."""
+    return [result_key(e) for e in ranked(REGISTRY.search(text), catalog().search(text), text)]
 
 
 def test_lists_every_registered_layer_by_category(palette):
@@ -65,13 +66,15 @@ def test_search_shows_the_ranked_matches_as_a_flat_list(palette, qtbot, text):
     qtbot.keyClicks(palette.search, text)
     expected = [s.type_id for s in REGISTRY.search(text)]
     assert expected, "every word here finds something"
-    expected += _blocks_matching(text)  # the matching blocks follow the layers
+    expected = _matching(text)  # with the matching blocks
     assert _rows(palette) == expected, "one row per match, best first, no category rows"
     assert palette.visible_type_ids() == expected
     for type_id in expected:
         if not type_id.startswith("block:"):
             assert palette.item_for(type_id).text(1) == REGISTRY.get(type_id).category
     assert palette.tree.currentItem() is palette.item_for(expected[0])
+    if text == "residual":
+        assert expected[:2] == ["block:residual_basic", "block:residual_bottleneck"], "names first"
     assert not palette.empty.isVisible()
     palette.search.clear()
     assert len(palette.visible_type_ids()) == len(REGISTRY) + len(catalog().blocks())
