@@ -32,6 +32,8 @@ from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError, load_grap
 from layerloom.graph.fileio import describe_write_error
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
 from layerloom.gui.block_navigator import BlockNavigator
+from layerloom.gui.block_catalog import key_block_name
+from layerloom.gui.block_library_ui import BlockLibraryUi
 from layerloom.gui.canvas import GraphScene, GraphView
 from layerloom.gui.canvas.breadcrumb import Breadcrumb
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
@@ -103,6 +105,7 @@ class MainWindow(QMainWindow):
         self.autosaver.failed.connect(self._autosave_failed)
         self._paste_count = 0
 
+        self.block_library = BlockLibraryUi(self)
         self.actions = build_actions(self)
         build_menus(self)
         self.menuBar().insertMenu(self.findChild(QMenu, "menu_help").menuAction(),
@@ -483,7 +486,11 @@ class MainWindow(QMainWindow):
 
     def add_layer(self, type_id: str) -> str | None:
         """Add a layer in the middle of the view (palette double-click or Enter),
-        select it, and return its id."""
+        select it, and return its id. A ``"block:NAME"`` key adds a built-in or
+        library block."""
+        name = key_block_name(type_id)
+        if name is not None:
+            return self.block_library.insert(name)
         return self.view.add_layer(type_id)
 
     def copy(self) -> bool:
@@ -572,6 +579,7 @@ class MainWindow(QMainWindow):
         self.actions["ungroup"].setEnabled(one_block)
         self.actions["open_block"].setEnabled(one_block)
         self.actions["leave_block"].setEnabled(bool(self.navigator.levels))
+        self.actions["save_block"].setEnabled(self.block_library.selected_block() is not None)
         mime = QApplication.clipboard().mimeData()
         self.actions["paste"].setEnabled(mime is not None and mime.hasFormat(CLIPBOARD_MIME))
 

@@ -44,6 +44,8 @@ ACTIONS: dict[str, tuple[str, tuple, str]] = {
     "ungroup": ("U&ngroup Block", ("Ctrl+Shift+G",), "Replace the selected block by the layers inside it"),
     "open_block": ("&Open Block", (), "Show the inside of the selected block (double-click or Enter)"),
     "leave_block": ("&Leave Block", (), "Go back out of the block shown (Esc)"),
+    "save_block": ("Save Block to &Library…", (),
+                   "Save the selected block node's definition to your block library (palette: My blocks)"),
     "zoom_in": ("Zoom &In", (Key.ZoomIn,), "Zoom in on the canvas"),
     "zoom_out": ("Zoom &Out", (Key.ZoomOut,), "Zoom out of the canvas"),
     "fit": ("&Fit to Window", ("Ctrl+0",), "Show the whole graph"),
@@ -98,6 +100,7 @@ def build_actions(window: QMainWindow) -> dict[str, QAction]:
         "duplicate": window.duplicate, "delete": window.delete, "select_all": window.select_all,
         "make_block": window.make_block, "ungroup": window.ungroup,
         "open_block": window.open_selected_block, "leave_block": window.navigator.leave,
+        "save_block": lambda: window.block_library.save_selected(),
         "zoom_in": window.view.zoom_in, "zoom_out": window.view.zoom_out,
         "fit": window.view.fit_to_view, "auto_layout": window.auto_layout,
         "about": window.show_about,
@@ -150,6 +153,7 @@ def build_menus(window: QMainWindow) -> None:
     edit.addAction(a["select_all"])
     edit.addSeparator()
     edit.addActions([a["make_block"], a["ungroup"], a["open_block"], a["leave_block"]])
+    edit.addAction(a["save_block"])
 
     view = bar.addMenu("&View")
     view.setObjectName("menu_view")

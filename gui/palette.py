@@ -4,7 +4,10 @@ Drag an entry onto the canvas to add that layer where it is dropped (the drag
 carries :data:`LAYER_MIME`, the layer type id as UTF-8); double-click an entry,
 or press Enter on it or in the search box, to add it at the centre of the view
 (``layerActivated``). The list is built from :data:`layerloom.graph.REGISTRY`, so a new
-layer declaration appears here without touching this file.
+layer declaration appears here without touching this file; after the layers come
+the built-in blocks ("Blocks") and the user's block library ("My blocks"), from
+:func:`~layerloom.gui.block_catalog.catalog`, whose rows carry a ``"block:NAME"``
+key instead of a type id (a right-click on one of the user's offers to delete it).
 
 With well over a hundred types the palette stays short: each category folds (a
 click on its row, or the arrow keys), and the folded ones stay folded in the
@@ -32,6 +35,16 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import REGISTRY, LayerSpec
+from layerloom.graph.block_store import LIBRARY, StoredBlock
+from layerloom.gui.block_catalog import (
+    BUILTIN_CATEGORY,
+    LIBRARY_CATEGORY,
+    block_category,
+    block_key,
+    catalog,
+    key_block_name,
+    ranked,
+)
 from layerloom.gui.canvas.layer_rows import NOTE_ALIGNMENT, LayerRows, category_dot, no_match_text
 from layerloom.gui.user_settings import user_settings
 
@@ -54,6 +67,15 @@ def layer_tooltip(spec: LayerSpec) -> str:
     return "<br>".join(lines)
 
 
+def block_tooltip(block: StoredBlock) -> str:
+    where = "your block library" if block.source == LIBRARY else "LayerLoom's built-in blocks"
+    return "<br>".join([
+        f"<b>{escape(block.name)}</b> <span style='color:#777'>(block from {where})</span>",
+        escape(catalog().doc(block)),
+        "<span style='color:#777'>Drag onto the canvas, or double-click to add; its definition is "
+        "copied into the graph.</span>"])
+
+
 def read_folded() -> set[str]:
     """The categories the user folded, as saved (QSettings gives a lone string,
     a list, or nothing)."""
@@ -68,6 +90,7 @@ class LayerTree(LayerRows):
     dragging a layer carries its type id."""
 
     layerActivated = Signal(str)
+    deleteBlockRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,7 +140,19 @@ class LayerTree(LayerRows):
                 item.setExpanded(expanded)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
-        """A right-click offers to fold or unfold every category at once."""
+        """A right-click offers to fold or unfold every category at once; on one of
+        the user's blocks, to add it or delete it from the library."""
+        item = self.itemAt(event.pos())
+        name = key_block_name(item.data(0, TYPE_ROLE)) if item is not None else None
+        if name is not None:
+            menu = QMenu(self)
+            menu.setObjectName("blockEntryMenu")
+            menu.addAction("Add to Graph", lambda: self.layerActivated.emit(block_key(name)))
+            stored = catalog().get(name)
+            if stored is not None and stored.source == LIBRARY:
+                menu.addAction("Delete from Library…", lambda: self.deleteBlockRequested.emit(name))
+            menu.exec(event.globalPos())
+            return
         if not any(self.topLevelItem(i).childCount() for i in range(self.topLevelItemCount())):
             return  # a list of search results has no categories
         menu = QMenu(self)
@@ -149,6 +184,7 @@ class Palette(QWidget):
     """The searchable list of layer types (objectName ``palette``)."""
 
     layerActivated = Signal(str)
+    deleteBlockRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -184,6 +220,8 @@ class Palette(QWidget):
         self.search.textChanged.connect(self.filter)
         self.search.returnPressed.connect(self._activate_current)
         self.tree.layerActivated.connect(self.layerActivated)
+        self.tree.deleteBlockRequested.connect(self.deleteBlockRequested)
+        catalog().changed.connect(self.populate)
 
     # ------------------------------------------------------------------ lists
     def populate(self) -> None:
@@ -196,7 +234,7 @@ class Palette(QWidget):
         ``text`` is blank."""
         self._query = text.strip()
         if self._query:
-            self._show_ranked(REGISTRY.search(self._query))
+            self._show_ranked(REGISTRY.search(self._query), catalog().search(self._query))
         else:
             self._show_groups()
 
@@ -221,24 +259,62 @@ class Palette(QWidget):
                 for spec in specs:
                     self._layer_item(group, spec)
                 group.setExpanded(category not in self._folded)
+            blocks = catalog().blocks()
+            for category in (BUILTIN_CATEGORY, LIBRARY_CATEGORY):
+                group = self._categories.get(category) or self._group(category)
+                for block in blocks:
+                    if block_category(block) == category:
+                        self._block_item(group, block)
+                group.setText(1, str(group.childCount()))
+                group.setExpanded(category not in self._folded)
+                if category == LIBRARY_CATEGORY:
+                    group.setToolTip(0, f"Your block library ({catalog().folder()}): select a block node "
+                                     "and use Edit ▸ Save Block to Library… to add one")
         finally:
             self._restoring = False
         self.tree.fit_columns()
         self._show_empty(False)
 
-    def _show_ranked(self, specs: list[LayerSpec]) -> None:
+    def _show_ranked(self, specs: list[LayerSpec], blocks: list[StoredBlock] = ()) -> None:
         self._clear()
         self.tree.setRootIsDecorated(False)
-        for spec in specs:
-            item = self._layer_item(self.tree, spec)
-            item.setText(1, spec.category)
+        rows = [(self._block_item(self.tree, entry), block_category(entry)) if isinstance(entry, StoredBlock)
+                else (self._layer_item(self.tree, entry), entry.category)
+                for entry in ranked(specs, list(blocks), self._query)]
+        for item, category in rows:
+            item.setText(1, category)
             item.setForeground(1, DIM)
             item.setTextAlignment(1, NOTE_ALIGNMENT)
-            item.setIcon(0, category_dot(spec.category))
-        if specs:
+            item.setIcon(0, category_dot(category if category in REGISTRY.by_category() else "Blocks"))
+        if rows:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
         self.tree.fit_columns()
-        self._show_empty(not specs)
+        self._show_empty(not rows)
+
+    def _group(self, category: str) -> QTreeWidgetItem:
+        group = QTreeWidgetItem(self.tree, [category, "0"])
+        group.setData(0, CATEGORY_ROLE, category)
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        font = group.font(0)
+        font.setBold(True)
+        group.setFont(0, font)
+        group.setForeground(0, QColor("#4b5361"))
+        group.setForeground(1, DIM)
+        group.setTextAlignment(1, NOTE_ALIGNMENT)
+        group.setIcon(0, category_dot("Blocks"))
+        group.setToolTip(0, f"{category}: click to fold or unfold.")
+        self._categories[category] = group
+        return group
+
+    def _block_item(self, parent, block: StoredBlock) -> QTreeWidgetItem:
+        key = block_key(block.name)
+        item = QTreeWidgetItem(parent, [block.name])
+        item.setData(0, TYPE_ROLE, key)
+        item.setToolTip(0, block_tooltip(block))
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                      | Qt.ItemFlag.ItemIsDragEnabled)
+        self._items[key] = item
+        return item
 
     def _layer_item(self, parent, spec: LayerSpec) -> QTreeWidgetItem:
         item = QTreeWidgetItem(parent, [spec.name])
@@ -298,6 +374,8 @@ class Palette(QWidget):
     # ---------------------------------------------------------------- lookups
     def item_for(self, type_id: str) -> QTreeWidgetItem:
         """The list entry of a layer type (tests and drag sources use it)."""
+        if key_block_name(type_id) is not None:
+            return self._items[type_id]
         return self._items[REGISTRY.resolve(type_id)]
 
     def visible_type_ids(self) -> list[str]:

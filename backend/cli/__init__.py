@@ -21,6 +21,7 @@ COMMANDS = {
     "new": "new",
     "import": "import_cmd",
     "layers": "layers",
+    "blocks": "blocks",
     "install-desktop": "desktop",
 }
 

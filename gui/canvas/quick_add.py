@@ -3,7 +3,9 @@
 Tab, or a double-click on empty canvas, or a wire let go over empty canvas opens
 it (see :class:`~layerloom.gui.canvas.view.GraphView`). Typing narrows the list, best
 match first (:meth:`Registry.search <layerloom.graph.registry.Registry.search>`); Up,
-Down, Page Up and Page Down move; Enter or a click adds the highlighted layer
+Down, Page Up and Page Down move; after the layers come the built-in and library
+blocks (``"block:NAME"`` keys, see :mod:`~layerloom.gui.block_catalog`). Enter or a
+click adds the highlighted layer
 (``chosen``); Escape, a click elsewhere or the focus going away closes it
 (``closed``). The popup is a child of the canvas, kept whole inside it: near the
 right or bottom edge it opens to the left of or above the cursor.
@@ -24,7 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from layerloom.graph.block_store import StoredBlock
 from layerloom.graph.registry import REGISTRY, LayerSpec
+from layerloom.gui.block_catalog import block_category, block_key, catalog, key_block_name, ranked
 from layerloom.gui.canvas.layer_rows import (
     NOTE_ALIGNMENT,
     LayerRows,
@@ -171,9 +175,14 @@ class QuickAdd(QFrame):
         query = text.strip()
         specs = REGISTRY.search(query) if query else [
             spec for group in REGISTRY.by_category().values() for spec in group]
+        blocks = catalog().search(query) if query else catalog().blocks()
         self.list.clear()
-        for spec in specs:
-            self._add_row(spec)
+        specs = ranked(specs, blocks, query) if query else specs + blocks
+        for entry in specs:
+            if isinstance(entry, StoredBlock):
+                self._add_block_row(entry)
+            else:
+                self._add_row(entry)
         self.list.fit_columns()
         if specs:
             self.list.setCurrentItem(self.list.topLevelItem(0))
@@ -191,12 +200,24 @@ class QuickAdd(QFrame):
         item.setTextAlignment(1, NOTE_ALIGNMENT)
         item.setToolTip(0, spec.doc)
 
+    def _add_block_row(self, block: StoredBlock) -> None:
+        category = block_category(block)
+        item = QTreeWidgetItem(self.list, [block.name, category])
+        item.setData(0, TYPE_ROLE, block_key(block.name))
+        item.setIcon(0, category_dot("Blocks"))
+        item.setForeground(1, DIM)
+        item.setTextAlignment(1, NOTE_ALIGNMENT)
+        item.setToolTip(0, catalog().doc(block))
+
     def _show_doc(self, item: QTreeWidgetItem | None, _previous=None) -> None:
         if item is None:
             self.doc.clear()
             return
-        spec = REGISTRY.get(item.data(0, TYPE_ROLE))
-        self.doc.setText(elide_lines(spec.doc, self.doc.fontMetrics(), self.doc.width()))
+        key = item.data(0, TYPE_ROLE)
+        name = key_block_name(key)
+        block = catalog().get(name) if name is not None else None
+        text = catalog().doc(block) if block is not None else REGISTRY.get(key).doc
+        self.doc.setText(elide_lines(text, self.doc.fontMetrics(), self.doc.width()))
 
     def visible_type_ids(self) -> list[str]:
         """The listed layer types, in order (empty when nothing matches)."""

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import QGraphicsView
 
 from layerloom.graph.model import Edge
 from layerloom.graph.registry import REGISTRY
+from layerloom.gui.block_catalog import key_block_name
 from layerloom.gui.canvas import theme
 from layerloom.gui.canvas.insertion import PortRef
 from layerloom.gui.canvas.node_item import NodeItem
@@ -76,6 +77,7 @@ class GraphView(QGraphicsView):
     """
 
     fileDropped = Signal(str)
+    blockRequested = Signal(str, QPointF)  # a stored block's name, the card's top-left (scene)
     zoomChanged = Signal(float)
     blockOpenRequested = Signal(str)
     leaveRequested = Signal()
@@ -363,6 +365,9 @@ class GraphView(QGraphicsView):
         """Over a wire: light it green or red for the highlighted layer."""
         if self._quick is None or not isinstance(self._quick[1], Edge) or item is None:
             return
+        if key_block_name(item.data(0, Qt.ItemDataRole.UserRole)) is not None:
+            self.graph_scene().wire_drop.clear()
+            return
         self.graph_scene().wire_drop.light(self._quick[1], item.data(0, Qt.ItemDataRole.UserRole))
 
     def _quick_add_closed(self) -> None:
@@ -383,6 +388,10 @@ class GraphView(QGraphicsView):
         pos, target = self._quick
         self._quick_add_closed()
         spot = self._landing(pos, target)
+        name = key_block_name(type_id)
+        if name is not None:
+            self.blockRequested.emit(name, spot)
+            return
         self.graph_scene().add_node(type_id, (spot.x(), spot.y()), target)
 
     def _landing(self, pos: QPointF, target: PortRef | Edge | None) -> QPointF:
@@ -453,6 +462,8 @@ class GraphView(QGraphicsView):
         if not mime.hasFormat(LAYER_MIME_TYPE):
             return None
         type_id = bytes(mime.data(LAYER_MIME_TYPE).data()).decode("utf-8", "replace").strip()
+        if key_block_name(type_id) is not None:
+            return None
         pos = self.mapToScene(event.position().toPoint())
         return self.graph_scene().wire_drop.light_at(pos, type_id, PICK_RADIUS / self.zoom)
 
@@ -460,6 +471,13 @@ class GraphView(QGraphicsView):
         mime = event.mimeData()
         if mime.hasFormat(LAYER_MIME_TYPE):
             type_id = bytes(mime.data(LAYER_MIME_TYPE).data()).decode("utf-8", "replace").strip()
+            name = key_block_name(type_id)
+            if name is not None:
+                self.graph_scene().wire_drop.clear()
+                self.blockRequested.emit(name, self.scene_pos_for_drop(event.position()))
+                event.acceptProposedAction()
+                self.setFocus()
+                return
             if type_id not in REGISTRY:
                 self.graph_scene().statusMessage.emit(f"Unknown layer type {type_id[:60]!r}; nothing added")
                 event.ignore()

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from layerloom.graph import REGISTRY
+from layerloom.gui.block_catalog import catalog, ranked, result_key
 from layerloom.gui.canvas import LAYER_MIME_TYPE
 from layerloom.gui.palette import LAYER_MIME, Palette
 
@@ -23,12 +24,21 @@ def palette(qtbot):
 
 
 def _tree_contents(palette) -> dict[str, list[str]]:
+    """The layers by category (the stored blocks after them are tested in test_block_library)."""
     tree = palette.tree
     out = {}
     for i in range(tree.topLevelItemCount()):
         group = tree.topLevelItem(i)
-        out[group.text(0)] = [group.child(j).data(0, Qt.ItemDataRole.UserRole) for j in range(group.childCount())]
+        ids = [group.child(j).data(0, Qt.ItemDataRole.UserRole) for j in range(group.childCount())]
+        ids = [i for i in ids if not i.startswith("block:")]
+        if ids:
+            out[group.text(0)] = ids
     return out
+
+
+def _matching(text: str) -> list[str]:
+    """Layers and blocks as the palette ranks them (names starting with the text first)."""
+    return [result_key(e) for e in ranked(REGISTRY.search(text), catalog().search(text), text)]
 
 
 def test_lists_every_registered_layer_by_category(palette):
@@ -56,14 +66,18 @@ def test_search_shows_the_ranked_matches_as_a_flat_list(palette, qtbot, text):
     qtbot.keyClicks(palette.search, text)
     expected = [s.type_id for s in REGISTRY.search(text)]
     assert expected, "every word here finds something"
+    expected = _matching(text)  # with the matching blocks
     assert _rows(palette) == expected, "one row per match, best first, no category rows"
     assert palette.visible_type_ids() == expected
     for type_id in expected:
-        assert palette.item_for(type_id).text(1) == REGISTRY.get(type_id).category
+        if not type_id.startswith("block:"):
+            assert palette.item_for(type_id).text(1) == REGISTRY.get(type_id).category
     assert palette.tree.currentItem() is palette.item_for(expected[0])
+    if text == "residual":
+        assert expected[:2] == ["block:residual_basic", "block:residual_bottleneck"], "names first"
     assert not palette.empty.isVisible()
     palette.search.clear()
-    assert len(palette.visible_type_ids()) == len(REGISTRY)
+    assert len(palette.visible_type_ids()) == len(REGISTRY) + len(catalog().blocks())
     assert _tree_contents(palette) == {c: [s.type_id for s in specs]
                                        for c, specs in REGISTRY.by_category().items()}
 
@@ -136,7 +150,7 @@ def test_categories_fold_with_a_click_and_stay_folded_next_time(palette, qtbot):
     # the context menu's "Fold all" folds every category, remembered too
     again.tree.set_all_expanded(False)
     assert again.visible_type_ids() == []
-    assert Palette().folded_categories() == set(REGISTRY.by_category())
+    assert Palette().folded_categories() == set(REGISTRY.by_category()) | {"Blocks"}  # "My blocks" is empty
 
 
 def test_a_registry_of_150_types_in_many_categories(qtbot, monkeypatch):

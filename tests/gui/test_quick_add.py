@@ -9,6 +9,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from layerloom.graph import REGISTRY
+from layerloom.gui.block_catalog import block_key, catalog, ranked, result_key
 from layerloom.gui.canvas.port_item import NORMAL, OK
 from layerloom.gui.canvas.theme import GRID, HEADER_HEIGHT, NODE_WIDTH, snap
 
@@ -48,9 +49,11 @@ def test_tab_typing_enter_adds_at_the_cursor_wired_to_the_port_under_it(canvas, 
     assert popup.isVisible() and popup.search.hasFocus()
     assert popup.context.text() == "Wired to input_1.out"
     assert canvas.scene.node_item(inp).port("out", True).state == OK
-    assert popup.visible_type_ids() == [s.type_id for group in REGISTRY.by_category().values() for s in group]
+    assert popup.visible_type_ids() == [s.type_id for group in REGISTRY.by_category().values() for s in group] \
+        + [block_key(b.name) for b in catalog().blocks()]  # then the built-in and library blocks
     type_text("dense")
-    assert popup.visible_type_ids() == [s.type_id for s in REGISTRY.search("dense")]
+    assert popup.visible_type_ids() == [result_key(e) for e in ranked(
+        REGISTRY.search("dense"), catalog().search("dense"), "dense")]
     assert popup.current_type_id() == "dense"
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
 
@@ -90,14 +93,14 @@ def test_double_click_on_empty_canvas_opens_it_and_arrows_choose(canvas, graph, 
     qtbot.mouseDClick(canvas.viewport, Qt.MouseButton.LeftButton, pos=canvas.to_view(QPointF(500, 400)))
     assert popup.isVisible() and popup.search.hasFocus()
     type_text("relu")
-    ranked = [s.type_id for s in REGISTRY.search("relu")]
-    assert popup.visible_type_ids() == ranked and ranked[0] == "relu"
+    found = [result_key(e) for e in ranked(REGISTRY.search("relu"), catalog().search("relu"), "relu")]
+    assert popup.visible_type_ids() == found and found[0] == "relu"
     QTest.keyClick(popup.search, Qt.Key.Key_Down)
-    assert popup.current_type_id() == ranked[1]
+    assert popup.current_type_id() == found[1]
     QTest.keyClick(popup.search, Qt.Key.Key_Up)
     QTest.keyClick(popup.search, Qt.Key.Key_Down)
     QTest.keyClick(popup.search, Qt.Key.Key_Return)
-    assert [n.type for n in graph.nodes] == ["dense", ranked[1]]
+    assert [n.type for n in graph.nodes] == ["dense", found[1]]
 
 
 def test_escape_cancels_and_changes_nothing(canvas, graph, chain, undo_stack):
