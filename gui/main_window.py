@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 from layerloom.graph import SUFFIX, Graph, GraphError, GraphFileError, load_graph
 from layerloom.graph.fileio import describe_write_error
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
-from layerloom.gui.block_navigator import BlockNavigator
 from layerloom.gui.block_catalog import key_block_name
 from layerloom.gui.block_library_ui import BlockLibraryUi
+from layerloom.gui.block_navigator import BlockNavigator
 from layerloom.gui.canvas import GraphScene, GraphView
 from layerloom.gui.canvas.breadcrumb import Breadcrumb
 from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
