@@ -38,14 +38,12 @@ class Document(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.graph = Graph()
-        # Not a child of this object: a child is destroyed while this object is
-        # half gone and its cleanChanged, emitted as it clears, would reach a
-        # slot that no longer exists. Owned here, the stack outlives this object's
-        # C++ side, and Qt drops the connection (a bound method) when it goes.
-        self.undo_stack = QUndoStack()
+        self.undo_stack = QUndoStack(self)
         self.undo_stack.setObjectName("undoStack")
         self._path: Path | None = None
         self._origin: str | None = None
+        # A bound method, not a lambda: Qt drops the connection when this object
+        # goes, so a stack emitting while it is destroyed calls nothing stale.
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
 
     def _on_clean_changed(self, clean: bool) -> None:

@@ -214,7 +214,7 @@ class Inspector(BlockParamsMixin, QWidget):
         self._refresh.stop()
         self._values_stale = False
         nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
-        types = {_form_key(n) for n in nodes}
+        types = {_form_key(n.spec) for n in nodes}
         if not nodes or len(types) > 1:
             self._show_no_form(nodes)
             return
