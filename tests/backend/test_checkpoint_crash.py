@@ -166,7 +166,8 @@ def test_a_full_disk_keeps_the_previous_checkpoint(small_disk, leave):
 
 # ------------------------------------------------------------------ the CLI
 def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path):
-    path = moons_file(tmp_path, training={"epochs": 400, "lr": 0.01, "batch_size": 10})
+    # long enough to be killed mid-run: checkpoints are spaced in time, not per epoch
+    path = moons_file(tmp_path, training={"epochs": 20000, "lr": 0.01, "batch_size": 10})
     out = tmp_path / "run"
     events = tmp_path / "events.jsonl"
     command = [sys.executable, "-m", "layerloom.gui.launcher", "train", str(path),
@@ -175,14 +176,14 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     saved = 0
-    while time.monotonic() < deadline and saved < 3:
+    while time.monotonic() < deadline and saved < 2:
         time.sleep(0.05)
         if events.exists():
             saved = events.read_text().count('"checkpoint"')
     time.sleep(random.Random(7).uniform(0.0, 0.05))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    assert saved >= 3, process.stderr.read()
+    assert saved >= 2, process.stderr.read()
     on_disk = torch.load(out / "checkpoint" / STATE, weights_only=True)["progress"]["epoch"]
     assert on_disk >= 3
     target = on_disk + 2
