@@ -33,8 +33,8 @@ from layerloom.backend.export.common import as_tuple, first_line
 from layerloom.backend.import_options import declared_dims
 from layerloom.backend.importers import onnx_rules as rules
 from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers.builder import GraphBuilder
 from layerloom.backend.importers.common import (
-    GraphBuilder,
     ImportResult,
     ModelImportError,
     Problem,

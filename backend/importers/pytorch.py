@@ -40,8 +40,8 @@ from layerloom.backend.importers import recurrent as rnn
 from layerloom.backend.importers import torch_masks as masks
 from layerloom.backend.importers import torch_modules as modules
 from layerloom.backend.importers import torch_rules as rules
+from layerloom.backend.importers.builder import GraphBuilder
 from layerloom.backend.importers.common import (
-    GraphBuilder,
     ImportResult,
     ModelImportError,
     Problem,

@@ -91,3 +91,28 @@ def share(graph: Graph, ids: list[str], label: str) -> tuple[str, str, list[str]
             graph.add_edge(Edge(block.id, exposed[e.source_port], e.target, e.target_port))
         sharing.append(nid)
     return name, instance, sharing
+
+
+def share_repeated(graph: Graph, sources: Mapping[str, Mapping[str, str]], expected: dict,
+                   notes: list[str]) -> dict[str, str]:
+    """Every group of uses of one source module becomes instances of a block
+    sharing its weights (:func:`share`). Returns inner node id -> first instance
+    id (where the weights now live); forgets the ``expected`` shapes of the nodes
+    that moved and says in ``notes`` what was done."""
+    inside: dict[str, str] = {}
+    for ids in shared_groups(graph, sources):
+        source = next(iter(sources[ids[0]].values()))
+        module = source.rsplit(".", 1)[0] if "." in source else source
+        done = share(graph, ids, graph.node(ids[0]).label or module)
+        shared = done[2] if done else []
+        if done:
+            name, instance, _ = done
+            inside[ids[0]] = instance
+            for nid in (ids[0], *shared):
+                expected.pop(nid, None)
+            notes.append(f"'{module}' is used {len(shared) + 1} times: block '{name}', whose instances "
+                         "share its weights")
+        if len(shared) + 1 < len(ids):
+            notes.append(f"'{module}' is used {len(ids)} times; {len(ids) - len(shared) - 1} of its uses "
+                         "became layers with a copy of its weights (they train apart)")
+    return inside
