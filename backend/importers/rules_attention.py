@@ -16,6 +16,7 @@ from torch import fx, nn
 
 from layerloom.backend.importers import torch_masks
 from layerloom.backend.importers.common import clean_label, refuse
+from layerloom.backend.importers.held_tensors import Attr
 from layerloom.backend.importers.onnx_modules import (
     FOLDED,
     Call,
@@ -25,7 +26,6 @@ from layerloom.backend.importers.onnx_modules import (
     module_rule,
 )
 from layerloom.backend.importers.onnx_rules import _float
-from layerloom.backend.importers.rules_tensor import Attr
 from layerloom.backend.importers.torch_masks import causal_flag, padding_mask
 from layerloom.backend.importers.torch_modules import _layer, _only_input
 from layerloom.backend.importers.torch_rules import Items, arg

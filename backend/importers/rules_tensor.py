@@ -10,8 +10,8 @@ the tensors a model holds outside its layers, become LayerLoom's Tensor layers.
   mapping where that fits), ``argmax`` / ``argmin``, ``x.float()`` / ``x.long()`` /
   ``x.to(dtype)`` / ``x.type_as(y)``;
 - ``self.cls_token`` (an ``nn.Parameter``) -> Parameter, a buffer -> Constant,
-  repeated over the batch; ``self.pos_embed[:, :T]`` is cut from the stored
-  tensor first; ``torch.randn_like(x)`` -> RandomNormal; ``torch.zeros_like(x)``,
+  repeated over the batch (see :mod:`.held_tensors`); ``self.pos_embed[:, :T]``
+  is cut from the stored tensor first; ``torch.randn_like(x)`` -> RandomNormal; ``torch.zeros_like(x)``,
   ``ones_like``, ``full_like`` -> Constant.
 
 Reshapes that keep the batch (``view``, ``flatten``, ``squeeze``, ``unsqueeze``)
@@ -28,139 +28,20 @@ import torch
 from torch import fx
 
 from layerloom.backend.importers import torch_rules as general
-from layerloom.backend.importers.common import Unsupported, Value, clean_label, refuse
+from layerloom.backend.importers.common import Unsupported, Value, refuse
+from layerloom.backend.importers.held_tensors import LONG_DTYPES, Attr, get_attr, is_tensor
 from layerloom.backend.importers.torch_rules import Items, arg
 from layerloom.graph.errors import ParamError
 from layerloom.graph.layers.merge import MAX_INPUTS
 from layerloom.graph.layers.tensor_shape import MAX_PARTS, chunk_sizes, slice_length
 
 FLOAT_DTYPES = {torch.float32: "float"}
-LONG_DTYPES = {torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8}
 REDUCTIONS = {
     torch.sum: "sum", torch.amax: "max", torch.amin: "min", torch.prod: "prod",
     torch.logsumexp: "logsumexp", torch.var: "var", torch.std: "std", torch.mean: "mean",
     "sum": "sum", "amax": "max", "amin": "min", "prod": "prod", "logsumexp": "logsumexp",
     "var": "var", "std": "std", "mean": "mean",
 }
-
-
-# ----------------------------------------------------- tensors held by the model
-class Attr:
-    """A tensor the model holds outside its layers (``self.cls_token``, a buffer),
-    or one cut from such a tensor with constant indices (``self.pe[:, :T]``).
-
-    It becomes a Parameter (from an ``nn.Parameter``) or a Constant node where the
-    model uses it as a tensor; the node repeats it over the batch, so its
-    per-sample shape is read from the uses: against tensors of the same rank the
-    first dim must be 1 (it meets the batch), against tensors of a higher rank it
-    broadcasts as it is.
-    """
-
-    def __init__(self, tensor: torch.Tensor, node: fx.Node, parameter: bool, source: str | None,
-                 label: str | None = None):
-        self.tensor = tensor.detach()
-        self.node = node
-        self.parameter = parameter
-        self.source = source  # the model's name for exactly this tensor (None for a cut)
-        self.label = held_label(source or "") if label is None else label
-        self._made: dict[tuple[int, ...], Value] = {}
-
-    def cut(self, tensor: torch.Tensor, node: fx.Node) -> Attr:
-        """The part ``tensor`` of this one: named after it, but not its source."""
-        return Attr(tensor, node, self.parameter, None, self.label)
-
-    def as_value(self, mp, shape: tuple[int, ...] | None = None) -> Value:
-        per = self._per_sample(mp) if shape is None else tuple(shape)
-        if per not in self._made:
-            self._made[per] = self._make(mp, per)
-        return self._made[per]
-
-    def _per_sample(self, mp) -> tuple[int, ...]:
-        shape = tuple(self.tensor.shape)
-        ranks = [len(found.shape) for user in self.node.users if _is_tensor(found := mp.records.get(user))]
-        refuse(not ranks, f"uses the tensor {self.name} of shape {shape} where LayerLoom needs a batch of samples")
-        rank = max(ranks)
-        if rank > len(shape):
-            per = (1,) * (rank - 1 - len(shape)) + shape
-        else:
-            refuse(rank < len(shape) or shape[0] != 1,
-                   f"uses the tensor {self.name} of shape {shape} with tensors of rank {rank}: its first dim "
-                   f"meets the batch, so it must be 1 (keep such tensors as (1, ...), like a class token)")
-            per = shape[1:]
-        refuse(not per, f"uses the tensor {self.name} as one number per sample; LayerLoom's tensors have a dim")
-        return per
-
-    @property
-    def name(self) -> str:
-        return f"self.{self.source}" if self.source else "held by the model"
-
-    def _make(self, mp, per: tuple[int, ...]) -> Value:
-        tensor = self.tensor.reshape(1, *per)
-        label = self.label
-        sources = {"weight" if self.parameter else "value": self.source} if self.source else None
-        like = batch_source(mp, self.node)
-        try:
-            if self.parameter:
-                return mp.builder.add("parameter", {"shape": list(per)}, [like], per, label=label,
-                                      weights={"weight": tensor.float()}, sources=sources)
-            if tensor.dtype == torch.bool or not (tensor.is_floating_point() or tensor.dtype in LONG_DTYPES):
-                raise Unsupported(f"uses the {tensor.dtype} tensor {self.name}; LayerLoom's constants are float or long")
-            dtype = "float" if tensor.is_floating_point() else "long"
-            tensor = tensor.float() if dtype == "float" else tensor.long()
-            return mp.builder.add("constant", _constant_params(tensor, per, dtype), [like], per, label=label,
-                                  weights={"value": tensor}, sources=sources, dtype=dtype)
-        except ParamError as exc:
-            raise Unsupported(str(exc)) from None
-
-
-def held_label(target: str) -> str:
-    for suffix in (".weight", ".value"):  # LayerLoom's own LearnedTensor / ConstantTensor
-        if target.endswith(suffix):
-            return clean_label(target[: -len(suffix)])
-    return clean_label(target)
-
-
-def _constant_params(tensor: torch.Tensor, per, dtype: str) -> dict:
-    params = {"shape": list(per), "dtype": dtype}
-    flat = tensor.reshape(-1)
-    if bool((flat == flat[0]).all()):
-        params["fill"] = float(flat[0])
-    elif flat.numel() <= 8:
-        params["values"] = [float(v) for v in flat]
-    return params
-
-
-def batch_source(mp, node: fx.Node) -> Value:
-    """A tensor with the batch for a Parameter or Constant made for ``node``: one
-    its uses compute with (``B`` of ``expand(B, -1, -1)`` is ``x.shape[0]``), or
-    the model's first input."""
-    seen = {node}
-    todo = [n for user in node.users for n in user.all_input_nodes]
-    for _ in range(64):
-        if not todo:
-            break
-        candidate = todo.pop(0)
-        if candidate in seen:
-            continue
-        seen.add(candidate)
-        found = mp.env.get(candidate)
-        if isinstance(found, Value):
-            return found
-        if isinstance(found, general.Size):
-            todo.extend(candidate.all_input_nodes)
-    for candidate, found in mp.env.items():
-        if candidate.op == "placeholder" and isinstance(found, Value):
-            return found
-    raise Unsupported("finds no input with a batch to repeat the tensor over")
-
-
-def get_attr(mp, node):
-    """``self.cls_token``, ``self.pos_embed``, a buffer: a lazy :class:`Attr`."""
-    tensor = mp.gm
-    for part in node.target.split("."):
-        tensor = getattr(tensor, part)
-    refuse(not isinstance(tensor, torch.Tensor), f"reads self.{node.target}, which is not a tensor")
-    return Attr(tensor, node, isinstance(tensor, torch.nn.Parameter), node.target)
 
 
 # ------------------------------------------------------------------ indexing
@@ -178,7 +59,7 @@ def _items(mp, index, rank: int) -> list:
     a dim and ``...`` spelt out; ``rank`` counts the batch."""
     items = list(index) if isinstance(index, tuple) else [index]
     for item in items:
-        if isinstance(item, (list, torch.Tensor)) or (isinstance(item, fx.Node) and _is_tensor(mp.records.get(item))):
+        if isinstance(item, (list, torch.Tensor)) or (isinstance(item, fx.Node) and is_tensor(mp.records.get(item))):
             raise Unsupported("indexes with a list or a tensor; use torch.gather or torch.index_select")
     items = [slice(*(_resolved(mp, v) for v in (i.start, i.stop, i.step))) if isinstance(i, slice)
              else (i if i is None or i is Ellipsis else _resolved(mp, i)) for i in items]
@@ -190,11 +71,6 @@ def _items(mp, index, rank: int) -> list:
     else:
         items += [slice(None)] * (rank - used)
     return items
-
-
-def _is_tensor(found) -> bool:
-    """Whether a recorded result is one tensor (not a size, a tuple or nothing)."""
-    return hasattr(found, "shape") and hasattr(found, "dtype") and not isinstance(found, tuple)
 
 
 def getitem(mp, node):
@@ -407,7 +283,7 @@ def reshape_held(mp, node):
     ``expand`` or ``repeat`` over ``x.size(0)`` or an addition); others as before."""
     entry = mp.entry(_source(node))
     found = mp.records.get(node)
-    if isinstance(entry, Attr) and _is_tensor(found) and math.prod(found.shape) == entry.tensor.numel():
+    if isinstance(entry, Attr) and is_tensor(found) and math.prod(found.shape) == entry.tensor.numel():
         return Attr(entry.tensor.reshape(found.shape), node, entry.parameter, entry.source, entry.label)
     return reshape_held.previous(mp, node)
 
@@ -559,7 +435,7 @@ def to(mp, node):
     for value in [*node.args[1:], node.kwargs.get("dtype"), node.kwargs.get("other")]:
         if isinstance(value, torch.dtype):
             found = _dtype_name(mp, value)
-        elif isinstance(value, fx.Node) and _is_tensor(mp.records.get(value)):
+        elif isinstance(value, fx.Node) and is_tensor(mp.records.get(value)):
             found = mp.records[value].dtype
     refuse(node.target == "type" and found is None, "asks for the type name")
     if found is None:  # a device or memory format only
@@ -569,7 +445,7 @@ def to(mp, node):
 
 def type_as(mp, node):
     other = mp.records.get(arg(node, 1, "other"))
-    refuse(not _is_tensor(other), "takes the type of something other than a tensor")
+    refuse(not is_tensor(other), "takes the type of something other than a tensor")
     return cast_to(mp, node, other.dtype)
 
 
@@ -608,7 +484,7 @@ def filled_like(fill):
         value = arg(node, 1, "fill_value") if fill is None else fill
         refuse(not isinstance(value, (int, float)) or isinstance(value, bool), "fills with a computed value")
         recorded = mp.records.get(node)
-        dtype = recorded.dtype if _is_tensor(recorded) else "float"
+        dtype = recorded.dtype if is_tensor(recorded) else "float"
         params = {"shape": list(x.shape), "dtype": dtype, "fill": float(value)}
         tensor = torch.full((1, *x.shape), value, dtype=torch.float32 if dtype == "float" else torch.int64)
         try:

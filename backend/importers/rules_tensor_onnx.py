@@ -21,8 +21,9 @@ import numpy as np
 
 from layerloom.backend.importers import onnx_rules as general
 from layerloom.backend.importers.common import RecurrentPart, Unsupported, Value, refuse
+from layerloom.backend.importers.held_tensors import held_label
 from layerloom.backend.importers.onnx_ops import Derived
-from layerloom.backend.importers.rules_tensor import Stacked, held_label
+from layerloom.backend.importers.rules_tensor import Stacked
 from layerloom.graph.errors import ParamError
 from layerloom.graph.layers.merge import MAX_INPUTS
 from layerloom.graph.layers.tensor_shape import MAX_PARTS, chunk_sizes
