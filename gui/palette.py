@@ -244,18 +244,9 @@ class Palette(QWidget):
             self._clear()
             self.tree.setRootIsDecorated(True)
             for category, specs in REGISTRY.by_category().items():
-                group = QTreeWidgetItem(self.tree, [category, str(len(specs))])
-                group.setData(0, CATEGORY_ROLE, category)
-                group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                font = group.font(0)
-                font.setBold(True)
-                group.setFont(0, font)
-                group.setForeground(0, QColor("#4b5361"))
-                group.setForeground(1, DIM)
-                group.setTextAlignment(1, NOTE_ALIGNMENT)
-                group.setIcon(0, category_dot(category))
+                group = self._group(category, category)
+                group.setText(1, str(len(specs)))
                 group.setToolTip(0, f"{category}: {len(specs)} layers. Click to fold or unfold.")
-                self._categories[category] = group
                 for spec in specs:
                     self._layer_item(group, spec)
                 group.setExpanded(category not in self._folded)
@@ -291,7 +282,8 @@ class Palette(QWidget):
         self.tree.fit_columns()
         self._show_empty(not rows)
 
-    def _group(self, category: str) -> QTreeWidgetItem:
+    def _group(self, category: str, dot: str = "Blocks") -> QTreeWidgetItem:
+        """A bold category row (folding its entries), coloured as ``dot``."""
         group = QTreeWidgetItem(self.tree, [category, "0"])
         group.setData(0, CATEGORY_ROLE, category)
         group.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -301,7 +293,7 @@ class Palette(QWidget):
         group.setForeground(0, QColor("#4b5361"))
         group.setForeground(1, DIM)
         group.setTextAlignment(1, NOTE_ALIGNMENT)
-        group.setIcon(0, category_dot("Blocks"))
+        group.setIcon(0, category_dot(dot))
         group.setToolTip(0, f"{category}: click to fold or unfold.")
         self._categories[category] = group
         return group

@@ -13,27 +13,16 @@ as it is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+from layerloom.backend.importers.sharing import block_name
 from layerloom.graph import Graph
 from layerloom.graph.errors import GraphError
 from layerloom.graph.grouping import make_block
 
-NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}  # named after their place, not their class
 
 Scope = tuple[tuple[str, str], ...]
-
-
-def _name(text: str, taken) -> str:
-    base = NOT_NAME.sub("_", text).strip("_")[:60] or "block"
-    if not base[0].isalpha():
-        base = f"m_{base}"
-    name, i = base, 2
-    while name in taken:
-        name, i = f"{base}_{i}", i + 1
-    return name
 
 
 def _shape_of(graph: Graph, name: str) -> tuple:
@@ -79,13 +68,13 @@ def keep_hierarchy(graph: Graph, scopes: Mapping[str, Scope]) -> dict[str, tuple
             continue  # a shared instance stays beside the one it shares with
         container = kind in CONTAINERS
         last = next((part for part in reversed(path.split(".")) if not part.isdigit()), path)
-        name = _name(last if container else kind, graph.blocks)
+        name = block_name(last if container else kind, graph.blocks)
         for nid in ids:  # inside, a layer is named from its module: conv1, not layer1.0.conv1
             label = graph.node(nid).label
             if label.startswith(f"{path}.") or label.startswith(f"{path.replace('.', '_')}_"):
                 graph.set_label(nid, label[len(path) + 1:])
         try:
-            edit = make_block(graph, ids, name, node_id=_name(path.replace(".", "_"), {n.id for n in graph.nodes}))
+            edit = make_block(graph, ids, name, node_id=block_name(path.replace(".", "_"), {n.id for n in graph.nodes}))
         except GraphError:
             continue
         instance = edit.node_id

@@ -34,13 +34,14 @@ def shared_groups(graph: Graph, sources: Mapping[str, Mapping[str, str]]) -> lis
     return sorted(found, key=lambda ids: order[ids[0]])
 
 
-def _block_name(graph: Graph, label: str, first: str) -> str:
-    base = BLOCK_NAME.sub("_", label or first).strip("_") or "shared"
+def block_name(text: str, taken) -> str:
+    """A block name made from ``text`` (a module path or label) that is not in
+    ``taken``: letters, digits and underscores, starting with a letter."""
+    base = BLOCK_NAME.sub("_", text).strip("_")[:60] or "block"
     if not base[0].isalpha():
-        base = f"shared_{base}"
-    base = base[:60]
+        base = f"m_{base}"
     name, i = base, 2
-    while name in graph.blocks:
+    while name in taken:
         name, i = f"{base}_{i}", i + 1
     return name
 
@@ -54,7 +55,7 @@ def share(graph: Graph, ids: list[str], label: str) -> tuple[str, str, list[str]
     first = graph.node(ids[0])
     if any(graph.node(nid).params != first.params for nid in ids[1:]):
         return None
-    name = _block_name(graph, label, first.id)
+    name = block_name(label or first.id, graph.blocks)
     try:
         edit = make_block(graph, [first.id], name)
     except GraphError:

@@ -28,7 +28,7 @@ from layerloom.backend.importers.common import ModelImportError, Problem
 from layerloom.backend.importers.user_code import user_frame
 
 # Attributes and methods of a tensor that describe its shape and place, not its values.
-SHAPE_ATTRIBUTES = ("shape", "ndim", "dtype", "device", "is_cuda", "is_floating_point", "layout")
+SHAPE_ATTRIBUTES = ("shape", "ndim", "dtype", "device", "is_cuda", "layout")
 SHAPE_METHODS = ("size", "dim", "ndimension", "numel", "nelement", "get_device", "is_floating_point")
 
 
