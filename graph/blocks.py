@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,13 +114,22 @@ class BlockLibrary:
 
     def __init__(self, graph_type: type) -> None:
         self.graph_type = graph_type
-        self.root: Graph | None = None
+        self._root: weakref.ref[Graph] | None = None  # weak: the document owns its library
         self._defs: dict[str, BlockDefinition] = {}
         self._specs: dict[str, LayerSpec] = {}
         self._instances: dict[tuple, Instance] = {}
         self._ports: dict[str, dict[str, str]] = {}  # name -> {port node id: port name}
         self.revision = 0
         self._quiet = 0
+
+    @property
+    def root(self) -> Graph | None:
+        """The document graph these definitions belong to (``None`` once it is gone)."""
+        return self._root() if self._root is not None else None
+
+    @root.setter
+    def root(self, graph: Graph | None) -> None:
+        self._root = weakref.ref(graph) if graph is not None else None
 
     # ----------------------------------------------------------------- queries
     def __len__(self) -> int:

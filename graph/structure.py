@@ -96,6 +96,20 @@ EVENT_KINDS = (
 Listener = Callable[[Event], None]
 
 
+class _Arcs(nx.DiGraph):
+    """The connectivity of a graph as networkx keeps it, minus networkx's habit of
+    caching the degree and edge views on the graph itself: a view holds its graph,
+    so the cache made every graph a reference cycle that only Python's cycle
+    collector could free. Made afresh on each use, a graph goes with its last
+    reference (and a big one does not wait for a slow full collection)."""
+
+    in_degree = property(nx.reportviews.InDegreeView)
+    out_degree = property(nx.reportviews.OutDegreeView)
+    degree = property(nx.reportviews.DiDegreeView)
+    edges = out_edges = property(nx.reportviews.OutEdgeView)
+    in_edges = property(nx.reportviews.InEdgeView)
+
+
 class GraphStructure:
     """Nodes, edges, document metadata, and settings for dataset and training.
 
@@ -113,7 +127,7 @@ class GraphStructure:
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
         self._incoming: dict[tuple[str, str], Edge] = {}
-        self._nx = nx.DiGraph()
+        self._nx = _Arcs()
         self.meta: dict[str, Any] = {}
         self.dataset: dict[str, Any] = {}
         self.training: dict[str, Any] = {}
@@ -412,7 +426,7 @@ class GraphStructure:
         self._edges = list(other._edges)
         self._incoming = dict(other._incoming)
         if take:  # ``other`` is left empty, not sharing anything
-            other._nodes, other._edges, other._incoming, other._nx = {}, [], {}, nx.DiGraph()
+            other._nodes, other._edges, other._incoming, other._nx = {}, [], {}, _Arcs()
         self.meta = copy.deepcopy(other.meta)
         self.dataset = copy.deepcopy(other.dataset)
         self.training = copy.deepcopy(other.training)

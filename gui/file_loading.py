@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QToolButton, QWidget
 
 from layerloom.graph import Graph, GraphFileError
+from layerloom.gui import heap
 from layerloom.gui.background import BackgroundCall
 
 BACKGROUND_BYTES = 256 * 1024  # larger files (about 700 nodes and up) are read in the background
@@ -31,11 +32,15 @@ class LoadCancelled(Exception):
 
 
 def read_graph(read: Callable[[], Graph], cancelled: threading.Event) -> Graph:
-    """``read()`` and the shapes of what it read, in the worker thread (no Qt)."""
-    graph = read()
-    if cancelled.is_set():
-        raise LoadCancelled("cancelled")
-    graph.analysis()  # cached on the graph; the document takes it over
+    """``read()`` and the shapes of what it read, in the worker thread (no Qt).
+
+    No cycle collection runs meanwhile, and what was read is left out of later
+    ones (:mod:`layerloom.gui.heap`): each would stop the window too."""
+    with heap.quiet():
+        graph = read()
+        if cancelled.is_set():
+            raise LoadCancelled("cancelled")
+        graph.analysis()  # cached on the graph; the document takes it over
     return graph
 
 

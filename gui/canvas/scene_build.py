@@ -14,18 +14,24 @@ yet, selecting all, auto-layout) finishes the build first (:meth:`SceneBuilder.f
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from collections import deque
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from layerloom.graph.model import Edge
+from layerloom.gui import heap
 
 AT_ONCE = 400  # graphs up to this many nodes are built in one go
 SLICE_MS = 30  # longest run of item building between two turns of the event loop
 CHECK_EVERY = 16  # items built between two looks at the clock
+# Objects left out of cycle collection by a big graph's build, above which opening a
+# small graph hands them back (what of them is still alive is walked once then).
+RELEASE_AFTER = 500_000
+ITEMS_PER_CARD = 6  # about: the card, its texts and ports
 
 
 class SceneBuilder(QObject):
@@ -77,8 +83,15 @@ class SceneBuilder(QObject):
         self._edges = None
         self._done, self._total = 0, len(graph) + len(graph.edges)
         if len(graph) <= AT_ONCE:
+            if heap.settled() > RELEASE_AFTER:  # a big graph was open; its leftovers can go
+                heap.release()
+            self.scene.setBspTreeDepth(0)  # Qt picks the depth as items come and go
             self._run(None)
             return
+        # Qt's item index deepens each time the item count doubles, rebuilding itself
+        # whole each time (200 ms at 30,000 items): set the depth the full graph needs.
+        items = ITEMS_PER_CARD * len(graph) + len(graph.edges)
+        self.scene.setBspTreeDepth(max(5, math.ceil(math.log2(items))))
         self.progress.emit(0, self._total)
         self._timer.start()
 
@@ -97,7 +110,11 @@ class SceneBuilder(QObject):
             self.finished.emit()
 
     def _slice(self) -> None:
-        if self._run(time.perf_counter() + SLICE_MS / 1000):
+        done = self._run(time.perf_counter() + SLICE_MS / 1000)
+        # Qt indexes new items at the next look-up, all at once: look now, while they are few.
+        self.scene.items(QRectF(0, 0, 1, 1))
+        heap.settle()  # the cards made live as long as the graph: no collection walks them
+        if done:
             self.progress.emit(self._done, self._total)
             self.finished.emit()
         else:

@@ -226,3 +226,27 @@ def test_removing_a_used_definition_is_refused():
     g.blocks.rename("residual", "res")
     assert g.node(edit.node_id).params["block"] == "res"
     assert g.analysis().valid
+
+
+def test_a_graph_goes_with_its_last_reference_without_the_cycle_collector():
+    """No reference cycle keeps a graph (its block library, its networkx views): a
+    big graph's memory returns at once, not at a slow full collection."""
+    import gc
+    import weakref
+
+    g = Graph()
+    a = g.add_node("input", {"shape": [4]}).id
+    b = g.add_node("dense", {"units": 2}).id
+    g.connect(a, "out", b, "in")
+    g.topological_order()
+    g.analysis()
+    gone = weakref.ref(g)
+    library = weakref.ref(g.blocks)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        del g
+        assert gone() is None and library() is None
+    finally:
+        if was:
+            gc.enable()

@@ -183,3 +183,33 @@ def test_a_big_recovered_graph_is_restored_in_the_background(window, big_file, q
     assert len(window.graph) == 3 * BLOCKS + 3 and window.document.is_modified
     assert not (folder / "1234-abcd.loom").exists(), "the old copy goes once restored"
     assert window.autosaver.recovery_file.exists(), "the restored work is protected again"
+
+
+def test_a_big_graph_is_left_out_of_cycle_collection_until_a_small_one_opens(window, big_file, qtbot,
+                                                                            monkeypatch):
+    """The cycle collector's full walks of a big graph's objects were the longest
+    stalls of an open; the objects a big open makes are left out of them, and
+    handed back when the document is small again."""
+    import gc
+
+    from layerloom.gui import heap
+    from layerloom.gui.canvas import scene_build
+
+    heap.release()
+    assert heap.settled() == 0
+    ended = []
+    window.file_load.loadFinished.connect(ended.append)
+    assert window.load(big_file)
+    qtbot.waitUntil(lambda: bool(ended) and not window.scene.builder.busy, timeout=60_000)
+    assert gc.isenabled(), "the collector runs again once the file is read"
+    big, nodes = heap.settled(), len(window.graph)
+    assert big > 20 * nodes, "the graph and its cards are out of the collector's reach"
+    monkeypatch.setattr(scene_build, "RELEASE_AFTER", big + 1)
+    window.document.new()
+    # no cycle holds the graph or its cards: they went with the document all the same
+    assert 0 < heap.settled() < big - 20 * nodes
+    assert window.load(big_file)
+    qtbot.waitUntil(lambda: not window.file_load.busy and not window.scene.builder.busy, timeout=60_000)
+    monkeypatch.setattr(scene_build, "RELEASE_AFTER", big // 2)
+    window.document.new()
+    assert heap.settled() == 0, "a small graph after a big one: everything collectable again"
