@@ -17,6 +17,7 @@ COMMANDS = {
     "validate": "validate",
     "datasets": "datasets",
     "train": "train",
+    "lr-find": "lr_find",
     "export": "export",
     "new": "new",
     "import": "import_cmd",

@@ -32,6 +32,7 @@ _WHERE = {
     "events": ("STOP_REASONS", "CheckpointSaved", "Confusion", "Epoch", "EventQueue", "Failed",
                "Finished", "NodeStats", "Note", "Paused", "Resumed", "Started", "Stats", "Step"),
     "losses": ("Objective", "default_loss"),
+    "lr_find": ("LrFindError", "LrFinding", "find_lr"),
     "settings": ("LOSSES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "DatasetSettings",
                  "SettingsError", "TrainSettings"),
     "trainer": ("Trainer",),

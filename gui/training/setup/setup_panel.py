@@ -37,6 +37,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -44,6 +45,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -372,12 +374,42 @@ class SetupPanel(QScrollArea):
         editor.edited.connect(lambda value, key=param.name: self.set_training({key: value}))
         editor.rejected.connect(self.show_problem)
         self.training_editors[param.name] = editor
-        form.addRow(param.title.capitalize(), editor)
+        if param.name == "lr":
+            self.find_lr_button = QToolButton()
+            self.find_lr_button.setObjectName("findLrButton")
+            self.find_lr_button.setText("Find…")
+            self.find_lr_button.setToolTip(
+                "Find a learning rate: a short test run with a growing rate shows where the loss "
+                "falls fastest (also: layerloom lr-find FILE)")
+            self.find_lr_button.clicked.connect(self.find_learning_rate)
+            row = QHBoxLayout()
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addWidget(editor, 1)
+            row.addWidget(self.find_lr_button)
+            form.addRow(param.title.capitalize(), row)
+        else:
+            form.addRow(param.title.capitalize(), editor)
         if param.name == "loss":
             self.loss_hint = QLabel()
             self.loss_hint.setObjectName("lossHint")
             self.loss_hint.setWordWrap(True)
             form.addRow("", self.loss_hint)
+
+    def find_learning_rate(self) -> QDialog:
+        """Open the learning-rate range test on this graph (non-modal; one at a time)."""
+        # pyqtgraph is imported on first use
+        from layerloom.gui.training.setup.lr_find_dialog import LrFindDialog
+
+        dialog = getattr(self, "lr_dialog", None)
+        if dialog is None or dialog.graph is not self.graph:
+            dialog = self.lr_dialog = LrFindDialog(
+                self.graph, lambda rate: self.set_training({"lr": rate}), self.base_dir(),
+                self.dataset_for_run(), self.window())
+        dialog.dataset_obj = self.dataset_for_run()
+        dialog.base_dir = self.base_dir()
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def set_training(self, changes: dict[str, Any]) -> bool:
         """Change training settings (one undoable command); refused values show why."""
