@@ -30,10 +30,14 @@ class Document(QObject):
         True when there are unsaved changes, False once saved (or undone back).
     pathChanged(object)
         The new :class:`~pathlib.Path`, or ``None`` for an untitled document.
+    replaced()
+        The content was replaced by another graph (New, Open, an import, a
+        recovery): whatever belonged to the one before (its training runs) goes.
     """
 
     modifiedChanged = Signal(bool)
     pathChanged = Signal(object)
+    replaced = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -140,6 +144,7 @@ class Document(QObject):
         self.undo_stack.setClean()
         self._set_path(path)
         self._set_origin(None)
+        self.replaced.emit()
 
 
 class RecentFiles:

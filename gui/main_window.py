@@ -283,8 +283,11 @@ class MainWindow(QMainWindow):
             focused.clearFocus()
 
     def maybe_save(self) -> bool:
-        """True when it is safe to drop the current content (saved, discarded)."""
+        """True when it is safe to drop the current content (saved, discarded): its
+        graph, and the runs that trained it (a run going on, weights in no file)."""
         self.commit_pending_edit()
+        if not self.training_dock.may_drop_runs():
+            return False
         if not self.document.is_modified:
             return True
         answer = self.ask_save_discard_cancel()

@@ -49,6 +49,21 @@ class RunActions:
         return menu
 
     # ------------------------------------------------------------ questions
+    def ask_unsaved_runs(self, labels: list[str]) -> str:
+        """Dropping trained models whose weights are in no file: ``"save"``,
+        ``"discard"`` or ``"cancel"`` (replaced in tests)."""
+        which = ", ".join(labels)
+        box = QMessageBox(QMessageBox.Icon.Question, "Trained model not saved",
+                          f"{which} trained a model whose weights were not saved or exported. "
+                          "They are lost if you go on.", parent=self)
+        save = box.addButton("Save Weights…", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        clicked = box.clickedButton()
+        return "save" if clicked is save else "discard" if clicked is discard else "cancel"
+
     def ask_stop_run(self) -> bool:
         """Closing during a run: stop it? (replaced in tests)"""
         answer = QMessageBox.question(

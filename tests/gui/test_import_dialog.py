@@ -169,21 +169,24 @@ def test_edits_made_while_importing_are_asked_about_again(qtbot, window, tmp_pat
     assert "not opened" in window.statusBar().currentMessage()
 
 
-def test_weights_stay_out_of_a_busy_training_dock(qtbot, window, tmp_path, monkeypatch):
+def test_importing_during_a_run_asks_to_stop_it_first(qtbot, window, tmp_path, monkeypatch):
+    """The run belongs to the graph on the canvas: an import that replaces that graph
+    asks to stop it, and a No imports nothing."""
     from layerloom.gui.training import TrainingDock
 
     source = tmp_path / "mlp.py"
     source.write_text(MLP_SOURCE)
-    window.ask_import_path = lambda: str(source)
-    window.ask_import_options = lambda path: ImportRequest(path, "MLP")
+    window.ask_import_path = _refuse("ask_import_path")
+    before = window.graph.to_dict()
     monkeypatch.setattr(TrainingDock, "running", property(lambda self: True))
+    asked = []
+    window.training_dock.ask_stop_run = lambda: asked.append(True) or False
     try:
-        _run_import(qtbot, window)
+        assert window.import_model() is False
     finally:
         monkeypatch.undo()  # before the window closes: a running dock would ask to stop
-    assert len(window.graph) == 5 and window.document.origin == "mlp.py:MLP"
-    assert window.training_dock.runs == []
-    assert "training run is going on" in window.statusBar().currentMessage()
+    assert asked and not window.model_import.busy
+    assert window.graph.to_dict() == before and window.training_dock.runs == []
 
 
 def test_import_action_is_in_the_file_menu_with_a_shortcut(window):

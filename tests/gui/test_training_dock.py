@@ -183,8 +183,10 @@ def test_the_main_window_hosts_the_dock_and_asks_before_closing_during_a_run(qtb
     assert window.close() is False and window.isVisible() and dock.running
     dock.ask_stop_run = lambda: asked.append(True) or True
     window.ask_save_discard_cancel = lambda: "discard"
+    dock.ask_unsaved_runs = lambda labels: asked.append(labels) or "discard"  # the stopped run's weights
     assert window.close() is True
-    assert asked == [True, True] and not dock.running and run.status == "stopped"
+    assert asked[:2] == [True, True] and not dock.running and run.status == "stopped"
+    assert asked[2:] == [[run.label]]
 
 
 def test_runs_are_kept_and_their_losses_overlaid_to_compare(host, qtbot):

@@ -51,9 +51,11 @@ def make_window(qtbot, tmp_path: Path, show: bool = True):
     window.show_error = lambda title, message: window.errors.append((title, message))
     for name in ("ask_save_discard_cancel", "ask_open_path", "ask_save_path", "ask_template", "ask_restore"):
         setattr(window, name, _unexpected(name))
+    window.training_dock.ask_unsaved_runs = _unexpected("ask_unsaved_runs")
 
     def before_close(_widget):
         window.ask_save_discard_cancel = lambda: "discard"
+        window.training_dock.ask_unsaved_runs = lambda labels: "discard"
 
     qtbot.addWidget(window, before_close_func=before_close)
     if show:

@@ -59,9 +59,9 @@ class ModelFileActions:
         name = Path(getattr(self.document, "display_name", "model")).stem or "model"
         return str(Path(self._base_dir() or Path.home()) / f"{name}_run{run.number}{suffix}")
 
-    def save_weights(self, path: str | None = None) -> Path | None:
-        """Save the shown run's trained weights (with the graph) as safetensors."""
-        run = self.shown
+    def save_weights(self, path: str | None = None, run: Run | None = None) -> Path | None:
+        """Save the shown run's (or ``run``'s) trained weights, with the graph, as safetensors."""
+        run = run or self.shown
         if run is None or run.model is None or run.active:
             return None
         path = path or self.ask_save_weights_path(self._suggested(run, ".safetensors"))
@@ -75,6 +75,7 @@ class ModelFileActions:
             return None
         finally:
             QApplication.restoreOverrideCursor()
+        run.saved = True
         self.run_bar.show_message(f"Saved the weights of {run.label} to {saved}", "done")
         return saved
 
@@ -116,7 +117,7 @@ class ModelFileActions:
         model.eval()
         run = Run(len(self.runs) + 1, graph, dict(graph.training), dict(graph.dataset),
                   graph_signature(graph), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)],
-                  status="loaded", message=origin)
+                  status="loaded", message=origin, saved=True)
         run.model, run.normalisation = model, normalisation
         self.runs.append(run)
         self.runs_panel.set_runs(self.runs, run)
@@ -160,6 +161,7 @@ class ModelFileActions:
         dialog = ExportDialog(run.graph, run.model, self._base_dir() or str(Path.home()),
                               Path(self._suggested(run, "")).name, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.exported.connect(lambda _result, run=run: setattr(run, "saved", True))
         dialog.open()
         return dialog
 

@@ -65,6 +65,7 @@ class Run:
     signature: str
     colour: str
     status: str = "preparing"  # running, paused, finished, stopped, failed
+    saved: bool = False  # its weights are in a file (saved, exported, or opened from one)
     message: str = ""
     loss: BoundedSeries = field(default_factory=BoundedSeries)
     lr: BoundedSeries = field(default_factory=BoundedSeries)
