@@ -350,44 +350,6 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.shutdown()
         return True
 
-    def unsaved_runs(self) -> list[Run]:
-        """Runs that trained a model whose weights are in no file yet."""
-        return [r for r in self.runs if r.model is not None and not r.saved and not r.active]
-
-    def may_drop_runs(self) -> bool:
-        """Before the graph is replaced (New, Open, Import, Quit): True when its runs
-        may go. A run going on is stopped if the user agrees; trained weights in no
-        file are saved, or discarded, as the user chooses."""
-        if self.running:
-            if not self.ask_stop_run():
-                return False
-            self.shutdown()
-        unsaved = self.unsaved_runs()
-        if not unsaved:
-            return True
-        answer = self.ask_unsaved_runs([r.label for r in unsaved])
-        if answer == "save":
-            return all(self.save_weights(run=r) is not None for r in unsaved)
-        return answer == "discard"
-
-    def forget_runs(self) -> None:
-        """The graph was replaced: its runs, their views and messages go with it (a run
-        still going on is stopped first)."""
-        if self.running:
-            self.shutdown()
-        self.runs.clear()
-        self.current = None
-        self._graph_changed = False
-        self._checked_revision = -1
-        if not self._built:
-            self.shown = None
-            return
-        self.runs_panel.set_runs(self.runs, None)
-        self.run_bar.notice.hide()
-        self.run_bar.show_message("", "info")
-        self.setup.show_problem("")
-        self.show_run(None)
-
     def shutdown(self) -> None:
         """Stop any run and wait for its thread (before the window goes away)."""
         worker = self.worker

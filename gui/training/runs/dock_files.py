@@ -1,11 +1,15 @@
 """The trained-model side of the training dock: save weights, open them again,
-export (a mixin of :class:`~layerloom.gui.training.dock.TrainingDock`, kept apart so each
+export, and what happens to trained models when the graph is replaced (a mixin of :class:`~layerloom.gui.training.dock.TrainingDock`, kept apart so each
 file stays readable).
 
 Saving writes safetensors with the graph and the input normalisation embedded;
 opening reads them back as a run of the session (for Try it and Export), and
 offers to put the stored graph on the canvas when it differs from the one there.
-Every question goes through an ``ask_*`` method that tests replace.
+Before the graph is replaced (New, Open, Import, Quit), a run going on is stopped
+if the user agrees and weights in no file are saved or discarded as the user
+chooses (:meth:`ModelFileActions.may_drop_runs`); once it is replaced, its runs and
+their views go (:meth:`ModelFileActions.forget_runs`). Every question goes through
+an ``ask_*`` method that tests replace.
 """
 
 from __future__ import annotations
@@ -58,6 +62,44 @@ class ModelFileActions:
     def _suggested(self, run: Run, suffix: str) -> str:
         name = Path(getattr(self.document, "display_name", "model")).stem or "model"
         return str(Path(self._base_dir() or Path.home()) / f"{name}_run{run.number}{suffix}")
+
+    def unsaved_runs(self) -> list[Run]:
+        """Runs that trained a model whose weights are in no file yet."""
+        return [r for r in self.runs if r.model is not None and not r.saved and not r.active]
+
+    def may_drop_runs(self) -> bool:
+        """Before the graph is replaced (New, Open, Import, Quit): True when its runs
+        may go. A run going on is stopped if the user agrees; trained weights in no
+        file are saved, or discarded, as the user chooses."""
+        if self.running:
+            if not self.ask_stop_run():
+                return False
+            self.shutdown()
+        unsaved = self.unsaved_runs()
+        if not unsaved:
+            return True
+        answer = self.ask_unsaved_runs([r.label for r in unsaved])
+        if answer == "save":
+            return all(self.save_weights(run=r) is not None for r in unsaved)
+        return answer == "discard"
+
+    def forget_runs(self) -> None:
+        """The graph was replaced: its runs, their views and messages go with it (a run
+        still going on is stopped first)."""
+        if self.running:
+            self.shutdown()
+        self.runs.clear()
+        self.current = None
+        self._graph_changed = False
+        self._checked_revision = -1
+        if not self._built:
+            self.shown = None
+            return
+        self.runs_panel.set_runs(self.runs, None)
+        self.run_bar.notice.hide()
+        self.run_bar.show_message("", "info")
+        self.setup.show_problem("")
+        self.show_run(None)
 
     def save_weights(self, path: str | None = None, run: Run | None = None) -> Path | None:
         """Save the shown run's (or ``run``'s) trained weights, with the graph, as safetensors."""

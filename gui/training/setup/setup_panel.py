@@ -401,11 +401,10 @@ class SetupPanel(QScrollArea):
         from layerloom.gui.training.setup.lr_find_dialog import LrFindDialog
 
         dialog = getattr(self, "lr_dialog", None)
-        if dialog is None or dialog.graph is not self.graph:
+        if dialog is None:
             dialog = self.lr_dialog = LrFindDialog(
-                self.graph, lambda rate: self.set_training({"lr": rate}), self.base_dir(),
-                self.dataset_for_run(), self.window())
-        dialog.dataset_obj = self.dataset_for_run()
+                self.graph, lambda rate: self.set_training({"lr": rate}), parent=self.window())
+        dialog.dataset_obj = self.dataset_for_run()  # as they are now: the data may have changed
         dialog.base_dir = self.base_dir()
         dialog.show()
         dialog.raise_()
