@@ -12,7 +12,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture
 def host(qtbot):
-    return make_host(qtbot)
+    host = make_host(qtbot)
+    yield host
+    dialog = getattr(host.dock.setup, "lr_dialog", None)
+    if dialog is not None:  # a non-modal window of its own: it must not outlive the test
+        dialog.close()
+        dialog.deleteLater()
 
 
 def test_find_runs_the_range_test_and_use_sets_the_rate_as_one_undo_step(host, qtbot, tmp_path):
