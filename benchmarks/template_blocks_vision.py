@@ -23,18 +23,23 @@ from layerloom.graph.block_store import builtin_blocks, insert_block
 DIGITS = {"name": "digits", "normalise": "standard", "val_split": 0.2}
 DIGIT_IMAGE = {"shape": [1, 8, 8], "dtype": "float"}
 
-ACTIVATION_NAMES = {"relu": "ReLU", "relu6": "ReLU6"}
 # A wire's source: (node id, output port).
 Source = tuple[str, str]
 
 
-def add_block(graph: Graph, name: str, node_id: str, label: str, source: Source,
-              repeat: int = 1, **params: Any) -> Source:
+def ident(label: str) -> str:
+    """The node id (and compiled module name) a label makes: ``"Layer1"`` -> ``layer1``."""
+    return label.lower().replace(" ", "_")
+
+
+def add_block(graph: Graph, name: str, label: str, source: Source, repeat: int = 1,
+              **params: Any) -> Source:
     """An instance of built-in block ``name`` fed from ``source``; returns its output.
 
     The first instance copies the definition into ``graph``; later ones use that
     copy, with any adjustments the template made to it.
     """
+    node_id = ident(label)
     if name in graph.blocks:
         graph.add_node("block", {"block": name}, label=label, node_id=node_id)
     else:
@@ -47,24 +52,23 @@ def add_block(graph: Graph, name: str, node_id: str, label: str, source: Source,
     return node_id, port_out
 
 
-def add_layer(graph: Graph, type_id: str, params: dict[str, Any], node_id: str, label: str,
+def add_layer(graph: Graph, type_id: str, params: dict[str, Any], label: str,
               source: Source) -> Source:
-    graph.add_node(type_id, params, label=label, node_id=node_id)
-    graph.connect(*source, node_id, "in")
-    return node_id, "out"
+    node = graph.add_node(type_id, params, label=label, node_id=ident(label))
+    graph.connect(*source, node.id, "in")
+    return node.id, "out"
 
 
-def conv_bn(graph: Graph, source: Source, name: str, stage: str, channels: int,
+def conv_bn(graph: Graph, source: Source, labels: tuple[str, str, str], channels: int,
             activation: str, kernel: int = 3, stride: int = 1) -> Source:
-    """Convolution (no bias), batch norm and activation: ``name``, ``name_bn``, ``name_act``."""
+    """Convolution (no bias), batch norm and activation, labelled ``labels``."""
     padding = "same" if stride == 1 else [kernel // 2] * 2
-    strided = f", stride {stride}" if stride > 1 else ""
+    conv, norm, act = labels
     x = add_layer(graph, "conv2d", {"channels": channels, "kernel_size": [kernel, kernel],
                                     "stride": [stride, stride], "padding": padding,
-                                    "bias": False},
-                  name, f"{stage}: conv {channels} ({kernel}x{kernel}{strided})", source)
-    x = add_layer(graph, "batch_norm", {}, f"{name}_bn", f"{stage}: batch norm", x)
-    return add_layer(graph, activation, {}, f"{name}_act", f"{stage}: {ACTIVATION_NAMES[activation]}", x)
+                                    "bias": False}, conv, source)
+    x = add_layer(graph, "batch_norm", {}, norm, x)
+    return add_layer(graph, activation, {}, act, x)
 
 
 def digit_input(graph: Graph) -> Source:
@@ -72,8 +76,8 @@ def digit_input(graph: Graph) -> Source:
     return "image", "out"
 
 
-def head(graph: Graph, source: Source, node_id: str = "fc") -> None:
-    x = add_layer(graph, "dense", {"units": 10}, node_id, "Logits (10 digits)", source)
+def head(graph: Graph, source: Source, label: str) -> None:
+    x = add_layer(graph, "dense", {"units": 10}, label, source)
     graph.add_node("output", label="Prediction", node_id="prediction")
     graph.connect(*x, "prediction", "in")
 
@@ -81,31 +85,29 @@ def head(graph: Graph, source: Source, node_id: str = "fc") -> None:
 # -------------------------------------------------------------------- ResNet
 def resnet_digits() -> Graph:
     graph = Graph()
-    x = conv_bn(graph, digit_input(graph), "conv1", "Stem", 16, "relu")
-    x = add_block(graph, "residual_basic", "layer1", "Stage 1: 2 residual blocks (16, 8x8)", x,
-                  repeat=2, width=16)
+    x = conv_bn(graph, digit_input(graph), ("Conv1", "BN1", "ReLU"), 16, "relu")
+    x = add_block(graph, "residual_basic", "Layer1", x, repeat=2, width=16)
     # The built-in block keeps 16 channels at its output; the template's copy also
     # exposes its second convolution's channels, so stage 2 can run at 32.
     graph.blocks.expose("residual_basic", "channels", "conv2d_2", "channels")
-    x = conv_bn(graph, x, "downsample", "Down to 4x4", 32, "relu", stride=2)
-    x = add_block(graph, "residual_basic", "layer2", "Stage 2: 2 residual blocks (32, 4x4)", x,
-                  repeat=2, width=32, channels=32)
-    x = add_layer(graph, "global_avg_pool", {}, "avgpool", "Average over positions", x)
-    head(graph, x)
+    x = conv_bn(graph, x, ("Down conv", "Down BN", "Down ReLU"), 32, "relu", stride=2)
+    x = add_block(graph, "residual_basic", "Layer2", x, repeat=2, width=32, channels=32)
+    x = add_layer(graph, "global_avg_pool", {}, "Avg pool", x)
+    head(graph, x, "FC")
     return finish(graph, {
         "title": "ResNet built from residual blocks",
         "group": "Architectures",
         "description": (
-            "A small ResNet on the 8x8 digits, made of blocks: a stem convolution, stage 1 "
-            "(one node: the built-in residual_basic block with repeat 2, so two blocks with "
-            "their own weights), a strided convolution down to 4x4 and 32 channels, stage 2 "
-            "(the same definition, width and channels 32, repeat 2), then a global average "
+            "A small ResNet on the 8x8 digits, made of blocks: a stem convolution, Layer1 "
+            "(one node: the built-in residual_basic block with repeat 2, two blocks with "
+            "their own weights), a strided convolution down to 4x4 and 32 channels, Layer2 "
+            "(the same definition with width and channels 32, repeat 2), a global average "
             "and one dense layer. Each block adds its input to what its two convolutions "
-            "make of it. Double-click a stage to open the block: an edit inside changes "
-            "every instance. Read the accuracy curve and the Confusion tab, and the "
-            "Gradients tab, where the skip connections keep the stem's gradient strong. "
-            "Try repeat 1 or 4 in a stage, or remove the Add node inside the block (the "
-            "skip) and compare."
+            "make of it. Double-click Layer1 to open the block: an edit inside changes "
+            "every instance. Compiled, the blocks are model.layer1[0] ... model.layer2[1], "
+            "as in torchvision's ResNet. Read the accuracy curve and the Confusion tab. "
+            "Try repeat 1 or 4 in a stage, or bypass the skip inside the block (wire the "
+            "second batch norm straight to the last ReLU) and compare."
         ),
         "expected": "val accuracy >= 96%",
     }, DIGITS, {"optimizer": "adam", "lr": 0.002, "epochs": 15, "batch_size": 32})
@@ -114,13 +116,12 @@ def resnet_digits() -> Graph:
 # ----------------------------------------------------------------- MobileNet
 def mobilenet_digits() -> Graph:
     graph = Graph()
-    x = conv_bn(graph, digit_input(graph), "conv1", "Stem", 16, "relu6")
-    x = add_block(graph, "inverted_residual", "blocks", "3 inverted residual blocks (16, 8x8)",
-                  x, repeat=3)
-    x = conv_bn(graph, x, "conv_last", "Last", 64, "relu6", kernel=1)
-    x = add_layer(graph, "global_avg_pool", {}, "avgpool", "Average over positions", x)
-    x = add_layer(graph, "dropout", {"p": 0.2}, "dropout", "Dropout 0.2", x)
-    head(graph, x)
+    x = conv_bn(graph, digit_input(graph), ("Conv1", "BN1", "ReLU6"), 16, "relu6")
+    x = add_block(graph, "inverted_residual", "Blocks", x, repeat=3)
+    x = conv_bn(graph, x, ("Conv last", "BN last", "ReLU6 last"), 64, "relu6", kernel=1)
+    x = add_layer(graph, "global_avg_pool", {}, "Avg pool", x)
+    x = add_layer(graph, "dropout", {"p": 0.2}, "Dropout", x)
+    head(graph, x, "Classifier")
     return finish(graph, {
         "title": "MobileNetV2-style net from inverted residual blocks",
         "group": "Architectures",
@@ -129,11 +130,12 @@ def mobilenet_digits() -> Graph:
             "node holds three inverted residual blocks (the built-in inverted_residual, "
             "repeat 3). Open it: a 1x1 convolution expands 16 channels to 96, a 3x3 "
             "depthwise convolution (groups = channels) filters each channel on its own, and "
-            "a linear 1x1 convolution projects back to 16, added to the input. The "
-            "depthwise convolution needs 9 weights per channel instead of 9 x 96, so each "
-            "block is cheap: compare the block's rolled-up parameter count and FLOPs on "
-            "its card with resnet_digits. Read the accuracy curve and the Confusion tab. "
-            "Try the block's kernel_size 5x5, or repeat 1, and compare."
+            "a linear 1x1 convolution projects back to 16, added to the input. A full 3x3 "
+            "convolution on 96 channels would need 82,944 weights, the depthwise one needs "
+            "864, so a block works with 96 channels for fewer weights than a ResNet basic "
+            "block with 16: compare the Blocks card (three blocks, rolled up) with Layer1 "
+            "of resnet_digits. Read the accuracy curve and the Confusion tab. Try the "
+            "block's kernel_size 5x5, or repeat 1, and compare."
         ),
         "expected": "val accuracy >= 95%",
     }, DIGITS, {"optimizer": "adam", "lr": 0.003, "epochs": 15, "batch_size": 32})
@@ -145,18 +147,17 @@ PATCH = 2  # 8x8 digits in 2x2 patches: 16 tokens and the class token
 
 def vit_digits() -> Graph:
     graph = Graph()
-    x = add_block(graph, "vit_patch_embedding", "patch_embed", "Patches 2x2 -> 17 tokens (64)",
-                  digit_input(graph))
+    x = add_block(graph, "vit_patch_embedding", "Patch embed", digit_input(graph))
     # The built-in cuts (3, 32, 32) images into 8x8 patches; the template's copy cuts
     # the digits into 2x2 ones: 16 patches and the class token, the 17 positions the
     # built-in already learns.
     body = graph.blocks["vit_patch_embedding"].body
     body.set_params("patches", {"kernel_size": [PATCH, PATCH], "stride": [PATCH, PATCH]})
     body.set_params("input_1", {"shape": DIGIT_IMAGE["shape"]})
-    x = add_block(graph, "transformer_encoder", "encoder", "Encoder: 2 transformer layers", x,
-                  repeat=2, heads_shape=[-1, 3, 4, 16], ff_width=128)
-    x = add_layer(graph, "select", {"dim": 1, "index": 0}, "cls", "Class token", x)
-    head(graph, x, "head")
+    x = add_block(graph, "transformer_encoder", "Encoder", x, repeat=2,
+                  heads_shape=[-1, 3, 4, 16], ff_width=128)
+    x = add_layer(graph, "select", {"dim": 1, "index": 0}, "Class token", x)
+    head(graph, x, "Head")
     return finish(graph, {
         "title": "Vision transformer (ViT) on digits",
         "group": "Architectures",
@@ -167,10 +168,12 @@ def vit_digits() -> Graph:
             "token in front and adds learned positions. The encoder node is the built-in "
             "transformer_encoder block, written from tensor operations, with repeat 2: two "
             "layers of 4-head self-attention and a feed-forward block. The class token's "
-            "final vector is classified. Attention has no notion of locality, so on 1,400 "
-            "small images it learns more slowly than cnn_digits: compare their accuracy "
-            "curves. Try repeat 1 or 4, 8 heads (heads_shape -1, 3, 8, 8), or 4x4 patches "
-            "(then 5 positions)."
+            "final vector is classified (compiled: model.patch_embed, model.encoder[0] and "
+            "[1], model.head). Attention does not know which patches are neighbours; the "
+            "learned positions must teach it: compare the accuracy curve and the "
+            "parameter count with cnn_digits. Try repeat 1 or 4, 8 heads (heads_shape "
+            "-1, 3, 8, 8), or 4x4 patches inside the patch embedding (then the positions' "
+            "shape is 5, 64)."
         ),
         "expected": "val accuracy >= 93%",
     }, DIGITS, {"optimizer": "adam", "lr": 0.001, "epochs": 30, "batch_size": 32})
