@@ -7,48 +7,9 @@ out graph with its ``meta``, ``dataset`` and ``training`` sections);
 
 from __future__ import annotations
 
-from typing import Any
-
+from benchmarks.template_blocks_vision import VISION_TEMPLATES
+from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
 from layerloom.graph import Graph
-from layerloom.graph.layout import NODE_HEIGHT, V_GAP, auto_layout
-
-ROW = NODE_HEIGHT + V_GAP  # one row of nodes further down
-
-# A layer in a chain: (type id, params, label).
-Layer = tuple[str, dict[str, Any], str]
-
-
-def chain(graph: Graph, source: str, layers: list[Layer]) -> str:
-    """Append ``layers`` one after another from node ``source``; returns the last id."""
-    for type_id, params, label in layers:
-        node = graph.add_node(type_id, params, label=label)
-        graph.connect(source, "out", node.id, "in")
-        source = node.id
-    return source
-
-
-def sequential(input_params: dict[str, Any], input_label: str, layers: list[Layer]) -> Graph:
-    """Input -> layers -> Output."""
-    graph = Graph()
-    inp = graph.add_node("input", input_params, label=input_label)
-    last = chain(graph, inp.id, layers)
-    out = graph.add_node("output", label="Prediction")
-    graph.connect(last, "out", out.id, "in")
-    return graph
-
-
-def dense(units: int, activation: str = "none", label: str = "") -> Layer:
-    return ("dense", {"units": units, "activation": activation}, label)
-
-
-def finish(graph: Graph, meta: dict[str, str], dataset: dict[str, Any],
-           training: dict[str, Any]) -> Graph:
-    graph.meta = dict(meta)
-    graph.dataset = dict(dataset)
-    graph.training = {"seed": 0, "device": "auto", **training}
-    auto_layout(graph)
-    return graph
-
 
 # ------------------------------------------------------------------- basics
 POINTS = {"shape": [2], "dtype": "float"}
@@ -568,3 +529,4 @@ TEMPLATES = {
     "transformer_sort": transformer_sort,
     "conv_autoencoder_digits": conv_autoencoder_digits,
 }
+TEMPLATES.update(VISION_TEMPLATES)

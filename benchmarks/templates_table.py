@@ -50,6 +50,7 @@ CPU_SECONDS = {
     "overfitting_baseline": 2.0, "overfitting_dropout": 2.4, "overfitting_weight_decay": 1.7,
     "cnn_digits": 3.9, "rnn_sine": 3.8, "lstm_sine": 1.3, "gru_sine": 4.4,
     "transformer_sort": 9.9, "mnist1d_mlp": 5.8, "mnist1d_cnn": 6.1, "mnist1d_gru": 62.0,
+    "resnet_digits": 17.5, "mobilenet_digits": 24.5, "vit_digits": 24.7,
 }
 STATS_POINTS = 50  # statistics events per run, for the gradient ratio
 

@@ -40,7 +40,7 @@ TRAIN_SAMPLES = 256  # the training set is cut to this many samples ...
 VAL_SAMPLES = 128
 STEPS = 40  # ... and trained for about this many steps,
 # except these slow starters (their plateau is part of what they show)
-SLOW_STARTERS = {"activation_sigmoid": 120, "deep_relu_mlp": 250}
+SLOW_STARTERS = {"activation_sigmoid": 120, "deep_relu_mlp": 250, "vit_digits": 80}
 WINDOW = 5  # steps averaged at each end of the run
 
 
@@ -133,6 +133,7 @@ def test_names_cover_the_curriculum():
     assert sum(n.startswith("overfitting_") for n in names) >= 3
     assert {"cnn_digits", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru"} <= names
     assert {"rnn_sine", "lstm_sine", "gru_sine", "transformer_sort"} <= names
+    assert {"resnet_digits", "mobilenet_digits", "vit_digits"} <= names  # built with blocks
     assert [t.name for t in list_templates()][0] == "perceptron_linear"
 
 
