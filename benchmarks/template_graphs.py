@@ -568,3 +568,7 @@ TEMPLATES = {
     "transformer_sort": transformer_sort,
     "conv_autoencoder_digits": conv_autoencoder_digits,
 }
+
+from benchmarks.template_blocks_gpt import TEMPLATES as GPT_TEMPLATES  # noqa: E402 - builds on finish()
+
+TEMPLATES.update(GPT_TEMPLATES)

@@ -18,6 +18,7 @@ COMMANDS = {
     "datasets": "datasets",
     "train": "train",
     "export": "export",
+    "sample": "sample",
     "new": "new",
     "import": "import_cmd",
     "layers": "layers",
