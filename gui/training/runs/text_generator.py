@@ -32,6 +32,7 @@ DEFAULT_LENGTH = 200
 MAX_LENGTH = 5000  # characters per click (the command line allows more)
 DEFAULT_TEMPERATURE = 0.8
 MAX_TEMPERATURE = 5.0
+MAX_SEED = 999_999
 
 
 class TextGenerator(QWidget):
@@ -65,7 +66,7 @@ class TextGenerator(QWidget):
                                     "1 follows the model's own odds, higher is wilder")
         self.seed = QSpinBox()
         self.seed.setObjectName("trySeed")
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(0, MAX_SEED)
         self.seed.setToolTip("Seed of the random draws: the same seed gives the same text")
         self.button = QPushButton("Generate")
         self.button.setObjectName("tryGenerate")
@@ -77,18 +78,23 @@ class TextGenerator(QWidget):
         self.output.setPlaceholderText("Generated text appears here")
         self.status = steady_label("", 1, "tryGenerateStatus")
 
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Prompt"))
-        row.addWidget(self.prompt, 1)
+        prompt_row = QHBoxLayout()
+        prompt_row.setContentsMargins(0, 0, 0, 0)
+        prompt_row.addWidget(QLabel("Prompt"))
+        prompt_row.addWidget(self.prompt, 1)
+        prompt_row.addWidget(self.button)
+        settings_row = QHBoxLayout()
+        settings_row.setContentsMargins(0, 0, 0, 0)
         for text, widget in (("Length", self.length), ("Temperature", self.temperature), ("Seed", self.seed)):
-            row.addWidget(QLabel(text))
-            row.addWidget(widget)
-        row.addWidget(self.button)
+            settings_row.addWidget(QLabel(text))
+            settings_row.addWidget(widget)
+            settings_row.addSpacing(8)
+        settings_row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.setSpacing(2)
-        layout.addLayout(row)
+        layout.addLayout(prompt_row)
+        layout.addLayout(settings_row)
         layout.addWidget(self.output, 1)
         layout.addWidget(self.status)
         self.button.clicked.connect(self.generate)
