@@ -66,6 +66,19 @@ def test_try_it_shows_text_and_generates_from_a_prompt(trained_gpt, qtbot):
     assert gen.output.toPlainText() == "the dog " + text
 
 
+def test_saved_weights_keep_the_characters_and_reopen_ready_to_generate(trained_gpt, qtbot, tmp_path):
+    from layerloom.gui.training.runs.model_files import open_trained
+
+    host, run = trained_gpt
+    path = host.dock.save_weights(str(tmp_path / "gpt.safetensors"))
+    assert path is not None and open_trained(path).vocabulary == VOCABULARY
+    opened = host.dock.open_weights(str(path))
+    wait_for(qtbot, lambda: opened.val is not None, timeout=30)
+    panel = host.dock.try_it
+    assert panel.run is opened and panel.output_stack.currentWidget() is panel.generator
+    assert panel.generator.model is opened.model and panel.generator.button.isEnabled()
+
+
 def test_try_it_keeps_the_probability_view_for_other_data(qtbot):
     host = make_host(qtbot)
     host.graph.set_settings("training", {"epochs": 1, "batch_size": 16, "lr": 0.02, "device": "cpu"})
