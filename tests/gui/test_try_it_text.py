@@ -88,3 +88,26 @@ def test_try_it_keeps_the_probability_view_for_other_data(qtbot):
     assert run.model is not None and panel.vocabulary is None
     assert panel.output_stack.currentWidget() is panel.plots
     assert not panel.generator.button.isEnabled() and panel.generator.generate() is None
+
+
+def test_the_template_opens_and_its_block_shows_the_causal_attention(qtbot, tmp_path):
+    from tests.gui.test_blocks_gui import double_click, key, load
+    from tests.gui.test_window_helpers import make_window
+
+    window = make_window(qtbot, tmp_path)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    load(window, load_template("gpt_chars"))
+    (block,) = [n.id for n in window.graph.nodes if n.is_block]
+    window.view.centerOn(window.scene.node_item(block).sceneBoundingRect().center())
+    qtbot.wait(20)
+    double_click(window, block)
+    body = window.graph.blocks["gpt_block"].body
+    assert window.scene.graph is body and window.breadcrumb.texts() == ["Graph", "gpt_block"]
+    assert window.scene.node_item("attention") is not None and body.node("attention").params["causal"]
+    window.view.set_zoom(1.0)
+    window.view.centerOn(window.scene.node_item("attention").sceneBoundingRect().center())
+    qtbot.wait(20)
+    window.grab().save("/tmp/layerloom_gpt_block.png")
+    key(window, Qt.Key.Key_Escape)
+    assert window.scene.graph is window.graph
