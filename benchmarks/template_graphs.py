@@ -7,6 +7,7 @@ out graph with its ``meta``, ``dataset`` and ``training`` sections);
 
 from __future__ import annotations
 
+from benchmarks.template_blocks_gpt import TEMPLATES as GPT_TEMPLATES
 from benchmarks.template_blocks_vision import VISION_TEMPLATES
 from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
 from layerloom.graph import Graph
@@ -530,3 +531,4 @@ TEMPLATES = {
     "conv_autoencoder_digits": conv_autoencoder_digits,
 }
 TEMPLATES.update(VISION_TEMPLATES)
+TEMPLATES.update(GPT_TEMPLATES)

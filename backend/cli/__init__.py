@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "train",
     "lr-find": "lr_find",
     "export": "export",
+    "sample": "sample",
     "new": "new",
     "import": "import_cmd",
     "layers": "layers",

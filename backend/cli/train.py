@@ -7,7 +7,8 @@ kind's). A progress bar on stderr shows steps, loss and the time left. The run
 writes into ``--out`` (default ``runs/<file name>``):
 
 ``model.safetensors``
-    The trained weights with the graph embedded (and the input normalisation).
+    The trained weights with the graph embedded (and the input normalisation;
+    for text data, the characters of the token ids, which ``layerloom sample`` reads).
 ``metrics.json``
     Per-epoch training and validation loss and metrics, the final values, test
     metrics where the dataset ships a test split, wall time, device and settings.
@@ -244,10 +245,12 @@ def _train(args, p: Prepared) -> int:
 def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None) -> int:
     """Write the model and metrics.json, print the summary; returns the exit status."""
     from layerloom.backend.export import save_weights
+    from layerloom.backend.text_generation import vocabulary_metadata
 
     graph, settings, data, out = p.graph, p.settings, p.data, p.out
     test = trainer.evaluate(data.test) if data.test is not None and final.reason != "stopped" else None
-    meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict())}
+    meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict()),
+            **vocabulary_metadata(data.train.vocabulary)}
     model_path = save_weights(graph, trainer.model, out / "model.safetensors", meta).path
     report = {
         "graph": str(args.file),

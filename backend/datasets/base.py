@@ -64,6 +64,10 @@ class Dataset:
     feature_names : list of str or None
         Names of the features of ``(F,)`` inputs where known (CSV headers,
         scikit-learn sets), for previews and reports.
+    vocabulary : str or None
+        For token data that is text: the character of each token id
+        (``vocabulary[i]`` is token ``i``, one per class), so tokens are shown
+        and prompts encoded as text; ``None`` for other data.
 
     Notes
     -----
@@ -83,6 +87,7 @@ class Dataset:
     description: str
     test: Dataset | None = field(default=None, repr=False)
     feature_names: list[str] | None = None
+    vocabulary: str | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(s) for s in self.input_shape)
@@ -123,6 +128,11 @@ class Dataset:
             len(self.input_shape) != 1 or len(self.feature_names) != self.input_shape[0]
         ):
             raise ValueError(f"{self.name}: feature names need one name per feature of (F,) inputs")
+        if self.vocabulary is not None and (
+            self.input_dtype != "long" or len(self.vocabulary) != self.num_classes
+        ):
+            raise ValueError(f"{self.name}: a vocabulary needs token inputs and one character per token "
+                             f"({self.num_classes} tokens, {len(self.vocabulary)} characters)")
 
     # ------------------------------------------------------------------ basics
 
@@ -187,7 +197,7 @@ class Dataset:
             return self.class_names[i] if self.class_names else str(i)
         arr = np.asarray(target)
         if self.task == "sequence":
-            return " ".join(str(int(t)) for t in arr)
+            return self.tokens_text(arr)
         return ", ".join(f"{float(v):.4g}" for v in arr.reshape(-1))
 
     def preview(self, n: int = 5) -> dict[str, Any]:
@@ -227,7 +237,7 @@ class Dataset:
             if kind == "table":
                 rows.append([i, *(round(float(v), 4) for v in x), label])
             elif kind == "tokens":
-                rows.append([i, " ".join(str(int(t)) for t in x.reshape(-1)), label])
+                rows.append([i, self.tokens_text(x), label])
             else:
                 rows.append([i, f"{fmt_shape(x.shape)} min {x.min():.3g} max {x.max():.3g}", label])
             samples.append({"x": np.array(x), "y": y.item() if y.ndim == 0 else np.array(y), "label": label})
@@ -238,6 +248,14 @@ class Dataset:
             "samples": samples,
             "summary": self.summary(),
         }
+
+    def tokens_text(self, tokens: Any) -> str:
+        """Token ids as text: the characters quoted where the data has a
+        vocabulary (``'the cat'``), else the ids separated by spaces."""
+        ids = np.asarray(tokens).reshape(-1)
+        if self.vocabulary is not None:
+            return repr("".join(self.vocabulary[int(t)] for t in ids))
+        return " ".join(str(int(t)) for t in ids)
 
     def summary(self) -> str:
         """One line: size, shapes, task and classes."""

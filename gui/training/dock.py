@@ -362,6 +362,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.keeper.wait_all()
         if self._built:
             self.setup.keeper.wait_all()
+            self.try_it.generator.keeper.wait_all()
 
     # --------------------------------------------------------------- events
     def _drain(self) -> None:

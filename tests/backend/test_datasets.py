@@ -54,7 +54,7 @@ def test_registry_lists_every_builtin_with_consistent_metadata():
     names = [info.name for info in list_datasets()]
     expected = {
         "xor", "moons", "circles", "spirals", "blobs", "linear", "iris", "wine",
-        "breast_cancer", "diabetes", "digits", "mnist1d", "sine", "copy", "reverse", "sort",
+        "breast_cancer", "diabetes", "digits", "mnist1d", "sine", "copy", "reverse", "sort", "text",
     }
     assert set(names) == expected and len(names) == len(expected)
     for info in list_datasets():

@@ -134,6 +134,7 @@ def test_names_cover_the_curriculum():
     assert {"cnn_digits", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru"} <= names
     assert {"rnn_sine", "lstm_sine", "gru_sine", "transformer_sort"} <= names
     assert {"resnet_digits", "mobilenet_digits", "vit_digits"} <= names  # built with blocks
+    assert {"gpt_chars"} <= names  # built with blocks
     assert [t.name for t in list_templates()][0] == "perceptron_linear"
 
 

@@ -111,7 +111,8 @@ class ModelFileActions:
             return None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            saved = save_trained(run.graph, run.model, path, run.normalisation)
+            saved = save_trained(run.graph, run.model, path, run.normalisation,
+                                 getattr(run.val, "vocabulary", None))
         except ModelFileError as exc:
             self.run_bar.show_message(str(exc), "error")
             return None

@@ -27,15 +27,19 @@ class OpenedModel:
     model: Any
     normalisation: Any  # backend.datasets.Normalisation or None
     path: Path
+    vocabulary: str | None = None  # the characters of the token ids, for a model of text
 
 
-def save_trained(graph: Graph, model, path: str | Path, normalisation=None) -> Path:
-    """Write ``model``'s weights with ``graph`` (and ``normalisation``) to ``path``;
-    the file is read back and compared before it replaces ``path``."""
+def save_trained(graph: Graph, model, path: str | Path, normalisation=None,
+                 vocabulary: str | None = None) -> Path:
+    """Write ``model``'s weights with ``graph`` (and ``normalisation``, and the
+    ``vocabulary`` of a model of text) to ``path``; the file is read back and
+    compared before it replaces ``path``."""
     from layerloom.backend.export import ExportError, save_weights
+    from layerloom.backend.text_generation import vocabulary_metadata
     from layerloom.backend.training.checkpoint import NORMALISATION_KEY, json_metadata
 
-    metadata = {}
+    metadata = vocabulary_metadata(vocabulary)
     if normalisation is not None:
         metadata[NORMALISATION_KEY] = json_metadata(normalisation.to_dict())
     try:
@@ -47,10 +51,11 @@ def save_trained(graph: Graph, model, path: str | Path, normalisation=None) -> P
 
 
 def open_trained(path: str | Path) -> OpenedModel:
-    """The graph, model (CPU, eval mode) and normalisation stored in ``path``."""
+    """The graph, model (CPU, eval mode), normalisation and vocabulary stored in ``path``."""
     from layerloom.backend.datasets import DatasetError, Normalisation
     from layerloom.backend.export import WeightsError, load_model
     from layerloom.backend.export.weights import read_safetensors
+    from layerloom.backend.text_generation import GenerationError, read_vocabulary
     from layerloom.backend.training.checkpoint import NORMALISATION_KEY
     from layerloom.graph import GraphError, GraphFileError
 
@@ -66,7 +71,11 @@ def open_trained(path: str | Path) -> OpenedModel:
             normalisation = Normalisation.from_dict(json.loads(metadata[NORMALISATION_KEY]))
         except (ValueError, DatasetError) as exc:
             raise ModelFileError(f"{path}: the stored input normalisation is unreadable ({exc})") from None
-    return OpenedModel(graph, model, normalisation, path)
+    try:
+        vocabulary = read_vocabulary(metadata)
+    except GenerationError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    return OpenedModel(graph, model, normalisation, path, vocabulary)
 
 
 def data_for(graph: Graph, base_dir: str | None = None):

@@ -4,8 +4,11 @@ The sample is shown as the model sees it (an image for image data, a curve for a
 signal, the values for a few features, the tokens for a sequence), next to the
 model's prediction: the class probabilities as bars with the true class marked,
 the predicted value(s) against the true ones for a regression, or the predicted
-tokens. The model is a CPU copy taken when the run ended or paused, so trying it
-never disturbs a run.
+tokens. For a model of text (data with a character vocabulary, such as the
+``text`` dataset) tokens are shown as text and the right side becomes a
+:class:`~layerloom.gui.training.runs.text_generator.TextGenerator`: a prompt, and
+the text the model writes after it. The model is a CPU copy taken when the run
+ended or paused, so trying it never disturbs a run.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
+from layerloom.gui.training.runs.text_generator import TextGenerator
 from layerloom.gui.training.setup.dataset_preview import thumbnail
 from layerloom.gui.training.views import plot_style as ps
 
@@ -82,10 +86,14 @@ class TryItPanel(QWidget):
         self.prob_plot.showGrid(x=False, y=True, alpha=ps.GRID_ALPHA)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.prob_plot.addItem(self.bars)
+        self.generator = TextGenerator()
+        self.output_stack = QStackedWidget()
+        self.output_stack.addWidget(self.plots)
+        self.output_stack.addWidget(self.generator)
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.input_stack)
-        body.addWidget(self.plots, 1)
+        body.addWidget(self.output_stack, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 0)
         layout.setSpacing(2)
@@ -101,6 +109,9 @@ class TryItPanel(QWidget):
         self.run = run
         ready = self.ready
         self._enable(ready)
+        vocabulary = self.vocabulary
+        self.generator.set_model(run.model if ready and vocabulary is not None else None, vocabulary)
+        self.output_stack.setCurrentWidget(self.generator if ready and vocabulary is not None else self.plots)
         if not ready:
             self.result = None
             self.bars.setOpts(x=[], height=[])
@@ -126,6 +137,12 @@ class TryItPanel(QWidget):
         run = self.run
         return run is not None and run.model is not None and self._samples() is not None \
             and len(self._samples()) > 0
+
+    @property
+    def vocabulary(self) -> str | None:
+        """The characters of the token ids where the run's data is text, else ``None``."""
+        data = self._samples()
+        return getattr(data, "vocabulary", None)
 
     def try_random(self) -> None:
         if self.ready:
@@ -167,7 +184,8 @@ class TryItPanel(QWidget):
 
     def _show_input(self, data, x: np.ndarray, run: Run) -> None:
         if data.input_dtype == "long":
-            self.text.setText("tokens: " + " ".join(str(int(t)) for t in np.asarray(x).reshape(-1)))
+            what = "text" if data.vocabulary is not None else "tokens"
+            self.text.setText(f"{what}: {data.tokens_text(x)}")
             self.input_stack.setCurrentWidget(self.text)
         elif len(data.input_shape) == 3:
             self.image.setPixmap(thumbnail(x, IMAGE_SIZE))
@@ -204,8 +222,9 @@ class TryItPanel(QWidget):
             predicted = np.asarray(out).argmax(axis=-1).reshape(-1)
             true = np.asarray(y).reshape(-1)
             right = int((predicted == true).sum())
-            self.verdict.setText(f"Predicted {' '.join(map(str, predicted))} · true {' '.join(map(str, true))} · "
-                                 f"{right}/{len(true)} tokens right")
+            what = "characters" if data.vocabulary is not None else "tokens"
+            self.verdict.setText(f"Predicted {data.tokens_text(predicted)} · true {data.tokens_text(true)} · "
+                                 f"{right}/{len(true)} {what} right")
             return {"predicted": predicted, "true": true}
         predicted = np.asarray(out, np.float64).reshape(-1)
         true = np.asarray(y, np.float64).reshape(-1)
