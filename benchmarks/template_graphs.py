@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.template_blocks_unet import unet_shapes
 from layerloom.graph import Graph
 from layerloom.graph.layout import NODE_HEIGHT, V_GAP, auto_layout
 
@@ -567,4 +568,5 @@ TEMPLATES = {
     **{f"{k}_sine": (lambda k=k: recurrent_sine(k)) for k in CELLS},
     "transformer_sort": transformer_sort,
     "conv_autoencoder_digits": conv_autoencoder_digits,
+    "unet_shapes": lambda: finish(*unet_shapes()),
 }

@@ -133,6 +133,7 @@ def test_names_cover_the_curriculum():
     assert sum(n.startswith("overfitting_") for n in names) >= 3
     assert {"cnn_digits", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru"} <= names
     assert {"rnn_sine", "lstm_sine", "gru_sine", "transformer_sort"} <= names
+    assert "unet_shapes" in names
     assert [t.name for t in list_templates()][0] == "perceptron_linear"
 
 
