@@ -118,10 +118,11 @@ class TryItPanel(QWidget):
             picture.setToolTip(f"{title}: one colour per class (legend below)")
             heading = QLabel(title)
             heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            grid.addWidget(heading, 0, column)
-            grid.addWidget(picture, 1, column)
-        grid.addWidget(self.mask_legend, 2, 0, 1, 2)
-        grid.setRowStretch(3, 1)
+            grid.addWidget(heading, 1, column)
+            grid.addWidget(picture, 2, column)
+        grid.addWidget(self.mask_legend, 3, 0, 1, 2)
+        grid.setRowStretch(0, 1)  # centred, level with the input image
+        grid.setRowStretch(4, 1)
         return page
 
     # ------------------------------------------------------------------- api
@@ -258,8 +259,14 @@ class TryItPanel(QWidget):
             f'<span style="color: rgb({r}, {g}, {b})">■</span> {name}'
             for (r, g, b), name in zip(mask_colours(classes).tolist(), names, strict=True)))
         right = float((predicted == true).mean())
-        self.verdict.setText(f"{right:.1%} of the {true.size:,} pixels right · predicted "
-                             f"{data.label_text(predicted)} · true {data.label_text(true)}")
+
+        def kinds(mask: np.ndarray) -> str:  # the classes a mask holds besides the background
+            present = [names[c] for c in np.unique(mask) if c > 0]
+            return ", ".join(present) if present else f"{names[0]} only"
+
+        self.verdict.setText(f"{right:.1%} of pixels right · predicted "
+                             f"{kinds(predicted)} · true {kinds(true)}")
+        self.verdict.setToolTip(f"Predicted {data.label_text(predicted)}; true {data.label_text(true)}")
         return {"predicted": predicted, "true": true, "pixel_accuracy": right, "probabilities": probs}
 
 
