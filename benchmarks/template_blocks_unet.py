@@ -19,7 +19,7 @@ CLASSES = 4  # background, disc, square, triangle
 SHAPES_DATA = {"name": "shapes", "options": {"n_samples": 1500, "size": SIZE, "shapes": 3,
                                              "noise": 0.2, "masks": "kinds", "seed": 0},
                "normalise": "none", "val_split": 0.2}
-UNET_TRAINING = {"optimizer": "adam", "lr": 0.005, "epochs": 10, "batch_size": 32}
+UNET_TRAINING = {"optimizer": "adam", "lr": 0.005, "epochs": 8, "batch_size": 32}
 
 
 def _block(graph: Graph, name: str, label: str, **params: Any) -> str:
@@ -72,14 +72,19 @@ def unet_shapes() -> tuple[Graph, dict[str, str], dict[str, Any], dict[str, Any]
             "each up stage joins the down stage's output of the same size (the skip wire) to "
             "put the edges back in place. Double-click a block to see its inside. The shapes "
             "are about as bright as each other and the image is noisy, so only the outline "
-            "tells a disc from a square. Read the accuracy (per pixel): 81% of the pixels are "
-            "background, so always answering background already scores 81%; the U-Net reaches "
-            "about 98% (mean intersection over union about 0.93, where the always-background "
-            "answer scores 0.2). Use Try it to see the predicted mask beside the true one, and "
-            "the Confusion tab (counted over pixels) for which kinds it mixes up. Try removing "
-            "a skip wire (feed the up stage's skip input from a copy of its x) or dropping "
-            "Down 2 and Up 2, and watch the edges and the kinds go wrong."
+            "tells a disc from a square. Read the accuracy (per pixel) with care: 81% of the "
+            "pixels are background, so answering background everywhere already scores 81%, "
+            "which is where the first epoch stands. After 8 epochs (about 35 s on one CPU "
+            "thread) the U-Net gets over 99% of the pixels right, and its mean intersection "
+            "over union (per class, the pixels both masks give it over those either does; "
+            "shown on the Confusion tab) is about 0.96, where the background-only answer "
+            "scores 0.20. Use Try it to see the predicted mask beside the true one, and "
+            "the Confusion tab (counted over pixels) for which kinds it mixes up. Try fewer "
+            "channels (select a block: its channels are block parameters), or the dataset's "
+            "masks option set to foreground: background against shape is easy even for two "
+            "plain convolutions, while telling the kinds apart needs the wider view the "
+            "pooling gives."
         ),
-        "expected": "val accuracy >= 95%",
+        "expected": "val accuracy >= 98%; val mean iou >= 0.9",
     }
     return graph, meta, SHAPES_DATA, UNET_TRAINING

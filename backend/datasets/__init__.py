@@ -21,8 +21,9 @@ Built-ins: ``xor``, ``moons``, ``circles``, ``spirals``, ``blobs``, ``linear``
 (scikit-learn's bundled sets); ``mnist1d`` (generated locally and cached in
 :func:`cache_dir`; ``split="test"`` gives the official test split, which also
 rides along as ``Dataset.test`` of the training split); ``sine``, ``copy``,
-``reverse``, ``sort`` (sequences). Generation never touches the global NumPy,
-``random`` or torch random state.
+``reverse``, ``sort`` (sequences); ``shapes`` (images of discs, squares and
+triangles with their segmentation masks). Generation never touches the global
+NumPy, ``random`` or torch random state.
 
 Every module of this package is imported here, in name order: a module that
 registers a built-in dataset or a file kind needs no line anywhere else.
