@@ -1,18 +1,24 @@
 """The U-Net template, built from the built-in U-Net blocks (``unet_down``, ``unet_up``).
 
-:func:`unet_shapes` returns the graph and its ``meta``, ``dataset`` and ``training``
-sections; :mod:`benchmarks.template_graphs` finishes it (settings, layout) and lists
-it in ``TEMPLATES``. The blocks come from the built-in store exactly as a user
+:func:`unet_shapes` builds the graph with its ``meta``, ``dataset`` and ``training``
+sections, finished (settings, layout) by the ``finish`` of
+:mod:`benchmarks.template_graphs`, which lists it in ``TEMPLATES``; the stages are
+then moved down a row per level, so the canvas shows the U. The blocks come from the built-in store exactly as a user
 inserts them from the palette, so the template's file holds their definitions once
 and each stage is one block node with its channels set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from layerloom.graph import Graph
 from layerloom.graph.block_store import find_block, insert_block
+from layerloom.graph.layout import NODE_HEIGHT, V_GAP
+
+ROW = NODE_HEIGHT + V_GAP
+Finish = Callable[[Graph, dict[str, str], dict[str, Any], dict[str, Any]], Graph]
 
 SIZE = 32  # image height and width: two 2x2 poolings take it to 8x8
 CLASSES = 4  # background, disc, square, triangle
@@ -38,26 +44,23 @@ def _conv(graph: Graph, source: str, port: str, channels: int, kernel: int, labe
     return node.id
 
 
-def unet_shapes() -> tuple[Graph, dict[str, str], dict[str, Any], dict[str, Any]]:
-    """A two-stage U-Net segmenting the ``shapes`` images: ``(graph, meta, dataset, training)``."""
+def unet_shapes(finish: Finish) -> Graph:
+    """A two-stage U-Net segmenting the ``shapes`` images, finished by ``finish``."""
     graph = Graph()
     image = graph.add_node("input", {"shape": [1, SIZE, SIZE], "dtype": "float"},
                            label=f"Image (1, {SIZE}, {SIZE})").id
-    down1 = _block(graph, "unet_down", f"Down 1: 16 ch at {SIZE}x{SIZE}", channels=16, mid_channels=16)
-    down2 = _block(graph, "unet_down", f"Down 2: 32 ch at {SIZE // 2}x{SIZE // 2}",
-                   channels=32, mid_channels=32)
+    down1 = _block(graph, "unet_down", "Down 1 (16 ch)", channels=16, mid_channels=16)
+    down2 = _block(graph, "unet_down", "Down 2 (32 ch)", channels=32, mid_channels=32)
     graph.connect(image, "out", down1, "x")
     graph.connect(down1, "down", down2, "x")
-    bottom = _conv(graph, down2, "down", 64, 3, f"Bottom: conv 64 at {SIZE // 4}x{SIZE // 4}")
-    up2 = _block(graph, "unet_up", f"Up 2: 32 ch at {SIZE // 2}x{SIZE // 2}",
-                 up_channels=32, mid_channels=32, channels=32)
-    up1 = _block(graph, "unet_up", f"Up 1: 16 ch at {SIZE}x{SIZE}",
-                 up_channels=16, mid_channels=16, channels=16)
+    bottom = _conv(graph, down2, "down", 64, 3, "Bottom conv 64")
+    up2 = _block(graph, "unet_up", "Up 2 (32 ch)", up_channels=32, mid_channels=32, channels=32)
+    up1 = _block(graph, "unet_up", "Up 1 (16 ch)", up_channels=16, mid_channels=16, channels=16)
     graph.connect(bottom, "out", up2, "x")
     graph.connect(down2, "skip", up2, "skip")
     graph.connect(up2, "y", up1, "x")
     graph.connect(down1, "skip", up1, "skip")
-    head = _conv(graph, up1, "y", CLASSES, 1, f"Class scores ({CLASSES} per pixel, 1x1)", "none")
+    head = _conv(graph, up1, "y", CLASSES, 1, f"Scores ({CLASSES} per pixel)", "none")
     out = graph.add_node("output", label="Mask scores").id
     graph.connect(head, "out", out, "in")
     meta = {
@@ -87,4 +90,8 @@ def unet_shapes() -> tuple[Graph, dict[str, str], dict[str, Any], dict[str, Any]
         ),
         "expected": "val accuracy >= 98%; val mean iou >= 0.9",
     }
-    return graph, meta, SHAPES_DATA, UNET_TRAINING
+    graph = finish(graph, meta, SHAPES_DATA, UNET_TRAINING)
+    # one row further down per level, as U-Nets are drawn: skip wires run level across
+    graph.move_nodes({nid: (graph.node(nid).position[0], level * ROW) for nid, level in
+                      ((down2, 1), (up2, 1), (bottom, 2))})
+    return graph

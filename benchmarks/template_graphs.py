@@ -568,5 +568,5 @@ TEMPLATES = {
     **{f"{k}_sine": (lambda k=k: recurrent_sine(k)) for k in CELLS},
     "transformer_sort": transformer_sort,
     "conv_autoencoder_digits": conv_autoencoder_digits,
-    "unet_shapes": lambda: finish(*unet_shapes()),
+    "unet_shapes": lambda: unet_shapes(finish),
 }
