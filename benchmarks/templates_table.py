@@ -50,7 +50,7 @@ CPU_SECONDS = {
     "deep_sigmoid_mlp": 0.6, "deep_relu_mlp": 0.6, "deep_residual_mlp": 1.1,
     "overfitting_baseline": 2.0, "overfitting_dropout": 2.4, "overfitting_weight_decay": 1.7,
     "cnn_digits": 3.9, "rnn_sine": 3.8, "lstm_sine": 1.3, "gru_sine": 4.4,
-    "transformer_sort": 9.9, "unet_shapes": 60.0, "mnist1d_mlp": 5.8, "mnist1d_cnn": 6.1, "mnist1d_gru": 62.0,
+    "transformer_sort": 9.9, "unet_shapes": 36.0, "mnist1d_mlp": 5.8, "mnist1d_cnn": 6.1, "mnist1d_gru": 62.0,
 }
 STATS_POINTS = 50  # statistics events per run, for the gradient ratio
 
