@@ -203,6 +203,38 @@ def test_npz_masks_load_as_segmentation(tmp_path):
         load_dataset(bad, task="segmentation")
 
 
+# -------------------------------------------------------------- train script
+def test_exported_train_script_trains_a_segmentation_like_layerloom(tmp_path):
+    from safetensors.torch import load_file
+
+    from layerloom.backend.cli import main
+    from layerloom.backend.training import DatasetSettings, prepare_data
+    from layerloom.graph import save_graph
+    from tests.backend.test_train_script import import_script
+
+    g = conv_net(8, 2, width=4)
+    g.dataset = {"name": "shapes", "options": {"n_samples": 24, "size": 8, "masks": "foreground"},
+                 "normalise": "none", "val_split": 0.25}
+    g.training = {"epochs": 2, "lr": 0.01, "batch_size": 6, "seed": 3, "device": "cpu"}
+    path = tmp_path / "seg.loom"
+    save_graph(g, path)
+    script = tmp_path / "train.py"
+    assert main(["export", str(path), "--format", "train-script", "-o", str(script), "--with-data",
+                 "--seed", "3"]) == 0
+    masks = np.load(tmp_path / "train.npz")["y"]
+    assert masks.shape == (18, 8, 8)
+    module = import_script(script)
+    assert module.main(["--out", str(tmp_path / "run")], module.Model, module.CONFIG, str(script),
+                       module.load_safetensors) == 0
+    trained = load_file(tmp_path / "run" / "model.safetensors")
+    settings = TrainSettings.from_dict(g.training)
+    data = prepare_data(DatasetSettings.from_dict(g.dataset), settings.seed)
+    trainer = Trainer(g, data.train, data.val, settings)
+    assert isinstance(trainer.run(), Finished)
+    expected = trainer.model.state_dict()
+    assert max(float((trained[k] - expected[k]).abs().max()) for k in expected) < 1e-5
+
+
 # ---------------------------------------------------------------------- CLI
 def layerloom(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "layerloom.gui.launcher", *args],
