@@ -81,7 +81,8 @@ def last_dense(graph: Graph, channels: bool = False) -> str | None:
 
 
 def output_fix(graph: Graph, facts) -> Fix | None:
-    """Set the last Dense layer's units to the number of classes (or targets)."""
+    """Set the last Dense layer's units to the number of classes (or targets); for a
+    segmentation, the last convolution's channels to the number of classes."""
     segmentation = facts.task == "segmentation"
     node_id = last_dense(graph, channels=segmentation)
     if node_id is None:
