@@ -11,8 +11,10 @@ clauses separated by ``;``, each ``METRIC >= NUMBER`` or ``METRIC <= NUMBER`` (a
 trailing ``%`` divides by 100), or the single word ``diverges``. Metrics are the
 final epoch's ``train``/``val``/``test`` ``loss``, ``accuracy``, ``mae`` and ``r2``,
 plus ``val loss rise`` (how far the last validation loss ends above the best one,
-as a fraction of the best) and ``grad ratio`` (gradient norm of the first layer
-with weights over that of the last; the median over the run's statistics).
+as a fraction of the best), ``grad ratio`` (gradient norm of the first layer
+with weights over that of the last; the median over the run's statistics) and
+``val mean iou`` (a segmentation's mean intersection over union, from the last
+validation confusion matrix).
 
 Files are read through :mod:`importlib.resources`, so this works from a source
 checkout and from an installed wheel alike.
@@ -34,7 +36,7 @@ GROUPS = ("Basics", "Activations", "Losses", "Optimisation", "Deep networks",
           "Regularisation", "Architectures", "MNIST-1D")
 OTHER_GROUP = "More examples"
 METRICS = ("loss", "accuracy", "mae", "r2")
-SPECIAL_METRICS = ("val loss rise", "grad ratio")
+SPECIAL_METRICS = ("val loss rise", "grad ratio", "val mean iou")
 DIVERGES = "diverges"
 _CLAUSE = re.compile(r"^\s*([a-z0-9 ]+?)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
 

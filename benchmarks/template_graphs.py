@@ -8,6 +8,7 @@ out graph with its ``meta``, ``dataset`` and ``training`` sections);
 from __future__ import annotations
 
 from benchmarks.template_blocks_gpt import TEMPLATES as GPT_TEMPLATES
+from benchmarks.template_blocks_unet import unet_shapes
 from benchmarks.template_blocks_vision import VISION_TEMPLATES
 from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
 from layerloom.graph import Graph
@@ -529,6 +530,7 @@ TEMPLATES = {
     **{f"{k}_sine": (lambda k=k: recurrent_sine(k)) for k in CELLS},
     "transformer_sort": transformer_sort,
     "conv_autoencoder_digits": conv_autoencoder_digits,
+    "unet_shapes": lambda: unet_shapes(finish),
 }
 TEMPLATES.update(VISION_TEMPLATES)
 TEMPLATES.update(GPT_TEMPLATES)

@@ -37,6 +37,7 @@ from layerloom.backend.templates import (
     parse_expected,
 )
 from layerloom.backend.training import DatasetSettings, Failed, Trainer, TrainSettings, prepare_data
+from layerloom.backend.training.metrics import mean_iou
 
 # Seconds each took on one CPU thread (measured once), so that --fast can skip the
 # slow ones; templates not listed count as slow.
@@ -49,10 +50,9 @@ CPU_SECONDS = {
     "deep_sigmoid_mlp": 0.6, "deep_relu_mlp": 0.6, "deep_residual_mlp": 1.1,
     "overfitting_baseline": 2.0, "overfitting_dropout": 2.4, "overfitting_weight_decay": 1.7,
     "cnn_digits": 3.9, "rnn_sine": 3.8, "lstm_sine": 1.3, "gru_sine": 4.4,
-    "transformer_sort": 9.9, "mnist1d_mlp": 5.8, "mnist1d_cnn": 6.1, "mnist1d_gru": 62.0,
-    "resnet_digits": 17.5, "mobilenet_digits": 24.5, "vit_digits": 24.7,
+    "transformer_sort": 9.9, "unet_shapes": 36.0, "mnist1d_mlp": 5.8, "mnist1d_cnn": 6.1, "mnist1d_gru": 62.0,
+    "resnet_digits": 17.5, "mobilenet_digits": 24.5, "vit_digits": 24.7, "gpt_chars": 40.0,
 }
-CPU_SECONDS["gpt_chars"] = 40.0
 STATS_POINTS = 50  # statistics events per run, for the gradient ratio
 
 
@@ -80,12 +80,15 @@ def measure_graph(graph, name: str = "", device: str = "cpu", stats: bool = True
     steps = settings.epochs * math.ceil(len(data.train) / (settings.batch_size or len(data.train)))
     collected: list = []
     epochs: list = []
+    confusions: list = []
 
     def on_event(event) -> None:
         if event.kind == "stats":
             collected.append(event)
         elif event.kind == "epoch":
             epochs.append(event)
+        elif event.kind == "confusion":
+            confusions.append(event)
 
     trainer = Trainer(graph, data.train, data.val, settings, on_event=on_event,
                       stats_every=max(1, steps // STATS_POINTS) if stats else 0,
@@ -105,6 +108,10 @@ def measure_graph(graph, name: str = "", device: str = "cpu", stats: bool = True
     if val_losses:
         best = min(val_losses)
         out.metrics["val loss rise"] = val_losses[-1] / best - 1.0 if best > 0 else 0.0
+    if confusions and data.train.task == "segmentation":
+        iou = mean_iou(confusions[-1].matrix)
+        if iou is not None:
+            out.metrics["val mean iou"] = iou
     ratio = grad_ratio(graph, collected)
     if ratio is not None:
         out.metrics["grad ratio"] = ratio

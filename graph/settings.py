@@ -73,7 +73,7 @@ TRAINING: tuple[Param, ...] = (
         "N processes takes 1/N of it); 0 or 'full' puts the whole training set in one batch", minimum=0, maximum=MAX_BATCH, convert=_batch_words,
         label="batch size", flag="--batch-size B"),
     Int("epochs", 10, "Passes over the training set", minimum=1, maximum=MAX_EPOCHS, flag="--epochs N"),
-    Choice("loss", "auto", LOSSES, "auto: cross-entropy for classes and tokens, MSE for regression"),
+    Choice("loss", "auto", LOSSES, "auto: cross-entropy for classes, tokens and masks, MSE for regression"),
     Choice("schedule", "none", SCHEDULES,
            "How the learning rate changes: step decay, cosine, one-cycle, or on a plateau"),
     Int("seed", 0, "Seeds initialisation, validation split, batch order and dropout: the same seed "

@@ -22,8 +22,9 @@ Built-ins: ``xor``, ``moons``, ``circles``, ``spirals``, ``blobs``, ``linear``
 :func:`cache_dir`; ``split="test"`` gives the official test split, which also
 rides along as ``Dataset.test`` of the training split); ``sine``, ``copy``,
 ``reverse``, ``sort``, ``text`` (sequences; ``text`` carries its character
-``vocabulary``). Generation never touches the global NumPy,
-``random`` or torch random state.
+``vocabulary``); ``shapes`` (images of discs, squares and triangles with their
+segmentation masks). Generation never touches the global NumPy, ``random`` or
+torch random state.
 
 Every module of this package is imported here, in name order: a module that
 registers a built-in dataset or a file kind needs no line anywhere else.

@@ -18,7 +18,7 @@ import numpy as np
 from layerloom.graph.settings import NORMALISE
 from layerloom.graph.tensor import TensorSpec, fmt_shape
 
-TASKS = ("classification", "regression", "sequence")
+TASKS = ("classification", "regression", "sequence", "segmentation")
 INPUT_DTYPES = ("float", "long")
 NORMALISE_METHODS = NORMALISE  # the choices of the dataset's normalise setting
 PREVIEW_MAX_COLUMNS = 8  # wider inputs are summarised in a preview, not listed
@@ -41,19 +41,21 @@ class Dataset:
         Inputs, ``(n, *input_shape)``: float32, or int64 token ids.
     y : numpy.ndarray
         Targets: ``(n,)`` int64 class labels, ``(n, k)`` float32 regression values,
-        or ``(n, T)`` int64 next tokens for sequence tasks.
+        ``(n, T)`` int64 next tokens for sequence tasks, or ``(n, H, W)`` int64
+        per-pixel classes (masks) for segmentation.
     task : str
-        ``"classification"``, ``"regression"`` or ``"sequence"``.
+        ``"classification"``, ``"regression"``, ``"sequence"`` or ``"segmentation"``.
     input_shape : tuple of int
         Shape of one sample, without the batch dim (a graph ``TensorSpec`` shape).
     input_dtype : str
         ``"float"`` or ``"long"``, as in a graph ``TensorSpec``.
     target_shape : tuple of int
         Shape of one target: ``()`` for a class label, ``(k,)`` for regression,
-        ``(T,)`` for token targets.
+        ``(T,)`` for token targets, the input's spatial shape ``(H, W)`` (its shape
+        after the channel axis) for a segmentation mask.
     num_classes : int or None
-        Number of classes (classification) or vocabulary size (sequence); ``None``
-        for regression.
+        Number of classes (classification, segmentation) or vocabulary size
+        (sequence); ``None`` for regression.
     class_names : list of str or None
         A name per class where the data has them (``"setosa"``), else ``None``.
     description : str
@@ -112,6 +114,12 @@ class Dataset:
         want_y = np.float32 if self.task == "regression" else np.int64
         if self.y.dtype != want_y:
             raise ValueError(f"{self.name}: y must be {np.dtype(want_y)}, got {self.y.dtype}")
+        if self.task == "segmentation" and (
+                len(self.input_shape) < 2 or self.target_shape != self.input_shape[1:]):
+            raise ValueError(
+                f"{self.name}: segmentation needs inputs (C, H, W) and masks (H, W) of the same "
+                f"size, got inputs {fmt_shape(self.input_shape)} and masks {fmt_shape(self.target_shape)}"
+            )
         if self.task == "regression":
             if self.num_classes is not None or len(self.target_shape) != 1:
                 raise ValueError(f"{self.name}: regression needs target_shape (k,) and no classes")
@@ -198,6 +206,11 @@ class Dataset:
         arr = np.asarray(target)
         if self.task == "sequence":
             return self.tokens_text(arr)
+        if self.task == "segmentation":
+            counts = np.bincount(arr.reshape(-1), minlength=self.num_classes)
+            names = self.class_names or [str(i) for i in range(self.num_classes)]
+            parts = [f"{names[c]} {int(counts[c])} px" for c in range(1, len(counts)) if counts[c]]
+            return ", ".join(parts) if parts else f"{names[0]} only"
         return ", ".join(f"{float(v):.4g}" for v in arr.reshape(-1))
 
     def preview(self, n: int = 5) -> dict[str, Any]:
@@ -224,7 +237,7 @@ class Dataset:
             kind = "image"
         else:
             kind = "signal"
-        target_col = "label" if self.task == "classification" else "target"
+        target_col = {"classification": "label", "segmentation": "mask"}.get(self.task, "target")
         if kind == "table":
             features = self.feature_names or [f"x{i}" for i in range(self.input_shape[0])]
             columns = ["#", *features, target_col]
@@ -264,6 +277,8 @@ class Dataset:
             what += f", {self.num_classes} classes"
         elif self.task == "sequence":
             what += f", vocabulary {self.num_classes}"
+        elif self.task == "segmentation":
+            what += f", masks {fmt_shape(self.target_shape)} of {self.num_classes} classes"
         else:
             what += f", {self.target_shape[0]} target value(s)"
         return (

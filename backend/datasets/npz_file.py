@@ -198,6 +198,8 @@ def load_npz(path: Path, task: str) -> Dataset:
     if task == "auto":
         if integer_y and y.ndim == 1:
             task = "classification"
+        elif integer_y and y.ndim == 3 and x.ndim == 4 and y.shape[1:] == x.shape[2:]:
+            task = "segmentation"
         elif integer_x and integer_y and y.ndim == 2 and x.ndim == 2:
             task = "sequence"
         else:
@@ -221,14 +223,21 @@ def load_npz(path: Path, task: str) -> Dataset:
         yf = y.reshape(len(y), -1).astype(np.float32)
         return Dataset(x=xf, y=yf, task="regression", input_shape=x.shape[1:], input_dtype="float",
                        target_shape=yf.shape[1:], num_classes=None, class_names=None, **common)
-    # classification
-    if y.ndim != 1:
+    # classification, or segmentation: a class per pixel
+    if task == "segmentation":
+        if x.ndim != 4 or y.ndim != 3 or y.shape[1:] != x.shape[2:]:
+            raise DatasetError(
+                f"{path}: a segmentation task needs images x (n, C, H, W) and masks y (n, H, W) of "
+                f"the same height and width, got x {fmt_shape(x.shape)} and y {fmt_shape(y.shape)}"
+            )
+    elif y.ndim != 1:
         raise DatasetError(f"{path}: class labels y must be one per sample (n,), got {fmt_shape(y.shape)}")
     if not integer_y:
-        off = np.flatnonzero(y != np.round(y))
+        off = np.argwhere(y != np.round(y))
         if len(off):
+            at = tuple(int(i) for i in off[0])
             raise DatasetError(
-                f"{path}: y[{off[0]}] is {y[off[0]].item()!r}, not a whole number; class labels must be "
+                f"{path}: y[{', '.join(map(str, at))}] is {y[at].item()!r}, not a whole number; class labels must be "
                 "0, 1, 2, ... (or pass task='regression')"
             )
     labels = y.astype(np.int64)
@@ -241,8 +250,8 @@ def load_npz(path: Path, task: str) -> Dataset:
             raise DatasetError(f"{path}: class_names has {len(names)} names but y has labels up to {count - 1}; give one name per class")
         count = len(names)
         class_names = [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
-    return Dataset(x=xf, y=labels, task="classification", input_shape=x.shape[1:],
-                   input_dtype="float", target_shape=(), num_classes=count,
+    return Dataset(x=xf, y=labels, task=task, input_shape=x.shape[1:],
+                   input_dtype="float", target_shape=y.shape[1:], num_classes=count,
                    class_names=class_names, **common)
 
 
@@ -253,7 +262,8 @@ NPZ = register_file_kind(FileKind(
     suffixes=(".npz",),
     loader=load_npz,
     options=(
-        Choice("task", "auto", ("auto", "classification", "regression", "sequence"),
-               "auto: from the dtypes and shapes of x and y"),
+        Choice("task", "auto", ("auto", "classification", "regression", "sequence", "segmentation"),
+               "auto: from the dtypes and shapes of x and y (integer masks y (n, H, W) for "
+               "images x (n, C, H, W) are segmentation)"),
     ),
 ))

@@ -39,7 +39,7 @@ class DatasetInfo:
     description : str
         One or two sentences: what the data is and what it teaches.
     task : str
-        ``"classification"``, ``"regression"`` or ``"sequence"``.
+        ``"classification"``, ``"regression"``, ``"sequence"`` or ``"segmentation"``.
     input_shape : tuple of int
         Per-sample input shape with the default options.
     input_dtype : str

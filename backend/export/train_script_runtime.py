@@ -122,7 +122,7 @@ def loss_function(objective: dict):
     classes = objective["num_classes"]
     if name in CLASS_LOSSES:
         base = F.cross_entropy if name == "cross_entropy" else F.nll_loss
-        if len(objective["output_shape"]) > 1:
+        if len(objective["output_shape"]) > 1 and task != "segmentation":
             def loss(out, target):  # (N, T, V) -> (N, V, T): classes in dim 1
                 return base(out.movedim(-1, 1), target)
         else:
@@ -142,12 +142,13 @@ def loss_function(objective: dict):
             return y
         if single:
             return y.to(torch.float32).unsqueeze(-1)
-        return F.one_hot(y, classes).to(torch.float32)
+        one_hot = F.one_hot(y, classes).to(torch.float32)
+        return one_hot.movedim(-1, 1) if task == "segmentation" else one_hot  # (N, C, H, W)
 
     def predictions(out):
         if single:
             return (out[..., 0] > objective["threshold"]).long()
-        return out.argmax(dim=-1)
+        return out.argmax(dim=1 if task == "segmentation" else -1)
 
     return loss, targets, predictions
 

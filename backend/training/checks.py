@@ -141,7 +141,7 @@ def check_labels(data: Dataset) -> None:
         if lo < 0 or hi >= data.num_classes:
             bad = lo if lo < 0 else hi
             where = int(np.argwhere(y == bad)[0][0])
-            what = "token" if data.task == "sequence" else "label"
+            what = {"sequence": "token", "segmentation": "mask class"}.get(data.task, "label")
             raise TrainingError(
                 f"{what} {bad} (sample {where} of {data.name!r}) is outside the "
                 f"{data.num_classes} classes 0..{data.num_classes - 1}; fix the labels, or "

@@ -1,11 +1,15 @@
 """Loss functions fitted to a task and a model output.
 
-A dataset gives class labels ``(n,)``, token targets ``(n, T)`` or regression values
-``(n, k)``; a model gives ``(N, C)``, ``(N, T, V)`` or ``(N, k)``. :class:`Objective`
-joins the two: it turns the dataset's targets once, before training, into what the
-chosen loss needs (one-hot rows for MSE on a classifier, floats for BCE), so that a
-training step only slices tensors, and it reshapes outputs where torch's losses want
-another layout (``(N, T, V)`` becomes ``(N, V, T)`` for cross-entropy on tokens).
+A dataset gives class labels ``(n,)``, token targets ``(n, T)``, regression values
+``(n, k)`` or segmentation masks ``(n, H, W)``; a model gives ``(N, C)``,
+``(N, T, V)``, ``(N, k)`` or ``(N, C, H, W)``. :class:`Objective` joins the two: it
+turns the dataset's targets once, before training, into what the chosen loss needs
+(one-hot rows for MSE on a classifier, floats for BCE), so that a training step only
+slices tensors, and it reshapes outputs where torch's losses want another layout
+(``(N, T, V)`` becomes ``(N, V, T)`` for cross-entropy on tokens). Segmentation
+outputs already hold their classes in dim 1, as torch's losses want them: a mask's
+loss is the mean over every pixel, and a pixel's prediction is the arg-max over the
+channels.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ class ObjectiveError(ValueError):
 
 
 def default_loss(task: str) -> str:
-    """Cross-entropy for classification and sequence tasks, MSE for regression."""
+    """Cross-entropy for classification, sequence and segmentation tasks, MSE for regression."""
     return "mse" if task == "regression" else "cross_entropy"
 
 
@@ -78,7 +82,8 @@ class Objective:
             return y
         if self.single_output:
             return y.to(torch.float32).unsqueeze(-1)
-        return F.one_hot(y, self.num_classes).to(torch.float32)
+        one_hot = F.one_hot(y, self.num_classes).to(torch.float32)
+        return one_hot.movedim(-1, 1) if self.task == "segmentation" else one_hot
 
     # -------------------------------------------------------------------- loss
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -89,7 +94,7 @@ class Objective:
         name, delta = self.name, self.huber_delta
         if name in CLASS_LOSSES:
             torch_loss = F.cross_entropy if name == "cross_entropy" else F.nll_loss
-            if len(self.output_shape) > 1:  # (N, T, V) -> (N, V, T): classes in dim 1
+            if len(self.output_shape) > 1 and self.task != "segmentation":  # (N, T, V) -> (N, V, T)
                 return lambda out, target: torch_loss(out.movedim(-1, 1), target)
             return torch_loss
         if name == "huber":
@@ -103,6 +108,8 @@ class Objective:
         """Class (or token) predictions from outputs, for accuracy and confusion."""
         if self.single_output:
             return (out[..., 0] > self.threshold).long()
+        if self.task == "segmentation":  # (N, C, H, W) -> (N, H, W)
+            return out.argmax(dim=1)
         return out.argmax(dim=-1)
 
 
@@ -111,9 +118,24 @@ def describe_shapes(output_shape: tuple[int, ...], task: str, num_classes: int |
     """Why a model output cannot train on the targets, or ``None`` when it can.
 
     Classification wants ``(C,)`` with ``C`` classes (or ``(1,)`` for two classes),
-    sequence tasks ``(T, V)``, regression the target shape.
+    sequence tasks ``(T, V)``, segmentation ``(C, H, W)`` for masks ``(H, W)``,
+    regression the target shape.
     """
     out = tuple(output_shape)
+    if task == "segmentation":
+        want = (num_classes, *target_shape)
+        if out == want:
+            return None
+        fix = f"end with a 1x1 Conv2d of {num_classes} channels"
+        if len(out) == len(want) and out[1:] != want[1:]:
+            fix = f"keep the size {fmt_shape(tuple(target_shape))} (same padding, or upsample as often as you pool)"
+        elif len(out) != len(want):
+            fix = f"keep the image layout (no Flatten) and {fix}"
+        return (
+            f"the model outputs {fmt_shape(out)} per sample but the dataset has per-pixel masks "
+            f"of {fmt_shape(tuple(target_shape))} with {num_classes} classes, so the output must be "
+            f"{fmt_shape(want)} (one score per class and pixel); {fix}"
+        )
     if task == "classification":
         if out == (num_classes,) or (out == (1,) and num_classes <= 2):
             return None

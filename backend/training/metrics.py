@@ -4,7 +4,9 @@ Adding a batch only queues a few tensor operations (no ``.item()``), so computin
 training metrics does not stall a GPU step by step; :meth:`MetricSums.result` reads
 the sums back at the end of the epoch.
 
-Classification and sequence tasks report ``accuracy`` (per token for sequences);
+Classification, sequence and segmentation tasks report ``accuracy`` (per token for
+sequences, per pixel for segmentation masks; :func:`mean_iou` reads the mean
+intersection over union of a segmentation from its pixel confusion matrix);
 regression reports ``mae`` (mean absolute error over every value) and ``r2``,
 exactly scikit-learn's ``r2_score`` over the pass: the squared errors of the
 whole pass against the spread of the whole set, per target column, averaged over
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from layerloom.backend.training.losses import Objective
@@ -53,6 +56,22 @@ def target_spread(targets: torch.Tensor | None, device: torch.device) -> torch.T
     return (t - t.mean(0)).square().mean(0)
 
 
+def mean_iou(matrix) -> float | None:
+    """Mean intersection over union of a segmentation, from ``matrix[true][predicted]``
+    pixel counts: per class, the pixels both call that class over the pixels either
+    does, averaged over the classes that occur in either (``None`` when none do).
+
+    Unlike pixel accuracy it weighs a small class as much as the background, so
+    labelling every pixel background scores 1 / classes at best, however much of
+    the image the background covers.
+    """
+    m = np.asarray(matrix, np.float64)
+    hits = np.diag(m)
+    union = m.sum(axis=0) + m.sum(axis=1) - hits
+    seen = union > 0
+    return float((hits[seen] / union[seen]).mean()) if seen.any() else None
+
+
 class MetricSums:
     """Running sums for one pass over a dataset.
 
@@ -74,7 +93,7 @@ class MetricSums:
         these (a pass that stops early is measured against the spread of the whole
         set); not needed when ``spread`` is given.
     confusion : bool
-        Also count a confusion matrix (classification only).
+        Also count a confusion matrix (classification; per pixel for segmentation).
     spread : torch.Tensor, optional
         Regression: :func:`target_spread` of ``targets``, when the caller keeps
         it from pass to pass (it is computed from ``targets`` otherwise).
@@ -98,7 +117,7 @@ class MetricSums:
         self.classes = objective.num_classes or 0
         self.matrix = None
         self._rows: list[list[int]] | None = None  # the matrix as read back, until the next add
-        if confusion and self.task == "classification":
+        if confusion and self.task in ("classification", "segmentation"):
             self.matrix = torch.zeros(self.classes * self.classes, dtype=torch.int64, device=device)
 
     def add(self, out: torch.Tensor, y: torch.Tensor) -> None:

@@ -205,8 +205,8 @@ def predict(model: nn.Module, x: np.ndarray, loss_name: str, single_output: bool
             task: str) -> np.ndarray:
     """Outputs of ``model`` (on the CPU, eval mode) for a batch ``x``.
 
-    Classification and sequence tasks give probabilities (``(N, C)`` or
-    ``(N, T, V)``), regressions the raw values.
+    Classification, sequence and segmentation tasks give probabilities, classes
+    last (``(N, C)``, ``(N, T, V)``, ``(N, H, W, C)``), regressions the raw values.
     """
     tensor = torch.as_tensor(x)
     model.eval()
@@ -216,4 +216,6 @@ def predict(model: nn.Module, x: np.ndarray, loss_name: str, single_output: bool
         out = out[0]
     if task == "regression":
         return out.detach().float().numpy()
+    if task == "segmentation":  # (N, C, H, W): the classes move last, as for the other tasks
+        out = out.movedim(1, -1)
     return class_probabilities(loss_name, single_output, out).numpy()

@@ -75,10 +75,10 @@ class TrainSettings:
     weight_decay : float
         L2 penalty (decoupled for ``adamw``).
     loss : str
-        ``auto`` picks from the task: cross-entropy for classification and sequence
-        tasks, MSE for regression. ``mse``/``l1``/``huber``/``bce_with_logits`` on
-        class labels train against one-hot targets (or the 0/1 label itself when the
-        model has a single output).
+        ``auto`` picks from the task: cross-entropy for classification, sequence and
+        segmentation tasks (over every pixel of a mask), MSE for regression.
+        ``mse``/``l1``/``huber``/``bce_with_logits`` on class labels train against
+        one-hot targets (or the 0/1 label itself when the model has a single output).
     huber_delta : float
         Where the Huber loss turns from quadratic to linear.
     epochs : int

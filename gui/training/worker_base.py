@@ -63,7 +63,7 @@ def data_ready(data) -> DataReady:
     if tuple(train.input_shape) == (2,) and train.input_dtype == "float":
         pick = np.random.default_rng(0).permutation(len(source))[:SCATTER_POINTS]
         sx, sy = np.asarray(source.x[pick], np.float32), np.asarray(source.y[pick])
-    names = tuple(train.class_names or ()) if train.task == "classification" else ()
+    names = tuple(train.class_names or ()) if train.task in ("classification", "segmentation") else ()
     return DataReady(train.name, train.task, tuple(train.input_shape), train.num_classes, names,
                      len(train), len(val) if val is not None else 0, sx, sy)
 

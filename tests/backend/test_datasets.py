@@ -54,12 +54,12 @@ def test_registry_lists_every_builtin_with_consistent_metadata():
     names = [info.name for info in list_datasets()]
     expected = {
         "xor", "moons", "circles", "spirals", "blobs", "linear", "iris", "wine",
-        "breast_cancer", "diabetes", "digits", "mnist1d", "sine", "copy", "reverse", "sort", "text",
+        "breast_cancer", "diabetes", "digits", "mnist1d", "shapes", "sine", "copy", "reverse", "sort", "text",
     }
     assert set(names) == expected and len(names) == len(expected)
     for info in list_datasets():
         assert isinstance(info, DatasetInfo) and info.description
-        assert info.task in ("classification", "regression", "sequence")
+        assert info.task in ("classification", "regression", "sequence", "segmentation")
         assert info.input_dtype in ("float", "long")
         assert (info.num_classes is None) == (info.task == "regression")
 

@@ -170,7 +170,8 @@ def test_safetensors_written_without_the_package_read_back(tmp_path):
 @pytest.mark.parametrize(("loss", "task", "classes", "shape"), [
     ("auto", "classification", 3, (3,)), ("mse", "classification", 3, (3,)),
     ("bce_with_logits", "classification", 2, (1,)), ("huber", "regression", None, (2,)),
-    ("cross_entropy", "sequence", 5, (4, 5)),
+    ("cross_entropy", "sequence", 5, (4, 5)), ("auto", "segmentation", 3, (3, 4, 5)),
+    ("mse", "segmentation", 3, (3, 4, 5)),
 ])
 def test_script_losses_equal_layerloom_losses(loss, task, classes, shape):
     objective = Objective(loss, task, classes, shape, huber_delta=0.5)
@@ -183,7 +184,8 @@ def test_script_losses_equal_layerloom_losses(loss, task, classes, shape):
     if task == "regression":
         y = torch.randn(6, *shape, generator=g)
     else:
-        y = torch.randint(0, classes, (6, *shape[:-1]), generator=g)
+        per_sample = shape[1:] if task == "segmentation" else shape[:-1]  # a mask (H, W), or tokens
+        y = torch.randint(0, classes, (6, *per_sample), generator=g)
     assert torch.equal(targets(y), objective.loss_targets(y))
     assert float(loss_fn(out, targets(y))) == pytest.approx(float(objective(out, objective.loss_targets(y))))
     if task != "regression":

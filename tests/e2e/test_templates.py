@@ -135,6 +135,7 @@ def test_names_cover_the_curriculum():
     assert {"rnn_sine", "lstm_sine", "gru_sine", "transformer_sort"} <= names
     assert {"resnet_digits", "mobilenet_digits", "vit_digits"} <= names  # built with blocks
     assert {"gpt_chars"} <= names  # built with blocks
+    assert "unet_shapes" in names
     assert [t.name for t in list_templates()][0] == "perceptron_linear"
 
 

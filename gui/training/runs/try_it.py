@@ -3,12 +3,13 @@
 The sample is shown as the model sees it (an image for image data, a curve for a
 signal, the values for a few features, the tokens for a sequence), next to the
 model's prediction: the class probabilities as bars with the true class marked,
-the predicted value(s) against the true ones for a regression, or the predicted
-tokens. For a model of text (data with a character vocabulary, such as the
-``text`` dataset) tokens are shown as text and the right side becomes a
-:class:`~layerloom.gui.training.runs.text_generator.TextGenerator`: a prompt, and
-the text the model writes after it. The model is a CPU copy taken when the run
-ended or paused, so trying it never disturbs a run.
+the predicted value(s) against the true ones for a regression, the predicted
+tokens, or for a segmentation the predicted mask beside the true one (a colour per
+class) with the share of pixels right. For a model of text (data with a character
+vocabulary, such as the ``text`` dataset) tokens are shown as text and the right
+side becomes a :class:`~layerloom.gui.training.runs.text_generator.TextGenerator`:
+a prompt, and the text the model writes after it. The model is a CPU copy taken
+when the run ended or paused, so trying it never disturbs a run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -32,7 +34,7 @@ from PySide6.QtWidgets import (
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.runs.text_generator import TextGenerator
-from layerloom.gui.training.setup.dataset_preview import thumbnail
+from layerloom.gui.training.setup.dataset_preview import mask_colours, mask_thumbnail, thumbnail
 from layerloom.gui.training.views import plot_style as ps
 
 TOP_CLASSES = 10
@@ -87,9 +89,11 @@ class TryItPanel(QWidget):
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.prob_plot.addItem(self.bars)
         self.generator = TextGenerator()
+        self.masks = self._mask_page()
         self.output_stack = QStackedWidget()
         self.output_stack.addWidget(self.plots)
         self.output_stack.addWidget(self.generator)
+        self.output_stack.addWidget(self.masks)
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.input_stack)
@@ -103,6 +107,30 @@ class TryItPanel(QWidget):
         self.random.clicked.connect(self.try_random)
         self._enable(False)
 
+    def _mask_page(self) -> QWidget:
+        """Predicted and true mask side by side, with the class colours' legend."""
+        page = QWidget()
+        page.setObjectName("tryMasks")
+        self.predicted_mask, self.true_mask = QLabel(), QLabel()
+        self.predicted_mask.setObjectName("tryPredictedMask")
+        self.true_mask.setObjectName("tryTrueMask")
+        self.mask_legend = QLabel()
+        self.mask_legend.setObjectName("tryMaskLegend")
+        self.mask_legend.setWordWrap(True)
+        grid = QGridLayout(page)
+        for column, (title, picture) in enumerate((("Predicted mask", self.predicted_mask),
+                                                    ("True mask", self.true_mask))):
+            picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            picture.setToolTip(f"{title}: one colour per class (legend below)")
+            heading = QLabel(title)
+            heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid.addWidget(heading, 1, column)
+            grid.addWidget(picture, 2, column)
+        grid.addWidget(self.mask_legend, 3, 0, 1, 2)
+        grid.setRowStretch(0, 1)  # centred, level with the input image
+        grid.setRowStretch(4, 1)
+        return page
+
     # ------------------------------------------------------------------- api
     def set_run(self, run: Run | None) -> None:
         """Use ``run``'s model (when it has one) and validation set."""
@@ -115,6 +143,7 @@ class TryItPanel(QWidget):
         if not ready:
             self.result = None
             self.bars.setOpts(x=[], height=[])
+            self.output_stack.setCurrentWidget(self.plots)
             if run is not None and run.active:
                 self.verdict.setText("Pause or stop the run to try the model")
             elif run is not None and run.model is not None:
@@ -203,6 +232,10 @@ class TryItPanel(QWidget):
 
     def _show_output(self, data, out: np.ndarray, y) -> dict:
         task = data.task
+        page = self.masks if task == "segmentation" else self.generator if self.vocabulary else self.plots
+        self.output_stack.setCurrentWidget(page)
+        if task == "segmentation":
+            return self._show_masks(data, np.asarray(out), np.asarray(y))
         if task == "classification":
             probs = np.asarray(out, np.float64).reshape(-1)
             names = list(data.class_names or [str(i) for i in range(len(probs))])
@@ -231,6 +264,28 @@ class TryItPanel(QWidget):
         self.verdict.setText("Predicted " + ", ".join(f"{v:.4g}" for v in predicted) + " · true "
                              + ", ".join(f"{v:.4g}" for v in true))
         return {"predicted": predicted, "true": true}
+
+
+    def _show_masks(self, data, probs: np.ndarray, true: np.ndarray) -> dict:
+        """``probs`` ``(H, W, C)`` per pixel; ``true`` the ``(H, W)`` mask."""
+        classes = int(data.num_classes)
+        predicted = probs.argmax(axis=-1)
+        self.predicted_mask.setPixmap(mask_thumbnail(predicted, classes, IMAGE_SIZE))
+        self.true_mask.setPixmap(mask_thumbnail(true, classes, IMAGE_SIZE))
+        names = list(data.class_names or [str(i) for i in range(classes)])
+        self.mask_legend.setText("  ".join(
+            f'<span style="color: rgb({r}, {g}, {b})">■</span> {name}'
+            for (r, g, b), name in zip(mask_colours(classes).tolist(), names, strict=True)))
+        right = float((predicted == true).mean())
+
+        def kinds(mask: np.ndarray) -> str:  # the classes a mask holds besides the background
+            present = [names[c] for c in np.unique(mask) if c > 0]
+            return ", ".join(present) if present else f"{names[0]} only"
+
+        self.verdict.setText(f"{right:.1%} of pixels right · predicted "
+                             f"{kinds(predicted)} · true {kinds(true)}")
+        self.verdict.setToolTip(f"Predicted {data.label_text(predicted)}; true {data.label_text(true)}")
+        return {"predicted": predicted, "true": true, "pixel_accuracy": right, "probabilities": probs}
 
 
 def _objective_of(run: Run) -> tuple[str, bool]:

@@ -1,5 +1,5 @@
-"""A glimpse of the chosen dataset: a few rows, a few images, or a 2-D scatter,
-with its shapes.
+"""A glimpse of the chosen dataset: a few rows, a few images (with their masks for
+a segmentation), or a 2-D scatter, with its shapes.
 
 Fed with a loaded :class:`~layerloom.backend.datasets.Dataset` (loaded off the GUI thread by
 the set-up panel); uses the dataset's own ``preview()`` so the command line and
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
     QHeaderView,
@@ -29,6 +29,7 @@ PREVIEW_ROWS = 5
 PREVIEW_IMAGES = 6
 SCATTER_POINTS = 500
 THUMB = 56
+MASK_BACKGROUND = "#1e293b"  # class 0 of a mask; classes 1.. take the class colours
 
 
 def to_qimage(x: np.ndarray) -> QImage:
@@ -53,6 +54,25 @@ def to_qimage(x: np.ndarray) -> QImage:
 
 def thumbnail(x: np.ndarray, size: int = THUMB) -> QPixmap:
     return QPixmap.fromImage(to_qimage(x)).scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+
+
+def mask_colours(classes: int) -> np.ndarray:
+    """``(classes, 3)`` uint8 colours of a mask's classes: background dark, then the
+    class colours in order (class 1 takes the first)."""
+    colours = [QColor(MASK_BACKGROUND), *(class_colour(c) for c in range(max(classes - 1, 0)))]
+    return np.array([c.getRgb()[:3] for c in colours], np.uint8)
+
+
+def mask_qimage(mask: np.ndarray, classes: int) -> QImage:
+    """An ``(H, W)`` mask of class ids as an RGB image, one colour per class."""
+    rgb = np.ascontiguousarray(mask_colours(classes)[np.clip(np.asarray(mask, np.int64), 0, classes - 1)])
+    h, w, _ = rgb.shape
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def mask_thumbnail(mask: np.ndarray, classes: int, size: int = THUMB) -> QPixmap:
+    return QPixmap.fromImage(mask_qimage(mask, classes)).scaled(
         size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
 
 
@@ -101,13 +121,15 @@ class DatasetPreview(QWidget):
     def show_dataset(self, dataset) -> None:
         """Preview ``dataset``: its summary, shapes and a few samples."""
         preview = dataset.preview(PREVIEW_IMAGES if len(dataset.input_shape) == 3 else PREVIEW_ROWS)
-        target = "class label" if dataset.task == "classification" else f"target {tuple(dataset.target_shape)}"
+        target = {"classification": "class label",
+                  "segmentation": f"mask {tuple(dataset.target_shape)} of {dataset.num_classes} classes"
+                  }.get(dataset.task, f"target {tuple(dataset.target_shape)}")
         self.summary.setText(f"{preview['summary']}\ninput {tuple(dataset.input_shape)} {dataset.input_dtype} "
                              f"→ {target}")
         if tuple(dataset.input_shape) == (2,) and dataset.input_dtype == "float":
             self._scatter(dataset)
         elif preview["kind"] == "image":
-            self._images(preview["samples"])
+            self._images(preview["samples"], dataset.num_classes if dataset.task == "segmentation" else None)
         else:
             self._table(preview["columns"], preview["rows"])
         self.kind = "scatter" if self.stack.currentWidget() is self.plots else preview["kind"]
@@ -121,7 +143,9 @@ class DatasetPreview(QWidget):
         self.plot.getViewBox().autoRange(padding=0.05)
         self.stack.setCurrentWidget(self.plots)
 
-    def _images(self, samples: list[dict]) -> None:
+    def _images(self, samples: list[dict], mask_classes: int | None = None) -> None:
+        """Thumbnails with their labels; with ``mask_classes`` (a segmentation) each
+        image's mask below it, and its label as the tooltip."""
         while self.images_grid.count():
             widget = self.images_grid.takeAt(0).widget()
             if widget is not None:
@@ -130,9 +154,18 @@ class DatasetPreview(QWidget):
             picture = QLabel()
             picture.setPixmap(thumbnail(sample["x"]))
             picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.images_grid.addWidget(picture, 0, i)
+            if mask_classes is not None:
+                mask = QLabel()
+                mask.setObjectName("previewMask")
+                mask.setPixmap(mask_thumbnail(sample["y"], mask_classes))
+                mask.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                for widget in (picture, mask):
+                    widget.setToolTip(f"Sample {i}: {sample['label']}")
+                self.images_grid.addWidget(mask, 1, i)
+                continue
             caption = QLabel(str(sample["label"]))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.images_grid.addWidget(picture, 0, i)
             self.images_grid.addWidget(caption, 1, i)
         self.stack.setCurrentWidget(self.images)
 

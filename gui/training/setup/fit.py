@@ -1,5 +1,6 @@
 """Fit the graph's ends to a dataset: the Input node's shape and dtype, and the
-units of the last Dense layer before the Output.
+units of the last Dense layer before the Output (for a segmentation, the channels
+of the last convolution: its output is one score map per class).
 
 Which layer sets the output's width (its ``width_param``) and which layers pass
 the width through (``passes_width``) is declared with each layer type.
@@ -35,6 +36,8 @@ def wanted_output(facts) -> tuple[int, ...]:
         return (int(facts.num_classes),)
     if facts.task == "sequence":
         return (*tuple(facts.target_shape), int(facts.num_classes))
+    if facts.task == "segmentation":
+        return (int(facts.num_classes), *tuple(facts.target_shape))
     return tuple(facts.target_shape)
 
 
@@ -53,10 +56,11 @@ def input_fix(graph: Graph, facts) -> Fix | None:
                f"{node.title!r} declares {fmt_shape(tuple(node.params['shape']))} ({node.params['dtype']})")
 
 
-def last_dense(graph: Graph) -> str | None:
+def last_dense(graph: Graph, channels: bool = False) -> str | None:
     """The layer with a ``width_param`` (a Dense) that feeds the (single) Output
     node, through layers that pass the width (dropouts, activations); ``None``
-    when there is none."""
+    when there is none. With ``channels``, the layer with a ``channels``
+    parameter (a convolution) instead, whose channels are the output's first axis."""
     outputs = graph.outputs()
     if len(outputs) != 1:
         return None
@@ -66,7 +70,9 @@ def last_dense(graph: Graph) -> str | None:
         if len(wires) != 1:
             return None
         source = graph.node(next(iter(wires.values())).source)
-        if source.spec.width_param is not None:
+        if channels and "channels" in source.params and not source.is_block:
+            return source.id
+        if not channels and source.spec.width_param is not None:
             return source.id
         if not source.spec.passes_width:
             return None
@@ -75,20 +81,24 @@ def last_dense(graph: Graph) -> str | None:
 
 
 def output_fix(graph: Graph, facts) -> Fix | None:
-    """Set the last Dense layer's units to the number of classes (or targets)."""
-    node_id = last_dense(graph)
+    """Set the last Dense layer's units to the number of classes (or targets); for a
+    segmentation, the last convolution's channels to the number of classes."""
+    segmentation = facts.task == "segmentation"
+    node_id = last_dense(graph, channels=segmentation)
     if node_id is None:
         return None
     node = graph.node(node_id)
-    width = node.spec.width_param
+    width = "channels" if segmentation else node.spec.width_param
     want = wanted_output(facts)
+    wanted = want[0] if segmentation else want[-1] if want else None
     have = int(node.params[width])
-    if not want or have == want[-1]:
+    if not want or have == wanted:
         return None
     if facts.task == "classification" and have == 1 and facts.num_classes <= 2:
         return None  # one output for two classes trains with bce_with_logits
-    what = {"classification": f"{facts.num_classes} classes", "sequence": f"a vocabulary of {facts.num_classes}"}
+    what = {"classification": f"{facts.num_classes} classes", "sequence": f"a vocabulary of {facts.num_classes}",
+            "segmentation": f"{facts.num_classes} classes per pixel"}
     reason = what.get(facts.task, f"{want[-1]} target value(s)")
-    return Fix(node_id, {width: want[-1]}, f"Set {node.title} {width} to {want[-1]}",
+    return Fix(node_id, {width: wanted}, f"Set {node.title} {width} to {wanted}",
                f"The dataset has {reason}, so the model must output {fmt_shape(want)} per sample; "
                f"{node.title!r} has {have} {width}")

@@ -474,7 +474,8 @@ class SetupPanel(QScrollArea):
         self.training_editors["precision"].setToolTip(
             "Mixed precision on a CUDA GPU (bf16 or fp16)" if cuda else "Mixed precision needs a CUDA device")
         task = self.data_facts().task if self.data_facts() is not None else None
-        resolved = {"classification": "cross_entropy", "sequence": "cross_entropy", "regression": "mse"}.get(task)
+        resolved = {"classification": "cross_entropy", "sequence": "cross_entropy",
+                    "segmentation": "cross_entropy", "regression": "mse"}.get(task)
         self.loss_hint.setText(f"auto: {resolved} for {task}" if values["loss"] == "auto" and resolved else "")
 
     def show_problem(self, text: str) -> None:

@@ -55,7 +55,7 @@ class ConfusionView(QWidget):
         self.plot.addItem(self.image)
         self._texts: list[pg.TextItem] = []
         self.note = ps.steady_label("The confusion matrix appears after the first epoch of a classifier "
-                                    "with a validation set", 2, "confusionNote")
+                                    "(or a segmentation, counted over pixels) with a validation set", 2, "confusionNote")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 0)
         layout.setSpacing(2)
@@ -126,5 +126,14 @@ class ConfusionView(QWidget):
         total = matrix.sum()
         accuracy = np.trace(matrix) / total if total else 0.0
         worst = int(np.argmin(np.diag(share))) if n else 0
-        self.note.setText(f"epoch {confusion.epoch} · {int(total)} validation samples · accuracy "
-                          f"{accuracy:.1%} · hardest class: {names[worst]} ({share[worst, worst]:.0%} right)")
+        data = getattr(self.run, "data", None)
+        if getattr(data, "task", None) == "segmentation":  # one count per pixel; torch is loaded by now
+            from layerloom.backend.training.metrics import mean_iou
+
+            iou = mean_iou(matrix)
+            counted = f"{int(total):,} validation pixels · pixel accuracy {accuracy:.1%}" + (
+                f" · mean IoU {iou:.2f}" if iou is not None else "")
+        else:
+            counted = f"{int(total)} validation samples · accuracy {accuracy:.1%}"
+        self.note.setText(f"epoch {confusion.epoch} · {counted} · hardest class: {names[worst]} "
+                          f"({share[worst, worst]:.0%} right)")
