@@ -135,7 +135,7 @@ def gpt_graph(depths: tuple[int, ...] = GPT_DEPTHS, width: int = 64, seq: int = 
     prev = (g.add_node("input", {"shape": [seq, width]}, (0.0, 0.0)).id, "out")
     for i, depth in enumerate(depths):
         if i:
-            cut = g.add_node("slice", {"dim": 1, "start": 0, "end": seq - 2 * i}, (480.0 * i - 240, 160.0)).id
+            cut = g.add_node("slice", {"dim": 1, "start": 0, "end": -2}, (480.0 * i - 240, 160.0)).id
             g.connect(*prev, cut, "in")
             prev = (cut, "out")
         node = g.add_node("block", {"block": "stage", "depth": depth}, (480.0 * i, 0.0), node_id=f"stage{i + 1}").id
@@ -166,7 +166,9 @@ def blocks_case(app: QApplication, window, scratch: Path, edits: int,
     """Open the nested-blocks graph in ``window`` (read, infer, build the canvas,
     first paint), then open ``stage`` > ``layer`` > ``mlp`` and change the hidden
     Dense's units ``edits`` times through the inspector (one undo command each):
-    every instance of every stage changes shape inside. Returns the times (s)."""
+    every instance of every stage changes shape inside. Then, back at the top
+    level, change the Input's sequence length ``edits`` times: every instance
+    receives a new shape. Returns the times (s)."""
     path = scratch / "blocks.loom"
     graph = gpt_graph(depths)
     save_graph(graph, path)
@@ -199,8 +201,25 @@ def blocks_case(app: QApplication, window, scratch: Path, edits: int,
         times.append(time.perf_counter() - start)
     assert window.undo_stack.count() == count + edits, "every edit is one undo step"
     assert window.graph.analysis().valid
+
+    # From outside: the sequence length of the model's Input, which every instance
+    # receives (each Slice drops the last two positions), a new one each time.
+    nav.go_to(0)
+    settle(app)
+    window.scene.select_nodes([window.graph.nodes[0].id])
+    settle(app)
+    seq, width = window.graph.nodes[0].params["shape"]
+    outside = []
+    for i in range(edits):
+        start = time.perf_counter()
+        assert window.inspector.apply("shape", [seq + 1 + i, width])  # a length no instance has seen
+        app.processEvents()
+        window.view.viewport().repaint()
+        outside.append(time.perf_counter() - start)
+    assert window.undo_stack.count() == count + 2 * edits and window.graph.analysis().valid
     return {"nodes": len(graph), "expanded": expanded, "open": opened, "infer": infer,
-            "median": statistics.median(times), "worst": max(times)}
+            "median": statistics.median(times), "worst": max(times),
+            "outside_median": statistics.median(outside), "outside_worst": max(outside)}
 
 
 def _fresh_analysis(graph: Graph) -> None:
@@ -238,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     settle(app)
     window.view.viewport().repaint()  # warm fonts and style caches on the empty canvas
+    # The Training dock imports torch on a timer 1.5 s after the window shows (seconds
+    # of the GUI thread, by design, with "Loading PyTorch…" on screen): done now, so
+    # that it does not land in the middle of a timed open.
+    window.training_dock.preload()
+    settle(app)
 
     t0 = time.perf_counter()
     window.load(path)
@@ -316,8 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  edit inside a block, every instance changes shape (median of {args.edits}): "
               f"{b['median'] * 1000:7.1f} ms   target < {BLOCK_EDIT_TARGET * 1000:.0f} ms   "
               f"({b['median'] / BLOCK_EDIT_TARGET:.2f} of target)   worst {b['worst'] * 1000:.1f} ms")
+        print(f"  edit of the Input's length, every instance changes shape (median of {args.edits}): "
+              f"{b['outside_median'] * 1000:7.1f} ms   ({b['outside_median'] / BLOCK_EDIT_TARGET:.2f} of target)   "
+              f"worst {b['outside_worst'] * 1000:.1f} ms")
         for name, value, target in (("blocks open", b["open"], OPEN_TARGET),
-                                    ("block edit", b["median"], BLOCK_EDIT_TARGET)):
+                                    ("block edit", b["median"], BLOCK_EDIT_TARGET),
+                                    ("Input edit", b["outside_median"], BLOCK_EDIT_TARGET)):
             print(f"{name}: {'target met' if value < target else 'TARGET MISSED'}")
     if args.big_nodes:
         _open_big(app, window, scratch, args.big_nodes)
