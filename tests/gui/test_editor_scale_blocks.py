@@ -29,10 +29,14 @@ def test_blocks_case_runs_in_the_window(qtbot, tmp_path):
     times = blocks_case(QApplication.instance(), window, tmp_path, 2, depths=(2, 1))
     assert times["nodes"] == 6 and times["expanded"] == 4 + (2 + 2 * 18) + (2 + 1 * 18)
     assert set(times) >= {"open", "infer", "median", "worst"}
-    assert window.navigator.path[-3:] == ["stage", "layer", "mlp"]
-    hidden = next(n for n in window.navigator.current.nodes if n.type == "dense")
-    assert hidden.params["units"] == 256  # the second of two edits, each one undo step
+    assert window.navigator.path == []  # back at the top level for the Input edits
+    hidden = next(n for n in window.graph.blocks["mlp"].body.nodes if n.type == "dense")
+    assert hidden.params["units"] == 256  # the second of two edits inside, each one undo step
+    assert window.graph.nodes[0].params["shape"] == (66, 64)  # 64, then 65 and 66
+    for _ in range(2):
+        window.undo_stack.undo()
+    assert window.graph.nodes[0].params["shape"] == (64, 64)
     assert window.graph.analysis().total_params == before  # 256 is where it started
     window.undo_stack.undo()
-    assert window.navigator.current.node(hidden.id).params["units"] == 192
+    assert window.graph.blocks["mlp"].body.node(hidden.id).params["units"] == 192
     assert window.graph.analysis().total_params < before  # every instance follows the undo
