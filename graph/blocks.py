@@ -477,6 +477,7 @@ class BlockLibrary:
             g.replace_with(d.body)
         finally:
             self._quiet -= 1
+        g._topo = d.body.topological_order()  # the same nodes and wires: sorted once per body edit
         for pname, (nid, inner) in d.exposed.items():
             node = g.node(nid)
             node.params = {**node.params, inner: params[pname]}
