@@ -229,7 +229,7 @@ def test_removing_a_used_definition_is_refused():
 
 
 def test_an_edit_inside_a_body_analyses_again_only_the_blocks_that_contain_it():
-    from benchmarks.editor_scale import gpt_graph
+    from benchmarks.block_graphs import gpt_graph
 
     g = gpt_graph((2, 1), width=8, seq=6, hidden=16)
     g.analysis()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
 
-from benchmarks.editor_scale import blocks_case, expanded_size, gpt_graph
+from benchmarks.block_graphs import expanded_size, gpt_graph
+from benchmarks.editor_scale import blocks_case
 from tests.gui.test_window_helpers import make_window
 
 
