@@ -231,9 +231,9 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
                 QApplication.restoreOverrideCursor()
                 self.run_bar.show_message(*before)
         if slow:
-            # torch brings some million objects that live as long as the app: set them
+            # torch brings some 280,000 objects that live as long as the app: set them
             # apart, so that each full garbage collection (the cyclic collector's
-            # oldest generation) stops walking them all (it took ~250 ms an edit)
+            # oldest generation) stops walking them all (one took 250 ms inside an edit)
             gc.freeze()
         self._preloaded = True
         self.setup.set_devices(torch_devices(torch), processes_field.gpu_count())
