@@ -346,7 +346,7 @@ class BlockLibrary:
         definition = self._defs[name]
         old_ports = self._ports.get(name, {})
         new_ports = self._ports[name] = self._port_names(definition)
-        self._specs.clear()
+        self._specs.pop(name, None)
         touched = []
         if old_ports != new_ports:
             touched = self.instances(name)
@@ -355,7 +355,7 @@ class BlockLibrary:
             for g, inst in touched:
                 self._rewire(g, inst, renamed, definition)
         self._changed(Event("block_changed", detail={"block": name, "event": event.kind}), touched,
-                      skip=body)
+                      skip=body, only=name)
 
     def _rewire(self, g: Graph, inst: Node, renamed: dict, definition: BlockDefinition) -> None:
         kinds = {n.id: n.type for n in definition.body.nodes}
@@ -369,10 +369,20 @@ class BlockLibrary:
                     continue
                 g.add_edge(fresh, g.remove_edge(edge))
 
-    def _changed(self, event: Event, touched: list[tuple[Graph, Node]] = (), skip: Graph | None = None) -> None:
+    def _changed(self, event: Event, touched: list[tuple[Graph, Node]] = (), skip: Graph | None = None,
+                 only: str | None = None) -> None:
+        """Tell every graph; forget the analysed instances (with ``only``, the body of
+        that definition changed: just the instances of the definitions that contain
+        it, at any depth, are analysed again; the others stay valid)."""
         self.revision += 1
-        self._instances.clear()
-        self._specs.clear()
+        if only is None:
+            self._instances.clear()
+            self._specs.clear()
+        else:
+            stale = {d for d in self._defs if self.reaches(d, only)}
+            self._instances = {k: v for k, v in self._instances.items() if k[0] not in stale}
+            for name in stale:
+                self._specs.pop(name, None)
         if self._quiet:
             return
         for g in self.graphs():
@@ -477,6 +487,7 @@ class BlockLibrary:
             g.replace_with(d.body)
         finally:
             self._quiet -= 1
+        g._topo = d.body.topological_order()  # the same nodes and wires: sorted once per body edit
         for pname, (nid, inner) in d.exposed.items():
             node = g.node(nid)
             node.params = {**node.params, inner: params[pname]}

@@ -133,6 +133,7 @@ class GraphStructure:
         self.training: dict[str, Any] = {}
         self._listeners: list[Listener] = []
         self.revision = 0  # bumps on every change; caches key on it
+        self._topo: list[str] | None = None  # topological_order, until the next change
         # per id base ("dense"), a number below which every ``base_i`` is taken:
         # new_id starts there, so building n nodes costs O(n), not O(n^2)
         self._id_floor: dict[str, int] = {}
@@ -147,6 +148,7 @@ class GraphStructure:
 
     def _emit(self, event: Event) -> None:
         self.revision += 1
+        self._topo = None
         for listener in list(self._listeners):
             listener(event)
 
@@ -192,8 +194,10 @@ class GraphStructure:
 
     def topological_order(self) -> list[str]:
         """Node ids, inputs first; ties broken by insertion order (stable)."""
-        index = {nid: i for i, nid in enumerate(self._nodes)}
-        return list(nx.lexicographical_topological_sort(self._nx, key=index.__getitem__))
+        if self._topo is None:  # every change emits an event, which forgets it
+            index = {nid: i for i, nid in enumerate(self._nodes)}
+            self._topo = list(nx.lexicographical_topological_sort(self._nx, key=index.__getitem__))
+        return list(self._topo)
 
     def inputs(self) -> list[Node]:
         return [n for n in self._nodes.values() if n.spec.is_input]
@@ -427,6 +431,7 @@ class GraphStructure:
         self._incoming = dict(other._incoming)
         if take:  # ``other`` is left empty, not sharing anything
             other._nodes, other._edges, other._incoming, other._nx = {}, [], {}, _Arcs()
+            other._topo = None
         self.meta = copy.deepcopy(other.meta)
         self.dataset = copy.deepcopy(other.dataset)
         self.training = copy.deepcopy(other.training)

@@ -12,6 +12,10 @@ again finds nothing. :func:`settle` moves every object alive now out of the
 collector's reach (``gc.freeze``); the walks then cover only what is new.
 :func:`release` gives them back when the document is replaced by another graph,
 so that cycles among the old graph's objects are collected again.
+
+Objects that live as long as the app (PyTorch's, some 280,000 once it is
+imported) are set apart for good with :func:`keep`: :func:`release` collects
+once and sets everything alive then apart again, so they never rejoin the walks.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _paused = 0
+_kept = 0  # how many of the set-apart objects are kept for good (see keep)
 
 
 @contextmanager
@@ -48,11 +53,26 @@ def settle() -> None:
     gc.freeze()
 
 
+def keep() -> None:
+    """Set every object alive now apart for as long as the app runs (what an
+    import brought): :func:`release` does not hand these back to the walks."""
+    global _kept
+    gc.freeze()
+    _kept = gc.get_freeze_count()
+
+
 def release() -> None:
-    """Hand the settled objects back to the collector (the graph they made is gone)."""
+    """Hand the settled objects back to the collector (the graph they made is gone).
+    Where objects are kept for good, their garbage is collected now, once, and what
+    is left is set apart again."""
+    global _kept
     gc.unfreeze()
+    if _kept:
+        gc.collect()
+        keep()
 
 
 def settled() -> int:
-    """How many objects are out of the collector's reach now."""
-    return gc.get_freeze_count()
+    """How many objects are out of the collector's reach now, beyond those kept
+    for good."""
+    return gc.get_freeze_count() - _kept

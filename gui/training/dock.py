@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import Event, Graph
+from layerloom.gui import heap
 from layerloom.gui.background import CallKeeper
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.dock_actions import RunActions
@@ -231,6 +232,11 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
             if slow:
                 QApplication.restoreOverrideCursor()
                 self.run_bar.show_message(*before)
+        if slow:
+            # torch brings some 280,000 objects that live as long as the app: set them
+            # apart, so that each full garbage collection (the cyclic collector's
+            # oldest generation) stops walking them all (one took 250 ms inside an edit)
+            heap.keep()
         self._preloaded = True
         self.setup.set_devices(torch_devices(torch), processes_field.gpu_count())
         self.setup.enable_preview()

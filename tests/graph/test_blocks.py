@@ -250,3 +250,27 @@ def test_a_graph_goes_with_its_last_reference_without_the_cycle_collector():
     finally:
         if was:
             gc.enable()
+
+
+def test_an_edit_inside_a_body_analyses_again_only_the_blocks_that_contain_it():
+    from benchmarks.block_graphs import gpt_graph
+
+    g = gpt_graph((2, 1), width=8, seq=6, hidden=16)
+    g.analysis()
+    cached = dict(g.blocks._instances)
+    assert {k[0] for k in cached} == {"mlp", "attention", "layer", "stage"}
+    mlp = g.blocks["mlp"].body
+    hidden = next(n.id for n in mlp.nodes if n.type == "dense")
+    mlp.set_param(hidden, "units", 24)
+    kept = g.blocks._instances
+    assert {k[0] for k in kept} == {"attention"}  # attention does not contain mlp
+    assert all(kept[k] is cached[k] for k in kept)
+    after = g.analysis()
+    fresh = gpt_graph((2, 1), width=8, seq=6, hidden=24).analysis()
+    assert after.total_params == fresh.total_params != 0
+    assert {nid: (i.inputs, i.outputs) for nid, i in after.nodes.items()} == \
+        {nid: (i.inputs, i.outputs) for nid, i in fresh.nodes.items()}
+    g.blocks["attention"].body.set_param("dense_1", "units", 8)  # the same value: nothing to redo
+    g.blocks.rename("attention", "attn")  # not a body edit: every instance is analysed again
+    assert not g.blocks._instances
+    assert g.analysis().total_params == fresh.total_params
