@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _paused = 0
-_kept = 0  # how many of the set-apart objects are kept for good (see keep)
+_added = 0  # objects set apart by settle since the last release (some may be gone since)
 
 
 @contextmanager
@@ -50,29 +50,36 @@ def quiet() -> Iterator[None]:
 
 def settle() -> None:
     """Leave every object alive now out of later collections (until :func:`release`)."""
+    global _added
+    before = gc.get_freeze_count()
     gc.freeze()
+    _added += gc.get_freeze_count() - before
+
+
+_keeping = False  # whether keep() was called: release sets everything apart again
 
 
 def keep() -> None:
     """Set every object alive now apart for as long as the app runs (what an
     import brought): :func:`release` does not hand these back to the walks."""
-    global _kept
+    global _keeping
     gc.freeze()
-    _kept = gc.get_freeze_count()
+    _keeping = True
 
 
 def release() -> None:
     """Hand the settled objects back to the collector (the graph they made is gone).
     Where objects are kept for good, their garbage is collected now, once, and what
     is left is set apart again."""
-    global _kept
+    global _added
     gc.unfreeze()
-    if _kept:
+    _added = 0
+    if _keeping:
         gc.collect()
-        keep()
+        gc.freeze()
 
 
 def settled() -> int:
-    """How many objects are out of the collector's reach now, beyond those kept
-    for good."""
-    return gc.get_freeze_count() - _kept
+    """How many objects :func:`settle` set apart since the last :func:`release`
+    (counted when set apart; some may be gone since)."""
+    return _added

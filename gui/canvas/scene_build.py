@@ -28,9 +28,10 @@ from layerloom.gui import heap
 AT_ONCE = 400  # graphs up to this many nodes are built in one go
 SLICE_MS = 30  # longest run of item building between two turns of the event loop
 CHECK_EVERY = 16  # items built between two looks at the clock
-# Objects left out of cycle collection by a big graph's build, above which opening a
-# small graph hands them back (what of them is still alive is walked once then).
-RELEASE_AFTER = 500_000
+# Objects set apart from cycle collection by big opens (some 45 a node), above which
+# opening a small graph hands back what of them is alive: one collection then (a few
+# hundred ms with PyTorch loaded) finds the cycles among the old graph's leftovers.
+RELEASE_AFTER = 10_000
 ITEMS_PER_CARD = 6  # about: the card, its texts and ports
 
 
