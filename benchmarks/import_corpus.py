@@ -320,7 +320,7 @@ def check(entry: Entry, model: nn.Module, result, folder: Path, reexport: bool,
     try:
         with torch.no_grad():
             want = model(*inputs)
-            got = result.model(*inputs)
+            got = result.model(*result.batch_first(*inputs))
         want = tuple(want) if isinstance(want, (tuple, list)) else (want,)
         got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
         if len(want) != len(got) or any(a.shape != b.shape for a, b in zip(want, got, strict=True)):

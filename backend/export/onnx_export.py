@@ -77,6 +77,7 @@ def export_onnx(graph: Graph, model: CompiledGraph, path: str | os.PathLike) -> 
     with eval_mode(model), staging(path) as staged:
         examples = example_inputs(model, model.input_specs, BATCH_SIZES[0])
         program = _export(model, examples, inputs_names, output_names, sequence)
+        _rename_clashes(program.model)
         try:
             program.save(str(staged))
         except OSError as exc:
@@ -113,6 +114,25 @@ def _quiet() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
+
+
+def _rename_clashes(model) -> None:
+    """Give a fresh name to an inner value that has an output's name: the exporter
+    names values after their operators (``squeeze``) and then gives the outputs
+    their names, so an output called ``squeeze`` would be written twice."""
+    graph = model.graph
+    outputs = {id(v) for v in graph.outputs}
+    taken = {v.name for node in graph.all_nodes() for v in node.outputs if v.name}
+    taken |= {v.name for v in graph.inputs if v.name}
+    wanted = {v.name for v in graph.outputs}
+    for node in graph.all_nodes():
+        for value in node.outputs:
+            if value.name in wanted and id(value) not in outputs:
+                i = 1
+                while f"{value.name}_{i}" in taken:
+                    i += 1
+                value.name = f"{value.name}_{i}"
+                taken.add(value.name)
 
 
 def _export(model, examples, input_names, output_names, sequence):

@@ -47,6 +47,7 @@ from layerloom.backend.importers.common import (
     Problem,
     Recurrent,
     RecurrentPart,
+    TimeMajor,
     Unsupported,
     Value,
     compare,
@@ -134,10 +135,11 @@ class _Recorder(fx.Interpreter):
     """Runs the trace once and keeps the shape of every tensor it makes, and the
     values that are the same on every call (buffers, masks, sizes)."""
 
-    def __init__(self, gm: fx.GraphModule):
+    def __init__(self, gm: fx.GraphModule, batch_dims: Sequence[int] = ()):
         super().__init__(gm)
         self.seen: dict[fx.Node, object] = {}
-        self.known = KnownValues(gm)
+        moved = dict(zip(_placeholders(gm), batch_dims, strict=False))
+        self.known = KnownValues(gm, {n: d for n, d in moved.items() if d})
 
     def run_node(self, n: fx.Node):
         result = super().run_node(n)
@@ -157,18 +159,39 @@ def _describe(x):
     return None
 
 
-def record(gm, module, specs: Sequence[TensorSpec], title: str) -> tuple[dict[fx.Node, object], dict[fx.Node, object]]:
+def source_inputs(module, specs: Sequence[TensorSpec], batch: int, seed: int,
+                  batch_dims: Sequence[int]) -> tuple[torch.Tensor, ...]:
+    """Random inputs in the source model's layout: batch first, then moved to
+    each input's batch dim."""
+    inputs = example_inputs(module, specs, batch, seed=seed)
+    return tuple(x.movedim(0, d) for x, d in zip(inputs, batch_dims, strict=True))
+
+
+def _shapes_text(specs: Sequence[TensorSpec], batch_dims: Sequence[int]) -> str:
+    texts = []
+    for spec, d in zip(specs, batch_dims, strict=True):
+        dims = [str(n) for n in spec.shape]
+        dims.insert(d, "N")
+        texts.append(f"({', '.join(dims)})")
+    return ", ".join(texts)
+
+
+def record(gm, module, specs: Sequence[TensorSpec], title: str,
+           batch_dims: Sequence[int]) -> tuple[dict[fx.Node, object], dict[fx.Node, object]]:
     """Shapes of the results of one run on random inputs, and the values that are
     the same on every call."""
-    inputs = example_inputs(module, specs, RECORD_BATCH, seed=0)
-    recorder = _Recorder(gm)
+    inputs = source_inputs(module, specs, RECORD_BATCH, 0, batch_dims)
+    recorder = _Recorder(gm, batch_dims)
     try:
         with torch.no_grad():
             recorder.run(*inputs)
     except Exception as exc:
-        shapes = ", ".join(str(s) for s in specs)
+        hint = "" if any(batch_dims) else (
+            " (an input whose batch is not dim 0, such as a time-first sequence or an RNN's state, "
+            "needs --batch-dim)")
         raise ModelImportError(
-            f"{title} fails on inputs {shapes}: {first_line(exc)}{user_line(exc)}; check the input shapes"
+            f"{title} fails on inputs {_shapes_text(specs, batch_dims)}: {first_line(exc)}{user_line(exc)}; "
+            f"check the input shapes{hint}"
         ) from None
     return recorder.seen, recorder.known.values
 
@@ -188,11 +211,13 @@ class TorchMapper:
     """One pass over the trace, building the graph; see the module docstring."""
 
     def __init__(self, gm, records, specs, modes: dict[str, str], title: str, description: str,
-                 known: dict[fx.Node, object] | None = None):
+                 known: dict[fx.Node, object] | None = None, batch_dims: Sequence[int] = ()):
         self.gm = gm
         self.records = records
         self.known = known or {}  # results that are the same on every call
         self.specs = list(specs)
+        self.batch_dims = list(batch_dims) or [0] * len(self.specs)
+        self.batch = RECORD_BATCH  # the batch size of the recorded run
         self.modes = modes
         self.builder = GraphBuilder(title, description)
         self.env: dict[fx.Node, object] = {}
@@ -221,6 +246,12 @@ class TorchMapper:
             raise Unsupported("computes with a tensor's size")
         if isinstance(found, rules.Items):
             raise Unsupported("uses a layer's tuple of results directly")
+        if isinstance(found, TimeMajor):
+            raise Unsupported(
+                "computes on a tensor whose batch is in dim 1 (time first, or a recurrent state); LayerLoom "
+                "keeps the batch first and follows such a tensor only into a batch_first=False RNN, LSTM or "
+                "GRU, or a transpose(0, 1) back"
+            )
         raise Unsupported(f"uses the constant {arg!r} where LayerLoom needs a tensor")
 
     def tensor(self, arg) -> Value:
@@ -268,7 +299,7 @@ class TorchMapper:
 
     # -------------------------------------------------------- the pass
     def run(self) -> None:
-        inputs = iter(self.specs)
+        inputs = iter(zip(self.specs, self.batch_dims, strict=True))
         graph = self.builder.graph
         for node in self.gm.graph.nodes:
             made = len(graph)
@@ -290,8 +321,9 @@ class TorchMapper:
         if node.op == "placeholder":
             if node.args:
                 return None
-            spec = next(inputs)
-            return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
+            spec, batch_dim = next(inputs)
+            value = self.builder.add_input(spec.shape, spec.dtype, label=node.name)
+            return TimeMajor(value) if batch_dim == 1 else value
         known = self.known.get(node, FAILED)
         if node.op == "get_attr":
             if masks.only_masks(node):
@@ -358,7 +390,10 @@ class TorchMapper:
             stack = node.meta.get("nn_module_stack") or {}
             inside = next(reversed(stack.values()))[0] if stack else ""
             where = f"'{node.name}'" + (f" in module '{inside}'" if inside else "")
-        return Problem(what, where, source_line(node.stack_trace), why)
+        trace = node.stack_trace
+        if node.op == "output":  # the line that made what is returned
+            trace = next((n.stack_trace for n in node.all_input_nodes if n.stack_trace), None)
+        return Problem(what, where, source_line(trace), why)
 
     def modes_needed(self) -> dict[str, str]:
         """Each recurrent layer's mode from its uses; a layer whose every step and
@@ -416,6 +451,7 @@ def import_module(
     title: str | None = None,
     description: str | None = None,
     flat: bool = False,
+    batch_dims: Sequence[int] | None = None,
 ) -> ImportResult:
     """Import an ``nn.Module`` instance (with its current weights).
 
@@ -438,12 +474,18 @@ def import_module(
     flat : bool
         One sheet of layers; by default the model's submodules become blocks
         (see :mod:`.hierarchy`).
+    batch_dims : list of int, optional
+        Where each input has its batch dim, 0 or 1: 1 for a time-first sequence
+        read by a ``batch_first=False`` RNN, LSTM or GRU, or a recurrent state
+        ``(layers·dirs, N, H)``. By default 1 for an input that goes straight
+        into such a layer (as its sequence or its state), else 0. The imported
+        graph takes every input batch first.
 
     Returns
     -------
     ImportResult
         The graph (laid out and valid), the compiled model with the weights, the
-        key map and notes.
+        key map, notes and where the source had each input's batch.
 
     Raises
     ------
@@ -457,15 +499,20 @@ def import_module(
     module.eval()
     try:
         notes: list[str] = []
+        given = _checked_batch_dims(batch_dims, input_shapes)
         try:
             gm = trace(module, title)
         except ModelImportError as symbolic:
-            gm, input_dtypes = _trace_on_examples(module, title, input_shapes, input_dtypes, symbolic)
+            gm, input_dtypes = _trace_on_examples(module, title, input_shapes, input_dtypes, symbolic,
+                                                  given or [0] * len(input_shapes or ()))
         specs = input_specs(gm, module, input_shapes, input_dtypes, title, notes)
-        records, known = record(gm, module, specs, title)
+        dims = given or _batch_dims(gm, notes)
+        if len(dims) != len(specs):
+            raise ModelImportError(f"{title}.forward takes {len(specs)} input(s) but {len(dims)} batch dims were given")
+        records, known = record(gm, module, specs, title, dims)
 
         def attempt(modes: dict[str, str]) -> TorchMapper:
-            mapper = TorchMapper(gm, records, specs, modes, title, description, known)
+            mapper = TorchMapper(gm, records, specs, modes, title, description, known, dims)
             mapper.builder.keep_modules = not flat
             mapper.run()
             return mapper
@@ -473,13 +520,50 @@ def import_module(
         mapper = map_until_settled(attempt, title, "part")
         model, origins = mapper.builder.finish()
         notes += mapper.builder.notes
-        difference = _check(module, model, specs, title)
+        difference = _check(module, model, specs, title, dims)
     finally:
         module.train(was_training)
-    return ImportResult(mapper.builder.graph, model, origins, notes, difference)
+    return ImportResult(mapper.builder.graph, model, origins, notes, difference, list(dims) if any(dims) else [])
 
 
-def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError) -> tuple[fx.GraphModule, list[str]]:
+def _checked_batch_dims(batch_dims, shapes) -> list[int]:
+    if batch_dims is None:
+        return []
+    dims = [int(d) for d in batch_dims]
+    if any(d not in (0, 1) for d in dims):
+        raise ModelImportError(
+            f"batch dims must be 0 or 1 (1: time first, or a recurrent state), got {dims}")
+    if shapes is not None and len(dims) != len(shapes):
+        raise ModelImportError(f"{len(dims)} batch dims were given for {len(shapes)} input shapes; give one per input")
+    return dims
+
+
+def _batch_dims(gm: fx.GraphModule, notes: list[str]) -> list[int]:
+    """1 for each input that goes straight into a torch RNN, LSTM or GRU with
+    ``batch_first=False`` or is such a layer's initial state, else 0."""
+    moved: set[fx.Node] = set()
+    for node in gm.graph.nodes:
+        if node.op != "call_module":
+            continue
+        m = gm.get_submodule(node.target)
+        if not isinstance(m, nn.RNNBase) or type(m).__module__.startswith("layerloom."):
+            continue  # LayerLoom's own layers read their states batch first
+        x = node.args[0] if node.args else node.kwargs.get("input")
+        if not m.batch_first and isinstance(x, fx.Node):
+            moved.add(x)
+        state = node.args[1] if len(node.args) > 1 else node.kwargs.get("hx")
+        moved.update(n for n in (state if isinstance(state, (tuple, list)) else (state,)) if isinstance(n, fx.Node))
+    dims = []
+    for node in _placeholders(gm):
+        dims.append(1 if node in moved else 0)
+        if node in moved:
+            notes.append(f"input {node.name!r} has its batch in dim 1 (it goes into a time-first recurrent layer "
+                         "or is its state); the imported graph takes it batch first")
+    return dims
+
+
+def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError,
+                       batch_dims: Sequence[int]) -> tuple[fx.GraphModule, list[str]]:
     """Trace again beside a run on example inputs (see :mod:`.tracing`) when the
     symbolic trace stopped; needs the input shapes. An input without a given
     dtype is tried as float, then as token ids (long)."""
@@ -495,16 +579,21 @@ def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError
     for kinds in tries:
         specs = [TensorSpec(tuple(int(d) for d in shape), kind) for shape, kind in zip(shapes, kinds, strict=True)]
         try:
-            return trace_concrete(module, title, example_inputs(module, specs, RECORD_BATCH, seed=0)), kinds
+            return trace_concrete(module, title, source_inputs(module, specs, RECORD_BATCH, 0, batch_dims)), kinds
         except ModelImportError as exc:
             failure = failure or exc
+    if not any(batch_dims):
+        raise ModelImportError(
+            f"{failure.summary} (an input whose batch is not dim 0, such as a time-first sequence or an "
+            "RNN's state, needs --batch-dim)", failure.problems) from None
     raise failure
 
 
-def _check(module, model, specs, title: str) -> float:
+def _check(module, model, specs, title: str, batch_dims: Sequence[int]) -> float:
     inputs = example_inputs(module, specs, CHECK_BATCH, seed=1)
+    moved = tuple(x.movedim(0, d) for x, d in zip(inputs, batch_dims, strict=True))
     with torch.no_grad():
-        expected = as_tuple(module(*inputs))
+        expected = as_tuple(module(*moved))
         got = as_tuple(model(*inputs))
     return compare(got, expected, title)
 
@@ -516,6 +605,7 @@ def import_file(
     input_shapes: Sequence[Sequence[int]] | None = None,
     input_dtypes: Sequence[str] | None = None,
     flat: bool = False,
+    batch_dims: Sequence[int] | None = None,
 ) -> ImportResult:
     """Import ``FILE.py:ClassName``: run the file, create the class with ``args``,
     load ``weights`` (a state dict) if given, then :func:`import_module`.
@@ -534,7 +624,7 @@ def import_file(
             load_weights(module, weights)
         return import_module(
             module, input_shapes, input_dtypes, title=name, description=f"Imported from {path.name}:{name}",
-            flat=flat,
+            flat=flat, batch_dims=batch_dims,
         )
     finally:
         sys.modules.pop(cls.__module__, None)  # the graph keeps nothing of the user's code
