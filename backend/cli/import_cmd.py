@@ -72,7 +72,8 @@ def add_parser(subs, name: str) -> None:
                    help="where an input has its batch: 0 (default) or 1 (time first, or an RNN state); "
                         "once per input, in order (PyTorch models)")
     p.add_argument("--flat", action="store_true",
-                   help="one sheet of layers (PyTorch models); by default each submodule becomes a block")
+                   help="one sheet of layers; by default each submodule (of a PyTorch model, or named in an "
+                        "ONNX file exported from one) becomes a block")
     p.set_defaults(run=run)
 
 
@@ -113,11 +114,10 @@ def run(args) -> int:
     source = args.model
     try:
         if source.lower().endswith(".onnx"):
-            if kwargs is not None or args.weights or args.input_dtype or args.flat or args.batch_dim:
-                raise CommandError("--args, --weights, --input-dtype, --batch-dim and --flat apply to PyTorch "
-                                   "models; an ONNX file holds its weights, types and layout and imports as "
-                                   "one sheet")
-            result = import_onnx(source, shapes)
+            if kwargs is not None or args.weights or args.input_dtype or args.batch_dim:
+                raise CommandError("--args, --weights, --input-dtype and --batch-dim apply to PyTorch models; "
+                                   "an ONNX file holds its weights, types and layout")
+            result = import_onnx(source, shapes, flat=args.flat)
         elif ".py:" in source:
             path = source.rpartition(":")[0]
             if not Path(path).is_file():

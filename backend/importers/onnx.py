@@ -34,6 +34,7 @@ from layerloom.backend.import_options import declared_dims
 from layerloom.backend.importers import onnx_rules as rules
 from layerloom.backend.importers import recurrent as rnn
 from layerloom.backend.importers.builder import GraphBuilder
+from layerloom.backend.importers.hierarchy import CONTAINERS
 from layerloom.backend.importers.common import (
     ImportResult,
     ModelImportError,
@@ -302,9 +303,13 @@ class OnnxMapper:
         for spec in graph_inputs:
             value = self.builder.add_input(spec.shape, spec.dtype, label=spec.name)
             self.env[spec.name] = TimeMajor(value) if spec.batch_dim == 1 else value
+        graph = self.builder.graph
         for op in self.ops:
+            made = len(graph)
             try:
                 self._map(op)
+                for added in list(graph.nodes)[made:]:  # the nodes this operator made live in its module
+                    self.builder.scopes[added.id] = scope_of(op)
             except _Blocked:
                 self._set_all(op, FAILED)
             except Unsupported as exc:
@@ -386,7 +391,18 @@ def _token_limit(proto, arrays, inputs) -> int:
 
 
 # ------------------------------------------------------------------- public
-def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] | None = None) -> ImportResult:
+def scope_of(op: Op) -> tuple[tuple[str, str], ...]:
+    """The modules (path, class name) whose ``forward`` made ``op``, outermost
+    first, from the exporter's record; a layer's own module (a ``torch.nn`` class
+    that is not a container) is not among them."""
+    chain = [(path, cls.rsplit(".", 1)[-1], cls) for path, cls in op.modules]
+    while chain and chain[-1][2].startswith("torch.nn.") and chain[-1][1] not in CONTAINERS:
+        chain.pop()
+    return tuple((path, name) for path, name, _ in chain)
+
+
+def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] | None = None,
+                flat: bool = False) -> ImportResult:
     """Import the ONNX file ``path`` with its initializers as weights.
 
     Parameters
@@ -396,6 +412,10 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
     input_shapes : list of shapes, optional
         Per-sample shape of each input (without the batch dim); needed only when
         the file leaves a dim other than the batch open.
+    flat : bool
+        One sheet of layers; by default the modules the exporter recorded for each
+        operator (torch's exporter writes them, as in ``/layer1/layer1.0/conv1/Conv``)
+        become blocks, as in a PyTorch import (see :mod:`.hierarchy`).
 
     Raises
     ------
@@ -430,6 +450,7 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
 
     def attempt(modes: dict[str, str]) -> OnnxMapper:
         mapper = OnnxMapper(ops, arrays, values, inputs, batch, modes, _opset(proto), title, description)
+        mapper.builder.keep_modules = not flat
         mapper.run(inputs, outputs)
         return mapper
 
