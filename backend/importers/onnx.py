@@ -34,7 +34,6 @@ from layerloom.backend.import_options import declared_dims
 from layerloom.backend.importers import onnx_rules as rules
 from layerloom.backend.importers import recurrent as rnn
 from layerloom.backend.importers.builder import GraphBuilder
-from layerloom.backend.importers.hierarchy import CONTAINERS
 from layerloom.backend.importers.common import (
     ImportResult,
     ModelImportError,
@@ -48,6 +47,7 @@ from layerloom.backend.importers.common import (
     map_until_settled,
     per_sample,
 )
+from layerloom.backend.importers.hierarchy import CONTAINERS
 from layerloom.backend.importers.onnx_file import load_model
 from layerloom.backend.importers.onnx_modules import file_info, fold_modules, module_chain
 from layerloom.backend.importers.onnx_ops import DERIVED, Derived, Op
