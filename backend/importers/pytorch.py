@@ -40,6 +40,12 @@ from layerloom.backend.importers import recurrent as rnn
 from layerloom.backend.importers import torch_masks as masks
 from layerloom.backend.importers import torch_modules as modules
 from layerloom.backend.importers import torch_rules as rules
+from layerloom.backend.importers.batch_dims import (
+    checked_batch_dims,
+    detect_batch_dims,
+    shapes_text,
+    source_inputs,
+)
 from layerloom.backend.importers.builder import GraphBuilder
 from layerloom.backend.importers.common import (
     ImportResult,
@@ -159,23 +165,6 @@ def _describe(x):
     return None
 
 
-def source_inputs(module, specs: Sequence[TensorSpec], batch: int, seed: int,
-                  batch_dims: Sequence[int]) -> tuple[torch.Tensor, ...]:
-    """Random inputs in the source model's layout: batch first, then moved to
-    each input's batch dim."""
-    inputs = example_inputs(module, specs, batch, seed=seed)
-    return tuple(x.movedim(0, d) for x, d in zip(inputs, batch_dims, strict=True))
-
-
-def _shapes_text(specs: Sequence[TensorSpec], batch_dims: Sequence[int]) -> str:
-    texts = []
-    for spec, d in zip(specs, batch_dims, strict=True):
-        dims = [str(n) for n in spec.shape]
-        dims.insert(d, "N")
-        texts.append(f"({', '.join(dims)})")
-    return ", ".join(texts)
-
-
 def record(gm, module, specs: Sequence[TensorSpec], title: str,
            batch_dims: Sequence[int]) -> tuple[dict[fx.Node, object], dict[fx.Node, object]]:
     """Shapes of the results of one run on random inputs, and the values that are
@@ -190,7 +179,7 @@ def record(gm, module, specs: Sequence[TensorSpec], title: str,
             " (an input whose batch is not dim 0, such as a time-first sequence or an RNN's state, "
             "needs --batch-dim)")
         raise ModelImportError(
-            f"{title} fails on inputs {_shapes_text(specs, batch_dims)}: {first_line(exc)}{user_line(exc)}; "
+            f"{title} fails on inputs {shapes_text(specs, batch_dims)}: {first_line(exc)}{user_line(exc)}; "
             f"check the input shapes{hint}"
         ) from None
     return recorder.seen, recorder.known.values
@@ -499,14 +488,14 @@ def import_module(
     module.eval()
     try:
         notes: list[str] = []
-        given = _checked_batch_dims(batch_dims, input_shapes)
+        given = checked_batch_dims(batch_dims, input_shapes)
         try:
             gm = trace(module, title)
         except ModelImportError as symbolic:
             gm, input_dtypes = _trace_on_examples(module, title, input_shapes, input_dtypes, symbolic,
                                                   given or [0] * len(input_shapes or ()))
         specs = input_specs(gm, module, input_shapes, input_dtypes, title, notes)
-        dims = given or _batch_dims(gm, notes)
+        dims = given or detect_batch_dims(gm, _placeholders(gm), notes)
         if len(dims) != len(specs):
             raise ModelImportError(f"{title}.forward takes {len(specs)} input(s) but {len(dims)} batch dims were given")
         records, known = record(gm, module, specs, title, dims)
@@ -524,42 +513,6 @@ def import_module(
     finally:
         module.train(was_training)
     return ImportResult(mapper.builder.graph, model, origins, notes, difference, list(dims) if any(dims) else [])
-
-
-def _checked_batch_dims(batch_dims, shapes) -> list[int]:
-    if batch_dims is None:
-        return []
-    dims = [int(d) for d in batch_dims]
-    if any(d not in (0, 1) for d in dims):
-        raise ModelImportError(
-            f"batch dims must be 0 or 1 (1: time first, or a recurrent state), got {dims}")
-    if shapes is not None and len(dims) != len(shapes):
-        raise ModelImportError(f"{len(dims)} batch dims were given for {len(shapes)} input shapes; give one per input")
-    return dims
-
-
-def _batch_dims(gm: fx.GraphModule, notes: list[str]) -> list[int]:
-    """1 for each input that goes straight into a torch RNN, LSTM or GRU with
-    ``batch_first=False`` or is such a layer's initial state, else 0."""
-    moved: set[fx.Node] = set()
-    for node in gm.graph.nodes:
-        if node.op != "call_module":
-            continue
-        m = gm.get_submodule(node.target)
-        if not isinstance(m, nn.RNNBase) or type(m).__module__.startswith("layerloom."):
-            continue  # LayerLoom's own layers read their states batch first
-        x = node.args[0] if node.args else node.kwargs.get("input")
-        if not m.batch_first and isinstance(x, fx.Node):
-            moved.add(x)
-        state = node.args[1] if len(node.args) > 1 else node.kwargs.get("hx")
-        moved.update(n for n in (state if isinstance(state, (tuple, list)) else (state,)) if isinstance(n, fx.Node))
-    dims = []
-    for node in _placeholders(gm):
-        dims.append(1 if node in moved else 0)
-        if node in moved:
-            notes.append(f"input {node.name!r} has its batch in dim 1 (it goes into a time-first recurrent layer "
-                         "or is its state); the imported graph takes it batch first")
-    return dims
 
 
 def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError,
