@@ -77,7 +77,6 @@ def export_onnx(graph: Graph, model: CompiledGraph, path: str | os.PathLike) -> 
     with eval_mode(model), staging(path) as staged:
         examples = example_inputs(model, model.input_specs, BATCH_SIZES[0])
         program = _export(model, examples, inputs_names, output_names, sequence)
-        _rename_clashes(program.model)
         try:
             program.save(str(staged))
         except OSError as exc:
@@ -156,11 +155,13 @@ def _export(model, examples, input_names, output_names, sequence):
     for with_sequence in attempts:
         try:
             with _quiet(), torch.no_grad():
-                return torch.onnx.export(
+                program = torch.onnx.export(
                     model, examples, dynamo=True, verbose=False,
                     input_names=input_names, output_names=output_names,
                     dynamic_shapes=shapes(with_sequence), custom_translation_table=TRANSLATIONS,
                 )
+            _rename_clashes(program.model)
+            return program
         except Exception as exc:  # the exporter raises many types; report the first line
             error = exc
     raise ExportError(f"the ONNX exporter cannot export this model: {first_line(error)}")
