@@ -508,7 +508,7 @@ def import_module(
 
         mapper = map_until_settled(attempt, title, "part")
         model, origins = mapper.builder.finish()
-        notes += mapper.builder.notes
+        notes += mapper.builder.notes + tied_copies(module, origins)
         difference = _check(module, model, specs, title, dims)
     finally:
         module.train(was_training)
@@ -540,6 +540,22 @@ def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError
             f"{failure.summary} (an input whose batch is not dim 0, such as a time-first sequence or an "
             "RNN's state, needs --batch-dim)", failure.problems) from None
     raise failure
+
+
+def tied_copies(module: nn.Module, origins: dict[str, str]) -> list[str]:
+    """A note for each tensor two layers of different kinds hold (an embedding tied
+    to the output layer, ``wte.weight = lm_head.weight``): LayerLoom shares
+    weights between uses of one layer only, so each kind keeps its own copy."""
+    names: dict[int, list[str]] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        names.setdefault(id(p), []).append(name)
+    notes = []
+    for group in names.values():
+        holders = sorted({t for t, s in origins.items() if s in group})
+        if len(group) > 1 and len(holders) > 1:
+            notes.append(f"{' and '.join(group)} are one tensor in the source (tied weights); the imported "
+                         f"graph holds a copy in each of {', '.join(holders)}, which train apart")
+    return notes
 
 
 def _check(module, model, specs, title: str, batch_dims: Sequence[int]) -> float:
