@@ -194,11 +194,19 @@ _SIZE_OPS = frozenset({"Shape", "Size"})
 
 
 def _learned_from(ops: Sequence[Op], static: set[str], info: FileInfo) -> dict[str, frozenset[str]]:
-    """For each constant value computed by an operator (not merely stored), the
-    parameters (fx names) it is computed from; sizes read with ``Shape`` carry none."""
+    """For each constant value computed from parameters and repeated over the
+    batch (its shape made with a ``Shape`` of a computed tensor), the parameters
+    (fx names) it is computed from."""
     found: dict[str, frozenset[str]] = {}
+    sized: set[str] = set()  # made with a size of a computed tensor: repeated over the batch
     for op in ops:
-        if op.op_type in _SIZE_OPS or not all(n in static for n in op.outputs if n):
+        if op.op_type in _SIZE_OPS:
+            if any(n and n not in static for n in op.inputs):
+                sized.update(n for n in op.outputs if n)
+            continue
+        if any(n in sized for n in op.inputs):
+            sized.update(n for n in op.outputs if n)
+        if not all(n in static for n in op.outputs if n):
             continue
         params: set[str] = set()
         for name in op.inputs:
@@ -208,7 +216,9 @@ def _learned_from(ops: Sequence[Op], static: set[str], info: FileInfo) -> dict[s
                 params |= _origins(name, info)
         if params:
             found.update((n, frozenset(params)) for n in op.outputs if n)
-    return found
+    # A weight prepared for use (a packed bias split in parts) stays a constant of
+    # the module, even when the file stores it once for several modules.
+    return {n: params for n, params in found.items() if n in sized}
 
 
 def _origins(name: str, info: FileInfo) -> set[str]:
