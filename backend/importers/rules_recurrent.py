@@ -6,9 +6,18 @@ may start from another recurrent layer's final state (an encoder-decoder:
 ``_, (h, c) = encoder(x); y, _ = decoder(z, (h, c))``), which becomes an edge
 from the first layer's ``h_n`` (``c_n``) port to the second's ``h0`` (``c0``);
 and a final state read batch first (``h_n.transpose(0, 1)``) is the ``h_n``
-port. torch keeps the batch of a state in dim 1, so a state used as it is
-(returned, or computed from the inputs) has no LayerLoom counterpart and is
-refused with a message saying so.
+port. torch keeps the batch of a state in dim 1: a state given as a model input
+(its batch in dim 1, see :mod:`~layerloom.backend.importers.batch_dims`) is the
+layer's ``h0`` (``c0``) port, a state of zeros sized from the batch
+(``torch.zeros(1, x.size(0), H)``) is the layer's own start, and any other state
+used as it is (returned, or computed) is refused with a message saying so.
+
+Time first (``batch_first=False``): the layer reads a
+:class:`~layerloom.backend.importers.common.TimeMajor` sequence (an input whose
+batch is in dim 1, or a batch-first tensor transposed by ``x.permute(1, 0, 2)``)
+and gives a time-major output, which ``output[-1]`` (the last step) or
+``output.transpose(0, 1)`` (every step, batch first) bring back to LayerLoom's
+layout.
 
 ONNX: a LayerLoom RNN, LSTM or GRU whose states are ports (``initial_state``,
 ``final_state``) exports as the recurrent operator between ``Transpose`` operators
@@ -17,8 +26,11 @@ of LayerLoom's module class, so :mod:`~layerloom.backend.importers.onnx_modules`
 folds the call into one operator and the fitter below proposes the settings.
 The plain RNN is decomposed into its steps by the exporter and folds the same
 way. A call without states is mapped operator by operator, as before (a layer
-that reads the previous one's time-major steps joins it as a stacked layer). A torch ``nn.LSTM`` in a user's model (not LayerLoom's class) is not folded:
-its operator maps through :mod:`~layerloom.backend.importers.onnx_recurrent`.
+that reads the previous one's time-major steps joins it as a stacked layer). A
+torch ``nn.LSTM`` in a user's model (not LayerLoom's class) is not folded: its
+operator maps through :mod:`~layerloom.backend.importers.onnx_recurrent`, which
+takes an initial state given as a model input (dim 1 the batch) as the layer's
+state port; ``output[-1]`` of its time-major output is a ``Gather`` on axis 0.
 """
 
 from __future__ import annotations
