@@ -96,7 +96,7 @@ def run_import(request: ImportRequest) -> ImportOutcome:
 
     try:
         if request.is_onnx:
-            result = import_onnx(request.path, request.input_shapes)
+            result = import_onnx(request.path, request.input_shapes, flat=request.flat)
         else:
             result = import_file(
                 f"{request.path}:{request.class_name}", request.args, request.weights,

@@ -13,6 +13,12 @@ that go into ``nn.Embedding`` are token ids by default. ONNX files declare their
 shapes; ``--input-shape`` is needed only for a dim the file leaves open (besides
 the batch).
 
+Time-first inputs: an input whose batch is in dim 1 (a sequence read by an RNN,
+LSTM or GRU with ``batch_first=False``, or a recurrent state ``(layers, N, H)``)
+is found when it goes straight into such a layer; ``--batch-dim 1`` says so for
+others (once per input, in order). The imported graph takes every input batch
+first.
+
 Writes FILE.loom and, next to it, FILE.safetensors with the weights (the graph
 embedded, so it also opens on its own). The import is checked: the new graph must
 give the source model's outputs (within 1e-5), or nothing is written.
@@ -62,8 +68,12 @@ def add_parser(subs, name: str) -> None:
                    help="shape of one sample of an input, without the batch dim (repeat per input)")
     p.add_argument("--input-dtype", action="append", default=[], choices=("float", "long"),
                    help="float (default) or long (token ids) per input, in order")
+    p.add_argument("--batch-dim", action="append", default=[], type=int, choices=(0, 1),
+                   help="where an input has its batch: 0 (default) or 1 (time first, or an RNN state); "
+                        "once per input, in order (PyTorch models)")
     p.add_argument("--flat", action="store_true",
-                   help="one sheet of layers (PyTorch models); by default each submodule becomes a block")
+                   help="one sheet of layers; by default each submodule (of a PyTorch model, or named in an "
+                        "ONNX file exported from one) becomes a block")
     p.set_defaults(run=run)
 
 
@@ -104,16 +114,17 @@ def run(args) -> int:
     source = args.model
     try:
         if source.lower().endswith(".onnx"):
-            if kwargs is not None or args.weights or args.input_dtype or args.flat:
-                raise CommandError("--args, --weights, --input-dtype and --flat apply to PyTorch models; "
-                                   "an ONNX file holds its weights and types and imports as one sheet")
-            result = import_onnx(source, shapes)
+            if kwargs is not None or args.weights or args.input_dtype or args.batch_dim:
+                raise CommandError("--args, --weights, --input-dtype and --batch-dim apply to PyTorch models; "
+                                   "an ONNX file holds its weights, types and layout")
+            result = import_onnx(source, shapes, flat=args.flat)
         elif ".py:" in source:
             path = source.rpartition(":")[0]
             if not Path(path).is_file():
                 raise CommandError(f"{path}: no such file")
             print(f"note: importing runs the Python code in {path}; import only files you trust", flush=True)
-            result = import_file(source, kwargs, args.weights, shapes, args.input_dtype or None, flat=args.flat)
+            result = import_file(source, kwargs, args.weights, shapes, args.input_dtype or None, flat=args.flat,
+                                 batch_dims=args.batch_dim or None)
         else:
             raise CommandError(
                 f"cannot tell what {source!r} is: give a PyTorch model as FILE.py:ClassName "

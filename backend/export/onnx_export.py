@@ -115,6 +115,25 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _rename_clashes(model) -> None:
+    """Give a fresh name to an inner value that has an output's name: the exporter
+    names values after their operators (``squeeze``) and then gives the outputs
+    their names, so an output called ``squeeze`` would be written twice."""
+    graph = model.graph
+    outputs = {id(v) for v in graph.outputs}
+    taken = {v.name for node in graph.all_nodes() for v in node.outputs if v.name}
+    taken |= {v.name for v in graph.inputs if v.name}
+    wanted = {v.name for v in graph.outputs}
+    for node in graph.all_nodes():
+        for value in node.outputs:
+            if value.name in wanted and id(value) not in outputs:
+                i = 1
+                while f"{value.name}_{i}" in taken:
+                    i += 1
+                value.name = f"{value.name}_{i}"
+                taken.add(value.name)
+
+
 def _export(model, examples, input_names, output_names, sequence):
     from layerloom.backend.export.onnx_translations import TRANSLATIONS
 
@@ -136,11 +155,13 @@ def _export(model, examples, input_names, output_names, sequence):
     for with_sequence in attempts:
         try:
             with _quiet(), torch.no_grad():
-                return torch.onnx.export(
+                program = torch.onnx.export(
                     model, examples, dynamo=True, verbose=False,
                     input_names=input_names, output_names=output_names,
                     dynamic_shapes=shapes(with_sequence), custom_translation_table=TRANSLATIONS,
                 )
+            _rename_clashes(program.model)
+            return program
         except Exception as exc:  # the exporter raises many types; report the first line
             error = exc
     raise ExportError(f"the ONNX exporter cannot export this model: {first_line(error)}")

@@ -126,6 +126,8 @@ class GraphBuilder:
         if key not in self._views:
             if len(value.shape) == 1:
                 made = self.add("flatten", {}, [self.direct(value)], value.shape, dtype=value.dtype)
+            elif not value.shape and value.node_shape:  # one number per sample: .view(-1, 1).squeeze(1)
+                made = self.add("squeeze", {"dim": None}, [self.direct(value)], (), dtype=value.dtype)
             elif not value.shape or len(value.shape) > 8:
                 raise Unsupported(f"reshapes each sample to {value.shape}, which LayerLoom cannot hold")
             else:

@@ -187,6 +187,7 @@ class Recurrent:
     mode: str = "seq"
     uses: set[str] = field(default_factory=set)
     where: str = ""
+    time_major: bool = False  # torch's batch_first=False: the output is (T, N, H·dirs)
 
     def rows(self) -> tuple[tuple[int, int], ...]:
         """(layer, direction) of each row of torch's ``h_n``."""
@@ -212,8 +213,11 @@ class RecurrentPart:
 
 @dataclass(frozen=True)
 class TimeMajor:
-    """``value`` (a batch-first sequence) transposed to (T, N, F), as ONNX's
-    recurrent operators read it."""
+    """``value`` (batch first) with its first two dims swapped: a sequence
+    (T, N, F) as ONNX's recurrent operators and torch's ``batch_first=False``
+    layers read it, or a recurrent state (layers·dirs, N, H). LayerLoom keeps the
+    batch first; this is only a step on the way to a layer that reads it so (or
+    to a transpose back)."""
 
     value: Value
 
@@ -239,6 +243,10 @@ class ImportResult:
     max_difference : float
         Largest difference between the source model's and ``model``'s outputs on
         random inputs (eval mode).
+    batch_dims : list of int
+        Where each source input had its batch dim (empty: dim 0 for all). The
+        graph's inputs are batch first: :meth:`batch_first` lays source inputs out
+        for ``model``.
     """
 
     graph: Graph
@@ -246,6 +254,14 @@ class ImportResult:
     origins: dict[str, str]
     notes: list[str] = field(default_factory=list)
     max_difference: float = 0.0
+    batch_dims: list[int] = field(default_factory=list)
+
+    def batch_first(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``inputs`` laid out for ``model``, whose inputs are batch first: each
+        source input whose batch was in another dim (``batch_dims``, a time-first
+        sequence or a recurrent state) has it moved to the front."""
+        dims = self.batch_dims or [0] * len(inputs)
+        return tuple(x.movedim(d, 0) for x, d in zip(inputs, dims, strict=True))
 
     @property
     def key_map(self) -> dict[str, str]:

@@ -47,6 +47,7 @@ from layerloom.backend.importers.common import (
     map_until_settled,
     per_sample,
 )
+from layerloom.backend.importers.hierarchy import CONTAINERS
 from layerloom.backend.importers.onnx_file import load_model
 from layerloom.backend.importers.onnx_modules import file_info, fold_modules, module_chain
 from layerloom.backend.importers.onnx_ops import DERIVED, Derived, Op
@@ -71,6 +72,7 @@ class _Input:
     dtype: str
     numpy: type
     fixed_batch: int | None
+    batch_dim: int = 0  # 1: a time-first sequence or a recurrent state, (T, N, F)
 
 
 def _inputs(proto, shapes, title: str) -> list[_Input]:
@@ -82,6 +84,7 @@ def _inputs(proto, shapes, title: str) -> list[_Input]:
             "shape(s) were given; give one --input-shape per input, in order"
         )
     found = []
+    batch_names = {_dim_names(v)[0] for v in real} - {""}
     for i, value in enumerate(real):
         kind = value.type.tensor_type.elem_type
         if kind in FLOAT_TYPES:
@@ -93,6 +96,9 @@ def _inputs(proto, shapes, title: str) -> list[_Input]:
         dims = declared_dims(value)
         if not dims:
             raise ModelImportError(f"input {value.name!r} of {title} has no batch dim")
+        batch_dim = 1 if not shapes and _time_first(value, dims, batch_names) else 0
+        if batch_dim:  # (T, N, F) or (layers, N, H)
+            dims = [dims[1], dims[0], *dims[2:]]
         if len(dims) == 1:
             raise ModelImportError(
                 f"input {value.name!r} of {title} is declared as {_dims_text(dims)}: a batch of single numbers; "
@@ -121,10 +127,24 @@ def _inputs(proto, shapes, title: str) -> list[_Input]:
                          f"{RECORD_BATCH} to trace it)")
         except OverBudget as exc:
             raise ModelImportError(str(exc)) from None
-        found.append(_Input(value.name, shape, dtype, numpy, dims[0]))
+        found.append(_Input(value.name, shape, dtype, numpy, dims[0], batch_dim))
     if not found:
         raise ModelImportError(f"{title} has no inputs")
     return found
+
+
+def _dim_names(value) -> list[str]:
+    return [d.dim_param for d in value.type.tensor_type.shape.dim]
+
+
+def _time_first(value, dims, batch_names: set[str]) -> bool:
+    """Whether an input has its batch in dim 1: (T, N, F) or (layers, N, H), dim 1
+    its only open dim and named as the batch (the name holds "batch", or another
+    input has it in dim 0)."""
+    if len(dims) < 3 or dims[0] is None or dims[1] is not None or None in dims[2:]:
+        return False
+    name = _dim_names(value)[1]
+    return "batch" in name.lower() or name in batch_names
 
 
 def _dims_text(dims) -> str:
@@ -135,7 +155,8 @@ def _feeds(inputs: Sequence[_Input], batch: int, token_limit: int, seed: int) ->
     rng = np.random.default_rng(seed)
     feeds = {}
     for spec in inputs:
-        shape = (batch, *spec.shape)
+        shape = list(spec.shape)
+        shape.insert(spec.batch_dim, batch)
         if spec.dtype == "long":
             feeds[spec.name] = rng.integers(0, token_limit, shape).astype(spec.numpy)
         else:
@@ -280,10 +301,15 @@ class OnnxMapper:
     # -------------------------------------------------------- the pass
     def run(self, graph_inputs, graph_outputs) -> None:
         for spec in graph_inputs:
-            self.env[spec.name] = self.builder.add_input(spec.shape, spec.dtype, label=spec.name)
+            value = self.builder.add_input(spec.shape, spec.dtype, label=spec.name)
+            self.env[spec.name] = TimeMajor(value) if spec.batch_dim == 1 else value
+        graph = self.builder.graph
         for op in self.ops:
+            made = len(graph)
             try:
                 self._map(op)
+                for added in list(graph.nodes)[made:]:  # the nodes this operator made live in its module
+                    self.builder.scopes[added.id] = scope_of(op)
             except _Blocked:
                 self._set_all(op, FAILED)
             except Unsupported as exc:
@@ -365,7 +391,18 @@ def _token_limit(proto, arrays, inputs) -> int:
 
 
 # ------------------------------------------------------------------- public
-def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] | None = None) -> ImportResult:
+def scope_of(op: Op) -> tuple[tuple[str, str], ...]:
+    """The modules (path, class name) whose ``forward`` made ``op``, outermost
+    first, from the exporter's record; a layer's own module (a ``torch.nn`` class
+    that is not a container) is not among them."""
+    chain = [(path, cls.rsplit(".", 1)[-1], cls) for path, cls in op.modules]
+    while chain and chain[-1][2].startswith("torch.nn.") and chain[-1][1] not in CONTAINERS:
+        chain.pop()
+    return tuple((path, name) for path, name, _ in chain)
+
+
+def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] | None = None,
+                flat: bool = False) -> ImportResult:
     """Import the ONNX file ``path`` with its initializers as weights.
 
     Parameters
@@ -375,6 +412,10 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
     input_shapes : list of shapes, optional
         Per-sample shape of each input (without the batch dim); needed only when
         the file leaves a dim other than the batch open.
+    flat : bool
+        One sheet of layers; by default the modules the exporter recorded for each
+        operator (torch's exporter writes them, as in ``/layer1/layer1.0/conv1/Conv``)
+        become blocks, as in a PyTorch import (see :mod:`.hierarchy`).
 
     Raises
     ------
@@ -398,6 +439,8 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
              for i in inputs if np.dtype(i.numpy) not in (np.dtype(np.float32), np.dtype(np.int64))]
     if fixed:
         notes.append(f"{path.name} fixes the batch size at {batch}; the imported graph takes any batch size")
+    notes += [f"input {i.name!r} has its batch in dim 1 in {path.name} (its only open dim); the imported graph "
+              "takes it batch first" for i in inputs if i.batch_dim]
     limit = _token_limit(proto, arrays, inputs)
     feeds = _feeds(inputs, batch, limit, seed=0)
     values = {**feeds, **_run(_session(proto, path, expose=True), feeds, path)}
@@ -407,6 +450,7 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
 
     def attempt(modes: dict[str, str]) -> OnnxMapper:
         mapper = OnnxMapper(ops, arrays, values, inputs, batch, modes, _opset(proto), title, description)
+        mapper.builder.keep_modules = not flat
         mapper.run(inputs, outputs)
         return mapper
 
@@ -418,12 +462,13 @@ def import_onnx(path: str | os.PathLike, input_shapes: Sequence[Sequence[int]] |
         other = _feeds(inputs, CHECK_BATCH, limit, seed=1)
         expected = _run(_session(proto, path, expose=False), other, path)
         difference = max(difference, _check(model, inputs, other, [expected[o] for o in outputs], title))
-    return ImportResult(mapper.builder.graph, model, origins, notes, difference)
+    dims = [i.batch_dim for i in inputs]
+    return ImportResult(mapper.builder.graph, model, origins, notes, difference, dims if any(dims) else [])
 
 
 def _check(model, inputs, feeds, expected, title: str) -> float:
-    tensors = [torch.from_numpy(feeds[i.name]).long() if i.dtype == "long" else torch.from_numpy(feeds[i.name]).float()
-               for i in inputs]
+    tensors = [torch.from_numpy(feeds[i.name]).movedim(i.batch_dim, 0) for i in inputs]
+    tensors = [t.long() if i.dtype == "long" else t.float() for t, i in zip(tensors, inputs, strict=True)]
     with torch.no_grad():
         got = as_tuple(model(*tensors))
     return compare(got, [_as_graph_dtype(torch.from_numpy(np.asarray(e))) for e in expected], title)

@@ -66,8 +66,11 @@ def module_chain(metadata: dict[str, str]) -> tuple[tuple[str, str], ...]:
     if not isinstance(scopes, list) or not isinstance(classes, list) or len(scopes) != len(classes):
         return ()
     chain = []
+    path = ""
     for depth in range(1, len(scopes) - 1):  # the root, then modules, then the op itself
-        path = ".".join(str(s) for s in scopes[1:depth + 1])
+        scope = str(scopes[depth])
+        # torch writes each module's full path ("layer1", "layer1.0"); older records its attribute name only
+        path = scope if not path or scope.startswith(f"{path}.") else f"{path}.{scope}"
         chain.append((path, str(classes[depth])))
     return tuple(chain)
 
@@ -105,13 +108,14 @@ def fold_modules(ops: list[Op], info: FileInfo) -> list[Op]:
     """Replace the operators of each call of a module in :data:`FITTERS` by one
     ``LayerLoomModule`` operator (see the module docstring)."""
     static = _static_names(ops, info.initializers)
+    learned = _learned_from(ops, static, info)
     regions: dict[str, list[int]] = {}
     classes: dict[str, str] = {}
     for i, op in enumerate(ops):
-        if all(name in static for name in op.outputs if name):
-            continue  # shape arithmetic stays where it is
         for path, cls in op.modules:
             if cls in FITTERS:
+                if all(name in static for name in op.outputs if name) and not _foreign(op.outputs, learned, path):
+                    break  # shape arithmetic and weight preparation stay where they are
                 regions.setdefault(path, []).append(i)
                 classes[path] = cls
                 break
@@ -126,7 +130,7 @@ def fold_modules(ops: list[Op], info: FileInfo) -> list[Op]:
     for path, members in regions.items():
         if len(members) == 1:
             continue  # one operator: nothing was decomposed, its own rule maps it
-        folded = _fold(path, classes[path], members, ops, consumers, static, info)
+        folded = _fold(path, classes[path], members, ops, consumers, static, info, learned)
         if folded is not None:
             replace[members[-1]] = folded
             dropped.update(members[:-1])
@@ -146,14 +150,15 @@ def _static_names(ops: Sequence[Op], initializers: frozenset[str]) -> set[str]:
     return static
 
 
-def _fold(path, cls, members, ops, consumers, static, info: FileInfo) -> Op | None:
+def _fold(path, cls, members, ops, consumers, static, info: FileInfo, learned) -> Op | None:
     members = _absorb(members, ops, consumers, static)
     inside = set(members)
     produced = {name for i in members for name in ops[i].outputs if name}
     inputs: list[str] = []
     for i in members:
         for name in ops[i].inputs:
-            if name and name not in produced and name not in static and name not in inputs:
+            if name and name not in produced and name not in inputs and (
+                    name not in static or _foreign([name], learned, path)):
                 inputs.append(name)
     last = members[-1]
     outputs = []
@@ -180,7 +185,58 @@ def _fold(path, cls, members, ops, consumers, static, info: FileInfo) -> Op | No
     attrs = {"class": cls, "path": path, "weights": weights, "epsilons": epsilons,
              "inner": sorted(produced - set(outputs)), "constants": constants,
              "ops": [ops[i] for i in members]}
-    return Op(FOLDED, f"{path} ({cls.rsplit('.', 1)[-1]})", inputs, outputs, attrs)
+    chain = ops[members[-1]].modules
+    outer = chain[:[p for p, _ in chain].index(path)] if path in [p for p, _ in chain] else ()
+    return Op(FOLDED, f"{path} ({cls.rsplit('.', 1)[-1]})", inputs, outputs, attrs, modules=tuple(outer))
+
+
+_SIZE_OPS = frozenset({"Shape", "Size"})
+
+
+def _learned_from(ops: Sequence[Op], static: set[str], info: FileInfo) -> dict[str, frozenset[str]]:
+    """For each constant value computed from parameters and repeated over the
+    batch (its shape made with a ``Shape`` of a computed tensor), the parameters
+    (fx names) it is computed from."""
+    found: dict[str, frozenset[str]] = {}
+    sized: set[str] = set()  # made with a size of a computed tensor: repeated over the batch
+    for op in ops:
+        if op.op_type in _SIZE_OPS:
+            if any(n and n not in static for n in op.inputs):
+                sized.update(n for n in op.outputs if n)
+            continue
+        if any(n in sized for n in op.inputs):
+            sized.update(n for n in op.outputs if n)
+        if not all(n in static for n in op.outputs if n):
+            continue
+        params: set[str] = set()
+        for name in op.inputs:
+            if name in found:
+                params |= found[name]
+            elif name in info.initializers:
+                params |= _origins(name, info)
+        if params:
+            found.update((n, frozenset(params)) for n in op.outputs if n)
+    # A weight prepared for use (a packed bias split in parts) stays a constant of
+    # the module, even when the file stores it once for several modules.
+    return {n: params for n, params in found.items() if n in sized}
+
+
+def _origins(name: str, info: FileInfo) -> set[str]:
+    """The parameters (fx names) an initializer holds or was folded from; a
+    parameter folded away (``queries`` in ``queries.unsqueeze(0)``) by its name."""
+    param = _parameter_of(name, info)
+    if param is not None:
+        return {param}
+    return {info.parameters.get(s) or "p_" + flat(s) for s in info.folded_from.get(name, ())
+            if not s.startswith("val_") and s not in info.folded_from}
+
+
+def _foreign(names, learned: dict[str, frozenset[str]], path: str) -> bool:
+    """Whether one of ``names`` is computed from a parameter of another module than
+    ``path``: learned query tokens repeated over the batch (``queries.repeat(N, 1,
+    1)``) are an input of the attention they feed, not one of its constants."""
+    own = "p_" + flat(path) + "_"
+    return any(not p.startswith(own) for n in names for p in learned.get(n, ()))
 
 
 def _split_parameter(name: str, ops, info: FileInfo) -> str | None:

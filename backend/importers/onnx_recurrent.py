@@ -52,21 +52,19 @@ def recurrent_rule(kind: str):
         if kind == "gru":
             refuse(int(a.get("linear_before_reset", 0)) != 1, "linear_before_reset=0 (torch's GRU resets after)")
         refuse(len(op.inputs) > 4 and bool(op.inputs[4]), "sequence_lens is given")
-        for i in (5, 6, 7):
-            if len(op.inputs) > i and op.inputs[i]:
-                refuse(not np.all(mp.const(op.inputs[i], "the initial state") == 0),
-                        "starts from a non-zero state; LayerLoom's layers start from zeros")
+        refuse(len(op.inputs) > 7 and bool(op.inputs[7]), "P (peepholes) is given")
+        states = _initial_states(mp, op, kind, hidden, dirs)
         w, r = mp.const(op.inputs[1], "W"), mp.const(op.inputs[2], "R")
         b = mp.optional_const(op, 3, "B")
         source = mp.entry(op.inputs[0])
         if isinstance(source, RecurrentPart) and source.kind == "seq_tm":
-            if _stackable(mp, op, source.rec, kind, hidden, dirs, b is not None, nonlinearity):
+            if not states and _stackable(mp, op, source.rec, kind, hidden, dirs, b is not None, nonlinearity):
                 rec = _stack(mp, source.rec)
             else:  # a layer of other settings reading the previous one's steps
                 x = rnn.materialise(RecurrentPart(source.rec, "seq"))
-                rec = _new_recurrent(mp, op, kind, x, hidden, dirs, b is not None, nonlinearity)
+                rec = _new_recurrent(mp, op, kind, x, hidden, dirs, b is not None, nonlinearity, states)
         elif isinstance(source, TimeMajor):
-            rec = _new_recurrent(mp, op, kind, source.value, hidden, dirs, b is not None, nonlinearity)
+            rec = _new_recurrent(mp, op, kind, source.value, hidden, dirs, b is not None, nonlinearity, states)
         else:
             raise Unsupported("reads a sequence that is not the model's (T, N, F) transposed input")
         layer = rec.layers - 1
@@ -82,16 +80,41 @@ def recurrent_rule(kind: str):
     return rule
 
 
-def _new_recurrent(mp, op, kind, x: Value, hidden, dirs, bias, nonlinearity) -> Recurrent:
+def _initial_states(mp, op, kind: str, hidden: int, dirs: int) -> list[Value]:
+    """initial_h (and initial_c) as the LayerLoom node's state inputs: a model
+    input (dirs, N, H), which the node reads batch first; none for zeros."""
+    names = [op.inputs[i] if len(op.inputs) > i else "" for i in ((5, 6) if kind == "lstm" else (5,))]
+    entries = [mp.entry(n) if n else None for n in names]
+    if all(e is None or (not isinstance(e, TimeMajor) and _zero(mp, n)) for e, n in zip(entries, names, strict=True)):
+        return []
+    states = []
+    for entry, name in zip(entries, names, strict=True):
+        refuse(not isinstance(entry, TimeMajor),
+               f"starts from the state {name or '(none)'!r}, which is neither zeros nor a model input "
+               "shaped (directions, N, hidden); LayerLoom's layers start from zeros or from such an input")
+        value = mp.builder.materialise(entry.value)
+        refuse(value.shape != (dirs, hidden), f"gets an initial state of {value.shape} per sample")
+        states.append(value)
+    return states
+
+
+def _zero(mp, name: str) -> bool:
+    try:
+        return bool(np.all(mp.const(name, "the initial state") == 0))
+    except Unsupported:
+        return False
+
+
+def _new_recurrent(mp, op, kind, x: Value, hidden, dirs, bias, nonlinearity, states=()) -> Recurrent:
     refuse(x.rank != 2, f"reads {x.shape} per sample; LayerLoom's recurrent layers read (T, F)")
     rec = Recurrent(key=op.name or op.outputs[0], node="", hidden=hidden, dirs=dirs, layers=1,
                     steps=x.shape[0], where=kind.upper())
     rec.mode = mp.modes.get(rec.key, "seq")
     params = {"hidden_size": hidden, "num_layers": 1, "bidirectional": dirs == 2, "dropout": 0.0,
-              "bias": bias, "return_sequences": rec.mode == "seq"}
+              "bias": bias, "return_sequences": rec.mode == "seq", "initial_state": bool(states)}
     if kind == "rnn":
         params["nonlinearity"] = nonlinearity
-    rec.node = mp.builder.add(kind, params, [x], rnn.node_shape(rec), label=label_of(op.inputs[1])).node
+    rec.node = mp.builder.add(kind, params, [x, *states], rnn.node_shape(rec), label=label_of(op.inputs[1])).node
     mp.recurrents[rec.key] = (rec, op)
     return rec
 

@@ -40,6 +40,12 @@ from layerloom.backend.importers import recurrent as rnn
 from layerloom.backend.importers import torch_masks as masks
 from layerloom.backend.importers import torch_modules as modules
 from layerloom.backend.importers import torch_rules as rules
+from layerloom.backend.importers.batch_dims import (
+    checked_batch_dims,
+    detect_batch_dims,
+    shapes_text,
+    source_inputs,
+)
 from layerloom.backend.importers.builder import GraphBuilder
 from layerloom.backend.importers.common import (
     ImportResult,
@@ -47,6 +53,7 @@ from layerloom.backend.importers.common import (
     Problem,
     Recurrent,
     RecurrentPart,
+    TimeMajor,
     Unsupported,
     Value,
     compare,
@@ -134,10 +141,11 @@ class _Recorder(fx.Interpreter):
     """Runs the trace once and keeps the shape of every tensor it makes, and the
     values that are the same on every call (buffers, masks, sizes)."""
 
-    def __init__(self, gm: fx.GraphModule):
+    def __init__(self, gm: fx.GraphModule, batch_dims: Sequence[int] = ()):
         super().__init__(gm)
         self.seen: dict[fx.Node, object] = {}
-        self.known = KnownValues(gm)
+        moved = dict(zip(_placeholders(gm), batch_dims, strict=False))
+        self.known = KnownValues(gm, {n: d for n, d in moved.items() if d})
 
     def run_node(self, n: fx.Node):
         result = super().run_node(n)
@@ -157,18 +165,22 @@ def _describe(x):
     return None
 
 
-def record(gm, module, specs: Sequence[TensorSpec], title: str) -> tuple[dict[fx.Node, object], dict[fx.Node, object]]:
+def record(gm, module, specs: Sequence[TensorSpec], title: str,
+           batch_dims: Sequence[int]) -> tuple[dict[fx.Node, object], dict[fx.Node, object]]:
     """Shapes of the results of one run on random inputs, and the values that are
     the same on every call."""
-    inputs = example_inputs(module, specs, RECORD_BATCH, seed=0)
-    recorder = _Recorder(gm)
+    inputs = source_inputs(module, specs, RECORD_BATCH, 0, batch_dims)
+    recorder = _Recorder(gm, batch_dims)
     try:
         with torch.no_grad():
             recorder.run(*inputs)
     except Exception as exc:
-        shapes = ", ".join(str(s) for s in specs)
+        hint = "" if any(batch_dims) else (
+            " (an input whose batch is not dim 0, such as a time-first sequence or an RNN's state, "
+            "needs --batch-dim)")
         raise ModelImportError(
-            f"{title} fails on inputs {shapes}: {first_line(exc)}{user_line(exc)}; check the input shapes"
+            f"{title} fails on inputs {shapes_text(specs, batch_dims)}: {first_line(exc)}{user_line(exc)}; "
+            f"check the input shapes{hint}"
         ) from None
     return recorder.seen, recorder.known.values
 
@@ -188,11 +200,13 @@ class TorchMapper:
     """One pass over the trace, building the graph; see the module docstring."""
 
     def __init__(self, gm, records, specs, modes: dict[str, str], title: str, description: str,
-                 known: dict[fx.Node, object] | None = None):
+                 known: dict[fx.Node, object] | None = None, batch_dims: Sequence[int] = ()):
         self.gm = gm
         self.records = records
         self.known = known or {}  # results that are the same on every call
         self.specs = list(specs)
+        self.batch_dims = list(batch_dims) or [0] * len(self.specs)
+        self.batch = RECORD_BATCH  # the batch size of the recorded run
         self.modes = modes
         self.builder = GraphBuilder(title, description)
         self.env: dict[fx.Node, object] = {}
@@ -221,6 +235,12 @@ class TorchMapper:
             raise Unsupported("computes with a tensor's size")
         if isinstance(found, rules.Items):
             raise Unsupported("uses a layer's tuple of results directly")
+        if isinstance(found, TimeMajor):
+            raise Unsupported(
+                "computes on a tensor whose batch is in dim 1 (time first, or a recurrent state); LayerLoom "
+                "keeps the batch first and follows such a tensor only into a batch_first=False RNN, LSTM or "
+                "GRU, or a transpose(0, 1) back"
+            )
         raise Unsupported(f"uses the constant {arg!r} where LayerLoom needs a tensor")
 
     def tensor(self, arg) -> Value:
@@ -268,7 +288,7 @@ class TorchMapper:
 
     # -------------------------------------------------------- the pass
     def run(self) -> None:
-        inputs = iter(self.specs)
+        inputs = iter(zip(self.specs, self.batch_dims, strict=True))
         graph = self.builder.graph
         for node in self.gm.graph.nodes:
             made = len(graph)
@@ -290,8 +310,9 @@ class TorchMapper:
         if node.op == "placeholder":
             if node.args:
                 return None
-            spec = next(inputs)
-            return self.builder.add_input(spec.shape, spec.dtype, label=node.name)
+            spec, batch_dim = next(inputs)
+            value = self.builder.add_input(spec.shape, spec.dtype, label=node.name)
+            return TimeMajor(value) if batch_dim == 1 else value
         known = self.known.get(node, FAILED)
         if node.op == "get_attr":
             if masks.only_masks(node):
@@ -358,7 +379,10 @@ class TorchMapper:
             stack = node.meta.get("nn_module_stack") or {}
             inside = next(reversed(stack.values()))[0] if stack else ""
             where = f"'{node.name}'" + (f" in module '{inside}'" if inside else "")
-        return Problem(what, where, source_line(node.stack_trace), why)
+        trace = node.stack_trace
+        if node.op == "output":  # the line that made what is returned
+            trace = next((n.stack_trace for n in node.all_input_nodes if n.stack_trace), None)
+        return Problem(what, where, source_line(trace), why)
 
     def modes_needed(self) -> dict[str, str]:
         """Each recurrent layer's mode from its uses; a layer whose every step and
@@ -416,6 +440,7 @@ def import_module(
     title: str | None = None,
     description: str | None = None,
     flat: bool = False,
+    batch_dims: Sequence[int] | None = None,
 ) -> ImportResult:
     """Import an ``nn.Module`` instance (with its current weights).
 
@@ -438,12 +463,18 @@ def import_module(
     flat : bool
         One sheet of layers; by default the model's submodules become blocks
         (see :mod:`.hierarchy`).
+    batch_dims : list of int, optional
+        Where each input has its batch dim, 0 or 1: 1 for a time-first sequence
+        read by a ``batch_first=False`` RNN, LSTM or GRU, or a recurrent state
+        ``(layers·dirs, N, H)``. By default 1 for an input that goes straight
+        into such a layer (as its sequence or its state), else 0. The imported
+        graph takes every input batch first.
 
     Returns
     -------
     ImportResult
         The graph (laid out and valid), the compiled model with the weights, the
-        key map and notes.
+        key map, notes and where the source had each input's batch.
 
     Raises
     ------
@@ -457,29 +488,35 @@ def import_module(
     module.eval()
     try:
         notes: list[str] = []
+        given = checked_batch_dims(batch_dims, input_shapes)
         try:
             gm = trace(module, title)
         except ModelImportError as symbolic:
-            gm, input_dtypes = _trace_on_examples(module, title, input_shapes, input_dtypes, symbolic)
+            gm, input_dtypes = _trace_on_examples(module, title, input_shapes, input_dtypes, symbolic,
+                                                  given or [0] * len(input_shapes or ()))
         specs = input_specs(gm, module, input_shapes, input_dtypes, title, notes)
-        records, known = record(gm, module, specs, title)
+        dims = given or detect_batch_dims(gm, _placeholders(gm), notes)
+        if len(dims) != len(specs):
+            raise ModelImportError(f"{title}.forward takes {len(specs)} input(s) but {len(dims)} batch dims were given")
+        records, known = record(gm, module, specs, title, dims)
 
         def attempt(modes: dict[str, str]) -> TorchMapper:
-            mapper = TorchMapper(gm, records, specs, modes, title, description, known)
+            mapper = TorchMapper(gm, records, specs, modes, title, description, known, dims)
             mapper.builder.keep_modules = not flat
             mapper.run()
             return mapper
 
         mapper = map_until_settled(attempt, title, "part")
         model, origins = mapper.builder.finish()
-        notes += mapper.builder.notes
-        difference = _check(module, model, specs, title)
+        notes += mapper.builder.notes + tied_copies(module, origins)
+        difference = _check(module, model, specs, title, dims)
     finally:
         module.train(was_training)
-    return ImportResult(mapper.builder.graph, model, origins, notes, difference)
+    return ImportResult(mapper.builder.graph, model, origins, notes, difference, list(dims) if any(dims) else [])
 
 
-def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError) -> tuple[fx.GraphModule, list[str]]:
+def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError,
+                       batch_dims: Sequence[int]) -> tuple[fx.GraphModule, list[str]]:
     """Trace again beside a run on example inputs (see :mod:`.tracing`) when the
     symbolic trace stopped; needs the input shapes. An input without a given
     dtype is tried as float, then as token ids (long)."""
@@ -495,16 +532,37 @@ def _trace_on_examples(module, title, shapes, dtypes, symbolic: ModelImportError
     for kinds in tries:
         specs = [TensorSpec(tuple(int(d) for d in shape), kind) for shape, kind in zip(shapes, kinds, strict=True)]
         try:
-            return trace_concrete(module, title, example_inputs(module, specs, RECORD_BATCH, seed=0)), kinds
+            return trace_concrete(module, title, source_inputs(module, specs, RECORD_BATCH, 0, batch_dims)), kinds
         except ModelImportError as exc:
             failure = failure or exc
+    if not any(batch_dims):
+        raise ModelImportError(
+            f"{failure.summary} (an input whose batch is not dim 0, such as a time-first sequence or an "
+            "RNN's state, needs --batch-dim)", failure.problems) from None
     raise failure
 
 
-def _check(module, model, specs, title: str) -> float:
+def tied_copies(module: nn.Module, origins: dict[str, str]) -> list[str]:
+    """A note for each tensor two layers of different kinds hold (an embedding tied
+    to the output layer, ``wte.weight = lm_head.weight``): LayerLoom shares
+    weights between uses of one layer only, so each kind keeps its own copy."""
+    names: dict[int, list[str]] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        names.setdefault(id(p), []).append(name)
+    notes = []
+    for group in names.values():
+        holders = sorted({t for t, s in origins.items() if s in group})
+        if len(group) > 1 and len(holders) > 1:
+            notes.append(f"{' and '.join(group)} are one tensor in the source (tied weights); the imported "
+                         f"graph holds a copy in each of {', '.join(holders)}, which train apart")
+    return notes
+
+
+def _check(module, model, specs, title: str, batch_dims: Sequence[int]) -> float:
     inputs = example_inputs(module, specs, CHECK_BATCH, seed=1)
+    moved = tuple(x.movedim(0, d) for x, d in zip(inputs, batch_dims, strict=True))
     with torch.no_grad():
-        expected = as_tuple(module(*inputs))
+        expected = as_tuple(module(*moved))
         got = as_tuple(model(*inputs))
     return compare(got, expected, title)
 
@@ -516,6 +574,7 @@ def import_file(
     input_shapes: Sequence[Sequence[int]] | None = None,
     input_dtypes: Sequence[str] | None = None,
     flat: bool = False,
+    batch_dims: Sequence[int] | None = None,
 ) -> ImportResult:
     """Import ``FILE.py:ClassName``: run the file, create the class with ``args``,
     load ``weights`` (a state dict) if given, then :func:`import_module`.
@@ -534,7 +593,7 @@ def import_file(
             load_weights(module, weights)
         return import_module(
             module, input_shapes, input_dtypes, title=name, description=f"Imported from {path.name}:{name}",
-            flat=flat,
+            flat=flat, batch_dims=batch_dims,
         )
     finally:
         sys.modules.pop(cls.__module__, None)  # the graph keeps nothing of the user's code

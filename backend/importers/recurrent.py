@@ -37,6 +37,10 @@ def materialise(part: RecurrentPart) -> Value:
     elif part.kind == "last":
         rec.uses.add("last")
         shape = (width,)
+    elif part.kind == "seq_tm":
+        raise Unsupported(
+            f"uses the time-major output (T, N, H) of the batch_first=False {rec.where} '{rec.key}' as it is; "
+            "LayerLoom keeps the batch first: use output.transpose(0, 1) or a step (output[-1])")
     else:
         raise Unsupported(f"uses {describe(part)}, which LayerLoom's {rec.where} layer does not give")
     # In a first pass the layer may be built in the other mode; the value carries

@@ -6,8 +6,10 @@ Adaptive pooling to size 1 imports as GlobalAvgPool / GlobalMaxPool (then a
 Reshape when the size-1 dims are kept and used). What torch 2.13's ONNX exporter
 writes, checked layer by layer: ``Conv``, ``ConvTranspose``, ``MaxPool`` and
 ``AveragePool`` of any rank (adaptive pooling whose sizes divide the input comes
-as a plain pool; adaptive average pooling that does not divide it as ``GatherND``
-and ``ReduceMean``, which is reported), ``ReduceMax`` for global max pooling, and
+as a plain pool; adaptive average pooling that does not divide it as ``Transpose``
+(spatial dims first), ``GatherND`` of the windows, ``Transpose`` back and
+``ReduceMean``, which :func:`rewrite_adaptive_avg_pool` folds into one operator whose
+rule checks it on the recorded values), ``ReduceMax`` for global max pooling, and
 LP pooling as ``Pow``, ``AveragePool``, ``Sign``, ``Abs``, ``Relu``, ``Mul``,
 ``Mul``, ``Pow``, which :func:`rewrite_lp_pool` turns back into one operator.
 """
@@ -318,6 +320,53 @@ def rewrite_lp_pool(ops: list, outputs=(), constants=()) -> list:
     return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
 
 
+def rewrite_adaptive_avg_pool(ops: list, outputs=(), constants=()) -> list:
+    """Fold torch's export of adaptive average pooling whose windows overlap,
+    ``Transpose(spatial dims first) -> GatherND(windows) -> Transpose -> ReduceMean``,
+    into one ``LayerLoomAdaptiveAvgPool`` operator (checked by its rule)."""
+    users: dict[str, list] = {}
+    for op in ops:
+        for name in op.inputs:
+            users.setdefault(name, []).append(op)
+
+    def only_user(op, op_type: str):
+        found = users.get(op.outputs[0], [])
+        ok = len(found) == 1 and found[0].op_type == op_type and op.outputs[0] not in outputs
+        return found[0] if ok else None
+
+    replaced: dict[int, Op] = {}
+    dropped: set[int] = set()
+    for op in ops:
+        perm = [int(p) for p in op.attrs.get("perm", ())] if op.op_type == "Transpose" else []
+        if len(perm) < 3 or perm[-2:] != [0, 1] or perm[:-2] != list(range(2, len(perm))):
+            continue
+        gather = only_user(op, "GatherND")
+        back = only_user(gather, "Transpose") if gather is not None else None
+        mean = only_user(back, "ReduceMean") if back is not None else None
+        if mean is None or gather.inputs[0] != op.outputs[0]:
+            continue
+        dropped.update(id(o) for o in (op, gather, back))
+        replaced[id(mean)] = Op("LayerLoomAdaptiveAvgPool", mean.name, [op.inputs[0]], list(mean.outputs), {},
+                                mean.domain, mean.modules, mean.fx_node)
+    return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
+
+
+def onnx_adaptive_avg_pool(mp, op):
+    """:func:`rewrite_adaptive_avg_pool`'s operator: adaptive average pooling to the
+    recorded output size, when that is what the gathered windows computed."""
+    x = mp.tensor(op.inputs[0])
+    out = mp.shape(op.outputs[0])
+    nd = len(out) - 1
+    why = (f"gathers and averages values of {x.shape} per sample into {out} (Transpose, GatherND, "
+           "ReduceMean), which is not adaptive average pooling, the one such pattern LayerLoom reads")
+    refuse(nd not in (1, 2, 3) or x.rank != nd + 1 or out[0] != x.shape[0], why)
+    pool = getattr(F, f"adaptive_avg_pool{nd}d")
+    source = torch.from_numpy(np.asarray(mp.values[op.inputs[0]], dtype=np.float32))
+    want = torch.from_numpy(np.asarray(mp.values[op.outputs[0]], dtype=np.float32))
+    refuse(not torch.allclose(pool(source, out[1:]), want, atol=1e-5, rtol=1e-4), why)
+    return mp.add(op, f"adaptive_avg_pool{nd}d", {"output_size": tuple(out[1:])}, [x])
+
+
 # ------------------------------------------------------------------- tables
 MODULES = {
     nn.Conv3d: _conv(3),
@@ -362,6 +411,7 @@ ONNX = {
     "ReduceMax": _onnx_reduce_max(),
     "LpPool": onnx_lp_pool,
     "LayerLoomLpPool": onnx_lp_pool,
+    "LayerLoomAdaptiveAvgPool": onnx_adaptive_avg_pool,
 }
 
-ONNX_REWRITES = (rewrite_lp_pool,)
+ONNX_REWRITES = (rewrite_lp_pool, rewrite_adaptive_avg_pool)

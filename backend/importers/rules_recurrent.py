@@ -6,9 +6,18 @@ may start from another recurrent layer's final state (an encoder-decoder:
 ``_, (h, c) = encoder(x); y, _ = decoder(z, (h, c))``), which becomes an edge
 from the first layer's ``h_n`` (``c_n``) port to the second's ``h0`` (``c0``);
 and a final state read batch first (``h_n.transpose(0, 1)``) is the ``h_n``
-port. torch keeps the batch of a state in dim 1, so a state used as it is
-(returned, or computed from the inputs) has no LayerLoom counterpart and is
-refused with a message saying so.
+port. torch keeps the batch of a state in dim 1: a state given as a model input
+(its batch in dim 1, see :mod:`~layerloom.backend.importers.batch_dims`) is the
+layer's ``h0`` (``c0``) port, a state of zeros sized from the batch
+(``torch.zeros(1, x.size(0), H)``) is the layer's own start, and any other state
+used as it is (returned, or computed) is refused with a message saying so.
+
+Time first (``batch_first=False``): the layer reads a
+:class:`~layerloom.backend.importers.common.TimeMajor` sequence (an input whose
+batch is in dim 1, or a batch-first tensor transposed by ``x.permute(1, 0, 2)``)
+and gives a time-major output, which ``output[-1]`` (the last step) or
+``output.transpose(0, 1)`` (every step, batch first) bring back to LayerLoom's
+layout.
 
 ONNX: a LayerLoom RNN, LSTM or GRU whose states are ports (``initial_state``,
 ``final_state``) exports as the recurrent operator between ``Transpose`` operators
@@ -17,8 +26,11 @@ of LayerLoom's module class, so :mod:`~layerloom.backend.importers.onnx_modules`
 folds the call into one operator and the fitter below proposes the settings.
 The plain RNN is decomposed into its steps by the exporter and folds the same
 way. A call without states is mapped operator by operator, as before (a layer
-that reads the previous one's time-major steps joins it as a stacked layer). A torch ``nn.LSTM`` in a user's model (not LayerLoom's class) is not folded:
-its operator maps through :mod:`~layerloom.backend.importers.onnx_recurrent`.
+that reads the previous one's time-major steps joins it as a stacked layer). A
+torch ``nn.LSTM`` in a user's model (not LayerLoom's class) is not folded: its
+operator maps through :mod:`~layerloom.backend.importers.onnx_recurrent`, which
+takes an initial state given as a model input (dim 1 the batch) as the layer's
+state port; ``output[-1]`` of its time-major output is a ``Gather`` on axis 0.
 """
 
 from __future__ import annotations
@@ -29,11 +41,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerloom.backend.importers import torch_modules, torch_rules
-from layerloom.backend.importers.common import Recurrent, RecurrentPart, Unsupported, Value, refuse
+from layerloom.backend.importers import recurrent as rnn
+from layerloom.backend.importers import torch_rules
+from layerloom.backend.importers.common import (
+    Recurrent,
+    RecurrentPart,
+    TimeMajor,
+    Unsupported,
+    Value,
+    refuse,
+)
 from layerloom.backend.importers.onnx_modules import FOLDED, Call, fitter, flat, module_rule
 from layerloom.backend.importers.onnx_ops import Op
 from layerloom.backend.importers.onnx_recurrent import _recurrent_weights
+from layerloom.backend.importers.torch_constants import Constant
 from layerloom.backend.importers.torch_modules import _layer, _module_weights, _recurrent_params
 from layerloom.backend.importers.torch_rules import Items, arg
 from layerloom.backend.lowerings import recurrent as ll_recurrent
@@ -112,41 +133,110 @@ def _whole_state(part) -> str | None:
     return None
 
 
-def _initial_state(mp, value) -> Value:
+class ZeroState:
+    """``torch.zeros(layers, x.size(0), hidden)``: a tensor of zeros whose shape
+    follows the batch. As a recurrent layer's initial state it is the state the
+    layer starts from anyway; anywhere else LayerLoom has no tensor for it."""
+
+    def as_value(self, mp) -> Value:
+        raise Unsupported("makes a tensor of zeros whose shape depends on the batch; LayerLoom takes it "
+                          "only as the initial state of an RNN, LSTM or GRU (which starts from zeros)")
+
+
+ZERO_STATE = ZeroState()
+
+
+def _zeros(mp, node):
+    """``torch.zeros(...)`` whose size follows the batch: a :class:`ZeroState`;
+    the rule this one took the place of (see :func:`families._join`) keeps the
+    other cases (an attention mask's start, a constant the recording run kept)."""
+    try:
+        if _zeros.previous is None:
+            raise Unsupported()
+        return _zeros.previous(mp, node)
+    except Unsupported:
+        if node in mp.known:
+            raise
+        return ZERO_STATE
+
+
+_zeros.previous = None
+
+
+def _keeps_zeros(general):
+    """``h0.to(device)`` (``.float()``, ...) of a :class:`ZeroState` is itself."""
+
+    def rule(mp, node):
+        if isinstance(mp.entry(node.args[0]), ZeroState):
+            return ZERO_STATE
+        return rule.previous(mp, node)
+
+    rule.previous = general
+    return rule
+
+
+def _is_zero(entry) -> bool:
+    return isinstance(entry, ZeroState) or (isinstance(entry, Constant) and not bool(entry.value.any()))
+
+
+def _initial_state(mp, value, rows: int, hidden: int) -> Value:
     part = mp.entry(value)
+    if isinstance(part, TimeMajor):  # (layers·dirs, N, H), as torch takes it: the port reads it batch first
+        state = mp.builder.materialise(part.value)
+        refuse(state.shape != (rows, hidden),
+               f"gets an initial state of {state.shape} per sample where it needs ({rows}, {hidden})")
+        return state
     which = _whole_state(part)
     if which is None:
         raise Unsupported(
-            "starts from a state that is not another recurrent layer's whole final state; a LayerLoom "
-            "layer reads its initial state batch first (N, layers·dirs, H), and torch's is "
-            "(layers·dirs, N, H)"
+            "starts from a state that is neither a model input (layers·dirs, N, H) nor another recurrent "
+            "layer's whole final state"
         )
     return final_state(mp, part.rec, which)
 
 
-def _torch_recurrent(kind: str):
-    plain = torch_modules.MODULE_RULES[{"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]]
+def _sequence(mp, source, m) -> Value:
+    """The batch-first sequence a torch recurrent layer reads: the input itself,
+    or, for ``batch_first=False``, the batch-first tensor under a time-first one."""
+    if m.batch_first:
+        return mp.tensor(source)
+    recorded = getattr(mp.records.get(source), "shape", ())
+    if len(recorded) < 2 or recorded[1] == mp.batch:  # else refused below, even when its input failed
+        entry = mp.entry(source)
+        if isinstance(entry, TimeMajor):
+            return mp.builder.materialise(entry.value)
+    raise Unsupported(
+        "batch_first=False reads (T, N, F), but this input has its batch in dim 0; transpose it "
+        "(x.transpose(0, 1)) or set batch_first=True"
+    )
 
+
+def _states(mp, kind: str, state, rows: int, hidden: int) -> list[Value]:
+    """The initial-state inputs of the LayerLoom node; none for zeros."""
+    if state is None:
+        return []
+    entry = mp.entry(state)
+    parts = state if isinstance(state, (tuple, list)) else (state,)
+    if _is_zero(entry) or all(_is_zero(mp.entry(p)) for p in parts):
+        return []
+    if kind != "lstm":
+        return [_initial_state(mp, state, rows, hidden)]
+    if isinstance(entry, RecurrentPart) and entry.kind == "state":
+        return [final_state(mp, entry.rec, "h"), final_state(mp, entry.rec, "c")]
+    refuse(not isinstance(state, (tuple, list)) or len(state) != 2, "gets a state that is not (h0, c0)")
+    return [_initial_state(mp, s, rows, hidden) for s in state]
+
+
+def _torch_recurrent(kind: str):
     def rule(mp, node, m):
-        state = arg(node, 1, "hx")
-        if state is None:
-            return plain(mp, node, m)
-        refuse(not m.batch_first,
-               "batch_first=False; LayerLoom's sequences are batch first (N, T, F): set batch_first=True")
         refuse(getattr(m, "proj_size", 0) > 0, "proj_size is set")
         refuse(len(node.args) + len(node.kwargs) > 2, "is called with arguments besides the input and state")
-        x = mp.tensor(node.args[0])
+        x = _sequence(mp, node.args[0] if node.args else node.kwargs.get("input"), m)
         refuse(x.rank != 2, f"receives {x.shape} per sample; LayerLoom's recurrent layers read (T, F)")
-        if kind == "lstm":
-            entry = mp.entry(state)
-            if isinstance(entry, RecurrentPart) and entry.kind == "state":
-                states = [final_state(mp, entry.rec, "h"), final_state(mp, entry.rec, "c")]
-            else:
-                refuse(not isinstance(state, (tuple, list)) or len(state) != 2, "gets a state that is not (h0, c0)")
-                states = [_initial_state(mp, s) for s in state]
-        else:
-            states = [_initial_state(mp, state)]
-        rec = _make(mp, node, kind, m, x, states)
+        rows = m.num_layers * (2 if m.bidirectional else 1)
+        states = _states(mp, kind, arg(node, 1, "hx"), rows, m.hidden_size)
+        rec = _make(mp, node, kind, m, x, states) if states else mp.recurrent(node, kind, m, x)
+        rec.time_major = not m.batch_first
         return RecurrentPart(rec, "call")
 
     return rule
@@ -159,7 +249,7 @@ def _make(mp, node, kind: str, m, x: Value, states: list[Value]) -> Recurrent:
     width = rec.hidden * rec.dirs
     shape = (rec.steps, width) if mode == "seq" else (width,)
     weights, sources = _module_weights(mp, node, m)
-    params = {**_recurrent_params(kind, m, mode == "seq"), "initial_state": True}
+    params = {**_recurrent_params(kind, m, mode == "seq"), "initial_state": True}  # states: batch first
     rec.node = mp.builder.add(kind, params, [x, *states], shape, label=node.target, weights=weights,
                               sources=sources).node
     mp.recurrents[node.name] = (rec, node)
@@ -173,10 +263,20 @@ def _batch_first_state(general):
 
     def rule(mp, node):
         part = mp.entry(node.args[0])
+        swaps = _swaps_first_two(node)
         which = _whole_state(part)
-        if which is not None and _swaps_first_two(node):
+        if which is not None and swaps:
             return final_state(mp, part.rec, which)
-        return rule.previous(mp, node)
+        if swaps and isinstance(part, RecurrentPart) and part.kind == "seq_tm":
+            return RecurrentPart(part.rec, "seq")  # a time-major output read batch first
+        if swaps and isinstance(part, TimeMajor):
+            return part.value
+        try:
+            return rule.previous(mp, node)
+        except Unsupported:
+            if swaps and isinstance(part, Value):  # to (T, N, F) for a batch_first=False layer
+                return TimeMajor(part)
+            raise
 
     rule.previous = general
     return rule
@@ -201,8 +301,10 @@ MODULES = {
     ll_recurrent.GRU: _layerloom_recurrent,
 }
 METHODS = {name: _batch_first_state(torch_rules.METHOD_RULES[name]) for name in ("transpose", "permute", "swapaxes")}
+METHODS["to"] = _keeps_zeros(None)  # families._join gives it the general rule
 FUNCTIONS = {torch.transpose: _batch_first_state(torch_rules.FUNCTION_RULES[torch.transpose]),
-             torch.permute: _batch_first_state(torch_rules.FUNCTION_RULES[torch.permute])}
+             torch.permute: _batch_first_state(torch_rules.FUNCTION_RULES[torch.permute]),
+             torch.zeros: _zeros}
 
 
 # ------------------------------------------------------------------ ONNX
@@ -255,4 +357,24 @@ def _with_operator_weights(mp, op: Op, inner: list[Op]) -> Op:
     return dataclasses.replace(op, attrs={**op.attrs, "weights": weights})
 
 
-ONNX = {FOLDED: folded_rule}
+def onnx_gather(mp, op: Op):
+    """``output[-1]`` of a time-major output: Gather on axis 0 of ``seq_tm``."""
+    found = mp.entry(op.inputs[0])
+    if isinstance(found, RecurrentPart) and found.kind == "seq_tm" and int(op.attrs.get("axis", 0)) == 0:
+        index = mp.const(op.inputs[1], "the index")
+        refuse(index.ndim != 0, "gathers several steps")
+        return rnn.select_step(RecurrentPart(found.rec, "seq"), int(index))
+    return onnx_gather.previous(mp, op)
+
+
+def onnx_slice(mp, op: Op):
+    """A Slice that keeps all of a time-major tensor (torch's exporter cuts a
+    state to its layers' rows) is that tensor."""
+    found = mp.entry(op.inputs[0])
+    if isinstance(found, TimeMajor) and mp.full_shape(op.outputs[0]) == mp.full_shape(op.inputs[0]):
+        return found
+    return onnx_slice.previous(mp, op)
+
+
+onnx_gather.previous = onnx_slice.previous = None  # families._join gives them the general rules
+ONNX = {FOLDED: folded_rule, "Gather": onnx_gather, "Slice": onnx_slice}

@@ -33,7 +33,7 @@ REDUCE_OPS = {
     "ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max", "ReduceMin": "min",
     "ReduceProd": "prod", "ReduceLogSumExp": "logsumexp",
 }
-PASSING = ("Expand", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Slice", "Gather", "Cast", "Flatten")
+PASSING = ("Expand", "Tile", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Slice", "Gather", "Cast", "Flatten")
 INT64_MAX = 2**63 - 1
 
 

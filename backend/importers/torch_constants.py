@@ -51,8 +51,9 @@ class KnownValues:
     """Follows a recording run node by node and keeps the results that are the
     same on every call (see the module docstring)."""
 
-    def __init__(self, gm: fx.GraphModule):
+    def __init__(self, gm: fx.GraphModule, batch_dims: dict[fx.Node, int] | None = None):
         self.gm = gm
+        self.batch_dims = batch_dims or {}  # inputs whose batch is not dim 0 (time first)
         self.state: dict[fx.Node, str] = {}
         self.values: dict[fx.Node, object] = {}
 
@@ -95,7 +96,8 @@ class KnownValues:
                 if dim is None:
                     return BATCH_TUPLE
                 rank = getattr(env.get(args[0]), "ndim", 1)
-                return BATCH if isinstance(dim, int) and dim % max(rank, 1) == 0 else FIXED
+                batch = self.batch_dims.get(args[0], 0)
+                return BATCH if isinstance(dim, int) and dim % max(rank, 1) == batch else FIXED
             return FIXED
         if target is builtins.getattr and len(args) == 2 and args[1] in META_ATTRIBUTES:
             return BATCH_TUPLE if args[1] == "shape" else FIXED
@@ -106,9 +108,10 @@ class KnownValues:
             index = args[1]
             if isinstance(container, tuple) and isinstance(index, (int, slice)):
                 picked = range(len(container))[index]
+                batch = self.batch_dims.get(args[0].args[0], 0) if args[0].args else 0
                 if isinstance(picked, int):
-                    return BATCH if picked == 0 else FIXED
-                return BATCH_TUPLE if 0 in picked else FIXED
+                    return BATCH if picked == batch else FIXED
+                return BATCH_TUPLE if batch in picked else FIXED
             return BATCH
         return None
 

@@ -221,12 +221,18 @@ def _recurrent_item(part: RecurrentPart, index):
     kind, rec = part.kind, part.rec
     if kind == "call" and index in (0, 1):
         if index == 0:
-            return RecurrentPart(rec, "seq")
+            return RecurrentPart(rec, "seq_tm" if rec.time_major else "seq")
         return RecurrentPart(rec, "state") if rec.where == "LSTM" else RecurrentPart(rec, "hn", rec.rows())
     if kind == "state" and index in (0, 1):
         return RecurrentPart(rec, "hn", rec.rows()) if index == 0 else RecurrentPart(rec, "cn")
     if kind == "hn" and isinstance(index, int):
         return rnn.select_row(part, index)
+    if kind == "seq_tm":  # output[-1], output[-1, :, :h] of a time-major output
+        items = index if isinstance(index, tuple) else (index,)
+        if isinstance(items[0], int) and len(items) <= 3 and (len(items) < 2 or _all(items[1])):
+            features = items[2] if len(items) == 3 else None
+            if features is None or isinstance(features, slice):
+                return rnn.select_step(RecurrentPart(rec, "seq"), items[0], features)
     if kind == "seq" and isinstance(index, tuple) and len(index) in (2, 3) and _all(index[0]):
         features = index[2] if len(index) == 3 else None
         if isinstance(index[1], int) and (features is None or isinstance(features, slice)):

@@ -11,8 +11,9 @@ from benchmarks import import_corpus as corpus
 
 # Quick ones that cover sizes passed to functions (TextCNN), a causal F.pad the
 # exporter joins into the Conv (TCN), two outputs (ActorCritic) and a VAE whose
-# sampling runs only in training.
-QUICK = ("TextCNN", "TCN", "ActorCritic", "VAE")
+# sampling runs only in training, and an LSTM whose state is given with the input
+# (batch in dim 1 of the state, both ways).
+QUICK = ("TextCNN", "TCN", "ActorCritic", "VAE", "StatefulLSTM")
 
 
 def test_the_corpus_declares_every_file_and_every_model_runs():

@@ -106,3 +106,42 @@ def test_flat_gives_one_sheet():
     assert all(n.type != "block" for n in result.graph.nodes) and not list(result.graph.blocks)
     grouped = import_module(LeNet().eval(), [(1, 12, 12)])
     assert [n.id for n in grouped.graph.nodes if n.type == "block"] == ["features", "classifier"]
+
+
+def _onnx_resnet(tmp_path):
+    from layerloom.backend.importers import import_onnx
+
+    source = _resnet()
+    path = tmp_path / "resnet.onnx"
+    torch.onnx.export(source, (torch.randn(3, 3, 16, 16),), path, dynamo=True,
+                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+    return source, path, import_onnx
+
+
+def test_an_onnx_export_names_its_modules_and_they_become_blocks(tmp_path):
+    # torch's exporter records each operator's modules ("/layer1/layer1.0/conv1/Conv"); batch
+    # norms come folded into the convolutions before them.
+    source, path, import_onnx = _onnx_resnet(tmp_path)
+    result = import_onnx(path)
+    graph = result.graph
+    assert [n.type for n in graph.nodes] == [
+        "input", "conv2d", "block", "block", "global_avg_pool", "dense", "output"]  # the relu joins the conv
+    assert [n.id for n in graph.nodes if n.type == "block"] == ["layer1", "layer2"]
+    layer1 = [n.params["block"] for n in graph.blocks.get("layer1").body.nodes if n.type == "block"]
+    assert layer1 == ["BasicBlock", "BasicBlock"]
+    body = graph.blocks.get("BasicBlock").body
+    assert [n.label for n in body.nodes if n.type == "conv2d"] == ["conv1", "conv2"]
+    x = torch.randn(5, 3, 16, 16)
+    assert torch.allclose(result.model(x), source(x), atol=1e-4)
+
+
+def test_flat_keeps_an_onnx_import_on_one_sheet(tmp_path):
+    _, path, _ = _onnx_resnet(tmp_path)
+    out = tmp_path / "flat.loom"
+    done = subprocess.run([sys.executable, "-m", "layerloom.gui.launcher", "import", str(path), "--flat",
+                           "-o", str(out)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    from layerloom.graph import load_graph
+
+    graph = load_graph(out)
+    assert all(n.type != "block" for n in graph.nodes) and not list(graph.blocks)

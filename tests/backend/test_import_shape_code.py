@@ -135,3 +135,35 @@ def test_sizes_computed_in_forward_are_read_as_numbers_by_the_rules():
     assert tuple(pool.params["kernel_size"]) == (9,)
     x, skip = torch.randn(5, 4, 4), torch.randn(5, 4, 11)
     assert torch.allclose(result.model(x, skip), model(x, skip), atol=1e-5)
+
+
+class Critic(nn.Module):
+    """A GAN discriminator: one probability per image, flattened by view and squeeze."""
+
+    def __init__(self):
+        super().__init__()
+        self.main = nn.Sequential(nn.Conv2d(1, 4, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(4, 1, 4, 1, 0),
+                                  nn.Sigmoid())
+
+    def forward(self, x):
+        return self.main(x).view(-1, 1).squeeze(1)
+
+
+def test_one_number_per_sample_is_a_squeezed_output(tmp_path):
+    from layerloom.backend.export import export_onnx
+    from layerloom.backend.importers import import_onnx
+
+    model = Critic().eval()
+    result = import_module(model, [(1, 8, 8)])
+    assert result.graph.analysis().nodes[next(n.id for n in result.graph.nodes if n.type == "output")] \
+        .inputs["in"].shape == ()
+    x = torch.randn(5, 1, 8, 8)
+    assert torch.allclose(result.model(x), model(x), atol=1e-6)
+    path = tmp_path / "critic.onnx"
+    torch.onnx.export(model, (torch.randn(3, 1, 8, 8),), path, dynamo=True,
+                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+    from_onnx = import_onnx(path)
+    assert torch.allclose(from_onnx.model(x), model(x), atol=1e-6)
+    # The file's output is called "squeeze", as is the exporter's name for the operator.
+    assert [n.label for n in from_onnx.graph.nodes if n.type == "output"] == ["squeeze"]
+    export_onnx(from_onnx.graph, from_onnx.model, tmp_path / "again.onnx")

@@ -100,3 +100,26 @@ def test_the_command_line_writes_a_graph_that_validates_with_the_sharing(tmp_pat
     assert graph.analysis().total_params == 6 * 4 + 4
     checked = subprocess.run([*launcher, "validate", str(out)], capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+class TiedLM(nn.Module):
+    """An embedding tied to the output layer (``wte.weight = head.weight``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(11, 6)
+        self.head = nn.Linear(6, 11, bias=False)
+        self.wte.weight = self.head.weight
+
+    def forward(self, ids):
+        return self.head(torch.tanh(self.wte(ids)))
+
+
+def test_weights_tied_across_layer_kinds_are_copied_and_the_notes_say_so():
+    model = TiedLM().eval()
+    result = import_module(model, [(5,)], ["long"])
+    (note,) = [n for n in result.notes if "tied" in n]
+    assert "wte.weight and head.weight are one tensor" in note and "train apart" in note
+    assert result.graph.analysis().total_params == 2 * 66
+    ids = torch.randint(0, 11, (3, 5))
+    assert torch.allclose(result.model(ids), model(ids), atol=1e-6)
