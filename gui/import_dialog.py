@@ -4,10 +4,11 @@ A PyTorch model is a class in a ``.py`` file. The dialog lists the classes that
 file defines, read from its syntax tree by :mod:`layerloom.backend.import_options` (the
 file is never run here: running it is the import itself, which the dialog warns
 about), and offers one row per ``forward`` input (per-sample shape without the
-batch dim, dtype), the class's keyword arguments as JSON, and an optional
-state-dict file. An ONNX file declares
-its shapes; the dialog appears only when an input leaves a dim other than the
-batch open, and asks for those shapes.
+batch dim, dtype, where the batch is: first, or second for a time-first input or
+a recurrent state), the class's keyword arguments as JSON, an optional
+state-dict file, and whether submodules become blocks. An ONNX file declares
+its shapes: the dialog shows them, asks for the sizes an input leaves open, and
+offers the same choice of blocks or one sheet.
 
 :func:`ask_import_options` is what the main window calls; tests build an
 :class:`ImportDialog`, fill its fields and read :meth:`ImportDialog.request`.
@@ -42,6 +43,11 @@ from layerloom.gui.importing import ImportRequest
 MAX_INPUTS = 8  # input rows the dialog offers (LayerLoom's merges take up to 8)
 DTYPES = ("auto", "float", "long")
 DTYPE_TIP = "auto: long (token ids) when the input goes into nn.Embedding, float otherwise"
+BATCH_DIMS = ("batch first", "time first")  # the batch in dim 0, or in dim 1
+BATCH_TIP = ("Where the input has its batch: first (N, ...), or second (T, N, ...) for a time-first "
+             "recurrent model and for an RNN's state (layers, N, hidden)")
+FLAT_TIP = ("By default each submodule (a residual block, a stage) becomes a block you can open; "
+            "tick to get every layer on one canvas")
 WEIGHTS_FILTER = "State dicts (*.pt *.pth *.bin *.safetensors);;All files (*)"
 WARNING_STYLE = ("background: #fffbeb; border: 1px solid #fcd34d; border-radius: 5px; "
                  "color: #92400e; padding: 6px 8px;")
@@ -49,7 +55,8 @@ WARNING_STYLE = ("background: #fffbeb; border: 1px solid #fcd34d; border-radius:
 
 # ------------------------------------------------------------------ dialog
 class _InputRow:
-    """One input: its name, shape field, dtype (PyTorch) and remove button."""
+    """One input: its name, shape field, dtype and batch position (PyTorch) and
+    remove button."""
 
     def __init__(self, dialog: ImportDialog, name: str, declared: str = "", fixed: bool = False):
         self.name = QLabel(name)
@@ -64,6 +71,10 @@ class _InputRow:
         self.dtype.setObjectName("importDtype")
         self.dtype.addItems(DTYPES)
         self.dtype.setToolTip(DTYPE_TIP)
+        self.batch = QComboBox()
+        self.batch.setObjectName("importBatchDim")
+        self.batch.addItems(BATCH_DIMS)
+        self.batch.setToolTip(BATCH_TIP)
         self.remove = QToolButton()
         self.remove.setObjectName("importRemoveInput")
         self.remove.setText("−")
@@ -73,7 +84,7 @@ class _InputRow:
         self.declared.setProperty("role", "hint")
 
     def widgets(self) -> list[QWidget]:
-        return [self.name, self.shape, self.dtype, self.declared, self.remove]
+        return [self.name, self.shape, self.dtype, self.batch, self.declared, self.remove]
 
 
 class ImportDialog(QDialog):
@@ -155,11 +166,7 @@ class ImportDialog(QDialog):
         weights_row.addWidget(self.weights, 1)
         weights_row.addWidget(browse)
         form.addRow("Weights:", weights_row)
-        self.flat = QCheckBox("One sheet of layers (no blocks for the model's submodules)")
-        self.flat.setObjectName("importFlat")
-        self.flat.setToolTip("By default each submodule (a residual block, a stage) becomes a block you can "
-                             "open; tick to get every layer on one canvas")
-        form.addRow("", self.flat)
+        form.addRow("", self._flat_box("One sheet of layers (no blocks for the model's submodules)"))
         layout.addLayout(form)
         layout.addWidget(self._section("Inputs: the shape of one sample of each, without the batch dim"))
         self.grid = QGridLayout()
@@ -177,10 +184,12 @@ class ImportDialog(QDialog):
         self._class_changed(self.class_name.currentText())
 
     def _build_onnx(self, layout: QVBoxLayout, inputs: list[OnnxInput]) -> None:
-        note = QLabel(
-            f"{self.path.name} leaves some input sizes open. Give the shape of one sample of each "
-            "input, without the batch dim."
-        )
+        if any(item.open for item in inputs):
+            text = (f"{self.path.name} leaves some input sizes open. Give the shape of one sample of "
+                    "each input, without the batch dim.")
+        else:
+            text = f"The inputs {self.path.name} declares (one sample of each, without the batch dim):"
+        note = QLabel(text)
         note.setWordWrap(True)
         layout.addWidget(note)
         self.grid = QGridLayout()
@@ -189,8 +198,16 @@ class ImportDialog(QDialog):
         for item in inputs:
             row = _InputRow(self, item.name, item.sample_shape, fixed=not item.open)
             row.dtype.hide()
+            row.batch.hide()
             row.remove.hide()
             self._place(row)
+        layout.addWidget(self._flat_box("One sheet of layers (no blocks for the modules the file names)"))
+
+    def _flat_box(self, text: str) -> QCheckBox:
+        self.flat = QCheckBox(text)
+        self.flat.setObjectName("importFlat")
+        self.flat.setToolTip(FLAT_TIP)
+        return self.flat
 
     @staticmethod
     def _section(text: str) -> QLabel:
@@ -262,19 +279,23 @@ class ImportDialog(QDialog):
     # -------------------------------------------------------------- result
     def request(self) -> ImportRequest:
         """The options as entered. Raises ``ValueError`` naming the field at fault."""
+        if self.is_onnx:  # the file's own shapes, unless it leaves sizes open
+            open_dims = any(row.shape.isEnabled() for row in self.rows)
+            return ImportRequest(self.path, input_shapes=self._shapes() if open_dims else None,
+                                 flat=self.flat.isChecked())
         shapes = self._shapes()
-        if self.is_onnx:
-            return ImportRequest(self.path, input_shapes=shapes)
         name = self.class_name.currentText().strip()
         if not name.isidentifier():
             found = ", ".join(self.source.modules) or "none found"
             raise ValueError(f"give the name of the nn.Module class to import (the file's classes: {found}); "
                              f"{name!r} is not a class name")
         dtypes = [row.dtype.currentText() for row in self.rows]
+        batch_dims = [row.batch.currentIndex() for row in self.rows]
         return ImportRequest(
             self.path, name, shapes,
             None if all(d == "auto" for d in dtypes) else [("float" if d == "auto" else d) for d in dtypes],
             self._args(), self._weights(), self.flat.isChecked(),
+            batch_dims if any(batch_dims) else None,
         )
 
     def _shapes(self) -> list[tuple[int, ...]] | None:
@@ -328,12 +349,12 @@ class ImportDialog(QDialog):
 
 
 def ask_import_options(path: Path, parent: QWidget | None = None) -> ImportRequest | None:
-    """The options for importing ``path``: the dialog for a ``.py`` file, and for
-    an ONNX file only when an input leaves a dim open. ``None`` when cancelled."""
+    """The options for importing ``path`` from the dialog (for an ONNX file the
+    importer reports a file it cannot read). ``None`` when cancelled."""
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         inputs = read_onnx_inputs(path)
-        if not inputs or not any(i.open for i in inputs):
+        if not inputs:
             return ImportRequest(path)
         dialog = ImportDialog(path, inputs, parent)
     else:

@@ -52,7 +52,11 @@ class ImportRequest:
     weights : Path, optional
         A state dict to load into the PyTorch model first.
     flat : bool
-        One sheet of layers rather than a block per submodule (PyTorch only).
+        One sheet of layers rather than a block per submodule (or per module an
+        ONNX file names).
+    batch_dims : list of int, optional
+        Where each input has its batch: 0, or 1 for a time-first input or a
+        recurrent state (PyTorch only).
     """
 
     path: Path
@@ -62,6 +66,7 @@ class ImportRequest:
     args: dict[str, Any] | None = None
     weights: Path | None = None
     flat: bool = False
+    batch_dims: list[int] | None = None
 
     @property
     def is_onnx(self) -> bool:
@@ -101,6 +106,7 @@ def run_import(request: ImportRequest) -> ImportOutcome:
             result = import_file(
                 f"{request.path}:{request.class_name}", request.args, request.weights,
                 request.input_shapes, request.input_dtypes, flat=request.flat,
+                batch_dims=request.batch_dims,
             )
     except ModelImportError as exc:
         raise ImportFailed(str(exc)) from None

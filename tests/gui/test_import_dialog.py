@@ -297,11 +297,76 @@ def onnx_files(tmp_path_factory):
     return graph, model, fixed, opened
 
 
-def test_onnx_with_declared_shapes_needs_no_dialog(onnx_files):
+def test_onnx_with_declared_shapes_shows_them_and_offers_one_sheet(qtbot, onnx_files):
     _, _, fixed, _ = onnx_files
     (item,) = read_onnx_inputs(fixed)
     assert item.dims[1:] == (6,) and not item.open
-    assert ask_import_options(fixed) == ImportRequest(fixed)
+    dialog = ImportDialog(fixed, read_onnx_inputs(fixed))
+    qtbot.addWidget(dialog)
+    (row,) = dialog.rows
+    assert row.shape.text() == "6" and not row.shape.isEnabled()
+    assert row.batch.isHidden() and row.dtype.isHidden()
+    assert dialog.request() == ImportRequest(fixed), "the file's own shapes, blocks by default"
+    dialog.flat.setChecked(True)
+    assert dialog.request() == ImportRequest(fixed, flat=True)
+
+
+def test_an_unreadable_onnx_file_goes_to_the_importer_to_say_why(tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a protobuf")
+    assert ask_import_options(broken) == ImportRequest(broken)  # no dialog: the import reports it
+
+
+TIME_FIRST_SOURCE = '''
+import torch
+from torch import nn
+
+
+class Forecast(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 8)
+        self.head = nn.Linear(8, 1)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[-1])
+'''
+
+
+def test_a_time_first_input_is_imported_with_its_batch_in_dim_1(qtbot, window, tmp_path):
+    source = tmp_path / "forecast.py"
+    source.write_text(TIME_FIRST_SOURCE)
+    scope: dict = {}
+    exec(TIME_FIRST_SOURCE, scope)
+    model = scope["Forecast"]().eval()
+    weights = tmp_path / "forecast.pt"
+    torch.save(model.state_dict(), weights)
+    window.ask_import_path = lambda: str(source)
+
+    def options(path: Path) -> ImportRequest:
+        dialog = ImportDialog(path, parent=window)
+        dialog.weights.setText(str(weights))
+        (row,) = dialog.rows
+        assert row.batch.currentText() == "batch first" and row.batch.toolTip()
+        row.shape.setText("12, 3")  # (time, features) of one sample
+        row.batch.setCurrentText("time first")
+        request = dialog.request()
+        assert request.batch_dims == [1]
+        return request
+
+    window.ask_import_options = options
+    _run_import(qtbot, window)
+
+    assert window.errors == []
+    expected = import_file(f"{source}:Forecast", weights=weights, input_shapes=[(12, 3)], batch_dims=[1])
+    assert window.graph == expected.graph and window.graph.analysis().valid
+    assert expected.batch_dims == [1]
+    run = window.training_dock.shown
+    x = torch.randn(12, 5, 3)  # time first, as the source model takes it
+    (batch_first,) = expected.batch_first(x)
+    assert batch_first.shape == (5, 12, 3)
+    assert torch.allclose(_outputs(run.model, batch_first), _outputs(model, x), atol=1e-5)
 
 
 def test_onnx_with_an_open_dim_asks_for_the_shape_and_imports(qtbot, window, onnx_files):
