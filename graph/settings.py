@@ -95,6 +95,9 @@ TRAINING: tuple[Param, ...] = (
          label="early stopping", form="more"),
     Int("patience", 10, "Epochs without improvement before early stopping", minimum=1,
         maximum=MAX_EPOCHS, form="more"),
+    Bool("keep_best", True, "Keep the weights of the epoch with the best monitored value (the "
+         "validation loss by default) and restore them when the run ends; runs with validation only",
+         label="keep best weights", form="more", flag="--keep-best"),
     Bool("compile", False, "Fast path: a fused optimizer, and on a CUDA GPU torch.compile with CUDA "
          "graphs (slow first steps); falls back to plain PyTorch where it cannot", label="fast path",
          form="more", flag="--compile"),

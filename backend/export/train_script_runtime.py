@@ -322,12 +322,16 @@ def _train(args, s: dict, config: dict, model_class, load_state, world: int, ran
         torch.manual_seed(s["seed"])
         model = model_class()
     model.to(device).train()
+    frozen = set(config.get("frozen", ()))
+    for name, p in model.named_parameters():  # frozen nodes in LayerLoom stay frozen here
+        if name in frozen:
+            p.requires_grad_(False)
     loss_fn, targets, predict = loss_function(config["objective"])
     y_loss = targets(y)
     n = len(x)
     bs = min(s["batch_size"] or n, n)
     steps_per_epoch = math.ceil(n / bs)
-    optimizer = build_optimizer(s, model.parameters())
+    optimizer = build_optimizer(s, [p for p in model.parameters() if p.requires_grad])
     schedule = Schedule(s, optimizer, s["epochs"] * steps_per_epoch, config["monitor_mode"])
     amp = None
     if device.type == "cuda" and s["precision"] != "fp32":
