@@ -15,8 +15,14 @@ import difflib
 import json
 
 from layerloom.backend.cli import CommandError
-from layerloom.graph import CATEGORIES, REGISTRY, LayerSpec, ShapeError, UnknownLayerError
-from layerloom.graph import node_training
+from layerloom.graph import (
+    CATEGORIES,
+    REGISTRY,
+    LayerSpec,
+    ShapeError,
+    UnknownLayerError,
+    node_training,
+)
 from layerloom.graph.examples import STANDARD_INPUTS, examples_of
 from layerloom.graph.params import Param
 from layerloom.graph.tensor import TensorSpec

@@ -25,8 +25,8 @@ import torch
 
 from layerloom.backend.compile import compile_graph
 from layerloom.backend.datasets import Dataset
-from layerloom.backend.training.checks import plan_run, resolve_device
 from layerloom.backend.node_training import trainable_parameters
+from layerloom.backend.training.checks import plan_run, resolve_device
 from layerloom.backend.training.optim import build_optimizer
 from layerloom.backend.training.settings import TrainSettings
 from layerloom.graph import Graph
