@@ -112,7 +112,7 @@ def save_best_weights(graph, keeper: BestWeights, model: torch.nn.Module, folder
     The one function that writes best weights: ``layerloom train`` and a run's
     folder use it, so the file is the same wherever it is written.
     """
-    from layerloom.backend.export import save_weights
+    from layerloom.backend.export.weights import save_weights
 
     if keeper is None or keeper.weights is None:
         return None
