@@ -201,3 +201,29 @@ def test_cli_layers_and_validate_show_the_node_settings(tmp_path):
     names = [p["name"] for p in json.loads(done.stdout)["node_training"]]
     assert names == ["trainable", "init", "init_std"]
     assert json.loads(layerloom("layers", "relu", "--json").stdout)["node_training"] == []
+
+
+def test_a_frozen_block_freezes_its_inside_and_init_applies_inside_blocks():
+    from layerloom.graph import make_block
+
+    g, ids = mlp()
+    g.set_training(ids[1], {"init": "zeros"})
+    make_block(g, [ids[1]], "Hidden")
+    block = next(n for n in g.nodes if n.is_block)
+    model = compile_graph(g, seed=0)
+    inner = [p for n, p in model.named_parameters() if n.startswith(block.id)]
+    assert inner and all(torch.count_nonzero(p) == 0 for p in inner)  # zeros, inside the block
+    g.set_training(block.id, {"trainable": False})
+    frozen = compile_graph(g, seed=0)
+    assert parameter_counts(frozen) == (34, 48)
+
+
+def test_python_and_onnx_exports_of_a_fine_tuned_graph_still_match(tmp_path):
+    from layerloom.backend.export import export_onnx, export_python
+
+    g, ids = mlp()
+    g.set_training(ids[1], {"trainable": False, "init": "orthogonal"})
+    model = compile_graph(g, seed=2)
+    export_python(g, model, tmp_path / "model.py")  # checked against the model in a fresh process
+    export_onnx(g, model, tmp_path / "model.onnx")  # checked with onnxruntime
+    assert (tmp_path / "model.py").is_file() and (tmp_path / "model.onnx").is_file()
