@@ -103,3 +103,17 @@ def test_screenshot(window, qtbot, tmp_path):
     window.resize(1400, 800)
     qtbot.wait(200)
     window.grab().save("/tmp/ft_inspector.png")
+
+
+def test_delete_undo_and_copy_paste_keep_the_node_settings(window, qtbot):
+    from layerloom.gui.clipboard import copy_selection
+    from layerloom.gui.commands import Paste, RemoveNodes
+
+    ids = _mlp(window)
+    window.graph.set_training(ids[1], {"trainable": False, "init": "zeros"})
+    window.undo_stack.push(RemoveNodes(window.graph, [ids[1]]))
+    window.undo_stack.undo()
+    assert window.graph.node(ids[1]).training == {"trainable": False, "init": "zeros"}
+    window.undo_stack.push(Paste(window.graph, copy_selection(window.graph, [ids[1]]), (40, 40)))
+    pasted = [n for n in window.graph.nodes if n.id not in ids]
+    assert len(pasted) == 1 and pasted[0].training == {"trainable": False, "init": "zeros"}
