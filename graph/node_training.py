@@ -7,7 +7,8 @@ file loader checks them, ``layerloom layers`` lists them, and compile applies th
 ``trainable``
     ``False`` freezes the node: its parameters get no gradient and are left out of
     the optimizer (fine-tuning the rest of a network). A frozen block freezes
-    everything inside it.
+    everything inside it; a block instance that shares another's weights trains or
+    not as that instance does.
 ``init``
     How the node's weights are drawn when a model is compiled (seeded with the run's
     seed, so reproducible): ``default`` (PyTorch's own), ``kaiming_normal``,

@@ -121,6 +121,12 @@ class Trainer(CheckpointMixin):
 
     Notes
     -----
+    Frozen nodes (``trainable`` off, :mod:`layerloom.backend.node_training`) stay out of
+    the optimizer. With ``settings.keep_best`` and a validation set, ``best``
+    (:class:`~layerloom.backend.training.best.BestWeights`) keeps the weights of the
+    best epoch by ``settings.monitor`` and the run ends with them restored (the last
+    checkpoint keeps the last weights, to resume from).
+
     :meth:`run` never raises: every problem ends in a ``failed`` event (also
     returned) whose message says what to do, and the model, optimizer and history
     are kept as they were at that point. The exception behind a failure is kept in
