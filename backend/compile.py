@@ -28,6 +28,7 @@ from torch import nn
 
 import layerloom.backend.lowerings  # noqa: F401  (registers the lowerings)
 from layerloom.backend.lowering import LOWERINGS, Lowering, call_module
+from layerloom.backend.node_training import apply_node_training
 from layerloom.graph import Graph
 
 _NAME_RE = re.compile(r"[^0-9A-Za-z_]+")
@@ -171,6 +172,7 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
             lowered = LOWERINGS[spec.type_id](node.params, info.inputs, info.outputs)
         target = None
         if lowered.module is not None:
+            apply_node_training(lowered.module, node.training)
             root.add_module(name, lowered.module)
             module_nodes[name] = nid
             target = name

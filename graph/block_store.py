@@ -272,7 +272,7 @@ def copy_definitions(source: Graph, name: str, target: Graph) -> tuple[dict[str,
             params = dict(n.params)
             if n.is_block:
                 params["block"] = rename[params["block"]]
-            body.add_node(n.type, params, n.position, n.label, n.id)
+            body.add_node(n.type, params, n.position, n.label, n.id, training=n.training)
         for e in d.body.edges:
             body.add_edge(e)
         for pname, (nid, param) in d.exposed.items():

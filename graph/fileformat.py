@@ -222,6 +222,7 @@ def _build_nodes(graph: Graph, nodes: Any, edges: Any, name: str, prefix: str, b
                 position=raw.get("position", (0, 0)),
                 label=raw.get("label", ""),
                 node_id=node_id,
+                training=raw.get("training"),
             )
         except UnknownLayerError:
             raise GraphFileError(name, where, f"unknown layer type {type_id!r}") from None

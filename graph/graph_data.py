@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from layerloom.graph.node_training import to_json as training_json
 from layerloom.graph.structure import GraphStructure
 
 FORMAT = "layerloom.graph"
@@ -52,6 +53,8 @@ def nodes_to_data(graph: GraphStructure) -> tuple[list[dict[str, Any]], list[dic
             "position": [_num(node.position[0]), _num(node.position[1])],
             "params": {p.name: p.to_json(node.params[p.name]) for p in spec.params},
         })
+        if node.training:  # written only when set: older files stay byte-identical
+            nodes[-1]["training"] = training_json(node.training)
     edges = [
         {"source": e.source, "source_port": e.source_port, "target": e.target, "target_port": e.target_port}
         for e in graph.edges

@@ -45,7 +45,7 @@ class GroupEdit:
         if self.definition is not None:
             g.blocks.remove(self.definition.name)
         for index, node in self.removed:
-            g.add_node(node.type, node.params, node.position, node.label, node.id, index)
+            g.add_node(node.type, node.params, node.position, node.label, node.id, index, node.training)
         for index, edge in sorted(self.removed_edges, key=lambda item: item[0]):
             g.add_edge(edge, index)
 
@@ -138,7 +138,7 @@ def make_block(graph: Graph, ids: list[str], name: str, node_id: str | None = No
         body.add_node("input", params, (min(xs) - 200, centre[1]), label=port,
                       node_id=_free(body, f"{port}_input", inside))
     for node in members:
-        body.add_node(node.type, node.params, node.position, node.label, node.id)
+        body.add_node(node.type, node.params, node.position, node.label, node.id, training=node.training)
     for port in out_names:
         body.add_node("output", {}, (max(xs) + 200, centre[1]), label=port,
                       node_id=_free(body, f"{port}_output", inside))
@@ -196,7 +196,8 @@ def ungroup(graph: Graph, node_id: str) -> GroupEdit:
         new_id = inner.id if not graph.has_node(inner.id) else _free(graph, inner.id)
         rename[inner.id] = new_id
         graph.add_node(inner.type, {**inner.params, **values.get(inner.id, {})},
-                       (inner.position[0] + dx, inner.position[1] + dy), inner.label, new_id, index + i)
+                       (inner.position[0] + dx, inner.position[1] + dy), inner.label, new_id, index + i,
+                       inner.training)
         edit.added.append(new_id)
     port_of = {n.id: port_name(n) for kind in ("in", "out") for n in definition.port_nodes(kind)}
     for e in definition.body.edges:

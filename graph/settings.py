@@ -95,6 +95,13 @@ TRAINING: tuple[Param, ...] = (
          label="early stopping", form="more"),
     Int("patience", 10, "Epochs without improvement before early stopping", minimum=1,
         maximum=MAX_EPOCHS, form="more"),
+    Bool("keep_best", True, "Keep the weights of the epoch with the best monitored value (the "
+         "validation loss by default) and restore them when the run ends; runs with validation only",
+         label="keep best weights", form="more", flag="--keep-best"),
+    Choice("monitor", "val_loss", MONITORS,
+           "What best weights, early stopping and the plateau schedule watch (val_loss: lowest; "
+           "val_accuracy: highest; val_ metrics fall back to the training ones without a "
+           "validation set)", label="monitored value", form="more"),
     Bool("compile", False, "Fast path: a fused optimizer, and on a CUDA GPU torch.compile with CUDA "
          "graphs (slow first steps); falls back to plain PyTorch where it cannot", label="fast path",
          form="more", flag="--compile"),
@@ -110,9 +117,6 @@ TRAINING: tuple[Param, ...] = (
     Int("lr_patience", 5, "Epochs without improvement before the plateau schedule decays",
         minimum=0, maximum=MAX_EPOCHS, form=""),
     Float("min_lr", 0.0, "Where the cosine schedule ends", minimum=0.0, maximum=1e3, form=""),
-    Choice("monitor", "val_loss", MONITORS,
-           "What early stopping and the plateau schedule watch (val_ metrics fall back to the "
-           "training ones without a validation set)", form=""),
     Choice("mode", "auto", MODES, "Whether the monitored value should fall or rise (auto: rise for "
            "accuracy and r2)", form=""),
     Float("min_delta", 0.0, "The least change that counts as an improvement", minimum=0.0,

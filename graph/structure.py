@@ -21,6 +21,7 @@ from typing import Any, Self
 import networkx as nx
 
 from layerloom.graph.errors import ConnectionRefused, GraphError, GraphLintError
+from layerloom.graph.node_training import check_training
 from layerloom.graph.registry import BLOCK_TYPE, REGISTRY, LayerSpec
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -42,6 +43,8 @@ class Node:
     position: tuple[float, float] = (0.0, 0.0)
     label: str = ""
     library: Any = field(default=None, repr=False, compare=False)
+    # Per-node training settings that differ from the defaults (graph/node_training.py)
+    training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def spec(self) -> LayerSpec:
@@ -223,22 +226,26 @@ class GraphStructure:
         label: str = "",
         node_id: str | None = None,
         index: int | None = None,
+        training: dict[str, Any] | None = None,
     ) -> Node:
         """Add a layer; unknown types and bad params raise before anything changes.
 
         ``index`` puts the node at that place in the node order (undo of a delete
         uses it: the order of a model's inputs and outputs follows node order).
+        ``training`` holds its per-node training settings (trainable, init).
         """
         if type_id == BLOCK_TYPE:
             spec = block_spec(self.blocks, (params or {}).get("block"))
         else:
             spec = REGISTRY.get(type_id)
         values = spec.check_params(params)
+        extra = check_training(spec, training)
         node_id = node_id or self.new_id(spec.type_id)
         _check_id(node_id)
         if node_id in self._nodes:
             raise GraphError(f"a node with id {node_id!r} already exists")
-        node = Node(node_id, spec.type_id, values, check_position(position), check_label(label), self.blocks)
+        node = Node(node_id, spec.type_id, values, check_position(position), check_label(label),
+                    self.blocks, extra)
         self._check_add(node)
         if index is None or index >= len(self._nodes):
             self._nodes[node_id] = node
@@ -301,6 +308,19 @@ class GraphStructure:
         old, node.label = node.label, check_label(label)
         if old != node.label:
             self._emit(Event("node_changed", node_id, detail={"label": True}))
+        return old
+
+    def set_training(self, node_id: str, values: dict[str, Any], replace: bool = False) -> dict[str, Any]:
+        """Set per-node training settings (``trainable``, ``init``, ``init_std``: see
+        :mod:`layerloom.graph.node_training`), over the node's others or, with
+        ``replace``, instead of them (undo); returns the old ones, whole. Refuses
+        unknown keys, wrong values and settings the node does not take."""
+        node = self.node(node_id)
+        new = check_training(node.spec, values if replace else {**node.training, **values})
+        old = dict(node.training)
+        if new != old:
+            node.training = new
+            self._emit(Event("node_changed", node_id, detail={"training": True}))
         return old
 
     def move_node(self, node_id: str, position: Iterable[float]) -> tuple[float, float]:
@@ -558,7 +578,8 @@ def block_spec(library: Any, name: Any) -> LayerSpec:
 
 
 def _copy_node(node: Node, library: Any) -> Node:
-    return Node(node.id, node.type, copy.deepcopy(node.params), node.position, node.label, library)
+    return Node(node.id, node.type, copy.deepcopy(node.params), node.position, node.label, library,
+                dict(node.training))
 
 
 def _check_id(node_id: Any) -> None:

@@ -141,7 +141,8 @@ class RemoveNodes(Command):
     def undo(self) -> None:
         graph = self.graph
         for index, node in sorted(self._removed.values(), key=lambda item: item[0]):
-            graph.add_node(node.type, node.params, node.position, node.label, node.id, index=index)
+            graph.add_node(node.type, node.params, node.position, node.label, node.id, index=index,
+                           training=node.training)
         restore_edges(graph, self._edges)
 
 
@@ -285,7 +286,8 @@ class Paste(Command):
 
     def redo(self) -> None:
         for node in self.scratch.nodes:
-            self.graph.add_node(node.type, node.params, node.position, node.label, node.id)
+            self.graph.add_node(node.type, node.params, node.position, node.label, node.id,
+                                training=node.training)
         for edge in self.scratch.edges:
             self.graph.add_edge(edge)
 

@@ -64,7 +64,7 @@ class MakeBlock(Command):
         for _, node in reversed(edit.removed):
             graph.remove_node(node.id)
         index, node = self._block
-        graph.add_node(node.type, node.params, node.position, node.label, node.id, index)
+        graph.add_node(node.type, node.params, node.position, node.label, node.id, index, node.training)
         for i, edge in self._wires:
             graph.add_edge(edge, i)
 

@@ -32,6 +32,7 @@ from layerloom.graph.registry import BLOCK_TYPE
 from layerloom.gui.block_editors import BlockNameEditor, SharedWeightsEditor
 from layerloom.gui.commands import Rename, SetParams
 from layerloom.gui.inspector_blocks import BlockParamsMixin
+from layerloom.gui.inspector_training import NodeTrainingForm
 from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import qt_listener, signals_blocked
 from layerloom.gui.readable import human_bytes, human_count
@@ -134,6 +135,8 @@ class Inspector(BlockParamsMixin, QWidget):
         self.edit_error.setProperty("role", "error")
         self.edit_error.hide()
         node_layout.addWidget(self.edit_error)
+        self.training_form = NodeTrainingForm(self.graph, self.undo_stack, self._show_edit_error, self.node_box)
+        node_layout.addWidget(self.training_form)
 
         node_layout.addWidget(_section("Shapes and cost", self.node_box))
         facts = QFormLayout()
@@ -183,6 +186,7 @@ class Inspector(BlockParamsMixin, QWidget):
         """Follow another graph (the document keeps one, but a caller may swap)."""
         self.graph.unsubscribe(self._listener)
         self.graph = graph
+        self.training_form.graph = graph
         graph.subscribe(self._listener)
         self._ids = []
         self.refresh()
@@ -326,7 +330,8 @@ class Inspector(BlockParamsMixin, QWidget):
             for key in ("params", "flops", "memory"):
                 self.facts[key].setText("—")
         else:
-            self.facts["params"].setText(human_count(sum(i.params for i in infos)))
+            frozen = all(n.training.get("trainable") is False for n in nodes)
+            self.facts["params"].setText(human_count(sum(i.params for i in infos)) + (" (frozen)" if frozen else ""))
             self.facts["flops"].setText(human_count(sum(i.flops for i in infos)) + " per sample")
             self.facts["memory"].setText(human_bytes(sum(i.activation_bytes for i in infos)) + " per sample")
         errors = [i.message for i in infos if i.error]
@@ -374,6 +379,7 @@ class Inspector(BlockParamsMixin, QWidget):
         nodes = [self.graph.node(nid) for nid in self._ids if self.graph.has_node(nid)]
         if not nodes or self._form_type != _form_key(nodes[0].spec):
             return
+        self.training_form.show_nodes(nodes)
         exposed = self._exposed_as()
         for param in nodes[0].spec.params:
             values = [n.params[param.name] for n in nodes]

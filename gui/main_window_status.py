@@ -11,10 +11,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton
 
 from layerloom.graph import Event, Graph
+from layerloom.graph.node_training import frozen_params
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.readable import human_bytes, human_count
 
-PARAMS_TIP = "Trainable parameters of the whole graph"
+PARAMS_TIP = ("Parameters of the whole graph; those of frozen nodes (❄, Trainable off in the "
+              "inspector) are counted apart: they do not train")
 FLOPS_TIP = "Estimated floating-point operations per sample (forward pass)"
 MEMORY_TIP = "Memory for the activations of one sample (forward pass)"
 
@@ -70,7 +72,9 @@ class GraphStatus(QObject):
         """Write the totals and the error count of the current analysis."""
         self._timer.stop()
         analysis = self.graph.analysis()
-        self.params.setText(f"Parameters  {human_count(analysis.total_params)}")
+        frozen = frozen_params(self.graph, analysis)
+        self.params.setText(f"Parameters  {human_count(analysis.total_params)}"
+                            + (f"  ({human_count(frozen)} frozen)" if frozen else ""))
         self.flops.setText(f"FLOPs  {human_count(analysis.total_flops)}")
         self.memory.setText(f"Activations  {human_bytes(analysis.total_activation_bytes)}")
         partial = "\n(Layers with errors, and those after them, are not counted.)" if errors_in(analysis) else ""

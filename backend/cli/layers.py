@@ -15,7 +15,14 @@ import difflib
 import json
 
 from layerloom.backend.cli import CommandError
-from layerloom.graph import CATEGORIES, REGISTRY, LayerSpec, ShapeError, UnknownLayerError
+from layerloom.graph import (
+    CATEGORIES,
+    REGISTRY,
+    LayerSpec,
+    ShapeError,
+    UnknownLayerError,
+    node_training,
+)
 from layerloom.graph.examples import STANDARD_INPUTS, examples_of
 from layerloom.graph.params import Param
 from layerloom.graph.tensor import TensorSpec
@@ -192,6 +199,11 @@ def describe(spec: LayerSpec) -> dict:
         "inputs": _ports(spec, "inputs"), "outputs": _ports(spec, "outputs"),
         "examples": [_example(spec, e) for e in examples_of(spec)] if not spec.is_input and not spec.is_output else [],
         "shape_rule": [] if spec.is_input or spec.is_output else requirements(spec),
+        "node_training": [
+            {"name": p.name, "kind": param_kind(p), "default": _json_value(p.default),
+             "range": param_range(p), "help": p.help}
+            for p in node_training.applicable(spec)
+        ],
     }
 
 
@@ -214,6 +226,12 @@ def detail_text(spec: LayerSpec) -> str:
         lines.append("")
     else:
         lines += ["Parameters: none", ""]
+    if info["node_training"]:
+        lines.append("Per node, how its weights train (inspector, or the node's \"training\" in the file):")
+        for p in info["node_training"]:
+            lines.append(f"  {p['name']}  {p['kind']}  default {p['default']}  {p['range']}".rstrip())
+            lines.append(_wrap(p["help"], 6))
+        lines.append("")
     for which in ("inputs", "outputs"):
         ports = info[which]
         names = ", ".join(ports["ports"]) or "none"

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from layerloom.backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.cli import EXIT_INVALID, CommandError, finetune
 from layerloom.backend.cli.settings_options import add_options, overrides
 from layerloom.backend.training.events import write_event
 from layerloom.graph.fileio import describe_write_error, write_atomic
@@ -72,6 +72,7 @@ def add_parser(subs, name: str) -> None:
     # One option per setting with a flag, made from the settings' declaration (--nproc,
     # the processes setting, in the group above).
     add_options(p, groups={"processes": d})
+    finetune.add_options(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<file name>)")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue from a checkpoint folder (DIR/checkpoint of an earlier run)")
@@ -127,6 +128,7 @@ class Prepared:
     data: Any
     data_settings: Any
     out: Path
+    model: Any = None  # the --init weights' model, else None (fresh weights)
 
 
 def run(args) -> int:
@@ -178,6 +180,7 @@ def _prepare(args, make_out: bool = True) -> Prepared:
             f"{args.file}: the graph has {len(analysis.errors)} error(s); fix them first:\n{lines}",
             EXIT_INVALID,
         )
+    finetune.apply_freeze(args, graph)
     try:
         settings = TrainSettings.from_dict(graph.training)
     except SettingsError as exc:
@@ -203,6 +206,8 @@ def _prepare(args, make_out: bool = True) -> Prepared:
         resolve_device(settings.device)
         data = prepare_data(data_settings, settings.seed, base_dir)
         plan_run(graph, data.train, settings)
+        settings = finetune.best_settings(args, settings, data.val is not None)
+        model = finetune.init_model(args, graph, settings)
     except DatasetError as exc:
         raise CommandError(str(exc)) from None
     except TrainingError as exc:
@@ -215,7 +220,7 @@ def _prepare(args, make_out: bool = True) -> Prepared:
             raise CommandError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     if args.resume and not Path(args.resume).is_dir():
         raise CommandError(f"--resume {args.resume}: no checkpoint folder there")
-    return Prepared(graph, settings, data, data_settings, out)
+    return Prepared(graph, settings, data, data_settings, out, model)
 
 
 def trainer_options() -> dict[str, float]:
@@ -230,7 +235,7 @@ def _train(args, p: Prepared) -> int:
 
     events = _consumer(args)
     trainer = Trainer(
-        p.graph, p.data.train, p.data.val, p.settings, on_event=events,
+        p.graph, p.data.train, p.data.val, p.settings, model=p.model, on_event=events,
         checkpoint_dir=p.out / "checkpoint", resume_from=args.resume,
         normalisation=p.data.normalisation, **trainer_options(),
     )
@@ -252,6 +257,7 @@ def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None)
     meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict()),
             **vocabulary_metadata(data.train.vocabulary)}
     model_path = save_weights(graph, trainer.model, out / "model.safetensors", meta).path
+    best_path = finetune.write_best(p, trainer, meta)
     report = {
         "graph": str(args.file),
         "dataset": p.data_settings.to_dict(),
@@ -265,6 +271,7 @@ def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None)
         "wall_time": round(final.wall_time, 4),
         "normalisation": data.normalisation.to_dict(),
         "processes": trainer.world_size,
+        "best": final.best or None,
         **(extra or {}),
     }
     metrics_path = out / "metrics.json"
@@ -279,7 +286,12 @@ def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None)
           f"{final.wall_time:.1f} s on {where}: {values or 'no metrics yet'}", flush=True)
     if test:
         print("test: " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()))
-    print(f"wrote {model_path}, {metrics_path} and {out / 'checkpoint'}")
+    if final.best:
+        print(f"kept the weights of epoch {final.best['epoch']} (best {final.best['metric']} "
+              f"{final.best['value']:.4g}) in {model_path.name}"
+              + (f" and {best_path.name}" if best_path else ""))
+    print(f"wrote {model_path}, {metrics_path}{', ' + str(best_path) if best_path else ''} "
+          f"and {out / 'checkpoint'}")
     if final.reason == "stopped":
         print(f"stopped: continue with --resume {out / 'checkpoint'}", file=sys.stderr)
         return EXIT_STOPPED
@@ -366,7 +378,7 @@ def _train_worker(args, prepared: Prepared, env, launched: bool) -> int:
                        is_peer_loss(exc), launched)
     try:
         trainer = DistributedTrainer(
-            p.graph, p.data.train, p.data.val, settings, groups=groups, on_event=events,
+            p.graph, p.data.train, p.data.val, settings, groups=groups, on_event=events, model=p.model,
             checkpoint_dir=p.out / "checkpoint", resume_from=args.resume,
             min_step_interval=BAR_INTERVAL, normalisation=p.data.normalisation,
         )
@@ -525,8 +537,9 @@ class Progress:
             self.t0 = time.perf_counter()
             where = event.device if event.processes == 1 else \
                 f"{event.processes} processes ({event.device.split(':')[0]})"
+            frozen = f" ({event.frozen_count:,} frozen)" if event.frozen_count else ""
             self._line(f"training on {where}: {event.train_size:,} samples "
-                       f"({event.val_size:,} for validation), {event.parameter_count:,} parameters, "
+                       f"({event.val_size:,} for validation), {event.parameter_count:,} parameters{frozen}, "
                        f"{event.steps_per_epoch} steps per epoch")
             for note in event.notes:
                 self._line(f"note: {note}")

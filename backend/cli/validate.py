@@ -6,6 +6,8 @@ import sys
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError
 from layerloom.graph import GraphFileError, load_graph
+from layerloom.graph.node_training import describe as describe_training
+from layerloom.graph.node_training import frozen_params
 
 
 def add_parser(subs, name: str) -> None:
@@ -47,8 +49,10 @@ def table(graph, expand: bool = False) -> str:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
+    frozen = frozen_params(graph, analysis)
     lines.append(
-        f"total: {len(graph)} nodes, {analysis.total_params:,} parameters, "
+        f"total: {len(graph)} nodes, {analysis.total_params:,} parameters"
+        + (f" ({analysis.total_params - frozen:,} trainable, {frozen:,} frozen)" if frozen else "") + ", "
         f"{human(analysis.total_flops)} FLOPs and {human_bytes(analysis.total_activation_bytes)} "
         "of activations per sample"
     )
@@ -67,6 +71,8 @@ def _rows(graph, analysis, rows: list, expand: bool, indent: str) -> None:
             kind = f"block {kind}" + (f" x{repeat}" if repeat > 1 else "")
             if node.params["shares_weights_with"]:
                 kind += f" (weights of {node.params['shares_weights_with']})"
+        if node.training:  # frozen, an initialisation: shown beside the type
+            kind += f" [{describe_training(node.training)}]"
         rows.append((indent + node.title, kind, shape, f"{info.params:,}"))
         if expand and node.is_block and not info.error and not info.blocked:
             inst = graph.blocks.instance(node.params["block"], node.params, info.inputs)

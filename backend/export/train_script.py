@@ -124,6 +124,7 @@ def _training_plan(graph: Graph, base_dir: str | None):
 
 
 def _config(graph: Graph, model: CompiledGraph, settings, data, plan) -> dict:
+    from layerloom.backend.node_training import frozen_names
     from layerloom.backend.training.distributed import has_unused_parameters
 
     objective = plan.objective
@@ -139,6 +140,7 @@ def _config(graph: Graph, model: CompiledGraph, settings, data, plan) -> dict:
         "monitor_mode": settings.monitor_mode,
         "input": {"shape": list(data.train.input_shape), "dtype": data.train.input_dtype},
         "find_unused_parameters": has_unused_parameters(model),
+        "frozen": frozen_names(model),  # the frozen nodes' parameters: not trained
     }
 
 

@@ -322,12 +322,16 @@ def _train(args, s: dict, config: dict, model_class, load_state, world: int, ran
         torch.manual_seed(s["seed"])
         model = model_class()
     model.to(device).train()
+    frozen = set(config.get("frozen", ()))
+    for name, p in model.named_parameters():  # frozen nodes in LayerLoom stay frozen here
+        if name in frozen:
+            p.requires_grad_(False)
     loss_fn, targets, predict = loss_function(config["objective"])
     y_loss = targets(y)
     n = len(x)
     bs = min(s["batch_size"] or n, n)
     steps_per_epoch = math.ceil(n / bs)
-    optimizer = build_optimizer(s, model.parameters())
+    optimizer = build_optimizer(s, [p for p in model.parameters() if p.requires_grad])
     schedule = Schedule(s, optimizer, s["epochs"] * steps_per_epoch, config["monitor_mode"])
     amp = None
     if device.type == "cuda" and s["precision"] != "fp32":
@@ -344,6 +348,9 @@ def _train(args, s: dict, config: dict, model_class, load_state, world: int, ran
     generator = torch.Generator().manual_seed(s["seed"])
     params = [p for p in model.parameters() if p.requires_grad]
     history, best, wait, reason, t0 = [], None, 0, "completed", time.perf_counter()
+    # best weights (LayerLoom's keep_best): the weights of the epoch where monitor was best
+    keep = s.get("keep_best", False) and (val is not None or not s["monitor"].startswith("val_"))
+    kept = None  # (value, epoch, weights)
     task = config["objective"]["task"]
     if main_rank:
         print(f"training on {world} process(es) ({device.type}): {n} samples, batch {bs}, "
@@ -394,6 +401,9 @@ def _train(args, s: dict, config: dict, model_class, load_state, world: int, ran
         source = val_metrics if monitor.startswith("val_") and val_metrics is not None else train
         monitored = source.get(monitor.removeprefix("val_"))
         schedule.after_epoch(monitored)
+        if keep and monitored is not None and monitored == monitored and (kept is None or (
+                monitored < kept[0] if config["monitor_mode"] == "min" else monitored > kept[0])):
+            kept = (monitored, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         improved = monitored is not None and (best is None or (
             monitored < best - s["min_delta"] if config["monitor_mode"] == "min"
             else monitored > best + s["min_delta"]))
@@ -404,12 +414,16 @@ def _train(args, s: dict, config: dict, model_class, load_state, world: int, ran
             if wait >= s["patience"]:
                 reason = "early_stopping"
                 break
+    if kept is not None:  # restored at the end, as LayerLoom does
+        model.load_state_dict(kept[2])
+        print(f"kept the weights of epoch {kept[1]} (best {s['monitor']} {kept[0]:.4g})", flush=True)
     if main_rank:
         out_dir = Path(args.out)
         out_dir.mkdir(parents=True, exist_ok=True)
         write_safetensors(model.state_dict(), out_dir / "model.safetensors", metadata)
         report = {"settings": s, "processes": world, "device": device.type, "epochs": history,
-                  "stop_reason": reason, "wall_time": round(time.perf_counter() - t0, 4)}
+                  "stop_reason": reason, "wall_time": round(time.perf_counter() - t0, 4),
+                  "best": {"metric": s["monitor"], "epoch": kept[1], "value": kept[0]} if kept else None}
         (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"{reason} after {len(history)} epoch(s); wrote {out_dir / 'model.safetensors'} "
               f"and {out_dir / 'metrics.json'}", flush=True)

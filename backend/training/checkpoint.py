@@ -239,6 +239,7 @@ class CheckpointMixin:
             "epoch_sums": {"loss_sum": self._loss_sum, "loss_n": self._loss_n,
                            "metrics": self._sums.state()},
             "early": {"best": self._best, "wait": self._wait},
+            "best_weights": self.best.state_dict() if getattr(self, "best", None) is not None else {},
             "history": json.dumps(self.history),
             "settings": json.dumps(self.settings.to_dict()),
         }
@@ -282,4 +283,6 @@ class CheckpointMixin:
         self._loss_sum, self._loss_n = float(sums["loss_sum"]), int(sums["loss_n"])
         self._sums.load_state(sums["metrics"])
         self._best, self._wait = state["early"]["best"], int(state["early"]["wait"])
+        if getattr(self, "best", None) is not None and state.get("best_weights"):
+            self.best.load_state_dict(state["best_weights"])
         self.history = json.loads(state["history"])

@@ -45,6 +45,7 @@ class Started:
     first_step: int = 1
     notes: tuple[str, ...] = ()  # things the user should know (precision ignored, ...)
     processes: int = 1  # data-parallel processes sharing each batch of batch_size samples
+    frozen_count: int = 0  # of the parameter_count, the values of frozen nodes
     kind: str = field(default="started", init=False)
 
 
@@ -159,6 +160,8 @@ class Finished:
     wall_time: float
     epochs: int  # epochs completed
     steps: int
+    # the best weights restored at the end: metric, mode, epoch, value (empty: none kept)
+    best: dict[str, Any] = field(default_factory=dict)
     kind: str = field(default="finished", init=False)
 
 

@@ -25,6 +25,7 @@ import torch
 
 from layerloom.backend.compile import compile_graph
 from layerloom.backend.datasets import Dataset
+from layerloom.backend.node_training import trainable_parameters
 from layerloom.backend.training.checks import plan_run, resolve_device
 from layerloom.backend.training.optim import build_optimizer
 from layerloom.backend.training.settings import TrainSettings
@@ -150,7 +151,7 @@ def find_lr(graph: Graph, data: Dataset, settings: TrainSettings, start: float =
     device = resolve_device(settings.device)
     model = compile_graph(graph, seed=settings.seed).to(device)
     model.train()
-    optimizer = build_optimizer(settings, model.parameters())
+    optimizer = build_optimizer(settings, trainable_parameters(model))
     x = torch.as_tensor(data.x).to(device)
     targets = objective.loss_targets(torch.as_tensor(data.y).to(device))
     n = len(data)

@@ -120,6 +120,10 @@ class TrainSettings:
         The fast path (:mod:`layerloom.backend.training.fast`): a fused optimizer, and on
         CUDA ``torch.compile`` with CUDA graphs (the first steps are slow while it
         compiles); where compiling fails the run trains on without it and says so.
+    keep_best : bool
+        Keep the weights of the epoch where ``monitor`` was best and restore them
+        when the run ends (:mod:`layerloom.backend.training.best`); on runs with a
+        validation set only, when ``monitor`` is a validation metric.
     processes : int
         Training processes on this machine for ``layerloom train`` (data-parallel
         with torch.distributed: one per GPU on CUDA, CPU processes otherwise);
@@ -149,6 +153,7 @@ class TrainSettings:
     mode: str = _default("training", "mode")
     patience: int = _default("training", "patience")
     min_delta: float = _default("training", "min_delta")
+    keep_best: bool = _default("training", "keep_best")
     seed: int = _default("training", "seed")
     device: str = _default("training", "device")
     precision: str = _default("training", "precision")

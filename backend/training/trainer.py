@@ -30,6 +30,8 @@ import torch
 
 from layerloom.backend.compile import compile_graph
 from layerloom.backend.datasets import Dataset, Normalisation
+from layerloom.backend.node_training import parameter_counts, trainable_parameters
+from layerloom.backend.training.best import BestWeights
 from layerloom.backend.training.checkpoint import CheckpointMixin, load_checkpoint
 from layerloom.backend.training.checks import (
     Plan,
@@ -119,6 +121,12 @@ class Trainer(CheckpointMixin):
 
     Notes
     -----
+    Frozen nodes (``trainable`` off, :mod:`layerloom.backend.node_training`) stay out of
+    the optimizer. With ``settings.keep_best`` and a validation set, ``best``
+    (:class:`~layerloom.backend.training.best.BestWeights`) keeps the weights of the
+    best epoch by ``settings.monitor`` and the run ends with them restored (the last
+    checkpoint keeps the last weights, to resume from).
+
     :meth:`run` never raises: every problem ends in a ``failed`` event (also
     returned) whose message says what to do, and the model, optimizer and history
     are kept as they were at that point. The exception behind a failure is kept in
@@ -243,7 +251,19 @@ class Trainer(CheckpointMixin):
                 reason == "stopped" or self._checkpointed[0] != self.step):
             self.save_checkpoint()
         self.state = "stopped" if reason == "stopped" else "finished"
-        return Finished(reason, self.final_metrics(), self.elapsed, self.epoch, self.step)
+        metrics = self.final_metrics()
+        return Finished(reason, metrics, self.elapsed, self.epoch, self.step, self._restore_best())
+
+    def _restore_best(self) -> dict:
+        """Put the best weights back (after the last checkpoint, which keeps the last
+        ones to resume from); what the ``finished`` event says about them."""
+        if self.best is None:
+            return {}
+        if not self.best.restore(self.model):
+            self._emit(Note(self.step, f"{self.best.metric} was not measured in any epoch; "
+                                       "the last weights are kept"))
+            return {}
+        return self.best.summary()
 
     @property
     def elapsed(self) -> float:
@@ -281,6 +301,9 @@ class Trainer(CheckpointMixin):
         if self.model is None:
             self.model = compile_graph(self.graph, seed=s.seed)
         self.model.to(device)
+        if not trainable_parameters(self.model) and any(True for _ in self.model.parameters()):
+            raise TrainingError("every node with weights is frozen, so there is nothing to train; "
+                                "make at least one trainable (inspector: Trainable, or leave it out of --freeze)")
         self.module_nodes = dict(getattr(self.model, "module_nodes", {}))
         torch.manual_seed(s.seed)
         self._x, self._y, self._y_loss, self._spread = self._tensors(self.train_data)
@@ -290,7 +313,7 @@ class Trainer(CheckpointMixin):
         self._bs = min(s.batch_size or n, n)
         self.steps_per_epoch = math.ceil(n / self._bs)
         self.total_steps = s.epochs * self.steps_per_epoch
-        self.optimizer = build_optimizer(s, self.model.parameters(), fast=s.compile)
+        self.optimizer = build_optimizer(s, trainable_parameters(self.model), fast=s.compile)
         self.schedule = Schedule(s, self.optimizer, self.total_steps)
         self.scaler = torch.amp.GradScaler("cuda") if self._amp_dtype == torch.float16 else None
         self.generator = torch.Generator().manual_seed(s.seed)
@@ -306,6 +329,7 @@ class Trainer(CheckpointMixin):
         self._stats = StatsCollector(self.model, self.module_nodes, s.seed) if self.stats_every else None
         self._best: float | None = None
         self._wait = 0
+        self.best = BestWeights.for_run(s, self.val_data is not None)  # best weights kept
         self._reset_epoch()
         self._window: list[torch.Tensor] = []
         self._window_sizes: list[int] = []
@@ -317,7 +341,8 @@ class Trainer(CheckpointMixin):
         self._checkpointed = (self._checkpointed[0], self._t0)
         self._emit(Started(
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps, epochs=s.epochs,
-            device=str(device), parameter_count=sum(p.numel() for p in self.model.parameters()),
+            device=str(device), parameter_count=sum(parameter_counts(self.model)),
+            frozen_count=parameter_counts(self.model)[1],
             train_size=n, val_size=len(self.val_data) if self.val_data is not None else 0,
             batch_size=self._bs, first_epoch=self.epoch + 1, first_step=self.step + 1,
             notes=self.notes, processes=self.world_size,
@@ -584,6 +609,9 @@ class Trainer(CheckpointMixin):
         record = {"epoch": self.epoch + 1, "step": self.step, "train": train, "val": val,
                   "lr": self.lr, "time": round(self.elapsed, 4)}
         self.history.append(record)
+        if self.best is not None:
+            self.best.offer(self.epoch + 1, {**train, **{f"val_{k}": v for k, v in (val or {}).items()}},
+                            self.model)
         self._emit(Epoch(self.epoch + 1, self.step, train, val, self.lr, self.elapsed))
         if matrix is not None:
             names = self.train_data.class_names or [str(i) for i in range(len(matrix))]

@@ -101,6 +101,19 @@ def error_text(node: Node, info: NodeInfo | None) -> str:
     return text
 
 
+FROZEN_MARK = "\u2744"  # a snowflake: the node's weights are frozen
+
+
+def init_texts(node: Node) -> tuple[str, ...]:
+    """``("init orthogonal",)`` when the node's weights start otherwise than PyTorch's way."""
+    init = node.training.get("init")
+    if not init:
+        return ()
+    if init == "normal":
+        return (f"init normal {node.training.get('init_std', 0.02):g}",)
+    return (f"init {init.replace('_', ' ')}",)
+
+
 def count_text(info: NodeInfo | None) -> str:
     if info is None or info.error or info.blocked or not info.params:
         return ""

@@ -74,16 +74,21 @@ class _Body:
     out_ys: tuple[float, ...]
 
 
-def _node_texts(node: Node) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """What a card shows of the node itself: label, key parameters, port names."""
-    return node.label, tuple(labels.key_param_texts(node)), node.input_ports(), node.output_ports()
+def _node_texts(node: Node) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]:
+    """What a card shows of the node itself: label, key parameters (and its
+    initialisation), port names, whether it is frozen."""
+    keys = tuple(labels.key_param_texts(node)) + labels.init_texts(node)
+    return node.label, keys, node.input_ports(), node.output_ports(), node.training.get("trainable") is False
 
 
 def _shown(node: Node, node_texts: tuple, info: NodeInfo | None) -> _Shown:
-    label, keys, ins, outs = node_texts
+    label, keys, ins, outs, frozen = node_texts
     if info is None:
         return _Shown(label, keys, ins, outs, labels.shape_text(node, None), "", "", None, (), ())
-    return _Shown(label, keys, ins, outs, labels.shape_text(node, info), labels.count_text(info),
+    count = labels.count_text(info)
+    if frozen:
+        count = f"{labels.FROZEN_MARK} {count or 'frozen'}"
+    return _Shown(label, keys, ins, outs, labels.shape_text(node, info), count,
                   labels.error_text(node, info), info.message, tuple(info.inputs.items()),
                   tuple(info.outputs.items()))
 
@@ -382,7 +387,8 @@ def _body_layout(keys: tuple[str, ...], ins: tuple[str, ...], outs: tuple[str, .
         if count and advance(shape, SMALL_SIZE) + count_w + 10 > inner:
             y += row_h - 2
         if count:
-            texts.append(_text(width - pad - count_w, y + 1, count, theme.TEXT_FAINT, SMALL_SIZE))
+            colour = theme.FROZEN if count.startswith(labels.FROZEN_MARK) else theme.TEXT_FAINT
+            texts.append(_text(width - pad - count_w, y + 1, count, colour, SMALL_SIZE))
         y += row_h
 
     # ports: single ports level with the header, several ports on labelled rows

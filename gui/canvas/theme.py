@@ -34,6 +34,7 @@ NODE_SHADOW = QColor(15, 23, 42, 22)
 TEXT = QColor("#1e2430")
 TEXT_DIM = QColor("#6b7380")
 TEXT_FAINT = QColor("#9aa1ad")
+FROZEN = QColor("#7aa7d6")  # a frozen node's parameter count, after its snowflake
 SELECTION = QColor("#2563eb")
 ERROR = QColor("#dc2626")
 ERROR_FILL = QColor("#fef2f2")

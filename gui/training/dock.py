@@ -46,6 +46,7 @@ from layerloom.gui import heap
 from layerloom.gui.background import CallKeeper
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.dock_actions import RunActions
+from layerloom.gui.training.finetune import FinetuneActions, StartError, checkpoint_folder
 from layerloom.gui.training.runs.dock_files import ModelFileActions
 from layerloom.gui.training.runs.run_bar import RunBar
 from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
@@ -77,7 +78,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
 )
 
 
-class TrainingDock(RunActions, ModelFileActions, QDockWidget):
+class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
     """The Training dock widget (objectName ``trainingDock``).
 
     Parameters
@@ -134,6 +135,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         graph.subscribe(listener)
         self.destroyed.connect(lambda *_: graph.unsubscribe(listener))
         self.actions = self._build_actions()
+        self.actions.update(self._finetune_actions())
         self._layers_timer = QTimer(self)
         self._layers_timer.setSingleShot(True)
         self._layers_timer.setInterval(200)
@@ -192,6 +194,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         bar.save_weights.clicked.connect(self.save_weights)
         bar.open_weights.clicked.connect(self.open_weights)
         bar.export.clicked.connect(self.open_export_dialog)
+        bar.continue_run.clicked.connect(lambda: self.continue_run())
         self.weights_view.layerChosen.connect(self._layer_chosen)
         self.runs_panel.overlaysChanged.connect(self._overlays_changed)
         self.runs_panel.runChosen.connect(self.show_run_number)
@@ -247,27 +250,39 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         """True from Start until the run's thread has ended and been collected."""
         return self.worker is not None
 
-    def start(self) -> Run | None:
-        """Start a run of the graph as it is now; returns it, or ``None`` with the
-        reason shown when it cannot start."""
+    def start(self, resume: tuple | None = None) -> Run | None:
+        """Start a run of the graph as it is now (from the weights Start from names);
+        returns it, or ``None`` with the reason shown when it cannot start.
+        ``resume`` is ``(graph, training, dataset, checkpoint folder, note)`` to go on
+        from a checkpoint instead (see :mod:`layerloom.gui.training.finetune`)."""
         if self.running:
             return None
         self._build()
-        problem = self._start_problem()
+        problem = None if resume else self._start_problem()
         if problem:
             self.run_bar.show_message(problem, "error")
             return None
         self.preload()
-        snapshot = self.graph.copy()
-        run = Run(len(self.runs) + 1, snapshot, dict(self.graph.training), dict(self.graph.dataset),
-                  graph_signature(self.graph), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
+        source, training, dataset, resume_from, start_note = resume or (
+            self.graph, dict(self.graph.training), dict(self.graph.dataset), None, "")
+        snapshot = source.copy()
+        try:
+            start_model, start_note = (None, start_note) if resume else self._start_weights(snapshot, training)
+        except StartError as exc:
+            self.run_bar.show_message(str(exc), "error")
+            return None
+        run = Run(len(self.runs) + 1, snapshot, training, dataset,
+                  graph_signature(source), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
         self.runs.append(run)
         self.current = run
         self._checked_revision = self.graph.revision
         self._graph_changed = False
         processes, note = processes_field.processes_for_run(run.training, self.setup.processes_field.gpus)
-        run.notes = (note,) if note else ()
+        run.notes = tuple(n for n in (start_note, note) if n)
         worker = self._make_worker(snapshot, run, processes)
+        worker.start_model, worker.resume_from = start_model, resume_from
+        if processes == 1:  # in-app runs keep a checkpoint to Continue from
+            worker.checkpoint_dir = run.checkpoint = checkpoint_folder()
         worker.finished.connect(self._worker_finished)
         self.worker = worker
         self.run_bar.show_message(f"Preparing {run.label}…")
@@ -284,7 +299,8 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
     def _make_worker(self, snapshot: Graph, run: Run, processes: int):
         """The in-app trainer's thread, or for several processes the thread that
         starts and follows ``layerloom train --nproc``."""
-        options = dict(base_dir=self._base_dir(), dataset_obj=self.setup.dataset_for_run(),
+        same_data = run.dataset == dict(self.graph.dataset)  # else (Continue) the run loads its own
+        options = dict(base_dir=self._base_dir(), dataset_obj=self.setup.dataset_for_run() if same_data else None,
                        hist_node=self.weights_view.layer, parent=self)
         if processes > 1:
             from layerloom.gui.training.process_worker import ProcessWorker
@@ -532,6 +548,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         a["save_weights"].setEnabled(has_model)
         a["export"].setEnabled(has_model)
         a["open_weights"].setEnabled(not self.running)
+        self._sync_finetune()
 
     # ---------------------------------------------------------------- views
     def show_run(self, run: Run | None) -> None:

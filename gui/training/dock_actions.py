@@ -39,7 +39,7 @@ class RunActions:
         menu = QMenu("&Train", parent)
         menu.setObjectName("menu_train")
         a = self.actions
-        menu.addActions([a["start"], a["pause"], a["stop"]])
+        menu.addActions([a["start"], a["pause"], a["stop"], a["continue"], a["resume_checkpoint"]])
         menu.addSeparator()
         menu.addActions([a["save_weights"], a["open_weights"], a["export"]])
         menu.addSeparator()

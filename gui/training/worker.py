@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject
 from layerloom.gui.training.worker_base import STATS_INTERVAL, RunWorker
 
 BOUNDARY_INTERVAL = 0.5  # seconds between two decision-boundary grids
+CHECKPOINT_EVERY = 60.0  # seconds between checkpoints after an epoch; always one at the end
 
 
 class TrainingWorker(RunWorker):
@@ -88,7 +89,9 @@ class TrainingWorker(RunWorker):
             self.queue(Failed(str(exc)))
             return
         trainer = Trainer(self.graph, data.train, data.val, self.settings, on_event=self._consume,
-                          normalisation=data.normalisation, step_every=1)
+                          normalisation=data.normalisation, step_every=1, model=self.start_model,
+                          resume_from=self.resume_from, checkpoint_dir=self.checkpoint_dir,
+                          checkpoint_every=CHECKPOINT_EVERY)
         with self._lock:
             self.trainer = trainer
             if self._pending_lr is not None:

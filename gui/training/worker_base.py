@@ -100,6 +100,11 @@ class RunWorker(QThread):
 
     pausable = False  # pause, resume and a new learning rate are offered
     object_name = "runWorker"
+    # Fine-tuning (gui/training/finetune.py), set before start: the model whose weights
+    # the run starts from, a checkpoint folder to go on from, where to checkpoint.
+    start_model = None
+    resume_from: str | None = None
+    checkpoint_dir: str | None = None
 
     def __init__(self, graph, training: dict[str, Any], dataset: dict[str, Any],
                  base_dir: str | None = None, dataset_obj=None, hist_node: str | None = None,

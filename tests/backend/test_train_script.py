@@ -190,3 +190,28 @@ def test_script_losses_equal_layerloom_losses(loss, task, classes, shape):
     assert float(loss_fn(out, targets(y))) == pytest.approx(float(objective(out, objective.loss_targets(y))))
     if task != "regression":
         assert torch.equal(predict(out), objective.predictions(out))
+
+
+def test_the_script_keeps_frozen_nodes_frozen_and_the_best_weights(tmp_path):
+    from layerloom.graph import save_graph
+
+    path = moons_file(tmp_path, training={"epochs": 6, "lr": 3.0, "optimizer": "sgd", "batch_size": 0,
+                                          "seed": 1}, dataset={"name": "moons", "options": {"n_samples": 200}})
+    graph = load_graph(path)
+    graph.set_training("dense_1", {"trainable": False})
+    save_graph(graph, path)
+    script = tmp_path / "train.py"
+    assert main(["export", str(path), "--format", "train-script", "-o", str(script), "--with-data",
+                 "--seed", "1"]) == 0
+    module = import_script(script)
+    assert module.CONFIG["frozen"] == ["dense_1.weight", "dense_1.bias"]
+    assert module.main(["--out", str(tmp_path / "run")], module.Model, module.CONFIG, str(script),
+                       module.load_safetensors) == 0
+    trained = load_file(tmp_path / "run" / "model.safetensors")
+    start = load_file(tmp_path / "train.safetensors")
+    assert torch.equal(trained["dense_1.weight"], start["dense_1.weight"])
+    expected = layerloom_weights(path)  # LayerLoom also restores its best epoch's weights
+    assert max(float((trained[k] - expected[k]).abs().max()) for k in expected) < 1e-5
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    losses = [e["val"]["loss"] for e in report["epochs"]]
+    assert report["best"]["epoch"] == losses.index(min(losses)) + 1

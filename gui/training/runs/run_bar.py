@@ -65,6 +65,9 @@ class RunBar(QWidget):
         self.resume = button("Resume", "resumeButton", "Go on training (with the learning rate shown)")
         self.stop = button("Stop", "stopButton", "Stop the run after the current step; the model keeps "
                            "what it learned")
+        self.continue_run = button("Continue", "continueButton", "Go on training this stopped run from "
+                                   "where it stopped (its checkpoint), to the epochs in the set-up")
+        self.continue_run.hide()  # shown for a stopped run with a checkpoint (gui/training/finetune.py)
         self.progress = QProgressBar()
         self.progress.setObjectName("trainingProgress")
         self.progress.setRange(0, 200)  # half-percent steps: a repaint only where one shows
@@ -96,7 +99,7 @@ class RunBar(QWidget):
 
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.start, self.pause, self.resume, self.stop):
+        for widget in (self.start, self.pause, self.resume, self.stop, self.continue_run):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
         row.addWidget(self.eta)

@@ -88,6 +88,8 @@ class Run:
     model: Any = None  # the trained model on the CPU, once the run has ended
     normalisation: Any = None
     val: Any = None  # the normalised validation set (Try it)
+    checkpoint: str | None = None  # an in-app run's checkpoint folder (Continue)
+    best: dict[str, Any] = field(default_factory=dict)  # the best weights kept: metric, epoch, value
     _tick: float | None = None
     _first_step: int = 0
 
@@ -212,6 +214,10 @@ class Run:
         how = {"completed": "finished", "stopped": "stopped",
                "early_stopping": "stopped early (no more improvement)"}[event.reason]
         self.message = f"{how} after {event.epochs} epoch(s), {event.steps} steps in {event.wall_time:.1f} s"
+        self.best = dict(getattr(event, "best", None) or {})
+        if self.best:
+            self.message += (f"; kept the weights of epoch {self.best['epoch']} "
+                             f"(best {self.best['metric']} {self.best['value']:.4g})")
         return "status"
 
     def _on_failed(self, event) -> str:

@@ -56,6 +56,7 @@ from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.commands import SetParams, SetSettings
 from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import qt_listener, signals_blocked
+from layerloom.gui.training.finetune import StartFromField
 from layerloom.gui.training.setup.dataset_preview import DatasetPreview
 from layerloom.gui.training.setup.file_options import FileOptionsForm
 from layerloom.gui.training.setup.fit import Fix, input_fix, output_fix
@@ -352,6 +353,8 @@ class SetupPanel(QScrollArea):
         box_layout.addWidget(inner)
         inner.setVisible(False)
         self.advanced_box.toggled.connect(inner.setVisible)
+        self.start_from = StartFromField()  # fine-tuning: gui/training/finetune.py
+        self.training_form.addRow("Start from", self.start_from)
         self.training_form.addRow(self.advanced_box)
 
     def _add_device_row(self, form: QFormLayout, param: Param) -> None:
