@@ -12,6 +12,7 @@ from layerloom.backend.runs.store import (
     delete_run,
     find_run,
     list_runs,
+    next_number,
     read_run,
     runs_folder,
     write_run,
@@ -19,4 +20,5 @@ from layerloom.backend.runs.store import (
 
 __all__ = ["FORMAT_VERSION", "Comparison", "Curve", "HistoryRecorder", "NewRun", "RunsError", "StoredRun",
            "compare_runs", "delete_run", "find_run", "graph_changes", "graph_signature", "list_runs",
+           "next_number",
            "read_run", "runs_folder", "signature_hash", "write_run"]

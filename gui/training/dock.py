@@ -47,6 +47,7 @@ from layerloom.gui.background import CallKeeper
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.dock_actions import RunActions
 from layerloom.gui.training.runs.dock_files import ModelFileActions
+from layerloom.gui.training.runs.kept_runs import KeptRunActions
 from layerloom.gui.training.runs.run_bar import RunBar
 from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
 from layerloom.gui.training.setup import processes_field
@@ -77,7 +78,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
 )
 
 
-class TrainingDock(RunActions, ModelFileActions, QDockWidget):
+class TrainingDock(RunActions, ModelFileActions, KeptRunActions, QDockWidget):
     """The Training dock widget (objectName ``trainingDock``).
 
     Parameters
@@ -141,6 +142,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.setWidget(QLabel("Loading the training views…"))
         if document is not None:
             document.replaced.connect(self.forget_runs)
+            document.saved.connect(self.keep_pending_runs)  # runs of a graph with no file yet
 
     # ----------------------------------------------------------- start-up
     def _build(self) -> None:
@@ -198,6 +200,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         if scene is not None:
             scene.selectionChangedIds.connect(self.on_canvas_selection)
+        self.connect_kept_runs()
         self._update_layers()
         self._sync_state()
 
@@ -259,7 +262,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
             return None
         self.preload()
         snapshot = self.graph.copy()
-        run = Run(len(self.runs) + 1, snapshot, dict(self.graph.training), dict(self.graph.dataset),
+        run = Run(self.next_run_number(), snapshot, dict(self.graph.training), dict(self.graph.dataset),
                   graph_signature(self.graph), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
         self.runs.append(run)
         self.current = run
@@ -499,6 +502,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
             for view in self.views:
                 view.refresh(changed | {"status"}, full=True)
         self._sync_state()
+        self.keep_run(run)  # beside the graph's file (NAME.runs), in the background
         self.runFinished.emit(run.number)
 
     def _check_graph_changed(self) -> None:
@@ -521,7 +525,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         if run is not None:
             state = run.status if run.active else "ending"
         shown = self.shown
-        has_model = shown is not None and shown.model is not None and not shown.active
+        has_model = self.has_weights(shown)
         pausable = self.worker is None or self.worker.pausable
         self.run_bar.set_state(state, has_model, pausable)
         a = self.actions
@@ -538,6 +542,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         """Show ``run`` in every view."""
         self.shown = run
         self._update_layers()
+        self.prepare_shown_run(run)
         for view in self.views:
             view.set_run(run)
         self._overlays_changed(self.runs_panel.ticked())
@@ -553,6 +558,9 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
 
     def _tab_changed(self, _index: int) -> None:
         widget = self.tabs.currentWidget()
+        if widget is self.try_it and self.shown is not None and self.shown.model is None \
+                and self.ensure_model(self.shown):  # a kept run's weights, read when first tried
+            self.try_it.set_run(self.shown)
         if widget is not None:
             widget.refresh()
 
