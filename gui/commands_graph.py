@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from layerloom.graph.model import Graph
-from layerloom.gui.commands import CompoundCommand, Command
+from layerloom.gui.commands import Command, CompoundCommand
 
 
 class ReplaceGraph(Command):

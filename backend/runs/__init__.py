@@ -2,7 +2,13 @@
 ``layerloom train``, listed, compared and deleted by both (``layerloom runs``).
 No torch at import time: weights are read and written only when asked for."""
 
-from layerloom.backend.runs.compare import Comparison, compare_runs, graph_changes, graph_signature, signature_hash
+from layerloom.backend.runs.compare import (
+    Comparison,
+    compare_runs,
+    graph_changes,
+    graph_signature,
+    signature_hash,
+)
 from layerloom.backend.runs.history import Curve, HistoryRecorder
 from layerloom.backend.runs.store import (
     FORMAT_VERSION,

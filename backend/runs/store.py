@@ -35,7 +35,12 @@ from typing import Any
 from layerloom.backend.runs.compare import signature_hash
 from layerloom.backend.runs.history import HistoryError, curves_from_json, curves_to_json
 from layerloom.graph import Graph, GraphFileError, load_graph, save_graph
-from layerloom.graph.fileio import ReadRefused, describe_write_error, read_regular_file, write_atomic
+from layerloom.graph.fileio import (
+    ReadRefused,
+    describe_write_error,
+    read_regular_file,
+    write_atomic,
+)
 from layerloom.graph.settings import defaults
 
 FORMAT = "layerloom.run"
@@ -151,7 +156,7 @@ class StoredRun:
             data = json.loads(read_regular_file(path, MAX_HISTORY_BYTES))
             return curves_from_json(data.get("curves") if isinstance(data, dict) else data)
         except (OSError, ValueError, HistoryError) as exc:
-            raise RunsError(f"{path}: {_reason(exc)}") from None
+            raise RunsError(f"{HISTORY}: {_reason(exc)}") from None
 
     def summary(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -289,6 +294,7 @@ def read_run(folder: Path) -> StoredRun:
         return run
     run.problem = _check_record(data)
     if run.problem:
+        run.status = "newer" if run.problem.startswith("written by a newer") else "damaged"
         return run
     run.status, run.source, run.message = data["status"], str(data.get("source", "")), str(data.get("message", ""))
     run.training, run.dataset, run.final = data["training"], data["dataset"], data["final"]

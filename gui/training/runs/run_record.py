@@ -97,6 +97,8 @@ class Run:
     @property
     def label(self) -> str:
         """``Run 2 · adam, lr 0.01 · moons``: enough to tell runs apart."""
+        if self.problem and self.kept is not None and not self.kept.ok:
+            return f"Run {self.number} · {self.kept.id}"  # its settings could not be read
         t = {**defaults("training"), **self.training}
         opt, lr = t["optimizer"], t["lr"]
         data = str(self.dataset.get("name") or "no data")

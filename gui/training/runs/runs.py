@@ -129,7 +129,10 @@ class RunsPanel(QWidget):
                 first.setToolTip(self._tip(run))
                 self.table.setItem(row, 0, first)
                 for col, text in enumerate(self._cells(run), start=1):
-                    self.table.setItem(row, col, QTableWidgetItem(text))
+                    item = QTableWidgetItem(text)
+                    if col == len(COLUMNS) - 1:
+                        item.setToolTip(text)
+                    self.table.setItem(row, col, item)
                 if run is shown:
                     self.table.selectRow(row)
         finally:
@@ -163,6 +166,8 @@ class RunsPanel(QWidget):
                 item = self.table.item(row, col)
                 if item.text() != text:
                     item.setText(text)
+                    if col == len(COLUMNS) - 1:
+                        item.setToolTip(text)
         finally:
             self._filling = False
 
