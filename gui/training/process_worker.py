@@ -148,7 +148,8 @@ class ProcessWorker(RunWorker):
         self.folder = folder = Path(tempfile.mkdtemp(prefix="layerloom-run-", dir=self._parent_folder))
         loom, events, out = folder / "model.loom", folder / "events.jsonl", folder / "out"
         self._save_snapshot(loom)
-        command = train_command(loom, self.processes, out=out, events=events)
+        # the dock keeps the run beside the user's graph; the child's copy is temporary
+        command = train_command(loom, self.processes, out=out, events=events, extra=("--no-record",))
         with open(folder / "stderr.txt", "wb") as stderr:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=stderr, cwd=folder, start_new_session=os.name == "posix")

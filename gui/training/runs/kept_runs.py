@@ -124,7 +124,8 @@ class KeptRunActions:
         run.pending = False
         new = _new_run(run)
         model = run.model if run.status != "failed" else None
-        call = BackgroundCall(_write, self._generation, run.number, path, new, model, _metadata(run),
+        best = getattr(run, "best_model", None)  # the best weights, where the trainer kept them
+        call = BackgroundCall(_write, self._generation, run.number, path, new, model, _metadata(run), best,
                               expected=(RunsError,), parent=self)
         call.succeeded.connect(self._run_kept)
         call.failed.connect(self._keep_failed)
@@ -291,10 +292,10 @@ class KeptRunActions:
 
 
 # ------------------------------------------------------------------ helpers
-def _write(generation: int, number: int, path: Path, new: NewRun, model, metadata):
+def _write(generation: int, number: int, path: Path, new: NewRun, model, metadata, best=None):
     from layerloom.backend.runs import write_run
 
-    return generation, number, write_run(path, new, model, metadata)
+    return generation, number, write_run(path, new, model, metadata, best_model=best)
 
 
 def _series(run: Run) -> dict[str, tuple[list[float], list[float]]]:
