@@ -213,3 +213,30 @@ def test_graph_changes_and_compare_of_objects(tmp_path):
     table = compare_runs([R("a", graph, 0.1), R("b", other, 0.1)])
     names = [(s, n) for s, n, _ in table.rows]
     assert ("graph", f"{first.id}.units") in names and ("training", "lr") not in names
+
+
+def test_a_failed_run_is_kept_with_its_message_and_no_weights(tmp_path, capsys):
+    from layerloom.backend.cli import main
+
+    path = moons_file(tmp_path)
+    code = main(["train", str(path), "--out", str(tmp_path / "out"), "--no-progress", "--lr", "1000",
+                 "--optimizer", "sgd", "--epochs", "20"])
+    assert code == 1
+    run = find_run(path, "1")
+    assert run.status == "failed" and "loss became nan" in run.message and run.weights is None
+    assert run.training["lr"] == 1000 and "epoch_loss" in run.history()
+
+
+def test_a_write_that_breaks_half_way_leaves_no_run(tmp_path, monkeypatch):
+    import layerloom.backend.runs.store as store
+
+    path = moons_file(tmp_path)
+    graph = load_graph(path)
+
+    def killed(*args):
+        raise KeyboardInterrupt  # the process is stopped while the weights are written
+
+    monkeypatch.setattr(store, "_write_weights", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_run(path, NewRun(graph, {}, {}, "finished"), model=object())
+    assert list(runs_folder(path).iterdir()) == [] and list_runs(path) == []
