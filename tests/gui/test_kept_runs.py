@@ -126,7 +126,7 @@ def test_delete_asks_then_removes_the_folder(window, tmp_path):
     dock.runs_panel.delete.click()
     assert asked == [dock.runs[1].label] and kept[1].folder.is_dir() and len(dock.runs) == 2
     dock.ask_delete_run = lambda run: True
-    dock.runs_panel.delete.click()
+    dock.actions["delete_run"].trigger()  # Train > Delete the Run Shown…
     assert not kept[1].folder.exists() and [r.number for r in dock.runs] == [1]
     assert dock.shown is dock.runs[0] and dock.runs_panel.table.rowCount() == 1
 
@@ -140,7 +140,7 @@ def test_compare_table_of_the_ticked_runs(window, qtbot, tmp_path):
     dock.runs_panel.set_ticked([2])
     assert dock.compare_runs() is None and "Tick two or more" in dock.run_bar.message.text()
     dock.runs_panel.set_ticked([1, 2])
-    dock.runs_panel.compare.click()
+    dock.actions["compare_runs"].trigger()  # Train > Compare Ticked Runs… (or the Runs tab's button)
     dialog = window.findChild(QDialog, "compareRunsDialog")
     assert dialog is not None and dialog.windowTitle() == "Compare 2 runs of mlp_two_moons.loom"
     table = dialog.table
