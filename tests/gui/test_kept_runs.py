@@ -35,6 +35,12 @@ def kept_run(path, lr: float, units: int | None = None, status="finished"):
     return write_run(path, new, compile_graph(graph, seed=0))
 
 
+def open_graph(window, qtbot, path) -> None:
+    """Open ``path`` and wait for its kept runs, which are read in the background."""
+    assert window.load(path)
+    wait_for(qtbot, lambda: not window.training_dock.kept_loading)
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
@@ -44,7 +50,7 @@ def window(qtbot, tmp_path):
 
 def test_a_run_of_a_saved_graph_is_kept_and_named(window, qtbot, tmp_path):
     path = short_copy("mlp_two_moons", tmp_path)
-    assert window.load(path)
+    open_graph(window, qtbot, path)
     dock = window.training_dock
     run = dock.start()
     wait_for(qtbot, lambda: not dock.running and run.kept is not None, timeout=90)
@@ -63,7 +69,7 @@ def test_reopening_shows_the_kept_runs_and_reads_weights_on_demand(window, qtbot
     path = short_copy("mlp_two_moons", tmp_path)
     kept_run(path, 0.01)
     kept_run(path, 0.1, units=8)
-    assert window.load(path)
+    open_graph(window, qtbot, path)
     dock = window.training_dock
     assert [r.label.split(" · ")[0] for r in dock.runs] == ["Run 1", "Run 2"]
     first, second = dock.runs
@@ -93,7 +99,7 @@ def test_reopening_shows_the_kept_runs_and_reads_weights_on_demand(window, qtbot
 def test_restore_is_one_undoable_edit(window, qtbot, tmp_path):
     path = short_copy("mlp_two_moons", tmp_path)
     kept_run(path, 0.05, units=8)
-    assert window.load(path)
+    open_graph(window, qtbot, path)
     dock, graph = window.training_dock, window.graph
     before = graph.to_dict()
     run = dock.shown
@@ -115,10 +121,10 @@ def test_restore_is_one_undoable_edit(window, qtbot, tmp_path):
     assert not graph.lint_problems()
 
 
-def test_delete_asks_then_removes_the_folder(window, tmp_path):
+def test_delete_asks_then_removes_the_folder(window, qtbot, tmp_path):
     path = short_copy("mlp_two_moons", tmp_path)
     kept = [kept_run(path, 0.01), kept_run(path, 0.02)]
-    assert window.load(path)
+    open_graph(window, qtbot, path)
     dock = window.training_dock
     asked = []
     dock.ask_delete_run = lambda run: asked.append(run.label) or False
@@ -135,7 +141,7 @@ def test_compare_table_of_the_ticked_runs(window, qtbot, tmp_path):
     path = short_copy("mlp_two_moons", tmp_path)
     kept_run(path, 0.01)
     kept_run(path, 0.1, units=8)
-    assert window.load(path)
+    open_graph(window, qtbot, path)
     dock = window.training_dock
     dock.runs_panel.set_ticked([2])
     assert dock.compare_runs() is None and "Tick two or more" in dock.run_bar.message.text()
@@ -170,7 +176,7 @@ def test_an_untitled_graph_keeps_its_runs_when_first_saved(window, qtbot, tmp_pa
     assert dock.unsaved_runs() == []
 
 
-def test_damaged_and_newer_runs_are_listed_with_the_reason_and_deletable(window, tmp_path):
+def test_damaged_and_newer_runs_are_listed_with_the_reason_and_deletable(window, qtbot, tmp_path):
     path = short_copy("mlp_two_moons", tmp_path)
     good = kept_run(path, 0.01)
     folder = runs_folder(path)
@@ -180,7 +186,7 @@ def test_damaged_and_newer_runs_are_listed_with_the_reason_and_deletable(window,
     (folder / "run-003" / "run.json").write_text(json.dumps({"format": "layerloom.run", "format_version": 7}))
     (folder / ".tmp-killed").mkdir()  # a write that was killed half-way: not listed
     (good.folder / "history.json").write_text("[1, 2")  # good run, damaged curves
-    assert window.load(path)
+    open_graph(window, qtbot, path)
     dock = window.training_dock
     assert window.errors == []
     problems = {r.kept.id: r.problem for r in dock.runs}
@@ -202,7 +208,7 @@ def test_screenshot_of_the_runs_tab(window, qtbot, tmp_path):
     path = short_copy("mlp_two_moons", tmp_path)
     for lr in (0.01, 0.03, 0.1):
         kept_run(path, lr)
-    assert window.load(path)
+    open_graph(window, qtbot, path)
     dock = window.training_dock
     dock.tabs.setCurrentWidget(dock.runs_panel)
     window.resize(1280, 800)
@@ -210,3 +216,21 @@ def test_screenshot_of_the_runs_tab(window, qtbot, tmp_path):
     qtbot.waitExposed(window)
     window.grab().save("/tmp/kept_runs_window.png")
     assert dock.runs_panel.table.rowCount() == 3
+
+
+def test_opening_another_graph_shows_only_its_own_runs(window, qtbot, tmp_path):
+    first = short_copy("mlp_two_moons", tmp_path)
+    kept_run(first, 0.01)
+    kept_run(first, 0.02)
+    (tmp_path / "b").mkdir()
+    second = short_copy("mlp_two_moons", tmp_path / "b")
+    kept_run(second, 0.5)
+    dock = window.training_dock
+    assert window.load(first)  # and at once another, before the first one's runs are read
+    open_graph(window, qtbot, second)
+    qtbot.wait(200)
+    assert [r.training["lr"] for r in dock.runs] == [0.5]
+    assert dock.shown is dock.runs[0] and dock.runs_panel.table.rowCount() == 1
+    window.ask_save_discard_cancel = lambda: "discard"
+    assert window.new_document()
+    assert dock.runs == [] and dock.shown is None

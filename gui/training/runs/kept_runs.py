@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -40,6 +39,7 @@ class KeptRunActions:
     ``run_bar`` and ``keeper`` it uses."""
 
     _generation = 0  # bumps when the graph is replaced: late writes of the old one are dropped
+    kept_loading = False  # the kept runs of the graph just opened are being read
 
     def ask_delete_run(self, run: Run) -> bool:
         where = f" and its folder {run.kept.folder}" if run.kept is not None else ""
@@ -151,33 +151,46 @@ class KeptRunActions:
         self.run_bar.show_message(f"The run is not kept with the graph: {message}", "error")
 
     # ------------------------------------------------------------ reopening
-    def load_kept_runs(self) -> list[Run]:
-        """List the runs kept beside the graph's file as runs of this session (the
-        newest shown, the last few overlaid); returns them."""
+    def load_kept_runs(self) -> None:
+        """List, in the background, the runs kept beside the graph's file; they
+        become runs of this session (:meth:`_kept_runs_read`)."""
         path = self.graph_path()
-        if path is None:
+        if path is None or not self._built:  # not built: listed when it is (connect_kept_runs)
+            return
+        self.kept_loading = True
+        call = BackgroundCall(_read_kept, self._generation, path, expected=(OSError,), parent=self)
+        call.succeeded.connect(self._kept_runs_read)
+        call.failed.connect(self._kept_runs_failed)
+        self.keeper.start(call)
+
+    def _kept_runs_failed(self, message: str) -> None:
+        self.kept_loading = False
+        self.run_bar.show_message(f"Cannot list the runs kept beside the graph: {message}", "error")
+
+    def _kept_runs_read(self, result) -> list[Run]:
+        """The kept runs as runs of the session, before those trained since the graph
+        opened (the newest kept one shown if none is, the last few overlaid)."""
+        generation, path, read = result
+        if generation != self._generation:  # another graph was opened meanwhile
             return []
-        if not self._built:  # listed when the views are built (connect_kept_runs)
-            return []
-        try:
-            stored = list_runs(path)
-        except OSError as exc:
-            self.run_bar.show_message(f"Cannot list the runs in {runs_folder(path)}: {exc}", "error")
-            return []
-        runs = [_from_stored(s, i, self.graph) for i, s in enumerate(stored)]
+        self.kept_loading = False
+        runs = [_from_stored(s, curves, i) for i, (s, curves) in enumerate(read)]
         numbers = {r.number for r in self.runs}
         for i, run in enumerate(runs):  # a folder without a number gets one after the rest
             if run.number in numbers or run.number <= 0:
                 run.number = max(numbers | {0}) + 1
             numbers.add(run.number)
             run.colour = RUN_COLOURS[(len(self.runs) + i) % len(RUN_COLOURS)]
-        self.runs.extend(runs)
+        self.runs[:0] = runs
         usable = [r for r in runs if not r.problem]
-        self.runs_panel.set_runs(self.runs, None)
+        self.runs_panel.set_runs(self.runs, self.shown)
         self.runs_panel.set_ticked([r.number for r in usable[-OVERLAID_ON_OPEN:]])
-        if usable:
+        if usable and self.shown is None:
             self.show_run(usable[-1])
             self.runs_panel.set_run(usable[-1])
+        if self.running:
+            pass  # the run's own messages stay
+        elif usable:
             damaged = len(runs) - len(usable)
             more = f" ({damaged} cannot be used: see the Runs tab)" if damaged else ""
             self.run_bar.show_message(f"{len(usable)} kept run(s) of {self.graph_name()}{more}", "info")
@@ -330,8 +343,21 @@ def _metadata(run: Run) -> dict[str, str]:
     return metadata
 
 
-def _from_stored(stored: StoredRun, index: int, current: Graph) -> Run:
-    """A kept run as a run of the session: its curves and settings; weights on demand."""
+def _read_kept(generation: int, path: Path):
+    """The runs beside ``path`` with their curves (in a background thread)."""
+    read = []
+    for stored in list_runs(path):
+        try:
+            curves = stored.history() if stored.ok else {}
+        except RunsError as exc:
+            curves = exc
+        read.append((stored, curves))
+    return generation, path, read
+
+
+def _from_stored(stored: StoredRun, curves, index: int) -> Run:
+    """A kept run as a run of the session: its curves and settings; weights on demand.
+    ``curves`` is the run's history, or the :class:`RunsError` reading it raised."""
     graph = stored.graph if stored.graph is not None else Graph()
     run = Run(stored.number or 0, graph, dict(stored.training), dict(stored.dataset),
               graph_signature(graph), RUN_COLOURS[index % len(RUN_COLOURS)],
@@ -339,19 +365,14 @@ def _from_stored(stored: StoredRun, index: int, current: Graph) -> Run:
     run.kept, run.problem = stored, stored.problem
     run.final, run.wall_time = dict(stored.final), stored.wall_time
     run.step, run.epoch = stored.steps, stored.epochs
-    if stored.ok:
-        try:
-            curves = stored.history()
-        except RunsError as exc:
-            run.problem = f"damaged: {exc}"
-            curves = {}
-        for name, (xs, ys) in curves.items():
-            series = BoundedSeries()
-            series.extend(np.asarray(xs, np.float64), np.asarray(ys, np.float64))
-            if name in ("loss", "lr", "epoch_loss", "val_loss"):
-                setattr(run, name, series)
-            else:
-                run.metrics[name] = series
+    if isinstance(curves, RunsError):
+        run.problem, curves = f"damaged: {curves}", {}
+    for name, (xs, ys) in curves.items():
+        series = BoundedSeries.from_arrays(xs, ys)
+        if name in ("loss", "lr", "epoch_loss", "val_loss"):
+            setattr(run, name, series)
+        else:
+            run.metrics[name] = series
     if not run.message and stored.ok:
         wall = f" in {stored.wall_time:.1f} s" if stored.wall_time is not None else ""
         run.message = f"{stored.status} after {stored.epochs} epoch(s), {stored.steps} steps{wall}"
