@@ -87,7 +87,8 @@ def test_reopening_shows_the_kept_runs_and_reads_weights_on_demand(window, qtbot
     assert dock.try_it.subject.text().startswith("<b>Run 2</b> of mlp_two_moons.loom")
     wait_for(qtbot, lambda: dock.try_it.ready)
     dialog = dock.open_export_dialog()
-    assert dialog.windowTitle() == f"Export {second.label} · mlp_two_moons.loom"
+    assert dialog.windowTitle() == \
+        f"Export {second.label} (graph mlp_two_moons.loom, an earlier version than the canvas shows)"
     assert "Run 2" in dialog.subject.text()
     dialog.close()
     target = tmp_path / "copy.safetensors"

@@ -212,7 +212,7 @@ class ModelFileActions:
         self.preload()
         dialog = ExportDialog(run.graph, run.model, self._base_dir() or str(Path.home()),
                               Path(self._suggested(run, "")).name, self,
-                              subject=f"{run.label} · {self.graph_name()}")
+                              subject=self.run_subject(run))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.exported.connect(lambda _result, run=run: setattr(run, "saved", True))
         dialog.open()

@@ -89,6 +89,13 @@ class KeptRunActions:
         floor = next_number(runs_folder(path)) if path is not None else 1
         return max([floor, *(n + 1 for n in numbers)])
 
+    def run_subject(self, run: Run) -> str:
+        """``Run 3 · adam, lr 0.05 · moons (graph moons.loom, an earlier version)``:
+        what Export names."""
+        earlier = "" if run.signature == self.current_signature() else \
+            ", an earlier version than the canvas shows"
+        return f"{run.label} (graph {self.graph_name()}{earlier})"
+
     def current_signature(self) -> str:
         """The canvas graph's signature, computed once per revision."""
         cached = getattr(self, "_signature_cache", None)
