@@ -235,3 +235,14 @@ def test_opening_another_graph_shows_only_its_own_runs(window, qtbot, tmp_path):
     window.ask_save_discard_cancel = lambda: "discard"
     assert window.new_document()
     assert dock.runs == [] and dock.shown is None
+
+
+def test_a_run_that_cannot_be_kept_says_why_and_its_weights_count_as_unsaved(window, qtbot, tmp_path):
+    path = short_copy("mlp_two_moons", tmp_path)
+    open_graph(window, qtbot, path)
+    runs_folder(path).write_text("a file where the runs folder goes")
+    dock = window.training_dock
+    run = dock.start()
+    wait_for(qtbot, lambda: not dock.running and not run.keeping, timeout=90)
+    assert run.kept is None and dock.unsaved_runs() == [run]
+    assert "The run is not kept with the graph" in dock.run_bar.message.text()

@@ -66,7 +66,7 @@ class ModelFileActions:
 
     def unsaved_runs(self) -> list[Run]:
         """Runs that trained a model whose weights are in no file yet."""
-        return [r for r in self.runs if r.model is not None and not r.saved and not r.active]
+        return [r for r in self.runs if r.model is not None and not r.saved and not r.active and not r.keeping]
 
     def may_drop_runs(self) -> bool:
         """Before the graph is replaced (New, Open, Import, Quit): True when its runs

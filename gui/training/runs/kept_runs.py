@@ -132,10 +132,12 @@ class KeptRunActions:
         new = _new_run(run)
         model = run.model if run.status != "failed" else None
         best = getattr(run, "best_model", None)  # the best weights, where the trainer kept them
+        run.keeping = True  # Quit and Open do not ask about weights on their way to a file
         call = BackgroundCall(_write, self._generation, run.number, path, new, model, _metadata(run), best,
-                              expected=(RunsError,), parent=self)
+                              parent=self)
+        call.run_number = run.number
         call.succeeded.connect(self._run_kept)
-        call.failed.connect(self._keep_failed)
+        call.failed.connect(self._keep_broke)
         self.keeper.start(call)
 
     def keep_pending_runs(self, _path=None) -> None:
@@ -145,14 +147,29 @@ class KeptRunActions:
                 self.keep_run(run)
 
     def _run_kept(self, result) -> None:
-        generation, number, stored = result
+        generation, number, stored, problem = result
         if generation != self._generation:
             return
         for run in self.runs:
-            if run.number == number and run.kept is None:
-                run.kept, run.saved = stored, run.saved or stored.weights is not None
-                self.runs_panel.update_run(run)
+            if run.number != number or run.kept is not None:
+                continue
+            run.keeping = False
+            if problem is not None:
+                self._keep_failed(problem)
+                continue
+            run.kept, run.saved = stored, run.saved or stored.weights is not None
+            self.runs_panel.update_run(run)
+            if not self.running:
                 self.run_bar.show_message(f"{run.label} kept in {stored.folder}", "done")
+
+    def _keep_broke(self, message: str) -> None:
+        """An unexpected error while keeping a run (the expected ones come through
+        :meth:`_run_kept`): the run is not kept, and its weights count as unsaved."""
+        number = getattr(self.sender(), "run_number", None)
+        for run in self.runs:
+            if run.number == number and run.kept is None:
+                run.keeping = False
+        self._keep_failed(message)
 
     def _keep_failed(self, message: str) -> None:
         self.run_bar.show_message(f"The run is not kept with the graph: {message}", "error")
@@ -313,9 +330,14 @@ class KeptRunActions:
 
 # ------------------------------------------------------------------ helpers
 def _write(generation: int, number: int, path: Path, new: NewRun, model, metadata, best=None):
+    """Keep a run (in a background thread): ``(generation, number, stored run or
+    None, the problem or None)``."""
     from layerloom.backend.runs import write_run
 
-    return generation, number, write_run(path, new, model, metadata, best_model=best)
+    try:
+        return generation, number, write_run(path, new, model, metadata, best_model=best), None
+    except RunsError as exc:
+        return generation, number, None, str(exc)
 
 
 def _series(run: Run) -> dict[str, tuple[list[float], list[float]]]:

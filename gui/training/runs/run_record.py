@@ -85,6 +85,7 @@ class Run:
     val: Any = None  # the normalised validation set (Try it)
     kept: Any = None  # the run's folder beside the graph (backend.runs.StoredRun), once written
     pending: bool = False  # finished in a graph with no file yet: kept when the graph is saved
+    keeping: bool = False  # being written beside the graph right now
     problem: str | None = None  # a kept run that cannot be used (damaged, newer), and why
     _tick: float | None = None
     _first_step: int = 0
