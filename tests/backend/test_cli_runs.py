@@ -240,3 +240,14 @@ def test_a_write_that_breaks_half_way_leaves_no_run(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_run(path, NewRun(graph, {}, {}, "finished"), model=object())
     assert list(runs_folder(path).iterdir()) == [] and list_runs(path) == []
+
+
+def test_a_name_taken_meanwhile_by_another_process_gives_the_next(tmp_path, monkeypatch):
+    import layerloom.backend.runs.store as store
+
+    path = moons_file(tmp_path)
+    graph = load_graph(path)
+    write_run(path, NewRun(graph, {}, {}, "finished"))
+    monkeypatch.setattr(store, "next_number", lambda folder: 1)  # as if run-001 appeared after the count
+    assert write_run(path, NewRun(graph, {}, {}, "stopped")).id == "run-002"
+    assert [r.status for r in list_runs(path)] == ["finished", "stopped"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from layerloom.backend.compile import compile_graph
@@ -136,6 +137,11 @@ def test_delete_asks_then_removes_the_folder(window, qtbot, tmp_path):
     dock.actions["delete_run"].trigger()  # Train > Delete the Run Shown…
     assert not kept[1].folder.exists() and [r.number for r in dock.runs] == [1]
     assert dock.shown is dock.runs[0] and dock.runs_panel.table.rowCount() == 1
+    dock.tabs.setCurrentWidget(dock.runs_panel)
+    dock.runs_panel.table.selectRow(0)
+    dock.runs_panel.table.setFocus()
+    qtbot.keyClick(dock.runs_panel.table, Qt.Key.Key_Delete)  # the Delete key in the table
+    assert not kept[0].folder.exists() and dock.runs == [] and dock.shown is None
 
 
 def test_compare_table_of_the_ticked_runs(window, qtbot, tmp_path):

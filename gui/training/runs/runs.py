@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Set
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -97,7 +97,8 @@ class RunsPanel(QWidget):
                               "A table of the results, settings and graph changes of the ticked runs")
         self.restore = button("Restore Graph", "runsRestore",
                               "Put the selected run's graph and settings back on the canvas (one undoable edit)")
-        self.delete = button("Delete…", "runsDelete", "Delete the selected run and its folder (asks first)")
+        self.delete = button("Delete…", "runsDelete", "Delete the selected run and its folder (asks first; "
+                             "the Delete key in the table)")
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         for b in (self.compare, self.restore, self.delete):
@@ -110,6 +111,7 @@ class RunsPanel(QWidget):
         self.compare.clicked.connect(self.compareRequested)
         self.restore.clicked.connect(lambda: self._emit_selected(self.restoreRequested))
         self.delete.clicked.connect(lambda: self._emit_selected(self.deleteRequested))
+        self.table.installEventFilter(self)  # the Delete key in the table (the canvas keeps its own)
         self.table.itemChanged.connect(self._item_changed)
         self.table.itemSelectionChanged.connect(self._selection_changed)
 
@@ -199,6 +201,18 @@ class RunsPanel(QWidget):
         return out
 
     # --------------------------------------------------------------- private
+    def eventFilter(self, watched, event) -> bool:
+        """Delete (or Backspace) in the table deletes the selected run; the window's
+        Delete action (the canvas's) does not take the key while the table has focus."""
+        kind = event.type()
+        if watched is self.table and kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            event.accept()
+            if kind == QEvent.Type.KeyPress:
+                self._emit_selected(self.deleteRequested)
+            return True
+        return super().eventFilter(watched, event)
+
     def _emit_selected(self, signal) -> None:
         number = self.selected()
         if number is not None:
