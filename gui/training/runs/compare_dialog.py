@@ -67,7 +67,8 @@ class CompareDialog(QDialog):
         layout.addWidget(summary)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
-        self.resize(min(1100, 260 + 170 * len(comparison.columns)), min(700, 140 + 26 * len(comparison.rows)))
+        self.table.setCurrentItem(None)
+        self.resize(min(1100, 260 + 170 * len(comparison.columns)), min(700, 150 + 31 * len(comparison.rows)))
 
     def copy_text(self) -> str:
         text = self.comparison.text()
