@@ -33,11 +33,15 @@ class Document(QObject):
     replaced()
         The content was replaced by another graph (New, Open, an import, a
         recovery): whatever belonged to the one before (its training runs) goes.
+    saved(object)
+        The graph was written to this :class:`~pathlib.Path` (runs of a graph that
+        had no file yet are kept beside it from then on).
     """
 
     modifiedChanged = Signal(bool)
     pathChanged = Signal(object)
     replaced = Signal()
+    saved = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -136,6 +140,7 @@ class Document(QObject):
         self.undo_stack.setClean()
         self._set_path(target.absolute())
         self._set_origin(None)
+        self.saved.emit(self._path)
         return target
 
     def _adopt(self, graph: Graph, path: Path | None, take: bool = False) -> None:

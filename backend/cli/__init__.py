@@ -17,6 +17,7 @@ COMMANDS = {
     "validate": "validate",
     "datasets": "datasets",
     "train": "train",
+    "runs": "runs",
     "lr-find": "lr_find",
     "export": "export",
     "sample": "sample",

@@ -17,6 +17,10 @@ writes into ``--out`` (default ``runs/<file name>``):
     :data:`CHECKPOINT_EVERY` seconds and when the run ends or stops;
     ``--resume DIR/checkpoint`` continues from it.
 
+The run is also kept with the graph, as the app keeps its runs: ``NAME.runs/run-NNN/``
+beside ``NAME.loom`` (settings, graph, curves, weights; see :mod:`layerloom.backend.runs`),
+which ``layerloom runs`` lists; ``--no-record`` leaves it out.
+
 Ctrl-C stops after the current step and keeps a checkpoint (a second Ctrl-C
 aborts at once).
 
@@ -77,6 +81,8 @@ def add_parser(subs, name: str) -> None:
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue from a checkpoint folder (DIR/checkpoint of an earlier run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar, only epoch lines")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not keep this run in NAME.runs/ beside the graph (see layerloom runs)")
     p.add_argument("--events", metavar="PATH",
                    help="also write every training event as one JSON line to PATH ('-': stdout)")
     d.add_argument("--nnodes", type=_positive_int, default=1, metavar="M",
@@ -243,11 +249,12 @@ def _train(args, p: Prepared) -> int:
         final = trainer.run()
     events.close()
     if final.kind == "failed":
+        _record_run(args, p, events.history, trainer, None)
         raise CommandError(final.message, EXIT_INVALID)
-    return _write_outputs(args, p, trainer, final)
+    return _write_outputs(args, p, trainer, final, history=events.history)
 
 
-def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None) -> int:
+def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None, history=None) -> int:
     """Write the model and metrics.json, print the summary; returns the exit status."""
     from layerloom.backend.export import save_weights
     from layerloom.backend.text_generation import vocabulary_metadata
@@ -292,10 +299,34 @@ def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None)
               + (f" and {best_path.name}" if best_path else ""))
     print(f"wrote {model_path}, {metrics_path}{', ' + str(best_path) if best_path else ''} "
           f"and {out / 'checkpoint'}")
+    _record_run(args, p, history, trainer, meta, test, final.best)
     if final.reason == "stopped":
         print(f"stopped: continue with --resume {out / 'checkpoint'}", file=sys.stderr)
         return EXIT_STOPPED
     return 0
+
+
+def _record_run(args, p: Prepared, history, trainer, metadata: dict | None, test=None,
+                best: dict | None = None) -> None:
+    """Keep the run beside the graph (``NAME.runs/run-NNN``) unless ``--no-record``;
+    a run that cannot be kept says why on stderr without failing the command (its
+    outputs are written already)."""
+    from layerloom.backend.runs import NewRun, RunsError, write_run
+    from layerloom.backend.runs.history import recorder_curves
+
+    if getattr(args, "no_record", False) or history is None:
+        return
+    new = NewRun(p.graph, p.settings.to_dict(), p.data_settings.to_dict(), history.status, "cli",
+                 history.failure or "", history.final, test, history.steps, history.epochs,
+                 history.wall_time, str(trainer.device), recorder_curves(history),
+                 best=dict(best or {}))
+    model = trainer.model if metadata is not None else None
+    try:
+        stored = write_run(args.file, new, model, metadata)
+    except RunsError as exc:
+        print(f"warning: the run is not kept with the graph: {exc}", file=sys.stderr)
+        return
+    print(f"kept as {stored.id} in {stored.folder.parent} (layerloom runs {args.file})")
 
 
 # ------------------------------------------------------------ several processes
@@ -393,7 +424,7 @@ def _train_worker(args, prepared: Prepared, env, launched: bool) -> int:
         if not env.is_main:
             return EXIT_STOPPED if final.reason == "stopped" else 0
         return _write_outputs(args, replace(p, settings=settings), trainer, final,
-                              {"backend": backend})
+                              {"backend": backend}, history=events.history)
     finally:
         leave_process_group()
 
@@ -429,7 +460,10 @@ class _Events:
     :meth:`close` ends both."""
 
     def __init__(self, progress, path: str | None):
+        from layerloom.backend.runs import HistoryRecorder
+
         self.progress = progress
+        self.history = HistoryRecorder()  # the curves kept with the run (NAME.runs/)
         self.handle = None
         self.error: str | None = None
         self.what = f"the events log {path}"
@@ -443,6 +477,7 @@ class _Events:
 
     def __call__(self, event) -> None:
         self.progress(event)
+        self.history(event)
         if self.handle is not None:
             try:
                 write_event(self.handle, event)

@@ -48,6 +48,7 @@ from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.dock_actions import RunActions
 from layerloom.gui.training.finetune import FinetuneActions, StartError, checkpoint_folder
 from layerloom.gui.training.runs.dock_files import ModelFileActions
+from layerloom.gui.training.runs.kept_runs import KeptRunActions
 from layerloom.gui.training.runs.run_bar import RunBar
 from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
 from layerloom.gui.training.setup import processes_field
@@ -78,7 +79,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
 )
 
 
-class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
+class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions, QDockWidget):
     """The Training dock widget (objectName ``trainingDock``).
 
     Parameters
@@ -143,6 +144,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
         self.setWidget(QLabel("Loading the training views…"))
         if document is not None:
             document.replaced.connect(self.forget_runs)
+            document.saved.connect(self.keep_pending_runs)  # runs of a graph with no file yet
 
     # ----------------------------------------------------------- start-up
     def _build(self) -> None:
@@ -201,6 +203,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         if scene is not None:
             scene.selectionChangedIds.connect(self.on_canvas_selection)
+        self.connect_kept_runs()
         self._update_layers()
         self._sync_state()
 
@@ -271,7 +274,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
         except StartError as exc:
             self.run_bar.show_message(str(exc), "error")
             return None
-        run = Run(len(self.runs) + 1, snapshot, training, dataset,
+        run = Run(self.next_run_number(), snapshot, training, dataset,
                   graph_signature(source), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)])
         self.runs.append(run)
         self.current = run
@@ -515,6 +518,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
             for view in self.views:
                 view.refresh(changed | {"status"}, full=True)
         self._sync_state()
+        self.keep_run(run)  # beside the graph's file (NAME.runs), in the background
         self.runFinished.emit(run.number)
 
     def _check_graph_changed(self) -> None:
@@ -537,7 +541,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
         if run is not None:
             state = run.status if run.active else "ending"
         shown = self.shown
-        has_model = shown is not None and shown.model is not None and not shown.active
+        has_model = self.has_weights(shown)
         pausable = self.worker is None or self.worker.pausable
         self.run_bar.set_state(state, has_model, pausable)
         a = self.actions
@@ -555,6 +559,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
         """Show ``run`` in every view."""
         self.shown = run
         self._update_layers()
+        self.prepare_shown_run(run)
         for view in self.views:
             view.set_run(run)
         self._overlays_changed(self.runs_panel.ticked())
@@ -570,6 +575,9 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, QDockWidget):
 
     def _tab_changed(self, _index: int) -> None:
         widget = self.tabs.currentWidget()
+        if widget is self.try_it and self.shown is not None and self.shown.model is None \
+                and self.ensure_model(self.shown):  # a kept run's weights, read when first tried
+            self.try_it.set_run(self.shown)
         if widget is not None:
             widget.refresh()
 

@@ -22,6 +22,10 @@ class RunActions:
             "save_weights": ("&Save Trained Weights…", "", self.save_weights),
             "open_weights": ("&Open Trained Weights…", "", self.open_weights),
             "export": ("&Export Trained Model…", "Ctrl+E", self.open_export_dialog),
+            # the runs kept beside the graph (gui.training.runs.kept_runs)
+            "compare_runs": ("&Compare Ticked Runs…", "", lambda: self.compare_runs()),
+            "restore_run": ("&Restore Graph of the Run Shown", "", lambda: self.restore_run()),
+            "delete_run": ("&Delete the Run Shown…", "", lambda: self.delete_run()),
         }
         actions = {}
         for name, (text, key, slot) in spec.items():
@@ -32,6 +36,11 @@ class RunActions:
                 action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(slot)
             actions[name] = action
+        for name, tip in (("compare_runs", "A table of what differs between the runs ticked in the Runs tab"),
+                          ("restore_run", "Put the shown run's graph and settings back on the canvas (undoable)"),
+                          ("delete_run", "Delete the shown run and its folder beside the graph (asks first)")):
+            actions[name].setStatusTip(tip)
+            actions[name].setToolTip(tip)
         return actions
 
     def train_menu(self, parent: QWidget | None = None) -> QMenu:
@@ -42,6 +51,8 @@ class RunActions:
         menu.addActions([a["start"], a["pause"], a["stop"], a["continue"], a["resume_checkpoint"]])
         menu.addSeparator()
         menu.addActions([a["save_weights"], a["open_weights"], a["export"]])
+        menu.addSeparator()
+        menu.addActions([a["compare_runs"], a["restore_run"], a["delete_run"]])
         menu.addSeparator()
         menu.addAction(self.toggleViewAction())
         if parent is not None:

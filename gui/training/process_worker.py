@@ -148,11 +148,11 @@ class ProcessWorker(RunWorker):
         self.folder = folder = Path(tempfile.mkdtemp(prefix="layerloom-run-", dir=self._parent_folder))
         loom, events, out = folder / "model.loom", folder / "events.jsonl", folder / "out"
         self._save_snapshot(loom)
-        extra = ()
+        extra = ("--no-record",)  # the dock keeps the run beside the user's graph; the child's copy is temporary
         if self.start_model is not None:  # fine-tuning: the processes start from its weights
             from layerloom.backend.export import save_weights
 
-            extra = ("--init", str(save_weights(self.graph, self.start_model, folder / "init.safetensors").path))
+            extra += ("--init", str(save_weights(self.graph, self.start_model, folder / "init.safetensors").path))
         command = train_command(loom, self.processes, out=out, events=events, extra=extra)
         with open(folder / "stderr.txt", "wb") as stderr:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -37,7 +37,8 @@ class ModelFileActions:
     ``runs``, ``shown``, ``run_bar``, ``try_it``, ``keeper`` and ``document`` it uses."""
 
     def ask_save_weights_path(self, suggested: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save trained weights", suggested, WEIGHTS_FILTER)
+        title = getattr(self, "_saving_title", None) or "Save trained weights"
+        path, _ = QFileDialog.getSaveFileName(self, title, suggested, WEIGHTS_FILTER)
         return path or None
 
     def ask_open_weights_path(self) -> str | None:
@@ -65,7 +66,7 @@ class ModelFileActions:
 
     def unsaved_runs(self) -> list[Run]:
         """Runs that trained a model whose weights are in no file yet."""
-        return [r for r in self.runs if r.model is not None and not r.saved and not r.active]
+        return [r for r in self.runs if r.model is not None and not r.saved and not r.active and not r.keeping]
 
     def may_drop_runs(self) -> bool:
         """Before the graph is replaced (New, Open, Import, Quit): True when its runs
@@ -89,6 +90,7 @@ class ModelFileActions:
         if self.running:
             self.shutdown()
         self.runs.clear()
+        self._generation += 1  # a run of the old graph still being written is not listed
         self.current = None
         self._graph_changed = False
         self._checked_revision = -1
@@ -100,12 +102,14 @@ class ModelFileActions:
         self.run_bar.show_message("", "info")
         self.setup.show_problem("")
         self.show_run(None)
+        self.load_kept_runs()  # the new graph's own runs, kept beside its file
 
     def save_weights(self, path: str | None = None, run: Run | None = None) -> Path | None:
         """Save the shown run's (or ``run``'s) trained weights, with the graph, as safetensors."""
         run = run or self.shown
-        if run is None or run.model is None or run.active:
+        if not self.ensure_model(run):
             return None
+        self._saving_title = f"Save the weights of {run.label} ({self.graph_name()})"
         path = path or self.ask_save_weights_path(self._suggested(run, ".safetensors"))
         if not path:
             return None
@@ -119,7 +123,7 @@ class ModelFileActions:
         finally:
             QApplication.restoreOverrideCursor()
         run.saved = True
-        self.run_bar.show_message(f"Saved the weights of {run.label} to {saved}", "done")
+        self.run_bar.show_message(f"Saved the weights of {run.label} ({self.graph_name()}) to {saved}", "done")
         return saved
 
     def open_weights(self, path: str | None = None) -> Run | None:
@@ -158,23 +162,28 @@ class ModelFileActions:
             return None
         self._build()
         model.eval()
-        run = Run(len(self.runs) + 1, graph, dict(graph.training), dict(graph.dataset),
+        run = Run(self.next_run_number(), graph, dict(graph.training), dict(graph.dataset),
                   graph_signature(graph), RUN_COLOURS[len(self.runs) % len(RUN_COLOURS)],
                   status="loaded", message=origin, saved=True)
         run.model, run.normalisation = model, normalisation
         self.runs.append(run)
         self.runs_panel.set_runs(self.runs, run)
         self.show_run(run)
-        if graph.dataset.get("name"):
-            from layerloom.backend.datasets import DatasetError
-            from layerloom.backend.training import SettingsError
-
-            call = BackgroundCall(_run_data, run.number, graph, self._base_dir(),
-                                  expected=(DatasetError, SettingsError, OSError), parent=self)
-            call.succeeded.connect(self._opened_data_ready)
-            call.failed.connect(self._opened_data_failed)
-            self.keeper.start(call)
+        self.load_run_data(run)
         return run
+
+    def load_run_data(self, run: Run) -> None:
+        """Load, in the background, the data ``run``'s model was trained on (Try it)."""
+        if not run.graph.dataset.get("name"):
+            return
+        from layerloom.backend.datasets import DatasetError
+        from layerloom.backend.training import SettingsError
+
+        call = BackgroundCall(_run_data, run.number, run.graph, self._base_dir(),
+                              expected=(DatasetError, SettingsError, OSError), parent=self)
+        call.succeeded.connect(self._opened_data_ready)
+        call.failed.connect(self._opened_data_failed)
+        self.keeper.start(call)
 
     def _replace_document_graph(self, graph: Graph) -> None:
         window = self.window()
@@ -196,13 +205,14 @@ class ModelFileActions:
     def open_export_dialog(self):
         """Open the export dialog for the shown run's model; returns the dialog."""
         run = self.shown
-        if run is None or run.model is None or run.active:
+        if not self.ensure_model(run):
             return None
         from layerloom.gui.training.runs.export_dialog import ExportDialog
 
         self.preload()
         dialog = ExportDialog(run.graph, run.model, self._base_dir() or str(Path.home()),
-                              Path(self._suggested(run, "")).name, self)
+                              Path(self._suggested(run, "")).name, self,
+                              subject=self.run_subject(run))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.exported.connect(lambda _result, run=run: setattr(run, "saved", True))
         dialog.open()

@@ -79,10 +79,14 @@ class ExportDialog(QDialog):
 
     exported = Signal(object)
 
-    def __init__(self, graph, model, start_dir: str, name: str = "model", parent: QWidget | None = None):
+    def __init__(self, graph, model, start_dir: str, name: str = "model", parent: QWidget | None = None,
+                 subject: str = ""):
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.setWindowTitle("Export the trained model")
+        self.setWindowTitle(f"Export {subject}" if subject else "Export the trained model")
+        self.subject = QLabel(f"Exports the model of <b>{subject}</b>" if subject else "")
+        self.subject.setObjectName("exportSubject")
+        self.subject.setVisible(bool(subject))
         self.graph = graph
         self.model = model
         self.start_dir = start_dir
@@ -118,6 +122,7 @@ class ExportDialog(QDialog):
         form.addRow("Format", self.format)
         form.addRow("File", where)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.subject)
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)

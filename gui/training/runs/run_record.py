@@ -9,7 +9,6 @@ says which views need a redraw. No Qt here.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from layerloom.backend.runs.compare import graph_signature
 from layerloom.graph import Graph
 from layerloom.graph.settings import defaults
 from layerloom.gui.training.views.series import BoundedSeries
@@ -28,12 +28,7 @@ HIST_HISTORY = 240  # weight-histogram snapshots kept per layer (then every othe
 ACTIVE = ("preparing", "running", "paused")
 
 
-def graph_signature(graph: Graph) -> str:
-    """What decides the model: layer types, parameters and wires (not positions or
-    labels), as text; equal signatures train the same model."""
-    nodes = sorted((n.id, n.type, json.dumps(n.params, sort_keys=True, default=list)) for n in graph.nodes)
-    edges = [(e.source, e.source_port, e.target, e.target_port) for e in graph.edges]
-    return json.dumps([nodes, edges])
+__all__ = ["ACTIVE", "RUN_COLOURS", "HistHistory", "Run", "graph_signature", "growing_until"]
 
 
 @dataclass
@@ -90,6 +85,10 @@ class Run:
     val: Any = None  # the normalised validation set (Try it)
     checkpoint: str | None = None  # an in-app run's checkpoint folder (Continue)
     best: dict[str, Any] = field(default_factory=dict)  # the best weights kept: metric, epoch, value
+    kept: Any = None  # the run's folder beside the graph (backend.runs.StoredRun), once written
+    pending: bool = False  # finished in a graph with no file yet: kept when the graph is saved
+    keeping: bool = False  # being written beside the graph right now
+    problem: str | None = None  # a kept run that cannot be used (damaged, newer), and why
     _tick: float | None = None
     _first_step: int = 0
 
@@ -101,6 +100,8 @@ class Run:
     @property
     def label(self) -> str:
         """``Run 2 · adam, lr 0.01 · moons``: enough to tell runs apart."""
+        if self.problem and self.kept is not None and not self.kept.ok:
+            return f"Run {self.number} · {self.kept.id}"  # its settings could not be read
         t = {**defaults("training"), **self.training}
         opt, lr = t["optimizer"], t["lr"]
         data = str(self.dataset.get("name") or "no data")

@@ -1,21 +1,25 @@
-"""Every run of the session, to compare.
+"""Every run of the graph, to compare.
 
 A table with one row per run (newest first): its colour, what it trained with,
-its state and its final numbers. Tick runs to overlay their loss curves on the
-Loss tab; select a row to show that run in every tab (Try it and Export use the
-run shown).
+its state, its final numbers and where it is kept (runs last beside the graph's
+file, see :mod:`~layerloom.gui.training.runs.kept_runs`). Tick runs to overlay their
+loss curves on the Loss tab; select a row to show that run in every tab (Try it
+and Export use the run shown). Below the table: Compare (the ticked runs),
+Restore Graph and Delete (the selected run).
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from layerloom.gui.training.runs.run_record import Run
 
-COLUMNS = ("Run", "State", "Loss", "Val loss", "Metric", "Steps")
+COLUMNS = ("Run", "State", "Loss", "Val loss", "Metric", "Steps", "Kept")
 
 
 def _swatch(colour: str) -> QIcon:
@@ -46,17 +50,25 @@ class RunsPanel(QWidget):
         The numbers of the ticked runs.
     runChosen(int)
         The number of the run the user selected, to show in every tab.
+    compareRequested()
+        Compare the ticked runs.
+    restoreRequested(int), deleteRequested(int)
+        Restore the graph of / delete the selected run (its number).
     """
 
     title = "Runs"
 
     overlaysChanged = Signal(list)
     runChosen = Signal(int)
+    compareRequested = Signal()
+    restoreRequested = Signal(int)
+    deleteRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("runsPanel")
         self.runs: list[Run] = []
+        self.note_of: Callable[[Run], str] = lambda run: ""  # the "Kept" column (the dock sets it)
         self._filling = False
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runsTable")
@@ -67,14 +79,39 @@ class RunsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
+        for col in range(1, len(COLUMNS) - 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        hint = QLabel("Tick runs to overlay their loss curves on the Loss tab; select one to show it everywhere.")
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(len(COLUMNS) - 1, 170)
+        hint = QLabel("Tick runs to overlay their curves and compare them; select one to show it everywhere. "
+                      "Runs are kept beside the graph's file (NAME.runs).")
         hint.setWordWrap(True)
+
+        def button(text: str, name: str, tip: str) -> QPushButton:
+            b = QPushButton(text)
+            b.setObjectName(name)
+            b.setToolTip(tip)
+            return b
+
+        self.compare = button("Compare…", "runsCompare",
+                              "A table of the results, settings and graph changes of the ticked runs")
+        self.restore = button("Restore Graph", "runsRestore",
+                              "Put the selected run's graph and settings back on the canvas (one undoable edit)")
+        self.delete = button("Delete…", "runsDelete", "Delete the selected run and its folder (asks first; "
+                             "the Delete key in the table)")
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        for b in (self.compare, self.restore, self.delete):
+            buttons.addWidget(b)
+        buttons.addWidget(hint, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table, 1)
-        layout.addWidget(hint)
+        layout.addLayout(buttons)
+        self.compare.clicked.connect(self.compareRequested)
+        self.restore.clicked.connect(lambda: self._emit_selected(self.restoreRequested))
+        self.delete.clicked.connect(lambda: self._emit_selected(self.deleteRequested))
+        self.table.installEventFilter(self)  # the Delete key in the table (the canvas keeps its own)
         self.table.itemChanged.connect(self._item_changed)
         self.table.itemSelectionChanged.connect(self._selection_changed)
 
@@ -91,10 +128,13 @@ class RunsPanel(QWidget):
                 first.setData(Qt.ItemDataRole.UserRole, run.number)
                 first.setFlags(first.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 first.setCheckState(Qt.CheckState.Checked if run.number in ticked else Qt.CheckState.Unchecked)
-                first.setToolTip(run.message or run.label)
+                first.setToolTip(self._tip(run))
                 self.table.setItem(row, 0, first)
                 for col, text in enumerate(self._cells(run), start=1):
-                    self.table.setItem(row, col, QTableWidgetItem(text))
+                    item = QTableWidgetItem(text)
+                    if col == len(COLUMNS) - 1:
+                        item.setToolTip(text)
+                    self.table.setItem(row, col, item)
                 if run is shown:
                     self.table.selectRow(row)
         finally:
@@ -123,13 +163,34 @@ class RunsPanel(QWidget):
             return
         self._filling = True
         try:
-            self.table.item(row, 0).setToolTip(run.message or run.label)
+            self.table.item(row, 0).setToolTip(self._tip(run))
             for col, text in enumerate(self._cells(run), start=1):
                 item = self.table.item(row, col)
                 if item.text() != text:
                     item.setText(text)
+                    if col == len(COLUMNS) - 1:
+                        item.setToolTip(text)
         finally:
             self._filling = False
+
+    def set_ticked(self, numbers: list[int]) -> None:
+        """Tick exactly the runs ``numbers`` (their curves are overlaid)."""
+        self._filling = True
+        try:
+            for row in range(self.table.rowCount()):
+                item = self.table.item(row, 0)
+                wanted = int(item.data(Qt.ItemDataRole.UserRole)) in numbers
+                item.setCheckState(Qt.CheckState.Checked if wanted else Qt.CheckState.Unchecked)
+        finally:
+            self._filling = False
+        self.overlaysChanged.emit(self.ticked())
+
+    def selected(self) -> int | None:
+        """The number of the selected run."""
+        rows = {index.row() for index in self.table.selectedIndexes()}
+        if not rows:
+            return None
+        return int(self.table.item(min(rows), 0).data(Qt.ItemDataRole.UserRole))
 
     def ticked(self) -> list[int]:
         out = []
@@ -140,6 +201,27 @@ class RunsPanel(QWidget):
         return out
 
     # --------------------------------------------------------------- private
+    def eventFilter(self, watched, event) -> bool:
+        """Delete (or Backspace) in the table deletes the selected run; the window's
+        Delete action (the canvas's) does not take the key while the table has focus."""
+        kind = event.type()
+        if watched is self.table and kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            event.accept()
+            if kind == QEvent.Type.KeyPress:
+                self._emit_selected(self.deleteRequested)
+            return True
+        return super().eventFilter(watched, event)
+
+    def _emit_selected(self, signal) -> None:
+        number = self.selected()
+        if number is not None:
+            signal.emit(number)
+
+    def _tip(self, run: Run) -> str:
+        note = self.note_of(run)
+        return "\n".join(t for t in (run.label, run.message, note) if t)
+
     def _cells(self, run: Run) -> list[str]:
         last = run.loss.last()
         val = run.val_loss.last()
@@ -150,7 +232,7 @@ class RunsPanel(QWidget):
             if series is not None and series.last() is not None:
                 metric = f"{name} {series.last()[1]:.3g}"
         return [run.status, _number(last[1] if last else None), _number(val[1] if val else None),
-                metric, str(run.step)]
+                metric, str(run.step), self.note_of(run)]
 
     def _row_of(self, number: int) -> int | None:
         for row in range(self.table.rowCount()):

@@ -60,8 +60,12 @@ class TryItPanel(QWidget):
         self.random.setObjectName("tryRandom")
         self.verdict = ps.steady_label("Train a model (or open trained weights) to try it on a sample", 2,
                                        "tryVerdict")
+        self.subject = QLabel()
+        self.subject.setObjectName("tryRunLabel")
+        self.subject.setToolTip("The run and graph whose trained model is tried")
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
+        bar.addWidget(self.subject)
         bar.addWidget(QLabel("Validation sample"))
         bar.addWidget(self.sample)
         bar.addWidget(self.random)
@@ -132,6 +136,11 @@ class TryItPanel(QWidget):
         return page
 
     # ------------------------------------------------------------------- api
+    def set_subject(self, text: str) -> None:
+        """Name the run and graph being tried (``Run 2 · adam, lr 0.01 · moons · moons.loom``)."""
+        self.subject.setText(f"<b>{text.split(' · ')[0]}</b> of {text.rsplit(' · ', 1)[-1]} ·" if text else "")
+        self.subject.setToolTip(f"Trying the model of {text}" if text else "")
+
     def set_run(self, run: Run | None) -> None:
         """Use ``run``'s model (when it has one) and validation set."""
         self.run = run

@@ -68,6 +68,20 @@ class BoundedSeries:
             self._acc_x = self._acc_y = 0.0
             self._acc_n = 0
 
+    @classmethod
+    def from_arrays(cls, xs, ys, capacity: int = DEFAULT_CAPACITY) -> BoundedSeries:
+        """A series holding ``xs``/``ys`` (a kept run's curve) without a Python loop
+        over the points when they fit; longer ones are appended (and decimated)."""
+        xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+        series = cls(capacity)
+        if len(xs) > capacity or len(xs) != len(ys):
+            series.extend(xs, ys)
+            return series
+        series._x[:len(xs)], series._y[:len(ys)] = xs, ys
+        series._n = series.total = len(xs)
+        series.version += 1
+        return series
+
     def extend(self, xs, ys) -> None:
         """Add many points in order."""
         for x, y in zip(xs, ys, strict=True):
