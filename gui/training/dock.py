@@ -493,7 +493,8 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
             clear_canvas_badges(self.scene)
         self.run_bar.notice.hide()
         self._update(run, changed | {"status"})
-        self.run_bar.set_progress(run.progress, f"{run.status} · epoch {run.epoch}", f"step {run.step:,}", None)
+        ended = f"{run.status} after {run.epoch} epoch{'s' if run.epoch != 1 else ''}"  # as the message says
+        self.run_bar.set_progress(run.progress, ended, f"step {run.step:,}", None)
         self.runs_panel.update_run(run)
         if run is self.shown:
             for view in self.views:

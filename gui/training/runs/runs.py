@@ -34,7 +34,7 @@ def _swatch(colour: str) -> QIcon:
 
 
 def _number(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4g}"
+    return "–" if value is None else f"{value:.3g}"  # as the Loss header quotes it
 
 
 class RunsPanel(QWidget):
@@ -141,7 +141,7 @@ class RunsPanel(QWidget):
 
     # --------------------------------------------------------------- private
     def _cells(self, run: Run) -> list[str]:
-        last = run.loss.last()
+        loss = run.train_loss()
         val = run.val_loss.last()
         name = run.metric_name()
         metric = "–"
@@ -149,7 +149,7 @@ class RunsPanel(QWidget):
             series = run.metrics.get(f"val_{name}") or run.metrics.get(name)
             if series is not None and series.last() is not None:
                 metric = f"{name} {series.last()[1]:.3g}"
-        return [run.status, _number(last[1] if last else None), _number(val[1] if val else None),
+        return [run.status, _number(loss), _number(val[1] if val else None),
                 metric, str(run.step)]
 
     def _row_of(self, number: int) -> int | None:
