@@ -46,6 +46,8 @@ from layerloom.gui import heap
 from layerloom.gui.background import CallKeeper
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.dock_actions import RunActions
+from layerloom.gui.training.dock_layout import arrange as arrange_views
+from layerloom.gui.training.dock_layout import set_minimums
 from layerloom.gui.training.runs.dock_files import ModelFileActions
 from layerloom.gui.training.runs.run_bar import RunBar
 from layerloom.gui.training.runs.run_record import RUN_COLOURS, Run, graph_signature
@@ -111,6 +113,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.current: Run | None = None
         self.worker = None
         self.refresh_hidden_views = False  # benchmarks: redraw every view, not just the visible
+        self.roomy = False  # Train mode: the plots in a column beside the set-up (gui.workspace)
         self._built = False
         self._preloaded = False
         self._preload_scheduled = False
@@ -174,8 +177,8 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         for index, widget in enumerate((self.setup, *beside, self.tabs)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(index, 1 if index else 0)
-        self.setup.setMinimumWidth(290)
-        self.splitter.setSizes([330] + [480] * (len(beside) + 1))
+        set_minimums(self)
+        arrange_views(self, self.roomy)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -200,6 +203,14 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
             scene.selectionChangedIds.connect(self.on_canvas_selection)
         self._update_layers()
         self._sync_state()
+
+    def set_roomy(self, roomy: bool) -> None:
+        """Train mode's arrangement (the plots in a column beside the set-up) or
+        Edit mode's (all in a row below the canvas); see :mod:`.dock_layout`."""
+        if roomy != self.roomy:
+            self.roomy = roomy
+            if self._built:
+                arrange_views(self, roomy)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -63,7 +63,7 @@ class LossView(QWidget):
         self.log_scale = QCheckBox("Log")
         self.log_scale.setToolTip("Logarithmic loss axis")
         self.log_scale.setObjectName("lossLogScale")
-        self.summary = ps.steady_label(name="lossSummary")
+        self.summary = ps.steady_label(lines=2, name="lossSummary")  # wraps, not cut, when narrow
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)

@@ -84,7 +84,7 @@ class WeightsView(QWidget):
         self.layer_combo = QComboBox()
         self.layer_combo.setObjectName("weightsLayer")
         self.layer_combo.setMinimumContentsLength(16)
-        self.info = ps.steady_label("Select a layer with weights", name="weightsInfo")
+        self.info = ps.steady_label("Select a layer with weights", lines=2, name="weightsInfo")
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addWidget(QLabel("Layer"))
