@@ -52,7 +52,7 @@ def test_layer_reference_is_searchable_and_says_what_the_cli_says(window, qtbot)
     ref.search.setFocus()
     QTest.keyClicks(ref.search, "conv2d")
     assert ref.shown_type == "conv2d"  # the best match first, shown at once
-    assert all("conv" in ref.list.item(i).text().lower() for i in range(3))
+    assert all("conv" in ref.list.item(i).text().lower() for i in range(min(3, ref.list.count())))
     printed = _cli("layers", "conv2d")
     assert printed.returncode == 0, printed.stderr
     assert ref.text.toPlainText() == printed.stdout.rstrip("\n")
