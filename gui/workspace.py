@@ -27,13 +27,14 @@ STATE_KEY = "window/state/{mode}"
 FLOAT_KEY = "window/docks_float"
 LAYOUT_VERSION = 2  # saveState's version: layouts of older builds are not restored
 TRAIN_SHARE = 0.72  # of the window's width for the training dock in Train mode
-MIN_CANVAS_SHARE = 0.2  # ... where the canvas keeps at least this share when the window shrinks
+MIN_CANVAS_SHARE = 0.2  # ... of which the canvas keeps at least this much as the window resizes
 EDIT_TRAIN_SHARE = 0.36  # of the window's height for it in Edit mode
 SIDE_DOCKS = (250, 290)  # palette, inspector widths in Edit mode
 MIN_WINDOW = (800, 600)
 
 _MOVABLE = QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
 _FLOATABLE = QDockWidget.DockWidgetFeature.DockWidgetFloatable
+_SIDES = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
 
 
 def forget_layout(settings) -> None:
@@ -68,18 +69,20 @@ class Workspace(QObject):
         window.installEventFilter(self)
 
     def eventFilter(self, watched, event) -> bool:
-        """A window made smaller in Train mode shrinks the plots too, not only the
-        graph: the canvas keeps at least a fifth of the width."""
-        if event.type() == QEvent.Type.Resize and self.mode == "train" and watched is self.window:
-            QTimer.singleShot(0, self._keep_canvas_share)
+        """A window resized in Train mode keeps the training dock's share of the
+        width (Qt would give every pixel gained or lost to the graph alone)."""
+        if event.type() == QEvent.Type.Resize and watched is self.window and self.mode == "train":
+            old = event.oldSize().width()
+            training = self.window.training_dock
+            if old > 0 and training.isVisible() and not training.isFloating():
+                share = min(training.width() / old, 1 - MIN_CANVAS_SHARE)
+                QTimer.singleShot(0, lambda: self._keep_share(share))
         return False
 
-    def _keep_canvas_share(self) -> None:
+    def _keep_share(self, share: float) -> None:
         w = self.window
-        training = w.training_dock
-        if (self.mode == "train" and training.isVisible() and not training.isFloating()
-                and w.centralWidget().width() < MIN_CANVAS_SHARE * w.width()):
-            w.resizeDocks([training], [int(w.width() * TRAIN_SHARE)], Qt.Orientation.Horizontal)
+        if self.mode == "train" and w.dockWidgetArea(w.training_dock) in _SIDES:
+            w.resizeDocks([w.training_dock], [int(w.width() * share)], Qt.Orientation.Horizontal)
 
     # ---------------------------------------------------------------- actions
     def _build_actions(self) -> dict[str, QAction]:

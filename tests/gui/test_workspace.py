@@ -152,3 +152,15 @@ def test_reset_layout_option_forgets_the_saved_layout(qtbot, tmp_path, monkeypat
     monkeypatch.setattr(app_module, "sample_project", lambda: None)
     assert app_module.run_app(["--reset-layout", "-platform", "offscreen"]) == 0
     assert seen == {"mode": "edit", "area": Area.BottomDockWidgetArea}
+
+
+def test_a_resized_window_keeps_the_plots_share_in_train_mode(window, qtbot):
+    window.workspace.set_mode("train")
+    _settle(qtbot)
+    share = window.training_dock.width() / window.width()
+    window.resize(1920, 1080)
+    _settle(qtbot)
+    assert window.training_dock.width() / window.width() == pytest.approx(share, abs=0.03)
+    window.resize(800, 600)
+    _settle(qtbot)
+    assert window.view.width() >= 0.18 * 800  # the graph keeps a place beside the plots
