@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QMenu
 
 from tests.gui.test_window_helpers import make_window
 
@@ -29,6 +29,10 @@ def _settle(qtbot):
 def test_train_mode_gives_the_plots_the_room_and_edit_mode_comes_back(window, qtbot):
     dock = window.training_dock
     assert window.workspace.mode == "edit"
+    for menu in ("menu_view", "menu_train"):
+        names = [a.objectName() for a in window.findChild(QMenu, menu).actions()]
+        assert "action_train_mode" in names, menu
+    assert "action_reset_layout" in [a.objectName() for a in window.findChild(QMenu, "menu_view").actions()]
     assert window.dockWidgetArea(dock) == Area.BottomDockWidgetArea
     assert window.palette_dock.isVisible() and window.inspector_dock.isVisible()
 
