@@ -92,3 +92,24 @@ def test_a_step_series_stays_a_step_after_decimation():
     averaged = BoundedSeries(capacity=8)
     averaged.extend(range(1, 101), [0.01 if s <= 37 else 0.002 for s in range(1, 101)])
     assert len(set(averaged.arrays()[1])) > 2  # why the learning rate keeps firsts
+
+
+def test_the_first_histogram_fits_the_weights_view_at_once(qtbot):
+    """A run shorter than the view's once-a-second fitting: its histogram came after
+    the view had fitted its empty plot, and stayed drawn in the empty 0..1 view."""
+    from layerloom.gui.training.runs.run_record import HistHistory, Run
+    from layerloom.gui.training.views.weights_view import WeightsView
+
+    view = WeightsView()
+    qtbot.addWidget(view)
+    view.resize(700, 300)
+    view.show()
+    run = Run(1, moons_mlp(), {}, {}, "", "#2563eb")
+    view.set_layers([("dense_1", "Dense 1")])
+    view.set_run(run)  # fitted now, to nothing
+    edges = np.linspace(-0.7, 0.6, 13)
+    run.hist["dense_1"] = history = HistHistory()
+    history.add(12, edges, np.arange(12.0) + 1)
+    view.refresh({"stats"})
+    (x0, x1), (_y0, y1) = view.hist_plot.getViewBox().viewRange()
+    assert x0 <= -0.7 and x1 >= 0.6 and y1 >= 12
