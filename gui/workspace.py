@@ -120,12 +120,11 @@ class Workspace(QObject):
 
     def add_to_menu(self, menu: QMenu) -> None:
         """The modes, Reset Layout and Docks Can Float at the end of ``menu`` (View);
-        Train Mode at the top of the Train menu too."""
+        Train Mode at the end of the Train menu too."""
         train = self.window.findChild(QMenu, "menu_train")
-        if train is not None and train.actions():
-            first = train.actions()[0]
-            train.insertAction(first, self.actions["train_mode"])
-            train.insertSeparator(first)
+        if train is not None:
+            train.addSeparator()
+            train.addAction(self.actions["train_mode"])
         menu.addSeparator()
         menu.addActions([self.actions["edit_mode"], self.actions["train_mode"]])
         menu.addAction(self.window.training_dock.toggleViewAction())
