@@ -132,6 +132,8 @@ def run_app(argv: list[str]) -> int:
     display or the arguments make no sense.
     """
     files, options = _split_args(list(argv))
+    reset_layout = "--reset-layout" in options  # forget the saved mode and panel layout
+    options = [o for o in options if o != "--reset-layout"]
     if len(files) > 1:
         print(
             f"error: layerloom opens one file at a time, got {len(files)}: {' '.join(files)} "
@@ -151,6 +153,11 @@ def run_app(argv: list[str]) -> int:
     configure_application(app)
     from layerloom.gui.main_window import MainWindow
 
+    if reset_layout:
+        from layerloom.gui.user_settings import user_settings
+        from layerloom.gui.workspace import forget_layout
+
+        forget_layout(user_settings())
     window = MainWindow()
     window.show()
     window.start(Path(files[0]) if files else None, sample=sample_project())

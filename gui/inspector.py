@@ -87,6 +87,7 @@ class Inspector(BlockParamsMixin, QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # everything wraps
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -99,6 +100,7 @@ class Inspector(BlockParamsMixin, QWidget):
 
         self.title = QLabel(body)
         self.title.setObjectName("inspectorTitle")
+        self.title.setWordWrap(True)  # a template's long title wraps, no sideways scrolling
         self.doc = QLabel(body)
         self.doc.setObjectName("inspectorDoc")
         self.doc.setWordWrap(True)

@@ -39,6 +39,7 @@ from layerloom.gui.clipboard import MIME_TYPE as CLIPBOARD_MIME
 from layerloom.gui.clipboard import copy_selection, from_mime, to_mime
 from layerloom.gui.document import Document, RecentFiles
 from layerloom.gui.file_loading import FileLoad
+from layerloom.gui.help_pages import HelpPages
 from layerloom.gui.importing import IMPORT_FILTER, ImportRequest, ModelImport
 from layerloom.gui.inspector import Inspector
 from layerloom.gui.main_window_actions import (
@@ -53,6 +54,7 @@ from layerloom.gui.palette import Palette
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training import TrainingDock
 from layerloom.gui.user_settings import user_settings
+from layerloom.gui.workspace import Workspace
 from layerloom.resources import examples_dir
 
 FILE_FILTER = f"LayerLoom graphs (*{SUFFIX});;All files (*)"
@@ -111,6 +113,11 @@ class MainWindow(FileActions, QMainWindow):
         self.menuBar().insertMenu(self.findChild(QMenu, "menu_help").menuAction(),
                                   self.training_dock.train_menu(self))
         self.toolbar = build_toolbar(self)
+        self.workspace = Workspace(self)  # Edit / Train mode, Reset Layout
+        self.workspace.add_to_menu(self.findChild(QMenu, "menu_view"))
+        self.workspace.add_to_toolbar(self.toolbar)
+        self.help_pages = HelpPages(self)
+        self.help_pages.add_to_menu(self.findChild(QMenu, "menu_help"))
         self.model_import = ModelImport(self)
         self.file_load = FileLoad(self)  # big files are read in the background
         self.graph_status = GraphStatus(self.graph, self.statusBar())
@@ -138,9 +145,8 @@ class MainWindow(FileActions, QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable  # floats only when asked:
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)  # gui.workspace
         self.addDockWidget(area, dock)
         return dock
 
@@ -268,7 +274,7 @@ class MainWindow(FileActions, QMainWindow):
         self.model_import.wait()  # its thread must end before the window goes
         self.file_load.wait()
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.workspace.save(self.settings)
         self.settings.sync()
         self.autosaver.stop()
         self.autosaver.discard()
@@ -281,15 +287,12 @@ class MainWindow(FileActions, QMainWindow):
         if screen is not None and screen.width() > 0:
             width, height = min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9))
         self.resize(width, height)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 290], Qt.Orientation.Horizontal)
 
     def _restore_window_state(self) -> None:
         geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        self.workspace.restore(self.settings)
 
     def _update_title(self, *_args) -> None:
         star = "*" if self.document.is_modified else ""

@@ -38,7 +38,7 @@ class FileActions:
                 self.document.open_copy(sample)
             except GraphFileError as exc:
                 self.show_error("Cannot open the sample project", str(exc))
-        self.view.fit_to_view()
+        self.view.fit_to_view(readable=True)
 
     def commit_pending_edit(self) -> None:
         """Finish a value being typed in the inspector (its editor commits when it
@@ -64,6 +64,7 @@ class FileActions:
         if not self.maybe_save():
             return False
         self.document.new()
+        self.view.fit_to_view()  # an empty graph: 100 % at the origin, not the last graph's zoom
         self.statusBar().showMessage("New graph", 3000)
         return True
 
@@ -78,7 +79,7 @@ class FileActions:
         except GraphFileError as exc:
             self.show_error("Cannot open the template", str(exc))
             return False
-        self.view.fit_to_view()
+        self.view.fit_to_view(readable=True)
         return True
 
     def open_file(self, path: str | Path | None = None) -> bool:
@@ -130,7 +131,7 @@ class FileActions:
         if self.scene.builder.busy:
             self.view.show_beginning()
         else:
-            self.view.fit_to_view()
+            self.view.fit_to_view(readable=True)
 
     def _opened(self, path: Path, graph: Graph) -> None:
         """``graph``, read from ``path``, becomes the document."""

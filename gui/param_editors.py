@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -126,7 +127,12 @@ class _InvalidMixin:
 
 
 class IntEditor(_InvalidMixin, QSpinBox):
-    """Whole numbers within the schema's range; commits on Enter, arrows or focus-out."""
+    """Whole numbers within the schema's range; commits on Enter, arrows or focus-out.
+
+    A number typed outside the range (``-5`` where the least is 1) is refused with
+    a message (``rejected``) and the value stays: a plain spin box would drop the
+    minus sign as it is typed and silently take 5.
+    """
 
     edited = Signal(object)
     rejected = Signal(str)
@@ -149,6 +155,26 @@ class IntEditor(_InvalidMixin, QSpinBox):
 
     def set_mixed(self) -> None:
         self.setToolTip(tooltip_for(self.param) + "\n(the selected nodes have different values)")
+
+    def _typed(self, text: str) -> str:
+        return text.removeprefix(self.prefix()).removesuffix(self.suffix()).strip().replace("_", "")
+
+    def validate(self, text: str, pos: int):
+        state, text, pos = super().validate(text, pos)
+        typed = self._typed(text)
+        if state == QValidator.State.Invalid and re.fullmatch(r"[+-]?\d*", typed):
+            state = QValidator.State.Intermediate  # out of range: refused in fixup, with a message
+        return state, text, pos
+
+    def fixup(self, text: str) -> str:
+        typed = self._typed(text)
+        if re.fullmatch(r"[+-]?\d+", typed):
+            value = int(typed)
+            if not self.minimum() <= value <= self.maximum():
+                span = describe_range(self.param) or f"{self.minimum()} … {self.maximum()}"
+                self.rejected.emit(f"{self.param.title.capitalize()} must be {span}, got {value}; "
+                                   f"kept {self.value()}")
+        return self.textFromValue(self.value())
 
 
 class _TextEditor(_InvalidMixin, QLineEdit):

@@ -3,7 +3,9 @@
 Renders the real main window off screen (no display needed) at a fixed size:
 an empty window, the CNN example with a convolution selected, and the same
 graph with an error (a flat input fed to a convolution) so that the error
-marking, the inspector's message and the status bar's count are visible. User
+marking, the inspector's message and the status bar's count are visible; then
+the workspace's two modes after a short real run of the two-moons MLP: Edit mode
+at 1280 x 800, and Train mode at 1280 x 800 and at 1920 x 1080. User
 settings go to a temporary folder, so recent files and window state of the
 person running it are neither used nor changed.
 """
@@ -56,18 +58,67 @@ def _wrap_rows(graph, per_row: int = 3, dx: float = 250.0, dy: float = 170.0) ->
     })
 
 
-def _open_example(window, app, name: str) -> bool:
+def _open_example(window, app, name: str, per_row: int = 3) -> bool:
     path = examples_dir() / name
     if not path.exists():
         return False
     window.document.open_copy(path)
-    _wrap_rows(window.graph)
+    _wrap_rows(window.graph, per_row)
     window.document.undo_stack.setClean()
     _settle(app)
     window.view.fit_to_view()
     window.view.set_zoom(window.view.zoom * 0.92)  # room for the wire that folds the rows
     _settle(app)
     return True
+
+
+def _wait(app, done, seconds: float = 120.0) -> None:
+    import time
+
+    from PySide6.QtTest import QTest
+
+    end = time.monotonic() + seconds
+    while not done() and time.monotonic() < end:
+        QTest.qWait(20)
+
+
+def take_workspace(app, out_dir: Path) -> list[Path]:
+    """Train the two-moons MLP briefly, then grab the Edit and Train modes."""
+    window = _window(app)
+    if not _open_example(window, app, "mlp_two_moons.loom", per_row=2):  # fits the narrow canvas
+        window.close()
+        return []
+    dock = window.training_dock
+    window.graph.set_settings("training", {"epochs": 25, "device": "cpu"})
+    dock.preload()
+    import torch
+
+    torch.set_num_threads(1)  # a model this small trains fastest on one thread
+    _wait(app, lambda: dock.setup.dataset_for_run() is not None)
+    written = []
+    window.workspace.set_mode("train")
+    _settle(app, 20)
+    dock.start()
+    _wait(app, lambda: not dock.running)
+    dock.tabs.setCurrentWidget(dock.boundary_view)
+    window.scene.clearSelection()
+    for size, name in ((SIZE, "workspace_train_1280.png"), ((1920, 1080), "workspace_train_1920.png")):
+        window.resize(*size)
+        _settle(app, 20)
+        window.view.fit_to_view()
+        _settle(app, 20)
+        written.append(_save(window, out_dir / name))
+    window.resize(*SIZE)
+    window.workspace.set_mode("edit")
+    _settle(app, 20)
+    dock.tabs.setCurrentWidget(dock.weights_view)
+    window.scene.select_nodes([window.graph.topological_order()[1]])
+    _settle(app, 20)
+    written.append(_save(window, out_dir / "workspace_edit_1280.png"))
+    window.document.undo_stack.setClean()
+    dock.forget_runs()
+    window.close()
+    return written
 
 
 def take(out_dir: Path) -> list[Path]:
@@ -107,6 +158,7 @@ def take(out_dir: Path) -> list[Path]:
         written.append(_save(window, out_dir / "window_error.png"))
     window.document.undo_stack.setClean()
     window.close()
+    written += take_workspace(app, out_dir)
     return written
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "new": "new",
     "import": "import_cmd",
     "layers": "layers",
+    "help": "help_cmd",
     "blocks": "blocks",
     "install-desktop": "desktop",
 }
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="layerloom",
         description="LayerLoom: build, train and export neural networks. "
-        "Without a sub-command, opens the desktop app (optionally on FILE).",
+        "Without a sub-command, opens the desktop app (optionally on FILE; "
+        "--reset-layout first puts its panels back as they were at the first start).",
     )
     parser.add_argument("--version", action="version", version=f"LayerLoom {version()}",
                         help="print LayerLoom's version and exit")

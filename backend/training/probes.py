@@ -28,6 +28,7 @@ from torch import nn
 from layerloom.backend.training.events import NodeStats, Stats
 from layerloom.backend.training.stats import HIST_BINS, HIST_SAMPLE, PROBE_SAMPLES, StatsCollector
 
+HIST_OTHERS = 3  # layers besides the one on screen whose histogram each measurement adds, in turn
 GRID = 64  # decision-boundary grid: GRID x GRID points
 GRID_MARGIN = 0.15  # share of the data's range added on each side
 
@@ -110,12 +111,16 @@ class LiveProbe(StatsCollector):
         self.objective = objective
         self.task = task
         self.grid = self._grid(probe) if self._wants_grid(probe) else None
+        self._hist_turn = 0  # where the round of the other layers' histograms goes on
 
     # ------------------------------------------------------------- statistics
-    def live_stats(self, epoch: int, step: int, hist_node: str | None) -> Stats:
+    def live_stats(self, epoch: int, step: int, hist_node: str | None, others: int = HIST_OTHERS) -> Stats:
         """Gradient and weight norms of every layer, dead-unit shares after ReLUs,
-        and a weight histogram of ``hist_node`` only (the layer on screen)."""
+        and weight histograms: of ``hist_node`` (the layer on screen) every time, and
+        of ``others`` more layers in turn, so that every layer's history grows (a
+        small model's layers are all measured every time) at a bounded cost."""
         dead = self._dead_units(self.probe) if self.relu_modules else {}
+        measured = self._hist_nodes(hist_node, others)
         out = []
         with torch.no_grad():
             for module, params in self.groups.items():
@@ -127,11 +132,23 @@ class LiveProbe(StatsCollector):
                     grad_norm = float(torch.linalg.vector_norm(torch.stack(
                         [torch.linalg.vector_norm(g.detach().float()) for g in grads])))
                 counts, edges = (), ()
-                if node_id == hist_node:
+                if node_id in measured:
                     counts, edges = self._histogram(params)
                 out.append(NodeStats(node_id, counts, edges, float(torch.linalg.vector_norm(norms)),
                                      grad_norm, dead.get(module)))
         return Stats(epoch, step, tuple(out))
+
+    def _hist_nodes(self, hist_node: str | None, others: int) -> set[str]:
+        """``hist_node`` and the next ``others`` layers of the round."""
+        nodes = [self.module_nodes[m] for m in self.groups]
+        rest = [nid for nid in nodes if nid != hist_node]
+        chosen = {hist_node} if hist_node in nodes else set()
+        if len(rest) <= others:
+            return chosen | set(rest)
+        for i in range(others):
+            chosen.add(rest[(self._hist_turn + i) % len(rest)])
+        self._hist_turn = (self._hist_turn + others) % len(rest)
+        return chosen
 
     def _histogram(self, params) -> tuple[tuple[float, ...], tuple[float, ...]]:
         weights = [p for n, p in params if "weight" in n.rsplit(".", 1)[-1]] or [p for _, p in params]

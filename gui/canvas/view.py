@@ -51,6 +51,7 @@ from layerloom.gui.canvas.wire_drop import wire_near
 LAYER_MIME_TYPE = "application/x-layerloom-layer"
 GRAPH_SUFFIX = ".loom"
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+READABLE_ZOOM = 0.75  # a graph opened is shown no smaller: its 9 pt card text stays about 9 px
 ZOOM_STEP = 1.25
 MIN_LINE_GAP = 10.0  # pixels; denser minor grid lines are skipped
 MIN_MAJOR_GAP = 28.0  # pixels; below this the grid would crowd the zoomed-out nodes
@@ -154,8 +155,13 @@ class GraphView(QGraphicsView):
         margin = 3 * theme.GRID
         self.centerOn(rect.left() - margin + view.width() / 2, rect.top() - margin + view.height() / 2)
 
-    def fit_to_view(self) -> None:
-        """Show every node, at most at 100 % (a small graph is not blown up)."""
+    def fit_to_view(self, readable: bool = False) -> None:
+        """Show every node, at most at 100 % (a small graph is not blown up).
+
+        ``readable``: never below :data:`READABLE_ZOOM` (a graph just opened): a
+        graph too big for that shows its beginning, the inputs at the left, and
+        Fit to Window (this without ``readable``) still shows it whole.
+        """
         rect = self.graph_scene().nodes_bounding_rect()
         if rect.isEmpty():
             self.set_zoom(1.0)
@@ -165,6 +171,13 @@ class GraphView(QGraphicsView):
         rect = rect.adjusted(-margin, -margin, margin, margin)
         view = self.viewport().rect()
         fit = min(view.width() / rect.width(), view.height() / rect.height())
+        if readable and fit < READABLE_ZOOM:
+            self.set_zoom(READABLE_ZOOM)
+            half_w = view.width() / 2 / READABLE_ZOOM
+            half_h = view.height() / 2 / READABLE_ZOOM
+            y = rect.center().y() if rect.height() <= 2 * half_h else rect.top() + half_h
+            self.centerOn(rect.left() + half_w, y)
+            return
         self.set_zoom(min(fit, 1.0))
         self.centerOn(rect.center())
 

@@ -46,6 +46,8 @@ from layerloom.gui import heap
 from layerloom.gui.background import CallKeeper
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.dock_actions import RunActions
+from layerloom.gui.training.dock_layout import arrange as arrange_views
+from layerloom.gui.training.dock_layout import set_minimums
 from layerloom.gui.training.finetune import FinetuneActions, StartError, checkpoint_folder
 from layerloom.gui.training.runs.dock_files import ModelFileActions
 from layerloom.gui.training.runs.kept_runs import KeptRunActions
@@ -113,6 +115,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         self.current: Run | None = None
         self.worker = None
         self.refresh_hidden_views = False  # benchmarks: redraw every view, not just the visible
+        self.roomy = False  # Train mode: the plots in a column beside the set-up (gui.workspace)
         self._built = False
         self._preloaded = False
         self._preload_scheduled = False
@@ -178,8 +181,8 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         for index, widget in enumerate((self.setup, *beside, self.tabs)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(index, 1 if index else 0)
-        self.setup.setMinimumWidth(290)
-        self.splitter.setSizes([330] + [480] * (len(beside) + 1))
+        set_minimums(self)
+        arrange_views(self, self.roomy)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -206,6 +209,14 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         self.connect_kept_runs()
         self._update_layers()
         self._sync_state()
+
+    def set_roomy(self, roomy: bool) -> None:
+        """Train mode's arrangement (the plots in a column beside the set-up) or
+        Edit mode's (all in a row below the canvas); see :mod:`.dock_layout`."""
+        if roomy != self.roomy:
+            self.roomy = roomy
+            if self._built:
+                arrange_views(self, roomy)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -512,7 +523,8 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
             clear_canvas_badges(self.scene)
         self.run_bar.notice.hide()
         self._update(run, changed | {"status"})
-        self.run_bar.set_progress(run.progress, f"{run.status} · epoch {run.epoch}", f"step {run.step:,}", None)
+        ended = f"{run.status} after {run.epoch} epoch{'s' if run.epoch != 1 else ''}"  # as the message says
+        self.run_bar.set_progress(run.progress, ended, f"step {run.step:,}", None)
         self.runs_panel.update_run(run)
         if run is self.shown:
             for view in self.views:

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -76,8 +75,7 @@ class RunBar(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setMinimumWidth(160)
         self.eta = steady_label(name="etaLabel")
-        self.eta.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.eta.setFixedWidth(330)
+        self.eta.setMinimumWidth(150)  # not a fixed 330 px: that kept the window 1,157 px wide
         self.lr_edit = QLineEdit()
         self.lr_edit.setObjectName("lrEdit")
         self.lr_edit.setFixedWidth(80)
@@ -97,22 +95,27 @@ class RunBar(QWidget):
         self.notice.setWordWrap(True)
         self.notice.hide()
 
+        # two rows, so that the bar fits a window 800 px wide: the run's controls and
+        # progress, then its message beside the learning rate and the model's buttons
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         for widget in (self.start, self.pause, self.resume, self.stop, self.continue_run):
             row.addWidget(widget)
-        row.addWidget(self.progress, 1)
-        row.addWidget(self.eta)
-        row.addWidget(QLabel("LR"))
-        row.addWidget(self.lr_edit)
-        row.addSpacing(8)
+        row.addWidget(self.progress, 2)
+        row.addWidget(self.eta, 1)
+        second = QHBoxLayout()
+        second.setContentsMargins(0, 0, 0, 0)
+        second.addWidget(self.message, 1)
+        second.addWidget(QLabel("LR"))
+        second.addWidget(self.lr_edit)
+        second.addSpacing(8)
         for widget in (self.save_weights, self.open_weights, self.export):
-            row.addWidget(widget)
+            second.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.setSpacing(2)
         layout.addLayout(row)
-        layout.addWidget(self.message)
+        layout.addLayout(second)
         layout.addWidget(self.notice)
         self.set_state("idle")
 

@@ -63,7 +63,7 @@ class Run:
     saved: bool = False  # its weights are in a file (saved, exported, or opened from one)
     message: str = ""
     loss: BoundedSeries = field(default_factory=BoundedSeries)
-    lr: BoundedSeries = field(default_factory=BoundedSeries)
+    lr: BoundedSeries = field(default_factory=lambda: BoundedSeries(keep="first"))  # steps stay steps
     val_loss: BoundedSeries = field(default_factory=BoundedSeries)
     epoch_loss: BoundedSeries = field(default_factory=BoundedSeries)
     metrics: dict[str, BoundedSeries] = field(default_factory=dict)
@@ -211,6 +211,7 @@ class Run:
         self.status = "stopped" if event.reason == "stopped" else "finished"
         self.final = dict(event.metrics)
         self.step = event.steps
+        self.epoch = event.epochs  # the epochs done, as the message counts them
         self.wall_time = event.wall_time
         how = {"completed": "finished", "stopped": "stopped",
                "early_stopping": "stopped early (no more improvement)"}[event.reason]
@@ -242,6 +243,12 @@ class Run:
             if name in self.metrics or f"val_{name}" in self.metrics:
                 return name
         return None
+
+    def train_loss(self) -> float | None:
+        """The training loss to quote (the header and the Runs table say the same):
+        the last epoch's mean, or before the first epoch ends the last step's."""
+        last = self.epoch_loss.last() or self.loss.last()
+        return None if last is None else last[1]
 
     def grad_norms(self) -> dict[str, tuple[float | None, float | None]]:
         """``{node id: (gradient norm, dead share)}`` from the latest statistics."""

@@ -38,7 +38,7 @@ def _swatch(colour: str) -> QIcon:
 
 
 def _number(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4g}"
+    return "–" if value is None else f"{value:.3g}"  # as the Loss header quotes it
 
 
 class RunsPanel(QWidget):
@@ -223,7 +223,7 @@ class RunsPanel(QWidget):
         return "\n".join(t for t in (run.label, run.message, note) if t)
 
     def _cells(self, run: Run) -> list[str]:
-        last = run.loss.last()
+        loss = run.train_loss()
         val = run.val_loss.last()
         name = run.metric_name()
         metric = "–"
@@ -231,7 +231,7 @@ class RunsPanel(QWidget):
             series = run.metrics.get(f"val_{name}") or run.metrics.get(name)
             if series is not None and series.last() is not None:
                 metric = f"{name} {series.last()[1]:.3g}"
-        return [run.status, _number(last[1] if last else None), _number(val[1] if val else None),
+        return [run.status, _number(loss), _number(val[1] if val else None),
                 metric, str(run.step), self.note_of(run)]
 
     def _row_of(self, number: int) -> int | None:

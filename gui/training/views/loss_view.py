@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from layerloom.gui.training.runs.run_record import Run, growing_until
 from layerloom.gui.training.views import plot_style as ps
-from layerloom.gui.training.views.series import finite_range, from_zero, smooth
+from layerloom.gui.training.views.series import finite_range, from_zero, smooth, step_arrays
 
 VAL_COLOUR = "#ea580c"
 LR_COLOUR = "#7c3aed"
@@ -63,7 +63,7 @@ class LossView(QWidget):
         self.log_scale = QCheckBox("Log")
         self.log_scale.setToolTip("Logarithmic loss axis")
         self.log_scale.setObjectName("lossLogScale")
-        self.summary = ps.steady_label(name="lossSummary")
+        self.summary = ps.steady_label(lines=2, name="lossSummary")  # wraps, not cut, when narrow
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
@@ -91,7 +91,7 @@ class LossView(QWidget):
         self.val = ps.curve(VAL_COLOUR, 2.0, name="validation", symbol="o")
         self.train_metric = ps.curve("#2563eb", 2.0, symbol="o")
         self.val_metric = ps.curve(VAL_COLOUR, 2.0, symbol="o")
-        self.lr_curve = ps.curve(LR_COLOUR, 1.5, smooth=True)
+        self.lr_curve = ps.curve(LR_COLOUR, 1.5)  # drawn as steps: peaks keep a jump straight
         for item in (self.raw, self.smoothed, self.val):
             self.loss_plot.addItem(item)
         self.legend.removeItem(self.raw)
@@ -186,7 +186,7 @@ class LossView(QWidget):
             self._set(self.train_metric, run.metrics.get(name) if name else None)
             self._set(self.val_metric, run.metrics.get(f"val_{name}") if name else None)
         if self._changed("lr", run.number, run.lr.version):
-            self._set(self.lr_curve, run.lr)
+            self._set(self.lr_curve, run.lr, steps=True)
 
     # ----------------------------------------------------------------- drawing
     def _changed(self, key: str, *version) -> bool:
@@ -225,11 +225,13 @@ class LossView(QWidget):
         return cached[1]
 
     @staticmethod
-    def _set(item: pg.PlotDataItem, series) -> None:
+    def _set(item: pg.PlotDataItem, series, steps: bool = False) -> None:
         if series is None:
             item.setData([], [])
             return
         x, y = series.arrays()
+        if steps:
+            x, y = step_arrays(x, y)
         if item.opts.get("symbol") is not None and len(x) > MAX_SYMBOLS:
             item.setSymbol(None)  # dots on every epoch of a long run only hide the line
         item.setData(x, y)
@@ -238,9 +240,9 @@ class LossView(QWidget):
         if run is None:
             return "No run yet: choose a dataset and press Start"
         parts = []
-        last = run.epoch_loss.last() or run.loss.last()
-        if last is not None:
-            parts.append(f"loss {last[1]:.3g}")
+        loss = run.train_loss()
+        if loss is not None:
+            parts.append(f"loss {loss:.3g}")
         last_val = run.val_loss.last()
         if last_val is not None:
             parts.append(f"val {last_val[1]:.3g}")

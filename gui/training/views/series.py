@@ -6,6 +6,11 @@ at most ``capacity`` points: when it is full, neighbouring pairs of stored point
 are averaged into one (old points are decimated) and from then on incoming points
 are averaged in groups twice as large, so the whole run stays evenly covered at
 the resolution that fits. The newest values are never lost, only coarsened.
+
+A setting that jumps (a learning rate changed during a pause) must stay a jump:
+averaging would turn it into a slope. ``keep="first"`` keeps the first point of
+each group instead of the mean, and :func:`step_arrays` draws such a series as
+steps (each value held until the next point).
 """
 
 from __future__ import annotations
@@ -36,10 +41,15 @@ class BoundedSeries:
         Bumps on every change, so views redraw only what changed.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY):
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, keep: str = "mean"):
         if capacity < 4 or capacity % 2:
             raise ValueError(f"capacity must be an even number of at least 4, got {capacity}")
+        if keep not in ("mean", "first"):
+            raise ValueError(f"keep must be 'mean' or 'first', got {keep!r}")
         self.capacity = capacity
+        self.keep = keep
+        self._first: tuple[float, float] | None = None  # keep="first": the open group's first point
+        self._latest: tuple[float, float] | None = None
         self._x = np.empty(capacity, np.float64)
         self._y = np.empty(capacity, np.float64)
         self._n = 0
@@ -57,8 +67,17 @@ class BoundedSeries:
         """Add one point (``y`` may be NaN: shown as a gap)."""
         self.total += 1
         self.version += 1
+        self._latest = (x, y)
         if self.group == 1:
             self._push(x, y)
+            return
+        if self.keep == "first":
+            if self._acc_n == 0:
+                self._first = (x, y)
+            self._acc_n += 1
+            if self._acc_n == self.group:
+                self._push(*self._first)
+                self._acc_n = 0
             return
         self._acc_x += x
         self._acc_y += y
@@ -96,15 +115,21 @@ class BoundedSeries:
 
     def _decimate(self) -> None:
         half = self.capacity // 2
-        self._x[:half] = self._x[: self.capacity].reshape(half, 2).mean(axis=1)
-        self._y[:half] = self._y[: self.capacity].reshape(half, 2).mean(axis=1)
+        if self.keep == "first":
+            self._x[:half] = self._x[: self.capacity : 2]
+            self._y[:half] = self._y[: self.capacity : 2]
+        else:
+            self._x[:half] = self._x[: self.capacity].reshape(half, 2).mean(axis=1)
+            self._y[:half] = self._y[: self.capacity].reshape(half, 2).mean(axis=1)
         self._n = half
         self.group *= 2
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the stored ``x`` and ``y`` plus the partial group, if any."""
         x, y = self._x[: self._n], self._y[: self._n]
-        if self._acc_n:
+        if self._acc_n and self.keep == "first":
+            x, y = np.append(x, self._first[0]), np.append(y, self._first[1])
+        elif self._acc_n:
             x = np.append(x, self._acc_x / self._acc_n)
             y = np.append(y, self._acc_y / self._acc_n)
         else:
@@ -112,7 +137,10 @@ class BoundedSeries:
         return x, y
 
     def last(self) -> tuple[float, float] | None:
-        """The newest point (the partial group's mean while one is open)."""
+        """The newest point (the partial group's mean while one is open; with
+        ``keep="first"`` the value appended last)."""
+        if self.keep == "first":
+            return self._latest
         if self._acc_n:
             return self._acc_x / self._acc_n, self._acc_y / self._acc_n
         if not self._n:
@@ -122,6 +150,16 @@ class BoundedSeries:
     def nbytes(self) -> int:
         """Memory held by the stored points (fixed: it never grows)."""
         return self._x.nbytes + self._y.nbytes
+
+
+def step_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` drawn as steps: each ``y`` holds until the next ``x``, where the
+    line rises or falls straight (a learning rate set during a pause)."""
+    if len(x) < 2:
+        return x, y
+    xs = np.repeat(x, 2)[1:]
+    ys = np.repeat(y, 2)[:-1]
+    return xs, ys
 
 
 SMOOTH_BLOCK = 64  # values per vectorised block (keeps w**-k far from overflow)

@@ -5,9 +5,10 @@ history as an image, like TensorBoard's distributions: x is the training step, y
 the weight value, the colour how many weights have that value then (each column
 scaled to its own peak, so a narrowing or widening distribution stays visible).
 
-Histograms are counted in the training thread for the layer shown here only
-(picking another layer here, or selecting a node on the canvas, switches what the
-training thread measures), at most twice a second.
+Histograms are counted in the training thread at most twice a second: of the
+layer shown here every time (picking another layer here, or selecting a node on
+the canvas, switches it) and of the other layers in turn, so that every layer has
+a history (bounded: :data:`~layerloom.gui.training.runs.run_record.HIST_HISTORY`).
 """
 
 from __future__ import annotations
@@ -78,11 +79,12 @@ class WeightsView(QWidget):
         self.run: Run | None = None
         self._layers: list[tuple[str, str]] = []
         self._drawn: tuple | None = None
+        self._fitted: tuple | None = None  # (run, layer) whose histogram the view was fitted to
 
         self.layer_combo = QComboBox()
         self.layer_combo.setObjectName("weightsLayer")
         self.layer_combo.setMinimumContentsLength(16)
-        self.info = ps.steady_label("Select a layer with weights", name="weightsInfo")
+        self.info = ps.steady_label("Select a layer with weights", lines=2, name="weightsInfo")
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addWidget(QLabel("Layer"))
@@ -178,7 +180,11 @@ class WeightsView(QWidget):
         spread = _spread(edges, counts)
         self.info.setText(f"step {history.steps[-1]} · weights from {edges[0]:.3g} to {edges[-1]:.3g} · "
                           f"spread (std) {spread:.3g} · {len(history.steps)} snapshots")
-        self.hist_follow.update()
+        # the first histogram of a layer, and the last of a run, fit the view at once: the
+        # once-a-second follower would otherwise leave a short run's plot at its empty 0-1 view
+        first = self._fitted != key[:2]
+        self._fitted = key[:2]
+        self.hist_follow.update(force=first or settle)
 
     def _hist_bounds(self):
         data = self.hist_item.getData()
