@@ -24,6 +24,7 @@ COMMANDS = {
     "import": "import_cmd",
     "layers": "layers",
     "blocks": "blocks",
+    "inspect": "inspect_cmd",
     "install-desktop": "desktop",
 }
 
