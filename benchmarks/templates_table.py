@@ -112,6 +112,9 @@ def measure_graph(graph, name: str = "", device: str = "cpu", stats: bool = True
         iou = mean_iou(confusions[-1].matrix)
         if iou is not None:
             out.metrics["val mean iou"] = iou
+    dead = dead_units(collected)
+    if dead is not None:
+        out.metrics["dead units"] = dead
     ratio = grad_ratio(graph, collected)
     if ratio is not None:
         out.metrics["grad ratio"] = ratio
@@ -135,6 +138,14 @@ def grad_ratio(graph, stats: list) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
+def dead_units(stats: list) -> float | None:
+    """Mean share of dead units over the ReLU-followed layers, in the last statistics."""
+    if not stats:
+        return None
+    shares = [n.dead_fraction for n in stats[-1].nodes if n.dead_fraction is not None]
+    return statistics.fmean(shares) if shares else None
+
+
 def measured_text(clauses: list[Expectation], m: Measurement) -> str:
     parts = []
     for c in clauses:
@@ -145,7 +156,7 @@ def measured_text(clauses: list[Expectation], m: Measurement) -> str:
             parts.append(f"{c.metric} n/a")
         elif "accuracy" in c.metric:
             parts.append(f"{c.metric} {value:.1%}")
-        elif c.metric == "val loss rise":
+        elif c.metric in ("val loss rise", "dead units"):
             parts.append(f"{c.metric} {value:.0%}")
         else:
             parts.append(f"{c.metric} {value:.3g}")
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = load_template(name).meta
         stated = meta.get("expected", "")
         clauses = parse_expected(stated) if stated else []
-        m = measure(name, device=args.device, stats=any(c.metric == "grad ratio" for c in clauses))
+        m = measure(name, device=args.device, stats=any(c.metric in ("grad ratio", "dead units") for c in clauses))
         ok = bool(clauses) and all(c.holds(m.metrics.get(c.metric)) for c in clauses)
         if m.failed and not any(c.metric == DIVERGES for c in clauses):
             ok = False
