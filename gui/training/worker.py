@@ -88,7 +88,7 @@ class TrainingWorker(RunWorker):
             self.queue(Failed(str(exc)))
             return
         trainer = Trainer(self.graph, data.train, data.val, self.settings, on_event=self._consume,
-                          normalisation=data.normalisation, step_every=1)
+                          normalisation=data.normalisation, step_every=1, record_path=True)
         with self._lock:
             self.trainer = trainer
             if self._pending_lr is not None:

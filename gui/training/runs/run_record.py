@@ -88,6 +88,8 @@ class Run:
     model: Any = None  # the trained model on the CPU, once the run has ended
     normalisation: Any = None
     val: Any = None  # the normalised validation set (Try it)
+    train_sample: Any = None  # up to 1,024 normalised training samples (the loss landscape)
+    weight_path: Any = None  # the trainer's WeightPath: weights snapshots during the run
     _tick: float | None = None
     _first_step: int = 0
 

@@ -16,7 +16,6 @@ from collections.abc import Set
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from layerloom.gui.qt_util import signals_blocked
