@@ -91,6 +91,8 @@ def run(args) -> int:
     if not out.parent.exists():
         raise CommandError(f"-o {args.output}: the folder {out.parent} does not exist")
     graph, settings, data = _prepare(args)
+    if args.view != "landscape":
+        _index(args, data.val if data.val is not None else data.train)  # before any training
     model, path = _model(args, graph, settings, data)
     try:
         fig = _draw(args, graph, settings, data, model, path)

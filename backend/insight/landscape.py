@@ -58,6 +58,8 @@ class Cancelled(InsightError):
 
 
 def duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2g} s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
