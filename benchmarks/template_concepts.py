@@ -1,5 +1,5 @@
 """Templates for the seed concepts: a single neuron, width, early stopping, optimisers
-compared, batch normalisation, dying ReLU.
+compared, batch normalisation, dying ReLU, word embeddings.
 
 :data:`TEMPLATES` is merged into :data:`benchmarks.template_graphs.TEMPLATES`
 (one ``TEMPLATES.update`` line there), and ``benchmarks/make_templates.py`` writes
@@ -170,6 +170,31 @@ def dying_relu() -> Graph:
         {"optimizer": "sgd", "lr": 3.0, "epochs": 10, "batch_size": 32})
 
 
+# ------------------------------------------------------------- word embeddings
+def word_embeddings() -> Graph:
+    graph = sequential({"shape": [1], "dtype": "long"}, "Word id", [
+        ("embedding", {"num_embeddings": 27, "embedding_dim": 8}, "Embedding (27 words, 8 numbers)"),
+        ("flatten", {}, "Flatten"),
+        dense(27, label="Context word scores"),
+    ])
+    return finish(graph, {
+        "title": "Word embeddings learned from context",
+        "group": "Architectures",
+        "description": (
+            "Each of 27 words gets a vector of 8 numbers (an Embedding layer), trained to predict a "
+            "word next to it in generated sentences such as 'the two red cat likes the pear and the "
+            "plum' (skip-gram, as in word2vec). Nothing says which words belong together, but words "
+            "of one kind fill the same place in a sentence, so they need the same predictions and "
+            "their vectors move together. Open the Embedding tab after training: projected to 2-D, "
+            "the numbers, colours, animals and fruit form four clusters. Accuracy stays modest, "
+            "because a word's neighbour is a guess among several."
+        ),
+        "expected": "val accuracy >= 33%",
+    }, {"name": "word_contexts", "options": {"n_samples": 4000, "window": 1, "seed": 0},
+        "normalise": "none", "val_split": 0.2},
+        {"optimizer": "adam", "lr": 0.01, "epochs": 20, "batch_size": 32})
+
+
 TEMPLATES = {
     "single_neuron_line": single_neuron_line,
     **{f"width_{k}": (lambda k=k: width(k)) for k in WIDTHS},
@@ -177,4 +202,5 @@ TEMPLATES = {
     **{f"optimiser_{k}": (lambda k=k: optimiser(k)) for k in OPTIMISERS},
     "batch_norm_deep": batch_norm_deep,
     "dying_relu": dying_relu,
+    "word_embeddings": word_embeddings,
 }

@@ -1,4 +1,5 @@
-"""``layerloom inspect FILE VIEW -o OUT.png``: saliency, Grad-CAM or the loss landscape as a PNG.
+"""``layerloom inspect FILE VIEW -o OUT.png``: saliency, Grad-CAM, the loss landscape or an
+embedding as a PNG.
 
 The graph is FILE (a ``.loom``); its weights come from ``--weights`` (a
 ``.safetensors`` file or the folder ``layerloom train`` wrote). Without
@@ -15,18 +16,18 @@ from pathlib import Path
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError
 
-VIEWS = ("saliency", "gradcam", "landscape")
+VIEWS = ("saliency", "gradcam", "landscape", "embedding")
 DIRECTIONS = ("auto", "random", "pca", "exact")
 DEFAULT_BUDGET = 300.0  # seconds a landscape may take before the command asks for a smaller grid
 
 
 def add_parser(subs, name: str) -> None:
     p = subs.add_parser(
-        name, help="draw saliency, Grad-CAM or the loss landscape of a model to a PNG",
+        name, help="draw saliency, Grad-CAM, the loss landscape or an embedding of a model to a PNG",
         description="Draw what a trained classifier looks at (saliency: the gradient of a class score "
         "over the input; gradcam: Grad-CAM over a convolutional layer) or the loss landscape around its "
         "weights (two filter-normalised random directions, or for a single neuron the exact surface over "
-        "its weight and bias) to a PNG.",
+        "its weight and bias), or an Embedding layer's vectors projected to 2-D, to a PNG.",
     )
     p.add_argument("file", help="the .loom graph file")
     p.add_argument("view", choices=VIEWS, help="what to draw")
@@ -37,7 +38,8 @@ def add_parser(subs, name: str) -> None:
                    help="validation sample to explain (default 0)")
     p.add_argument("--class", dest="target", type=_non_negative, metavar="C",
                    help="class whose score is explained (default: the predicted one)")
-    p.add_argument("--node", metavar="N", help="gradcam: the convolutional node (default: the last one)")
+    p.add_argument("--node", metavar="N", help="gradcam: the convolutional node (default: the last one); "
+                   "embedding: the Embedding node (default: the first)")
     p.add_argument("--grid", type=_grid, metavar="N",
                    help="landscape: points per side (default 21; 41 for a single neuron)")
     p.add_argument("--directions", choices=DIRECTIONS, default="auto",
@@ -91,8 +93,10 @@ def run(args) -> int:
     if not out.parent.exists():
         raise CommandError(f"-o {args.output}: the folder {out.parent} does not exist")
     graph, settings, data = _prepare(args)
-    if args.view != "landscape":
+    if args.view in ("saliency", "gradcam"):
         _index(args, data.val if data.val is not None else data.train)  # before any training
+    if args.node is not None:
+        _check_node(args, graph, settings)
     model, path = _model(args, graph, settings, data)
     try:
         fig = _draw(args, graph, settings, data, model, path)
@@ -183,12 +187,32 @@ def _draw(args, graph, settings, data, model, path):
 
         return render.gradcam_figure(
             gradcam(model, graph, val.x, _index(args, val), val.task, args.target, args.node), names)
+    if args.view == "embedding":
+        from layerloom.backend.insight.embedding import projection
+
+        return render.embedding_figure(projection(model, graph, args.node, val))
     from layerloom.backend.insight.landscape import landscape, probe_for
 
     probe = probe_for(model, graph, settings, data.train)
     surface = landscape(probe, args.grid, args.directions, span=args.span, seed=settings.seed, path=path,
                         budget=args.max_seconds)
     return render.landscape_figure(surface)
+
+
+def _check_node(args, graph, settings) -> None:
+    """A --node that cannot work is refused before any training (on the untrained model)."""
+    from layerloom.backend.compile import compile_graph
+    from layerloom.backend.insight.embedding import embedding_nodes
+    from layerloom.backend.insight.gradcam import conv_nodes
+
+    if args.view not in ("gradcam", "embedding"):
+        raise CommandError(f"--node applies to gradcam and embedding, not to {args.view}")
+    model = compile_graph(graph, seed=settings.seed)
+    found = conv_nodes(graph, model) if args.view == "gradcam" else embedding_nodes(graph, model)
+    what = "a convolutional layer with feature maps" if args.view == "gradcam" else "an Embedding"
+    if args.node not in found:
+        choices = f"choose one of {', '.join(found)}" if found else "this model has none"
+        raise CommandError(f"--node {args.node}: not {what}; {choices}", EXIT_INVALID)
 
 
 def _index(args, val) -> int:

@@ -1,12 +1,12 @@
-"""One-input regression sets: ``line`` and ``curve``, and ``word_topics`` for embeddings.
+"""One-input regression sets, ``line`` and ``curve``, and ``word_contexts`` for embeddings.
 
 ``line`` is what a single linear neuron can fit exactly (``y = slope x + intercept``
 plus noise), so its loss over the weight and the bias is a paraboloid a student can
 see gradient descent walk down. ``curve`` is a smooth bump-and-wiggle no straight line
 fits: one hidden layer approximates it better the more units it has (universal
-approximation). ``word_topics`` is a generated word task: each sample is a word id,
-its target the topic of that word (words of one topic share a vector once an
-embedding learns it). Every generator draws from its own ``np.random.default_rng(seed)``.
+approximation). ``word_contexts`` is a generated word task (skip-gram): a word id in, a word
+beside it in a generated sentence out; words of one topic share their contexts, so
+an embedding trained on it gives them nearby vectors. Every generator draws from its own ``np.random.default_rng(seed)``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ LINE_DOC = ("Points on a straight line y = slope·x + intercept with Gaussian no
             "one target; a single linear neuron fits it.")
 CURVE_DOC = ("A smooth curve y = sin(3x) + 0.3x² sampled on [-2, 2] with noise: no line fits it; "
              "one hidden layer approximates it better with more units.")
-WORDS_DOC = ("Word ids (one per sample) labelled by their topic (animals, colours, numbers, "
-             "fruit): an embedding learns vectors that group each topic's words.")
+WORDS_DOC = ("Skip-gram pairs from generated sentences ('the two red cat likes the pear and the plum'): "
+             "a word id in, a word next to it out; words of a topic share contexts.")
 
 TOPICS = {
     "animals": ("cat", "dog", "horse", "cow", "sheep", "mouse"),
@@ -62,14 +62,37 @@ def make_curve(n_samples: int, noise: float, seed: int) -> Dataset:
     return _regression("curve", x, y, CURVE_DOC)
 
 
-def make_word_topics(n_samples: int, seed: int) -> Dataset:
+FUNCTION_WORDS = ("the", "likes", "and")
+VOCABULARY = (*FUNCTION_WORDS, *WORDS)
+
+
+def sentence(rng) -> list[str]:
+    """``the NUMBER COLOUR ANIMAL likes the FRUIT and the FRUIT``: each topic has its slot."""
+    pick = {topic: (lambda words=words: words[rng.integers(len(words))]) for topic, words in TOPICS.items()}
+    return ["the", pick["numbers"](), pick["colours"](), pick["animals"](), "likes", "the", pick["fruit"](),
+            "and", "the", pick["fruit"]()]
+
+
+def make_word_contexts(n_samples: int, window: int, seed: int) -> Dataset:
+    """Skip-gram pairs: a word and one word at most ``window`` places from it, drawn
+    from generated sentences. Words of one topic fill the same slot, so they share
+    their contexts, and an embedding trained to predict the context gives them
+    nearby vectors (the distributional hypothesis behind word2vec)."""
     rng = np.random.default_rng(seed)
-    ids = rng.integers(0, len(WORDS), n_samples)
-    per_topic = len(WORDS) // len(TOPICS)
+    index = {w: i for i, w in enumerate(VOCABULARY)}
+    centres, contexts = [], []
+    while len(centres) < n_samples:
+        words = sentence(rng)
+        for i, word in enumerate(words):
+            for j in range(max(0, i - window), min(len(words), i + window + 1)):
+                if j != i:
+                    centres.append(index[word])
+                    contexts.append(index[words[j]])
+    order = rng.permutation(len(centres))[:n_samples]
     return Dataset(
-        name="word_topics", x=ids.reshape(-1, 1).astype(np.int64), y=(ids // per_topic).astype(np.int64),
-        task="classification", input_shape=(1,), input_dtype="long", target_shape=(),
-        num_classes=len(TOPICS), class_names=list(TOPICS), description=WORDS_DOC,
+        name="word_contexts", x=np.asarray(centres, np.int64)[order].reshape(-1, 1),
+        y=np.asarray(contexts, np.int64)[order], task="classification", input_shape=(1,), input_dtype="long",
+        target_shape=(), num_classes=len(VOCABULARY), class_names=list(VOCABULARY), description=WORDS_DOC,
     )
 
 
@@ -86,8 +109,9 @@ register(DatasetInfo(
     num_classes=None, target_shape=(1,), loader=make_curve, category="2-D toys",
     options=(n_samples_param(400), noise_param(0.05), seed_param())))
 register(DatasetInfo(
-    name="word_topics", description=WORDS_DOC, task="classification", input_shape=(1,),
-    input_dtype="long", num_classes=len(TOPICS), target_shape=(), loader=make_word_topics,
+    name="word_contexts", description=WORDS_DOC, task="classification", input_shape=(1,),
+    input_dtype="long", num_classes=len(VOCABULARY), target_shape=(), loader=make_word_contexts,
     category="Sequences",
-    options=(Int("n_samples", 2000, "Number of samples", minimum=len(WORDS), maximum=1_000_000),
+    options=(Int("n_samples", 4000, "Number of (word, context) pairs", minimum=2, maximum=1_000_000),
+             Int("window", 1, "Context words taken on each side of a word", minimum=1, maximum=5),
              seed_param())))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from layerloom.backend.insight.embedding import Projection
 from layerloom.backend.insight.gradcam import GradCam
 from layerloom.backend.insight.landscape import Surface
 from layerloom.backend.insight.saliency import Saliency
@@ -116,6 +117,22 @@ def landscape_figure(surface: Surface, title: str = ""):
     what = {"exact": "exact loss over w and b", "pca": "loss along the training path's directions",
             "random": "loss along two random directions"}[surface.kind]
     ax.set_title(title or f"Loss landscape: {what}", fontsize=10)
+    return fig
+
+
+def embedding_figure(result: Projection, title: str = ""):
+    fig = _figure((6.0, 5.0))
+    ax = fig.add_subplot()
+    pts = result.points
+    ax.scatter(pts[:, 0], pts[:, 1], s=30, color="#2563eb", edgecolors="white")
+    if len(pts) <= 120:
+        for (x, y), text in zip(pts, result.labels, strict=True):
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=8, color="#334155")
+    if result.dim > 2:
+        ax.set_xlabel(f"principal component 1 ({result.explained[0]:.0%} of the variance)")
+        ax.set_ylabel(f"principal component 2 ({result.explained[1]:.0%})")
+    ax.set_title(title or f"Embedding vectors of {result.node} ({len(pts)} tokens, {result.dim} dimensions)",
+                 fontsize=10)
     return fig
 
 

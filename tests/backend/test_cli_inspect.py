@@ -33,13 +33,13 @@ def template_file(tmp_path: Path, name: str, **training) -> Path:
     return path
 
 
-def assert_drawn(png: Path) -> np.ndarray:
+def assert_drawn(png: Path, min_ink: float = 0.2) -> np.ndarray:
     """The PNG exists and shows a picture, not blank axes: many colours, and a
     large share of the pixels neither white nor one flat colour."""
     pixels = np.asarray(Image.open(png).convert("RGB"), np.int32)
     colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
     not_white = (pixels.sum(axis=-1) < 3 * 245).mean()
-    assert colours > 100 and not_white > 0.2, (colours, not_white)
+    assert colours > 100 and not_white > min_ink, (colours, not_white)
     return pixels
 
 
@@ -126,3 +126,16 @@ def test_gradcam_needs_a_convolution_and_the_output_must_be_a_png(tmp_path):
     done = layerloom("inspect", str(loom), "saliency", "--sample", "100000", "-o", str(tmp_path / "x.png"))
     assert done.returncode == 2 and "the validation set has 200 samples" in done.stderr
     assert json.loads(loom.read_text())["format"] == "layerloom.graph"  # the user's file is untouched
+
+
+def test_embedding_of_the_word_template_is_drawn_with_its_words(tmp_path):
+    loom = template_file(tmp_path, "word_embeddings", epochs=3)
+    out = tmp_path / "embedding.png"
+    done = layerloom("inspect", str(loom), "embedding", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    pixels = assert_drawn(out, min_ink=0.03)  # points and names on white
+    blue = np.array([37, 99, 235])
+    assert (np.abs(pixels - blue).sum(axis=-1) < 40).sum() > 27 * 20  # 27 word points drawn
+    done = layerloom("inspect", str(loom), "embedding", "--node", "flatten_1", "-o", str(tmp_path / "x.png"))
+    assert done.returncode == 1 and "--node flatten_1: not an Embedding; choose one of embedding_1" in done.stderr
+    assert "training" not in done.stderr  # refused before training

@@ -27,9 +27,9 @@ from layerloom.backend.training.weight_path import MAX_POINTS, WeightPath, flat_
 from layerloom.graph import Graph
 
 
-def chain(input_shape, *layers) -> Graph:
+def chain(input_shape, *layers, dtype: str = "float") -> Graph:
     g = Graph()
-    prev = g.add_node("input", {"shape": list(input_shape)}).id
+    prev = g.add_node("input", {"shape": list(input_shape), "dtype": dtype}).id
     for type_id, params in layers:
         node = g.add_node(type_id, params)
         g.connect(prev, "out", node.id, "in")
@@ -178,3 +178,27 @@ def test_recording_the_path_leaves_the_run_unchanged():
     assert plain.run().metrics == recorded.run().metrics and plain.weight_path is None
     steps, points = recorded.weight_path.snapshot()
     assert list(steps) == list(range(31)) and np.allclose(points[-1], flat_weights(recorded.model))
+
+
+def test_embedding_projection_keeps_2d_vectors_and_finds_the_main_axes():
+    from layerloom.backend.insight.embedding import projection
+
+    graph = chain((1,), ("embedding", {"num_embeddings": 5, "embedding_dim": 2}), ("flatten", {}),
+                  ("dense", {"units": 2}), dtype="long")
+    model = compile_graph(graph, seed=0)
+    weight = model.get_submodule(next(n for n, v in model.module_nodes.items() if v == "embedding_1")).weight
+    result = projection(model, graph)
+    assert result.dim == 2 and np.allclose(result.points, weight.detach().numpy())
+    assert result.labels == ["0", "1", "2", "3", "4"]
+    wide = chain((1,), ("embedding", {"num_embeddings": 6, "embedding_dim": 4}), ("flatten", {}),
+                 ("dense", {"units": 2}), dtype="long")
+    model = compile_graph(wide, seed=0)
+    emb = model.get_submodule(next(n for n, v in model.module_nodes.items() if v == "embedding_1"))
+    with torch.no_grad():  # the vectors lie on a line along (1, 1, 0, 0)
+        emb.weight.copy_(torch.arange(6.0)[:, None] * torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    result = projection(model, wide)
+    assert result.explained[0] == pytest.approx(1.0) and np.allclose(result.points[:, 1], 0, atol=1e-5)
+    assert np.allclose(np.abs(np.diff(result.points[:, 0])), np.sqrt(2), atol=1e-5)
+    with pytest.raises(InsightError, match="no Embedding node"):
+        mlp = chain((2,), ("dense", {"units": 2}))
+        projection(compile_graph(mlp), mlp)

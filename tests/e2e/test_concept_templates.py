@@ -7,6 +7,7 @@ data, settings and seed, on the CPU), through the same measurement as
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,3 +65,25 @@ def test_early_stopping_stops_early_and_width_helps():
     assert final.reason == "early_stopping" and final.epochs < planned
     r2 = [measure(f"width_{k}", stats=False).metrics["val r2"] for k in (2, 8, 64)]
     assert r2[0] < r2[1] < r2[2]
+
+
+def test_word_embeddings_group_each_topic():
+    """After training, words of one topic are closer to each other than to other topics' words."""
+    from layerloom.backend.datasets.curves import TOPICS
+    from layerloom.backend.insight.embedding import projection
+
+    graph = load_template("word_embeddings")
+    settings = TrainSettings.from_dict(graph.training).replace(device="cpu")
+    data = prepare_data(DatasetSettings.from_dict(graph.dataset), seed=settings.seed)
+    trainer = Trainer(graph, data.train, data.val, settings)
+    trainer.run()
+    result = projection(trainer.model, graph, data=data.val)
+    where = dict(zip(result.labels, result.points, strict=True))
+    within, between = [], []
+    for topic, words in TOPICS.items():
+        for other, other_words in TOPICS.items():
+            for a in words:
+                for b in other_words:
+                    if a != b:
+                        (within if topic == other else between).append(np.linalg.norm(where[a] - where[b]))
+    assert np.mean(within) < 0.5 * np.mean(between)

@@ -44,6 +44,9 @@ def test_saliency_and_gradcam_of_the_digits_cnn_draw_heat_maps(qtbot):
     assert view.result.node == "conv2d_2" and view.heat_image.image.shape == (8, 8)
     assert view.heat_image.image.max() == pytest.approx(1.0)
     assert "Grad-CAM at Conv 32" in view.map_plot.titleLabel.text
+    emb = host.dock.embedding_view
+    emb.refresh(full=True)
+    assert not emb.has_data and "no Embedding node" in emb.note.text()
     view.target.setCurrentIndex(view.target.findData(3))
     assert view.result.target == 3
     view.sample.setValue(5)
@@ -100,4 +103,19 @@ def test_a_landscape_over_budget_shows_the_estimate_and_offers_a_smaller_grid(qt
     job = compute_landscape(qtbot, view)
     assert not view.has_data and "needs about" in view.note.text() and "ms per loss evaluation" in view.note.text()
     assert job.fits is not None and view.grid.value() == max(3, job.fits) < 101
+    host.close()
+
+
+def test_embedding_tab_draws_the_word_vectors_with_their_names(qtbot):
+    host, run = trained_host(qtbot, "word_embeddings", 3)
+    view = host.dock.embedding_view
+    host.dock.tabs.setCurrentWidget(view)
+    view.refresh(full=True)
+    assert view.has_data and len(view.points.data) == 27
+    assert {label.textItem.toPlainText() for label in view.labels} >= {"cat", "red", "plum", "the"}
+    assert "principal components" in view.note.text()
+    sal = host.dock.saliency_view
+    sal.refresh(full=True)
+    assert not sal.has_data and "token ids have none" in sal.note.text()
+    view.grab().save("/tmp/layerloom_embedding_view.png")
     host.close()
