@@ -1,10 +1,10 @@
-"""Write the README screenshots of the Saliency and Landscape tabs.
+"""Write the README screenshots of the Saliency, Landscape and Embedding tabs.
 
 Usage::
 
     QT_QPA_PLATFORM=offscreen python -m benchmarks.inspect_screenshots [OUT_DIR]
 
-Trains ``cnn_digits`` (3 epochs), ``mlp_two_moons`` and ``single_neuron_line`` headless with
+Trains ``cnn_digits`` (3 epochs), ``mlp_two_moons``, ``single_neuron_line`` and ``word_embeddings`` headless with
 their own settings (recording the training path), hands each run to the real views as
 the dock would, and grabs them at a fixed size.
 """
@@ -81,6 +81,11 @@ def main(argv: list[str]) -> int:
     grab(app, view, out / "inspect_gradcam.png")
     landscape(app, trained_run("single_neuron_line"), 41, "auto", out / "inspect_landscape_neuron.png")
     landscape(app, trained_run("mlp_two_moons", epochs=10), 25, "pca", out / "inspect_landscape_mlp.png")
+    from layerloom.gui.training.views.embedding_view import EmbeddingView
+
+    view = EmbeddingView()
+    view.set_run(trained_run("word_embeddings"))
+    grab(app, view, out / "inspect_embedding.png")
     return 0
 
 

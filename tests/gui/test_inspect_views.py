@@ -19,7 +19,7 @@ def trained_host(qtbot, name: str, epochs: int):
     graph.training = {**graph.training, "epochs": epochs, "device": "cpu"}
     host = make_host(qtbot, graph)
     run = host.dock.start()
-    wait_for(qtbot, lambda: not host.dock.running and run.model is not None, timeout=60)
+    wait_for(qtbot, lambda: not host.dock.running and run.model is not None, timeout=180)
     return host, run
 
 

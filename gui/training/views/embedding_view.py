@@ -34,6 +34,7 @@ class EmbeddingView(QWidget):
         self.result = None
         self._shown_for = None
         self.node = QComboBox()
+        self.node.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.node.setObjectName("embeddingNode")
         self.node.setToolTip("The Embedding layer whose vectors are shown")
         bar = QHBoxLayout()
@@ -118,12 +119,12 @@ class EmbeddingView(QWidget):
             for (x, y), text in zip(pts, result.labels, strict=True):
                 label = pg.TextItem(text, color="#334155", anchor=(0, 1))
                 label.setPos(float(x), float(y))
-                self.plot.addItem(label)
+                self.plot.addItem(label, ignoreBounds=True)  # labels never widen the range
                 self.labels.append(label)
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        lo, hi = pts.min(axis=0).astype(np.float64), pts.max(axis=0).astype(np.float64)
         pad = np.maximum((hi - lo) * 0.12, 1e-3)
-        self.plot.getViewBox().setRange(xRange=(lo[0] - pad[0], hi[0] + pad[0]),
-                                        yRange=(lo[1] - pad[1], hi[1] + pad[1]), padding=0)
+        self.plot.getViewBox().setRange(xRange=(float(lo[0] - pad[0]), float(hi[0] + pad[0])),
+                                        yRange=(float(lo[1] - pad[1]), float(hi[1] + pad[1])), padding=0)
         layer = self.run.graph.node(result.node).title if self.run is not None else result.node
         if result.dim > 2:
             how = (f"its {result.dim} dimensions projected on the two principal components, which keep "

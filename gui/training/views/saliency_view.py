@@ -50,6 +50,7 @@ class SaliencyView(QWidget):
         self.target.setObjectName("saliencyClass")
         self.target.setToolTip("The class whose score is explained")
         self.node = QComboBox()
+        self.node.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.node.setObjectName("saliencyNode")
         self.node.setToolTip("Grad-CAM: the convolutional layer whose feature maps are weighed (default: the last)")
         bar = QHBoxLayout()
