@@ -34,7 +34,7 @@ def fx_node(model: fx.GraphModule, name: str) -> fx.Node | None:
 
 class _Capture(fx.Interpreter):
     """Runs the model and keeps the value of one fx node (the graph node's output,
-    after its activation), with its gradient retained."""
+    after its activation)."""
 
     def __init__(self, model: fx.GraphModule, name: str):
         super().__init__(model)
@@ -44,8 +44,6 @@ class _Capture(fx.Interpreter):
     def run_node(self, n: fx.Node):
         out = super().run_node(n)
         if n.name == self.name and isinstance(out, torch.Tensor):
-            if out.requires_grad:
-                out.retain_grad()
             self.value = out
         return out
 

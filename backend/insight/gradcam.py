@@ -49,10 +49,13 @@ class GradCam:
 
 def conv_nodes(graph, model: nn.Module) -> list[str]:
     """Graph nodes (in graph order) whose output is a stack of feature maps made by
-    a convolution: their submodule is, or holds, a convolution, and they output
-    ``(C, H, W)`` or ``(C, L)`` per sample with more than one position."""
+    a convolution: their submodule is, or holds, a convolution (a block of them
+    counts), and they output ``(C, H, W)`` or ``(C, L)`` per sample with more than
+    one position."""
     names = node_names(model)
     analysis = graph.analysis()
+    inputs = [analysis.nodes[n.id].out for n in graph.inputs()]
+    input_dims = len(inputs[0].shape) if inputs and inputs[0] is not None else 0
     found = []
     for nid in analysis.order:
         if nid not in names:
@@ -60,9 +63,12 @@ def conv_nodes(graph, model: nn.Module) -> list[str]:
         module = model.get_submodule(names[nid])
         if not any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules()):
             continue
-        out = analysis.nodes[nid].outputs.get("out")
-        shape = tuple(out.shape[1:]) if out is not None else ()  # without the batch
-        if len(shape) in (2, 3) and int(np.prod(shape[1:])) > 1:
+        outputs = analysis.nodes[nid].outputs
+        first = next(iter(outputs.values()), None)  # a block's first output port is its value
+        shape = tuple(first.shape) if first is not None else ()  # per sample: (C, H, W) or (C, L)
+        # maps laid out like the input (images to images, signals to signals): a ViT's
+        # patch embedding makes (tokens, features), which are not maps over the image
+        if len(shape) == input_dims and len(shape) in (2, 3) and int(np.prod(shape[1:])) > 1:
             found.append(nid)
     return found
 
@@ -110,10 +116,11 @@ def gradcam(model: nn.Module, graph, x: np.ndarray, index: int, task: str, targe
         check_class(target, classes_of(out))
         predicted = predicted_class(out)
         target = predicted if target is None else int(target)
-        class_score(out, target).backward()
-    if maps is None or maps.grad is None:
-        raise InsightError(f"node {node!r} gave no feature maps on this sample")
-    a, g = maps.detach()[0].float(), maps.grad[0].float()  # (C, *spatial)
+        if maps is None or not maps.requires_grad:
+            raise InsightError(f"node {node!r} gave no feature maps on this sample")
+        # the gradient with respect to the maps only: the weights' .grad stay untouched
+        (grad,) = torch.autograd.grad(class_score(out, target), maps)
+    a, g = maps.detach()[0].float(), grad[0].float()  # (C, *spatial)
     spatial = tuple(range(1, a.dim()))
     weights = g.mean(dim=spatial, keepdim=True)
     coarse = torch.relu((weights * a).sum(dim=0))

@@ -85,14 +85,14 @@ def saliency(model: nn.Module, x: np.ndarray, index: int, task: str, target: int
                            "it applies to float inputs (images, signals, features)")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     sample = torch.as_tensor(np.asarray(x[index: index + 1], np.float32), device=device).requires_grad_(True)
-    with evaluating(model):
+    with evaluating(model), torch.enable_grad():
         out = first_output(model(sample))
         n = classes_of(out)
         check_class(target, n)
         predicted = predicted_class(out)
         target = predicted if target is None else int(target)
-        class_score(out, target).backward()
-    grad = sample.grad[0].detach().float().cpu().numpy()
+        (grad,) = torch.autograd.grad(class_score(out, target), sample)  # the weights' .grad stay untouched
+    grad = grad[0].detach().float().cpu().numpy()
     probability = _probability(out.detach(), target)
     shape = grad.shape
     if len(shape) == 1:

@@ -373,6 +373,10 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         if self._built:
             self.setup.keeper.wait_all()
             self.try_it.generator.keeper.wait_all()
+            for view in self.views:  # views that compute in the background wait for it
+                stop = getattr(view, "shutdown", None)
+                if stop is not None:
+                    stop()
 
     # --------------------------------------------------------------- events
     def _drain(self) -> None:

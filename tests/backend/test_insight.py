@@ -46,6 +46,7 @@ def test_saliency_of_a_linear_classifier_is_its_weight_row():
     weight = next(model.parameters()).detach().numpy()
     result = saliency(model, x, 2, "classification", target=3)
     assert result.kind == "features" and np.allclose(result.values, weight[3], atol=1e-6)
+    assert all(p.grad is None for p in model.parameters())  # the weights' gradients are left alone
     predicted = saliency(model, x, 2, "classification")
     scores = x[2] @ weight.T
     assert predicted.target == predicted.predicted == int(scores.argmax())
@@ -84,6 +85,7 @@ def test_gradcam_with_one_identity_channel_is_the_positive_part_of_the_input():
     result = gradcam(model, graph, x, 1, "classification", target=1)
     positive = np.maximum(x[1, 0], 0)
     assert result.coarse.shape == (4, 4) and np.allclose(result.coarse, positive / positive.max(), atol=1e-5)
+    assert all(p.grad is None for p in model.parameters())
     with pytest.raises(InsightError, match="not a convolutional layer"):
         gradcam(model, graph, x, 0, "classification", node="dense_1")
     mlp = chain((2,), ("dense", {"units": 2}))
@@ -202,3 +204,12 @@ def test_embedding_projection_keeps_2d_vectors_and_finds_the_main_axes():
     with pytest.raises(InsightError, match="no Embedding node"):
         mlp = chain((2,), ("dense", {"units": 2}))
         projection(compile_graph(mlp), mlp)
+
+
+def test_conv_nodes_include_blocks_of_convolutions_and_leave_out_a_vit_patch_embedding():
+    from layerloom.backend.templates import load_template
+
+    resnet = load_template("resnet_digits")
+    assert conv_nodes(resnet, compile_graph(resnet))[-1] == "layer2"  # a block of residual convolutions
+    vit = load_template("vit_digits")
+    assert conv_nodes(vit, compile_graph(vit)) == []  # (patches, features), not maps over the image

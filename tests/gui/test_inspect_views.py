@@ -23,6 +23,12 @@ def trained_host(qtbot, name: str, epochs: int):
     return host, run
 
 
+def settled(qtbot, view):
+    """Wait for the Saliency tab's background call (and any choice made meanwhile)."""
+    wait_for(qtbot, lambda: view.job is None and not view._pending, timeout=60)
+    return view
+
+
 def compute_landscape(qtbot, view):
     job = view.compute()
     assert job is not None and not view.compute_button.isEnabled() and view.cancel_button.isEnabled()
@@ -35,12 +41,15 @@ def test_saliency_and_gradcam_of_the_digits_cnn_draw_heat_maps(qtbot):
     view = host.dock.saliency_view
     host.dock.tabs.setCurrentWidget(view)
     view.refresh(full=True)
+    assert view.job is not None  # computed off the GUI thread
+    settled(qtbot, view)
     assert view.has_data and view.result.kind == "image"
     heat = view.heat_image.image
     assert heat.shape == (8, 8) and heat.max() == pytest.approx(1.0) and heat.std() > 0.05
     assert view.input_image.image is not None
     assert view.node.count() == 2 and view.node.currentData() == "conv2d_2"  # the last conv first
     view.method.setCurrentText("Grad-CAM")
+    settled(qtbot, view)
     assert view.result.node == "conv2d_2" and view.heat_image.image.shape == (8, 8)
     assert view.heat_image.image.max() == pytest.approx(1.0)
     assert "Grad-CAM at Conv 32" in view.map_plot.titleLabel.text
@@ -48,17 +57,17 @@ def test_saliency_and_gradcam_of_the_digits_cnn_draw_heat_maps(qtbot):
     emb.refresh(full=True)
     assert not emb.has_data and "no Embedding node" in emb.note.text()
     view.target.setCurrentIndex(view.target.findData(3))
-    assert view.result.target == 3
-    view.sample.setValue(5)
-    assert view.has_data
+    view.sample.setValue(5)  # asked while the class's job runs: computed right after it
+    settled(qtbot, view)
+    assert view.result.target == 3 and view.has_data
+    assert view._copy is not run.model and view._copy_of is run.model  # the run's model is left alone
     view.grab().save("/tmp/layerloom_gradcam_view.png")
     host.close()
 
 
 def test_saliency_of_two_features_draws_bars_and_the_landscape_a_random_plane_with_the_path(qtbot):
     host, run = trained_host(qtbot, "mlp_two_moons", 2)
-    sal = host.dock.saliency_view
-    sal.refresh(full=True)
+    sal = settled(qtbot, host.dock.saliency_view)
     assert sal.result.kind == "features" and len(sal.bars.opts["height"]) == 2
     assert np.any(np.asarray(sal.bars.opts["height"]) != 0)
     assert run.weight_path is not None and len(run.weight_path.steps) >= 10
@@ -79,8 +88,7 @@ def test_saliency_of_two_features_draws_bars_and_the_landscape_a_random_plane_wi
 
 def test_single_neuron_landscape_is_the_exact_bowl_with_the_descent_steps(qtbot):
     host, run = trained_host(qtbot, "single_neuron_line", 40)
-    sal = host.dock.saliency_view
-    sal.refresh(full=True)
+    sal = settled(qtbot, host.dock.saliency_view)
     assert not sal.has_data and "classifiers" in sal.note.text()  # a regression: said in one line
     view = host.dock.landscape_view
     host.dock.tabs.setCurrentWidget(view)
@@ -114,8 +122,7 @@ def test_embedding_tab_draws_the_word_vectors_with_their_names(qtbot):
     assert view.has_data and len(view.points.data) == 27
     assert {label.textItem.toPlainText() for label in view.labels} >= {"cat", "red", "plum", "the"}
     assert "principal components" in view.note.text()
-    sal = host.dock.saliency_view
-    sal.refresh(full=True)
+    sal = settled(qtbot, host.dock.saliency_view)
     assert not sal.has_data and "token ids have none" in sal.note.text()
     view.grab().save("/tmp/layerloom_embedding_view.png")
     host.close()

@@ -201,6 +201,10 @@ class LandscapeView(QWidget):
             self.job.cancel()
             self.job.wait()
 
+    def shutdown(self) -> None:
+        """Stop a computation still running (before the window goes away)."""
+        self.cancel()
+
     # ------------------------------------------------------------ job results
     def _progressed(self, done: int, total: int) -> None:
         self.progress.setMaximum(total)

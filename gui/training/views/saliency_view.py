@@ -3,21 +3,25 @@
 Two methods (:mod:`layerloom.backend.insight`): *Saliency*, the gradient of the
 chosen class's score with respect to the input (a heat map over an image, signed
 bars over features), and *Grad-CAM*, the evidence a convolutional layer found for
-the class, stretched over the image. The input is drawn beside the map. The model
-is the run's CPU copy (taken when it ended or paused), so nothing here touches a
-running model; one sample's backward pass takes milliseconds, so it runs when asked.
+the class, stretched over the image. The input is drawn beside the map. The work
+(one forward and backward pass) runs in a background call on a copy of the run's
+CPU model (taken when it ended or paused), so nothing here touches a running model
+or blocks the window.
 A model or data the method does not apply to gets a one-line reason instead of
 empty axes.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Set
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from layerloom.backend.insight.common import InsightError
+from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.views import plot_style as ps
@@ -36,6 +40,10 @@ class SaliencyView(QWidget):
         self.setObjectName("saliencyView")
         self.run: Run | None = None
         self.result = None  # the last Saliency or GradCam drawn
+        self.job: BackgroundCall | None = None
+        self.keeper = CallKeeper(self)
+        self._pending = False  # a choice changed while a job ran
+        self._copy = self._copy_of = None
         self._shown_for = None
         self.method = QComboBox()
         self.method.setObjectName("saliencyMethod")
@@ -111,34 +119,57 @@ class SaliencyView(QWidget):
         self._fill_choices()
         self.compute()
 
-    def compute(self, *_args) -> object | None:
-        """Explain the chosen sample; returns the result drawn (``None`` with a reason shown)."""
-        from layerloom.backend.insight import InsightError
-
+    def compute(self, *_args) -> BackgroundCall | None:
+        """Explain the chosen sample in the background; returns the job (``None`` when
+        the method cannot run, with the reason shown, or when a job is running: the
+        newest choice is computed as soon as it ends)."""
         run = self.run
-        self.result = None
         if run is None or run.model is None or run.val is None:
+            self.result = None
             self._clear("Pause or stop the run to see what the model looks at" if run is not None and run.active
                         else "Train a classifier (or open trained weights) to see what it looks at")
             return None
-        data = run.val
-        target = self.target.currentData()
-        try:
-            if self.method.currentText() == "Grad-CAM":
-                from layerloom.backend.insight.gradcam import gradcam
-
-                result = gradcam(run.model, run.graph, data.x, self.sample.value(), data.task, target,
-                                 self.node.currentData())
-            else:
-                from layerloom.backend.insight.saliency import saliency
-
-                result = saliency(run.model, data.x, self.sample.value(), data.task, target)
-        except InsightError as exc:
-            self._clear(str(exc))
+        if self.job is not None:
+            self._pending = True
             return None
+        data = run.val
+        call = BackgroundCall(explain, self.method.currentText(), self._model_copy(run), run.graph, data.x,
+                              self.sample.value(), data.task, self.target.currentData(), self.node.currentData(),
+                              expected=(InsightError,), what="explaining the sample", parent=self)
+        call.succeeded.connect(self._succeeded)
+        call.failed.connect(self._failed)
+        call.finished.connect(self._ended)
+        self.job = call
+        return self.keeper.start(call)
+
+    def shutdown(self) -> None:
+        """Wait for a job still running (before the window goes away)."""
+        self.keeper.wait_all()
+
+    def _model_copy(self, run: Run):
+        """A copy of the run's model for the background thread (Try it uses the model
+        itself on the GUI thread), made once per model."""
+        if self._copy_of is not run.model:
+            self._copy = copy.deepcopy(run.model).cpu()
+            self._copy_of = run.model
+        return self._copy
+
+    def _succeeded(self, result) -> None:
+        run = self.run
+        if run is None or run.val is None:
+            return
         self.result = result
-        self._draw(result, data)
-        return result
+        self._draw(result, run.val)
+
+    def _failed(self, message: str) -> None:
+        self.result = None
+        self._clear(message)
+
+    def _ended(self) -> None:
+        self.job = None
+        if self._pending:
+            self._pending = False
+            self.compute()
 
     # ---------------------------------------------------------------- drawing
     def _fill_choices(self) -> None:
@@ -224,6 +255,17 @@ class SaliencyView(QWidget):
             prob = getattr(result, "probability", None)
             self.note.setText(f"Bright: pixels whose change moves the score of {name} most "
                               f"(p = {prob:.2f}) · predicted {predicted}")
+
+
+def explain(method: str, model, graph, x, index: int, task: str, target, node):
+    """The background call: saliency or Grad-CAM of one sample."""
+    if method == "Grad-CAM":
+        from layerloom.backend.insight.gradcam import gradcam
+
+        return gradcam(model, graph, x, index, task, target, node)
+    from layerloom.backend.insight.saliency import saliency
+
+    return saliency(model, x, index, task, target)
 
 
 def _grey(sample: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
