@@ -10,8 +10,11 @@ share them:
   convolutional layer's feature maps.
 - :mod:`~layerloom.backend.insight.landscape`: the loss along two filter-normalised
   random directions (Li et al., 2018), the exact surface of a one-neuron regression,
-  and the training path projected on them (:mod:`~layerloom.backend.insight.weight_path`
+  and the training path projected on them (:mod:`~layerloom.backend.training.weight_path`
   records it during training).
+- :mod:`~layerloom.backend.insight.embedding`: an Embedding layer's vectors projected
+  to 2-D.
+- :mod:`~layerloom.backend.insight.render`: each of them as a PNG (``layerloom inspect``).
 """
 
 from layerloom.backend.insight.common import InsightError

@@ -320,6 +320,19 @@ def _path_losses(probe: LossProbe, points: np.ndarray | None) -> np.ndarray | No
         probe.restore()
 
 
+def path_hint(surface: Surface) -> str:
+    """A sentence for a random plane on which the training path is a dot: in many
+    dimensions random directions are nearly orthogonal to any given path (Li et al.
+    note it); the path's own directions show it."""
+    if surface.kind != "random" or surface.path is None or not len(surface.path):
+        return ""
+    extent = float(np.ptp(surface.path, axis=0).max())
+    if extent >= 0.05 * float(surface.xs[-1] - surface.xs[0]):
+        return ""
+    return ("the training path hardly shows on random directions (in many dimensions they are nearly "
+            "orthogonal to it): choose the training path's directions (pca) to see it")
+
+
 def is_single_neuron(model: nn.Module) -> bool:
     """One trainable weight and one bias, on one input: the ``(w, b)`` plane is the
     whole weight space."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from layerloom.backend.insight.embedding import Projection
 from layerloom.backend.insight.gradcam import GradCam
-from layerloom.backend.insight.landscape import Surface
+from layerloom.backend.insight.landscape import Surface, path_hint
 from layerloom.backend.insight.saliency import Saliency
 
 HEAT = "inferno"
@@ -117,6 +117,9 @@ def landscape_figure(surface: Surface, title: str = ""):
     what = {"exact": "exact loss over w and b", "pca": "loss along the training path's directions",
             "random": "loss along two random directions"}[surface.kind]
     ax.set_title(title or f"Loss landscape: {what}", fontsize=10)
+    hint = path_hint(surface)
+    if hint:
+        fig.text(0.01, 0.005, hint[:1].upper() + hint[1:] + ".", fontsize=7, color="#334155", wrap=True)
     return fig
 
 

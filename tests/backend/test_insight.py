@@ -17,6 +17,7 @@ from layerloom.backend.insight.landscape import (
     filter_normalised_direction,
     landscape,
     neuron_surface,
+    path_hint,
     project,
     random_surface,
 )
@@ -153,6 +154,9 @@ def test_random_surface_has_its_lowest_loss_near_a_minimum_and_respects_budget_a
     assert calls == [1, 2, 3]
     with pytest.raises(InsightError, match="single neuron"):
         neuron_surface(probe, 5)
+    origin = probe.origin.numpy()
+    tiny = (np.array([0, 1]), np.stack([origin + 1e-4, origin]))
+    assert "hardly shows" in path_hint(random_surface(probe, grid=3, path=tiny))
     with pytest.raises(InsightError, match="recorded path"):
         random_surface(probe, grid=5, directions="pca")
 

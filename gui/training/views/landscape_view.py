@@ -141,7 +141,7 @@ class LandscapeView(QWidget):
                                          pen=pg.mkPen("#ffffff"))
         for item in (self.path_curve, self.path_points, self.start_point, self.centre):
             self.plot.addItem(item)
-        self.note = ps.steady_label("Train a model (or open trained weights), then press Compute", 2,
+        self.note = ps.steady_label("Train a model (or open trained weights), then press Compute", 3,
                                     "landscapeNote")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 0)
@@ -280,5 +280,8 @@ class LandscapeView(QWidget):
         path = (f" · orange: the training path ({len(surface.path)} snapshots, "
                 f"loss {surface.path_losses[0]:.3g} → {surface.path_losses[-1]:.3g})"
                 if surface.path is not None and len(surface.path) else " · no training path recorded")
+        from layerloom.backend.insight.landscape import path_hint
+
+        hint = path_hint(surface)
         self.note.setText(f"{what} (dark: low, bright: {hi:.3g}) · star: the weights now, loss "
-                          f"{surface.centre_loss:.3g}{path}")
+                          f"{surface.centre_loss:.3g}{path}" + (f" · {hint}" if hint else ""))
