@@ -65,9 +65,14 @@ def test_landscape_of_trained_weights_and_of_a_run_with_its_path(tmp_path):
     trained = layerloom("train", str(loom), "--out", str(tmp_path / "run"), "--no-progress")
     assert trained.returncode == 0, trained.stderr
     with_weights = tmp_path / "weights.png"
-    done = layerloom("inspect", str(loom), "landscape", "--weights", str(tmp_path / "run"), "--grid", "15",
-                     "-o", str(with_weights))
+    code = ("import sys; from layerloom.backend.cli import main; rc = main(sys.argv[1:]);"
+            "print('QT', sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')));"
+            "sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, "inspect", str(loom), "landscape", "--weights",
+                           str(tmp_path / "run"), "--grid", "15", "-o", str(with_weights)],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert "QT []" in done.stdout  # headless: no Qt, matplotlib's Agg only
     assert "training" not in done.stderr  # the weights were used as they are
     assert_drawn(with_weights)
     with_path = tmp_path / "path.png"
