@@ -4,6 +4,8 @@ while the landscape is computed."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -100,6 +102,11 @@ def test_single_neuron_landscape_is_the_exact_bowl_with_the_descent_steps(qtbot)
     assert abs(s.xs[low[1]] - 2.0) < 0.3 and abs(s.ys[low[0]] + 1.0) < 0.3  # the bowl's bottom: y = 2x - 1
     assert np.all(np.diff(s.path_losses) <= 1e-6)  # gradient descent on a bowl never climbs
     view.grab().save("/tmp/layerloom_landscape_view.png")
+    view.refresh()
+    assert view.has_data
+    run.model = copy.deepcopy(run.model)  # the run went on: other weights
+    view.refresh()
+    assert not view.has_data and view.compute_button.isEnabled()
     host.close()
 
 

@@ -96,6 +96,7 @@ class LandscapeView(QWidget):
         self.setObjectName("landscapeView")
         self.run: Run | None = None
         self.surface = None
+        self._model_of = None  # the model the surface was computed for
         self.job: LandscapeJob | None = None
         self.directions = QComboBox()
         self.directions.setObjectName("landscapeDirections")
@@ -172,6 +173,9 @@ class LandscapeView(QWidget):
         self.refresh()
 
     def refresh(self, changed: Set[str] | None = None, full: bool = False) -> None:
+        run = self.run
+        if self.surface is not None and self._model_of is not (run.model if run is not None else None):
+            self._clear()  # drawn for weights the run no longer has (it went on training)
         self._enable()
         if self.job is None and not self.has_data:
             run = self.run
@@ -219,8 +223,8 @@ class LandscapeView(QWidget):
             self.grid.setValue(fits)  # the largest grid that fits, offered for the next try
 
     def _succeeded(self, surface) -> None:
-        self.surface = surface
         self._draw(surface)
+        self._model_of = self.job.model if self.job is not None else None
 
     def _ended(self) -> None:
         job, self.job = self.job, None
