@@ -51,6 +51,14 @@ def grab(app, view, path: Path) -> None:
     print(f"wrote {path}")
 
 
+def settle(app, view) -> None:
+    """Wait for the Saliency tab's background calls to end and be drawn."""
+    while view.job is not None or view._pending:
+        if view.job is not None:
+            view.job.wait()
+        app.processEvents()
+
+
 def landscape(app, run, grid: int, directions: str, path: Path) -> None:
     from layerloom.gui.training.views.landscape_view import LandscapeView
 
@@ -76,8 +84,10 @@ def main(argv: list[str]) -> int:
     view = SaliencyView()
     view.set_run(cnn)
     view.sample.setValue(7)
+    settle(app, view)
     grab(app, view, out / "inspect_saliency.png")
     view.method.setCurrentText("Grad-CAM")
+    settle(app, view)
     grab(app, view, out / "inspect_gradcam.png")
     landscape(app, trained_run("single_neuron_line"), 41, "auto", out / "inspect_landscape_neuron.png")
     landscape(app, trained_run("mlp_two_moons", epochs=10), 25, "pca", out / "inspect_landscape_mlp.png")
