@@ -14,7 +14,8 @@ plus ``val loss rise`` (how far the last validation loss ends above the best one
 as a fraction of the best), ``grad ratio`` (gradient norm of the first layer
 with weights over that of the last; the median over the run's statistics) and
 ``val mean iou`` (a segmentation's mean intersection over union, from the last
-validation confusion matrix).
+validation confusion matrix) and ``dead units`` (the share of units of the
+layers followed by a ReLU that are zero for every probe sample, at the end).
 
 Files are read through :mod:`importlib.resources`, so this works from a source
 checkout and from an installed wheel alike.
@@ -36,7 +37,7 @@ GROUPS = ("Basics", "Activations", "Losses", "Optimisation", "Deep networks",
           "Regularisation", "Architectures", "MNIST-1D")
 OTHER_GROUP = "More examples"
 METRICS = ("loss", "accuracy", "mae", "r2")
-SPECIAL_METRICS = ("val loss rise", "grad ratio", "val mean iou")
+SPECIAL_METRICS = ("val loss rise", "grad ratio", "val mean iou", "dead units")
 DIVERGES = "diverges"
 _CLAUSE = re.compile(r"^\s*([a-z0-9 ]+?)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
 

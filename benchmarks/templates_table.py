@@ -52,6 +52,9 @@ CPU_SECONDS = {
     "cnn_digits": 3.9, "rnn_sine": 3.8, "lstm_sine": 1.3, "gru_sine": 4.4,
     "transformer_sort": 9.9, "unet_shapes": 36.0, "mnist1d_mlp": 5.8, "mnist1d_cnn": 6.1, "mnist1d_gru": 62.0,
     "resnet_digits": 17.5, "mobilenet_digits": 24.5, "vit_digits": 24.7, "gpt_chars": 40.0,
+    "single_neuron_line": 0.3, "width_2": 1.5, "width_8": 1.5, "width_64": 1.6, "early_stopping": 1.5,
+    "optimiser_sgd": 1.0, "optimiser_momentum": 1.1, "optimiser_rmsprop": 1.6, "optimiser_adam": 1.4,
+    "batch_norm_deep": 4.0, "dying_relu": 0.7, "word_embeddings": 3.0,
 }
 STATS_POINTS = 50  # statistics events per run, for the gradient ratio
 
@@ -112,6 +115,9 @@ def measure_graph(graph, name: str = "", device: str = "cpu", stats: bool = True
         iou = mean_iou(confusions[-1].matrix)
         if iou is not None:
             out.metrics["val mean iou"] = iou
+    dead = dead_units(collected)
+    if dead is not None:
+        out.metrics["dead units"] = dead
     ratio = grad_ratio(graph, collected)
     if ratio is not None:
         out.metrics["grad ratio"] = ratio
@@ -135,6 +141,14 @@ def grad_ratio(graph, stats: list) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
+def dead_units(stats: list) -> float | None:
+    """Mean share of dead units over the ReLU-followed layers, in the last statistics."""
+    if not stats:
+        return None
+    shares = [n.dead_fraction for n in stats[-1].nodes if n.dead_fraction is not None]
+    return statistics.fmean(shares) if shares else None
+
+
 def measured_text(clauses: list[Expectation], m: Measurement) -> str:
     parts = []
     for c in clauses:
@@ -145,7 +159,7 @@ def measured_text(clauses: list[Expectation], m: Measurement) -> str:
             parts.append(f"{c.metric} n/a")
         elif "accuracy" in c.metric:
             parts.append(f"{c.metric} {value:.1%}")
-        elif c.metric == "val loss rise":
+        elif c.metric in ("val loss rise", "dead units"):
             parts.append(f"{c.metric} {value:.0%}")
         else:
             parts.append(f"{c.metric} {value:.3g}")
@@ -174,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = load_template(name).meta
         stated = meta.get("expected", "")
         clauses = parse_expected(stated) if stated else []
-        m = measure(name, device=args.device, stats=any(c.metric == "grad ratio" for c in clauses))
+        m = measure(name, device=args.device, stats=any(c.metric in ("grad ratio", "dead units") for c in clauses))
         ok = bool(clauses) and all(c.holds(m.metrics.get(c.metric)) for c in clauses)
         if m.failed and not any(c.metric == DIVERGES for c in clauses):
             ok = False

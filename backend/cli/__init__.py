@@ -26,6 +26,7 @@ COMMANDS = {
     "layers": "layers",
     "help": "help_cmd",
     "blocks": "blocks",
+    "inspect": "inspect_cmd",
     "install-desktop": "desktop",
 }
 

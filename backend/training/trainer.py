@@ -64,6 +64,7 @@ from layerloom.backend.training.metrics import MetricSums, target_spread, wide_d
 from layerloom.backend.training.optim import Schedule, build_optimizer, optimizer_kind, set_lr
 from layerloom.backend.training.settings import TrainSettings, check_values
 from layerloom.backend.training.stats import StatsCollector
+from layerloom.backend.training.weight_path import WeightPath
 from layerloom.graph import Graph
 
 EVAL_BATCH = 512
@@ -116,6 +117,10 @@ class Trainer(CheckpointMixin):
         ... and at most once per this many seconds (0: no limit).
     stats_every : int
         Emit a ``stats`` event every this many steps (0: never).
+    record_path : bool
+        Keep snapshots of the weights about every 1% of the steps in ``weight_path``
+        (a :class:`~layerloom.backend.training.weight_path.WeightPath`), for the loss
+        landscape's training path.
     normalisation : Normalisation, optional
         The input scaling applied to the data, stored with checkpointed weights.
 
@@ -140,7 +145,8 @@ class Trainer(CheckpointMixin):
                  on_event: Consumer | None = None, checkpoint_dir: str | Path | None = None,
                  resume_from: str | Path | None = None, step_every: int = 1,
                  min_step_interval: float = 0.0, stats_every: int = 0,
-                 normalisation: Normalisation | None = None, checkpoint_every: float = 0.0):
+                 normalisation: Normalisation | None = None, checkpoint_every: float = 0.0,
+                 record_path: bool = False):
         self.graph = graph.copy()
         self.train_data = train
         self.val_data = val if val is not None and len(val) else None
@@ -155,6 +161,8 @@ class Trainer(CheckpointMixin):
         self.min_step_interval = max(0.0, float(min_step_interval))
         self.stats_every = max(0, int(stats_every))
         self.normalisation = normalisation
+        self.record_path = record_path
+        self.weight_path: WeightPath | None = None  # the training path, with record_path
         self.history: list[dict[str, Any]] = []
         self.device: torch.device | None = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -247,6 +255,8 @@ class Trainer(CheckpointMixin):
 
     def _finish(self, reason: str, save: bool = True) -> Finished:
         self._flush_steps()
+        if self.weight_path is not None:
+            self.weight_path.record(self.step)
         if save and self.checkpoint_dir is not None and (
                 reason == "stopped" or self._checkpointed[0] != self.step):
             self.save_checkpoint()
@@ -327,6 +337,9 @@ class Trainer(CheckpointMixin):
             self._setup_fast_path()
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._stats = StatsCollector(self.model, self.module_nodes, s.seed) if self.stats_every else None
+        if self.record_path:
+            self.weight_path = WeightPath(self.model, self.total_steps)
+            self.weight_path.record(self.step)
         self._best: float | None = None
         self._wait = 0
         self.best = BestWeights.for_run(s, self.val_data is not None)  # best weights kept
@@ -549,6 +562,8 @@ class Trainer(CheckpointMixin):
             self._drain()
             probe = self._val[0] if self.val_data is not None else self._x
             self._emit(Stats(self.epoch + 1, self.step, self._stats.collect(probe)))
+        if self.weight_path is not None and self.weight_path.due(self.step):
+            self.weight_path.record(self.step)
 
     def _drain(self) -> None:
         """Read the pending losses back; fail on the first non-finite one."""

@@ -59,6 +59,7 @@ from layerloom.gui.training.views.canvas_badges import clear_canvas_badges, set_
 from layerloom.gui.training.views.gil import FramePacer, RunSwitchInterval, gui_first
 from layerloom.gui.training.views.live_view import LiveView, ViewRow
 
+LANDSCAPE_SAMPLES = 1024  # training samples a run keeps for the loss landscape
 DRAIN_MS = 100  # the plots' update period (about 10 Hz) ...
 MAX_DRAIN_MS = 250  # ... slowed down to at most 4 Hz where drawing is expensive
 GUI_BUDGET = 0.05  # share of a core the GUI thread may use while a run goes
@@ -76,6 +77,9 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
     ViewRow(f"{_VIEWS}.gradient_view.GradientView", "gradient_view", tab=True),
     ViewRow(f"{_VIEWS}.boundary_view.BoundaryView", "boundary_view", tab=True),
     ViewRow(f"{_VIEWS}.confusion_view.ConfusionView", "confusion_view", tab=True),
+    ViewRow(f"{_VIEWS}.saliency_view.SaliencyView", "saliency_view", tab=True),
+    ViewRow(f"{_VIEWS}.landscape_view.LandscapeView", "landscape_view", tab=True),
+    ViewRow(f"{_VIEWS}.embedding_view.EmbeddingView", "embedding_view", tab=True),
     ViewRow(f"{_RUNS}.runs.RunsPanel", "runs_panel", tab=True),
     ViewRow(f"{_RUNS}.try_it.TryItPanel", "try_it", tab=True),
 )
@@ -399,6 +403,10 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         if self._built:
             self.setup.keeper.wait_all()
             self.try_it.generator.keeper.wait_all()
+            for view in self.views:  # views that compute in the background wait for it
+                stop = getattr(view, "shutdown", None)
+                if stop is not None:
+                    stop()
 
     # --------------------------------------------------------------- events
     def _drain(self) -> None:
@@ -499,6 +507,9 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         if data is not None:
             run.val = data.val if data.val is not None else data.train
             run.normalisation = data.normalisation
+            run.train_sample = data.train.subset(range(min(len(data.train), LANDSCAPE_SAMPLES)))
+        trainer = getattr(worker, "trainer", None)
+        run.weight_path = getattr(trainer, "weight_path", None)
 
     def _worker_finished(self) -> None:
         worker, run = self.worker, self.current

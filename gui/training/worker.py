@@ -91,7 +91,7 @@ class TrainingWorker(RunWorker):
         trainer = Trainer(self.graph, data.train, data.val, self.settings, on_event=self._consume,
                           normalisation=data.normalisation, step_every=1, model=self.start_model,
                           resume_from=self.resume_from, checkpoint_dir=self.checkpoint_dir,
-                          checkpoint_every=CHECKPOINT_EVERY)
+                          checkpoint_every=CHECKPOINT_EVERY, record_path=True)
         with self._lock:
             self.trainer = trainer
             if self._pending_lr is not None:

@@ -89,6 +89,8 @@ class Run:
     pending: bool = False  # finished in a graph with no file yet: kept when the graph is saved
     keeping: bool = False  # being written beside the graph right now
     problem: str | None = None  # a kept run that cannot be used (damaged, newer), and why
+    train_sample: Any = None  # up to 1,024 normalised training samples (the loss landscape)
+    weight_path: Any = None  # the trainer's WeightPath: weights snapshots during the run
     _tick: float | None = None
     _first_step: int = 0
 
