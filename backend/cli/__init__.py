@@ -18,6 +18,7 @@ COMMANDS = {
     "datasets": "datasets",
     "train": "train",
     "lr-find": "lr_find",
+    "sweep": "sweep",
     "export": "export",
     "sample": "sample",
     "new": "new",
