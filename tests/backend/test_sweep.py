@@ -213,16 +213,3 @@ def test_stop_ends_after_the_trial_in_progress_and_cancel_stops_it():
     assert not runner.is_alive()
     assert [t.status for t in sweep.trials] == ["stopped", "skipped", "skipped"]
     assert sweep.trials[0].epochs >= 2 and sweep.trials[0].final is not None
-
-
-@pytest.mark.slow
-def test_trials_on_several_processes_give_the_numbers_of_one_process():
-    g = block_mlp()
-    axes = plan(g, ["lr=0.01,0.05", "ff.width=4"])
-    here = Sweep(g, axes, "val_accuracy", epochs=1).run()
-    epochs = []
-    there = Sweep(g, axes, "val_accuracy", epochs=1).run(
-        workers=2, on_epoch=lambda i, e, n, v: epochs.append((i, e, n)))
-    assert [t.status for t in there] == ["completed", "completed"]
-    assert [t.final for t in there] == pytest.approx([t.final for t in here])
-    assert sorted(epochs) == [(0, 1, 1), (1, 1, 1)]
