@@ -22,6 +22,7 @@ class RunActions:
             "save_weights": ("&Save Trained Weights…", "", self.save_weights),
             "open_weights": ("&Open Trained Weights…", "", self.open_weights),
             "export": ("&Export Trained Model…", "Ctrl+E", self.open_export_dialog),
+            "sweep": ("S&weep Settings…", "Ctrl+Shift+F5", self.open_sweep),
         }
         actions = {}
         for name, (text, key, slot) in spec.items():
@@ -40,6 +41,7 @@ class RunActions:
         menu.setObjectName("menu_train")
         a = self.actions
         menu.addActions([a["start"], a["pause"], a["stop"]])
+        menu.addAction(a["sweep"])
         menu.addSeparator()
         menu.addActions([a["save_weights"], a["open_weights"], a["export"]])
         menu.addSeparator()
@@ -47,6 +49,27 @@ class RunActions:
         if parent is not None:
             parent.addActions(list(a.values()))
         return menu
+
+    def open_sweep(self):
+        """Open the sweep dialog on this graph (non-modal; one at a time)."""
+        self._build()
+        from layerloom.gui.training.setup.sweep_dialog import SweepDialog  # pyqtgraph on first use
+
+        dialog = getattr(self, "sweep_dialog", None)
+        if dialog is None:
+            window = self.window()
+            bar = getattr(window, "statusBar", None)
+            dialog = self.sweep_dialog = SweepDialog(
+                self.graph, self.undo_stack, parent=window,
+                status=(lambda text: bar().showMessage(text, 8000)) if bar else None)
+            if self.document is not None:  # another graph: the results were of the last one
+                self.document.replaced.connect(dialog.forget)
+        dialog.dataset_obj = self.setup.dataset_for_run()  # as they are now: the data may have changed
+        dialog.base_dir = self._base_dir()
+        dialog.refresh()
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     # ------------------------------------------------------------ questions
     def ask_unsaved_runs(self, labels: list[str]) -> str:

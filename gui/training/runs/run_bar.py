@@ -65,6 +65,8 @@ class RunBar(QWidget):
         self.resume = button("Resume", "resumeButton", "Go on training (with the learning rate shown)")
         self.stop = button("Stop", "stopButton", "Stop the run after the current step; the model keeps "
                            "what it learned")
+        self.sweep = button("Sweep…", "sweepButton", "Train once per value of one or two settings and "
+                            "compare the results (Ctrl+Shift+F5)")
         self.progress = QProgressBar()
         self.progress.setObjectName("trainingProgress")
         self.progress.setRange(0, 200)  # half-percent steps: a repaint only where one shows
@@ -96,7 +98,7 @@ class RunBar(QWidget):
 
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.start, self.pause, self.resume, self.stop):
+        for widget in (self.start, self.pause, self.resume, self.stop, self.sweep):
             row.addWidget(widget)
         row.addWidget(self.progress, 1)
         row.addWidget(self.eta)
