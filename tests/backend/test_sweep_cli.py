@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -108,3 +110,30 @@ def test_a_bad_spec_through_the_real_command_and_the_help(block_file):
     proc = subprocess.run([sys.executable, "-m", "layerloom.gui.launcher", "sweep", "--help"],
                           capture_output=True, text=True, timeout=120)
     assert "--set NAME=VALUES" in proc.stdout and "--workers" in proc.stdout
+
+
+def test_ctrl_c_ends_after_the_trial_and_twice_stops_it(block_file, tmp_path, capsys, monkeypatch):
+    from layerloom.backend.cli import sweep as sweep_cli
+
+    out = tmp_path / "partial.csv"
+    report = sweep_cli._report
+
+    def pressing_ctrl_c(sweep):
+        show = report(sweep)
+
+        def on_trial(trial):
+            show(trial)
+            if trial.status == "running":  # the user presses Ctrl-C twice as the first trial starts
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        return on_trial
+
+    monkeypatch.setattr(sweep_cli, "_report", pressing_ctrl_c)
+    code = main(["sweep", str(block_file), "--set", "lr=0.01,0.02,0.03", "--epochs", "100000", "-o", str(out)])
+    assert code == 130
+    captured = capsys.readouterr()
+    assert "stopping after this trial (Ctrl-C again" in captured.err and "stopping this trial" in captured.err
+    assert [row["status"] for row in csv.DictReader(out.open())] == ["stopped", "skipped", "skipped"]
+    assert captured.out.count("skipped") == 2, captured.err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
