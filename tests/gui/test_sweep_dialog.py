@@ -105,7 +105,7 @@ def test_stop_ends_after_the_trial_and_stop_now_stops_it(host, qtbot):
     set_row(dialog, 0, "lr", "0.01,0.02,0.03")
     dialog.epochs.setValue(100_000)
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "epoch 1/" in dialog.table.item(0, 4).text(), timeout=120_000)
+    qtbot.waitUntil(lambda: dialog.table.item(0, 4).text().startswith("running: epoch "), timeout=120_000)
     qtbot.mouseClick(dialog.stop_button, Qt.MouseButton.LeftButton)
     assert dialog.running and dialog.stop_button.text() == "Stop &Now"
     assert "after the trial in progress" in dialog.status.text()
@@ -157,3 +157,19 @@ def test_the_train_menu_opens_the_sweep(host, qtbot):
     assert action.shortcut().toString() == "Ctrl+Shift+F5"
     action.trigger()
     assert host.dock.sweep_dialog.isVisible()
+
+
+@pytest.mark.slow
+def test_trials_on_two_processes_fill_the_table_while_the_window_answers(host, qtbot):
+    dialog = host.dock.open_sweep()
+    set_row(dialog, 0, "optimizer", "adam,sgd")
+    dialog.epochs.setValue(1)
+    dialog.workers.setValue(2)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: [t.status for t in dialog.trials] == ["running", "running"], timeout=30_000)
+    ticks = []
+    qtbot.waitUntil(lambda: ticks.append(1) or not dialog.running, timeout=240_000)
+    assert len(ticks) > 10
+    assert [t.status for t in dialog.trials] == ["completed", "completed"]
+    assert all(t.epochs == 1 and t.final is not None for t in dialog.trials)
+    assert dialog.plot.getAxis("bottom")._tickLevels[0] == [(0, "adam"), (1, "sgd")]
