@@ -129,18 +129,21 @@ def sweepable_settings() -> list[str]:
     return [p.name for p in declaration.declared("training") if p.name not in NOT_SWEPT]
 
 
-def candidates(graph: Graph) -> list[str]:
+def candidates(graph: Graph, limit: int = 400) -> list[str]:
     """Names worth offering in a picker: number and choice training settings, then
-    every exposed block parameter, then the number parameters of the graph's nodes."""
+    every exposed block parameter, then the number parameters of the graph's nodes
+    (up to ``limit`` names in all: any other can still be typed)."""
     names = [p.name for p in declaration.declared("training")
              if p.name not in NOT_SWEPT and p.kind in ("int", "float", "choice", "bool")]
     for definition in graph.blocks:
         names += [f"{definition.name}.{p}" for p in definition.exposed]
     for node in graph.nodes:
+        if len(names) >= limit:
+            break
         for p in node.spec.params:
             if p.kind in ("int", "float") and p.form != "" and (p.name not in FIXED_PARAMS or p.name == "repeat"):
                 names.append(f"{node.id}.{p.name}")
-    return names
+    return names[:max(limit, 0)]
 
 
 def _close(word: str, options) -> str:

@@ -92,7 +92,12 @@ def test_bad_values_show_in_the_preview_and_start_waits_for_good_ones(host, qtbo
     assert "set twice" in dialog.status.text() and not dialog.start_button.isEnabled()
     dialog.rows[1].name.setCurrentText("(none)")
     assert not dialog.rows[1].values.isEnabled() and dialog.start_button.isEnabled()
-    # picking a setting offers values to start from
+    # picking a setting offers values to start from; values the user typed are kept
+    dialog.rows[0].name.setCurrentText("optimizer")
+    assert dialog.rows[0].values.text() == "0,0.9"
+    dialog.rows[0].values.clear()
+    dialog.rows[0].name.setCurrentText("lr")
+    assert dialog.rows[0].values.text() == "1e-4:1e-1:log:4"
     dialog.rows[0].name.setCurrentText("optimizer")
     assert dialog.rows[0].values.text() == "adam,sgd"
     dense = next(n for n in host.graph.nodes if n.type == "dense")

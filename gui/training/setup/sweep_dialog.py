@@ -123,6 +123,7 @@ class AxisRow(QWidget):
         self.preview = QLabel()
         self.preview.setObjectName(f"sweepPreview{index}")
         self.preview.setWordWrap(True)
+        self._suggested = ""
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.name)
@@ -159,8 +160,15 @@ class AxisRow(QWidget):
         self.values.setText(values)
 
     def _name_changed(self, name: str) -> None:
+        """A new setting: offer values to start from, unless the user typed their own
+        (a name typed letter by letter must not wipe them)."""
         self.values.setEnabled(name.strip() not in ("", NONE))
-        self.values.setText(suggested_values(self.graph, name.strip()) if self.values.isEnabled() else "")
+        typed = self.values.text().strip()
+        if typed and typed != self._suggested:
+            self._update()
+            return
+        self._suggested = suggested_values(self.graph, name.strip()) if self.values.isEnabled() else ""
+        self.values.setText(self._suggested)
         self._update()
 
     def _update(self) -> None:
