@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "train",
     "runs": "runs",
     "lr-find": "lr_find",
+    "sweep": "sweep",
     "export": "export",
     "sample": "sample",
     "new": "new",

@@ -33,6 +33,8 @@ _WHERE = {
                "Finished", "NodeStats", "Note", "Paused", "Resumed", "Started", "Stats", "Step"),
     "losses": ("Objective", "default_loss"),
     "lr_find": ("LrFindError", "LrFinding", "find_lr"),
+    "sweep": ("SweepError",),
+    "sweep_run": ("Sweep", "Trial"),
     "settings": ("LOSSES", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "DatasetSettings",
                  "SettingsError", "TrainSettings"),
     "trainer": ("Trainer",),

@@ -204,6 +204,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         bar.open_weights.clicked.connect(self.open_weights)
         bar.export.clicked.connect(self.open_export_dialog)
         bar.continue_run.clicked.connect(lambda: self.continue_run())
+        bar.sweep.clicked.connect(self.open_sweep)
         self.weights_view.layerChosen.connect(self._layer_chosen)
         self.runs_panel.overlaysChanged.connect(self._overlays_changed)
         self.runs_panel.runChosen.connect(self.show_run_number)
@@ -392,6 +393,8 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
 
     def shutdown(self) -> None:
         """Stop any run and wait for its thread (before the window goes away)."""
+        if getattr(self, "sweep_dialog", None) is not None:
+            self.sweep_dialog.close()  # cancels a sweep in progress and waits for it
         worker = self.worker
         if worker is not None:
             worker.stop()

@@ -26,6 +26,7 @@ class RunActions:
             "compare_runs": ("&Compare Ticked Runs…", "", lambda: self.compare_runs()),
             "restore_run": ("&Restore Graph of the Run Shown", "", lambda: self.restore_run()),
             "delete_run": ("&Delete the Run Shown…", "", lambda: self.delete_run()),
+            "sweep": ("S&weep Settings…", "Ctrl+Shift+F5", self.open_sweep),
         }
         actions = {}
         for name, (text, key, slot) in spec.items():
@@ -49,6 +50,7 @@ class RunActions:
         menu.setObjectName("menu_train")
         a = self.actions
         menu.addActions([a["start"], a["pause"], a["stop"], a["continue"], a["resume_checkpoint"]])
+        menu.addAction(a["sweep"])
         menu.addSeparator()
         menu.addActions([a["save_weights"], a["open_weights"], a["export"]])
         menu.addSeparator()
@@ -58,6 +60,27 @@ class RunActions:
         if parent is not None:
             parent.addActions(list(a.values()))
         return menu
+
+    def open_sweep(self):
+        """Open the sweep dialog on this graph (non-modal; one at a time)."""
+        self._build()
+        from layerloom.gui.training.setup.sweep_dialog import SweepDialog  # pyqtgraph on first use
+
+        dialog = getattr(self, "sweep_dialog", None)
+        if dialog is None:
+            window = self.window()
+            bar = getattr(window, "statusBar", None)
+            dialog = self.sweep_dialog = SweepDialog(
+                self.graph, self.undo_stack, parent=window,
+                status=(lambda text: bar().showMessage(text, 8000)) if bar else None)
+            if self.document is not None:  # another graph: the results were of the last one
+                self.document.replaced.connect(dialog.forget)
+        dialog.dataset_obj = self.setup.dataset_for_run()  # as they are now: the data may have changed
+        dialog.base_dir = self._base_dir()
+        dialog.refresh()
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     # ------------------------------------------------------------ questions
     def ask_unsaved_runs(self, labels: list[str]) -> str:

@@ -67,6 +67,8 @@ class RunBar(QWidget):
         self.continue_run = button("Continue", "continueButton", "Go on training this stopped run from "
                                    "where it stopped (its checkpoint), to the epochs in the set-up")
         self.continue_run.hide()  # shown for a stopped run with a checkpoint (gui/training/finetune.py)
+        self.sweep = button("Sweep…", "sweepButton", "Train once per value of one or two settings and "
+                            "compare the results (Ctrl+Shift+F5)")
         self.progress = QProgressBar()
         self.progress.setObjectName("trainingProgress")
         self.progress.setRange(0, 200)  # half-percent steps: a repaint only where one shows
@@ -99,7 +101,7 @@ class RunBar(QWidget):
         # progress, then its message beside the learning rate and the model's buttons
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.start, self.pause, self.resume, self.stop, self.continue_run):
+        for widget in (self.start, self.pause, self.resume, self.stop, self.continue_run, self.sweep):
             row.addWidget(widget)
         row.addWidget(self.progress, 2)
         row.addWidget(self.eta, 1)
