@@ -20,6 +20,7 @@ COMMANDS = {
     "lr-find": "lr_find",
     "export": "export",
     "sample": "sample",
+    "plot": "plot",
     "new": "new",
     "import": "import_cmd",
     "layers": "layers",

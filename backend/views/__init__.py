@@ -31,8 +31,12 @@ Registry API
   each node, for views that need them.
 
 To add a view, write a module in this package that calls ``register(View(...))``
-at import. Every module of this package is imported here, in name order: a module
-that registers needs no line anywhere else.
+at import, and imports torch (and :mod:`~layerloom.backend.views.capture`,
+:mod:`~layerloom.backend.views.render`) inside its functions only: the command
+line lists the views when it builds its parser, and ``layerloom validate`` must
+not wait for torch. Every module of this package but the shared helpers
+(:data:`HELPERS`) is imported here, in name order: a module that registers needs
+no line anywhere else.
 """
 
 import importlib as _importlib
@@ -53,7 +57,9 @@ from layerloom.backend.views.base import (
     register,
 )
 
-for _module in sorted(m.name for m in _pkgutil.iter_modules(__path__)):
+HELPERS = frozenset({"base", "capture", "common", "render"})  # imported where used (torch, Pillow)
+
+for _module in sorted(m.name for m in _pkgutil.iter_modules(__path__) if m.name not in HELPERS):
     _importlib.import_module(f"{__name__}.{_module}")  # registers its views
 
 __all__ = [

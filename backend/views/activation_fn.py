@@ -52,6 +52,7 @@ def function_of(ctx: ViewContext, nid: str):
 
         module = getattr(ctx.model, node_names(ctx.graph)[nid], None)
     if module is None:
+        import layerloom.backend.lowerings  # noqa: F401  (registers the lowerings)
         from layerloom.backend.lowering import LOWERINGS
 
         info = ctx.graph.analysis().nodes[nid]
