@@ -87,7 +87,7 @@ def compute(ctx: ViewContext) -> Figure:
     note = (f"over [{RANGE[0]:g}, {RANGE[1]:g}]: output from {y.min():.3g} to {y.max():.3g}; derivative from "
             f"{dy.min():.3g} to {dy.max():.3g}; the gradient is below 0.05 on {small:.0%} of this range")
     if small > 0.3:
-        note += " (saturation: little gradient flows back there)"
+        note += " (little or no gradient flows back through inputs there)"
     title = f"{node.title}: activation {name}" if node.title != name else f"Activation {name}"
     return Figure(title, [panel], note, columns=1, data={"x": xs, "y": y, "derivative": dy})
 

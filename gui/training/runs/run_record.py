@@ -88,6 +88,7 @@ class Run:
     model: Any = None  # the trained model on the CPU, once the run has ended
     normalisation: Any = None
     val: Any = None  # the normalised validation set (Try it)
+    weights: Any = None  # the latest copy of the weights during the run (the Inside tab)
     _tick: float | None = None
     _first_step: int = 0
 
@@ -192,6 +193,10 @@ class Run:
     def _on_confusion(self, event) -> str:
         self.confusion = event
         return "confusion"
+
+    def _on_weights(self, event) -> str:
+        self.weights = event
+        return "weights"
 
     def _on_paused(self, event) -> str:
         self.tick()
