@@ -35,9 +35,10 @@ class FigureView(QWidget):
         The message shown instead of a figure ("" while a figure is shown).
     """
 
-    def __init__(self, panel_height: int = 260, parent: QWidget | None = None):
+    def __init__(self, panel_height: int = 260, parent: QWidget | None = None, min_width: int = MIN_WIDTH):
         super().__init__(parent)
         self.panel_height = panel_height
+        self.min_width = min_width
         self.figure = None
         self.message = ""
         self.picture = QLabel()
@@ -59,7 +60,7 @@ class FigureView(QWidget):
 
     @property
     def draw_width(self) -> int:
-        return max(MIN_WIDTH, self.width() - 12)
+        return max(self.min_width, self.width() - 12)
 
     def show_message(self, text: str) -> None:
         """One line (why the view does not apply, what to do first) instead of a figure."""
