@@ -72,8 +72,37 @@ _ASCII = str.maketrans({"×": "x", "␣": "_", "↵": "\\n", "⇥": "\\t", "—"
                         "²": "^2", "→": "->"})
 
 
+_TEXTS: dict[tuple, Image.Image] = {}  # rendered text masks: labels and ticks recur on every refresh
+_WIDTHS: dict[tuple[str, int], float] = {}
+MAX_CACHED_TEXTS = 4000
+
+
 def _put(draw, xy, text, fill, font) -> None:
-    draw.text(xy, str(text).translate(_ASCII), fill=fill, font=font)
+    """``draw.text`` through a cache of rendered masks (FreeType is the slow part)."""
+    text = str(text).translate(_ASCII)
+    if not text:
+        return
+    key = (text, font.size)
+    mask = _TEXTS.get(key)
+    if mask is None:
+        if len(_TEXTS) > MAX_CACHED_TEXTS:
+            _TEXTS.clear()
+        left, top, right, bottom = font.getbbox(text)
+        mask = Image.new("L", (max(1, right), max(1, bottom)), 0)
+        ImageDraw.Draw(mask).text((0, 0), text, fill=255, font=font)
+        _TEXTS[key] = mask
+    draw._image.paste(fill, (int(round(xy[0])), int(round(xy[1]))), mask)
+
+
+def _length(text: str, f) -> float:
+    """Width of ``text`` in pixels, summed from cached character widths (kerning aside)."""
+    total = 0.0
+    for ch in str(text).translate(_ASCII):
+        width = _WIDTHS.get((ch, f.size))
+        if width is None:
+            width = _WIDTHS[(ch, f.size)] = f.getlength(ch)
+        total += width
+    return total
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -94,9 +123,9 @@ def _fmt(v: float) -> str:
 
 
 def _fit(text: str, width: float, f) -> str:
-    if f.getlength(text) <= width:
+    if _length(text, f) <= width:
         return text
-    while text and f.getlength(text + "…") > width:
+    while text and _length(text + "…", f) > width:
         text = text[:-1]
     return text + "…" if text else ""
 
@@ -105,7 +134,7 @@ def _wrap(text: str, width: float, f) -> list[str]:
     lines, line = [], ""
     for word in text.split():
         trial = f"{line} {word}".strip()
-        if f.getlength(trial) <= width or not line:
+        if _length(trial, f) <= width or not line:
             line = trial
         else:
             lines.append(line)
@@ -184,24 +213,63 @@ def _images(image, draw, panel: Images, box) -> None:
         finite = np.concatenate([np.asarray(t, np.float64).reshape(-1) for t in tiles])
         finite = finite[np.isfinite(finite)]
         limits = (float(finite.min()), float(finite.max())) if finite.size else None
+    scale = th // h0
+    same = all(np.shape(t) == np.shape(tiles[0]) for t in tiles)
+    if same and scale >= 1:  # one array for the whole grid: integer upscaling, one paste
+        tw, th = w0 * scale, h0 * scale
+        grid = np.full((rows * (th + gap + label_h), cols * (tw + gap), 3), 255, np.uint8)
+        rgb = _colour_all(tiles, panel.diverging, limits)
+        rgb = rgb.repeat(scale, axis=1).repeat(scale, axis=2)
+        for i in range(len(tiles)):
+            r, c = divmod(i, cols)
+            y, x = r * (th + gap + label_h), c * (tw + gap)
+            grid[y: y + th, x: x + tw] = rgb[i]
+        image.paste(Image.fromarray(grid, "RGB"), (int(box[0]), int(top)))
     f = font(10)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, cols)
         x = box[0] + c * (tw + gap)
         y = top + r * (th + gap + label_h)
-        picture = Image.fromarray(colour(tile, panel.diverging, limits), "RGB").resize(
-            (tw, th), Image.Resampling.NEAREST)
-        image.paste(picture, (int(x), int(y)))
+        if not (same and scale >= 1):
+            picture = Image.fromarray(colour(tile, panel.diverging, limits), "RGB").resize(
+                (tw, th), Image.Resampling.NEAREST)
+            image.paste(picture, (int(x), int(y)))
         draw.rectangle((x - 1, y - 1, x + tw, y + th), outline=GRID)
         if labelled and i < len(panel.labels) and tw >= 24:
             _put(draw, (x, y + th + 1), _fit(panel.labels[i], tw + gap, f), fill=MUTED, font=f)
+
+
+def _colour_all(tiles, diverging: bool, limits) -> np.ndarray:
+    """``(n, H, W, 3)`` colours of same-shaped tiles, each on its own scale unless
+    ``limits`` gives one for all."""
+    stack = np.asarray(tiles, np.float64)
+    if stack.ndim == 4 and stack.shape[-1] == 3:
+        return (np.clip(np.nan_to_num(stack), 0, 1) * 255).astype(np.uint8)
+    finite = np.isfinite(stack)
+    if limits is not None:
+        lo = np.full(len(stack), limits[0])
+        hi = np.full(len(stack), limits[1])
+    else:
+        lo = np.where(finite, stack, np.inf).min(axis=(1, 2))
+        hi = np.where(finite, stack, -np.inf).max(axis=(1, 2))
+        lo[~np.isfinite(lo)], hi[~np.isfinite(hi)] = 0.0, 1.0
+    if diverging:
+        m = np.maximum(np.abs(lo), np.abs(hi))
+        m[m == 0] = 1.0
+        lo, hi = -m, m
+    span = np.where(hi > lo, hi - lo, 1.0)[:, None, None]
+    t = np.where(finite, (stack - lo[:, None, None]) / span, 0.5)
+    t[(hi <= lo)] = 0.5
+    rgb = (DIVERGING if diverging else SEQUENTIAL)[(np.clip(t, 0, 1) * 255).astype(np.uint8)]
+    rgb[~finite] = (200, 200, 200)
+    return rgb
 
 
 def _axes(draw, box, top: int, y_lo: float, y_hi: float, y_title: str, bottom_space: int = 18):
     """Draw y ticks and the frame; returns the plot area and a value -> y function."""
     f = font(10)
     ticks = nice_ticks(y_lo, y_hi)
-    left = box[0] + 8 + max([f.getlength(_fmt(t)) for t in ticks] + [10]) + (12 if y_title else 0)
+    left = box[0] + 8 + max([_length(_fmt(t), f) for t in ticks] + [10]) + (12 if y_title else 0)
     area = (int(left), top + 4, box[2] - 4, box[3] - bottom_space)
     span = (y_hi - y_lo) or 1.0
 
@@ -212,10 +280,10 @@ def _axes(draw, box, top: int, y_lo: float, y_hi: float, y_title: str, bottom_sp
         y = to_y(t)
         draw.line((area[0], y, area[2], y), fill=GRID)
         label = _fmt(t)
-        _put(draw, (area[0] - 4 - f.getlength(label), y - 6), label, fill=MUTED, font=f)
+        _put(draw, (area[0] - 4 - _length(label, f), y - 6), label, fill=MUTED, font=f)
     draw.rectangle(area, outline=MUTED)
     if y_title:  # at the right of the panel's title line
-        _put(draw, (box[2] - f.getlength(y_title) - 4, top - 18), y_title, fill=MUTED, font=f)
+        _put(draw, (box[2] - _length(y_title, f) - 4, top - 18), y_title, fill=MUTED, font=f)
     return area, to_y
 
 
@@ -241,7 +309,7 @@ def _bars(image, draw, panel: Bars, box) -> None:
         draw.rectangle((x0, min(y, zero), max(x0, x1), max(y, zero)), fill=ACCENT if i in highlight else BAR)
         if panel.labels and i < len(panel.labels) and i % every == 0:
             label = _fit(str(panel.labels[i]), step * every, f)
-            _put(draw, ((x0 + x1) / 2 - f.getlength(label) / 2, area[3] + 3), label, fill=MUTED, font=f)
+            _put(draw, ((x0 + x1) / 2 - _length(label, f) / 2, area[3] + 3), label, fill=MUTED, font=f)
 
 
 def _heatmap(image, draw, panel: Heatmap, box) -> None:
@@ -251,7 +319,7 @@ def _heatmap(image, draw, panel: Heatmap, box) -> None:
         return
     f = font(10)
     rows, cols = values.shape
-    left_space = max([f.getlength(str(s)) for s in panel.row_labels[:200]] + [0]) + 6
+    left_space = max([_length(str(s), f) for s in panel.row_labels[:200]] + [0]) + 6
     left_space += 14 if panel.row_title else 0
     bottom_space = (14 if panel.column_labels else 0) + (14 if panel.column_title else 0)
     width, height = box[2] - box[0] - left_space, box[3] - top - bottom_space
@@ -266,18 +334,18 @@ def _heatmap(image, draw, panel: Heatmap, box) -> None:
     for r, label in enumerate(panel.row_labels[:rows]):
         if r % every_r == 0:
             text = str(label)
-            _put(draw, (x0 - 4 - f.getlength(text), y0 + (r + 0.5) * ch - 6), text, fill=INK, font=f)
-    widest = max([f.getlength(str(s)) for s in panel.column_labels] + [1])
+            _put(draw, (x0 - 4 - _length(text, f), y0 + (r + 0.5) * ch - 6), text, fill=INK, font=f)
+    widest = max([_length(str(s), f) for s in panel.column_labels] + [1])
     every_c = max(1, math.ceil((widest + 4) / cw))
     for c, label in enumerate(panel.column_labels[:cols]):
         if c % every_c == 0:
             text = str(label)
-            _put(draw, (x0 + (c + 0.5) * cw - f.getlength(text) / 2, y0 + rows * ch + 2), text, fill=INK, font=f)
+            _put(draw, (x0 + (c + 0.5) * cw - _length(text, f) / 2, y0 + rows * ch + 2), text, fill=INK, font=f)
     if panel.column_title:
         _put(draw, (x0, y0 + rows * ch + (16 if panel.column_labels else 2)), panel.column_title,
                   fill=MUTED, font=f)
     if panel.row_title:
-        label = Image.new("RGB", (int(f.getlength(panel.row_title)) + 2, 14), BACKGROUND)
+        label = Image.new("RGB", (int(_length(panel.row_title, f)) + 2, 14), BACKGROUND)
         _put(ImageDraw.Draw(label), (0, 0), panel.row_title, fill=MUTED, font=f)
         image.paste(label.rotate(90, expand=True), (box[0], int(y0)))
 
@@ -305,7 +373,7 @@ def _curves(image, draw, panel: Curves, box) -> None:
 
     for t in nice_ticks(x_lo, x_hi):
         label = _fmt(t)
-        _put(draw, (to_x(t) - f.getlength(label) / 2, area[3] + 3), label, fill=MUTED, font=f)
+        _put(draw, (to_x(t) - _length(label, f) / 2, area[3] + 3), label, fill=MUTED, font=f)
     if lo < 0 < hi:
         draw.line((area[0], to_y(0), area[2], to_y(0)), fill=MUTED)
     if panel.x_title:

@@ -83,6 +83,7 @@ class InsideView(QWidget):
         self.keeper = CallKeeper(self)
         self.live = LiveModel()
         self.result: tuple | None = None
+        self.drawn = 0  # figures drawn so far (benchmarks)
         self._busy = False
         self._again = False
         self._asked = 0.0
@@ -271,6 +272,7 @@ class InsideView(QWidget):
         else:
             _, figure, image, ms = result
             self.figure_view.show_figure(figure, image)
+            self.drawn += 1
             snapshot = self._drawn_weights if self.run is not None and self.run.active else None
             when = f"step {snapshot.step:,} · " if snapshot is not None else ""
             self.status.setText(f"{when}computed and drawn in {ms:.0f} ms")
