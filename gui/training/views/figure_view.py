@@ -10,11 +10,14 @@ but the caller may draw off the GUI thread and hand over the image
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 MIN_WIDTH = 320
+MIN_PANEL_HEIGHT = 120
 RESIZE_MS = 150
 
 
@@ -53,6 +56,7 @@ class FigureView(QWidget):
         layout.addWidget(self.text)
         layout.addWidget(self.picture, 1)
         self._drawn_width = 0
+        self._drawn_height = 0
         self._resize = QTimer(self)
         self._resize.setSingleShot(True)
         self._resize.setInterval(RESIZE_MS)
@@ -61,6 +65,15 @@ class FigureView(QWidget):
     @property
     def draw_width(self) -> int:
         return max(self.min_width, self.width() - 12)
+
+    def panel_height_for(self, figure=None) -> int:
+        """Panels as high as fits the widget (title and note aside), at most
+        ``panel_height`` and at least :data:`MIN_PANEL_HEIGHT`."""
+        rows = 1
+        if figure is not None and figure.panels:
+            rows = math.ceil(len(figure.panels) / max(1, min(figure.columns, len(figure.panels))))
+        room = (self.height() - 8 - 30 - 36) // rows
+        return int(max(MIN_PANEL_HEIGHT, min(self.panel_height, room)))
 
     def show_message(self, text: str) -> None:
         """One line (why the view does not apply, what to do first) instead of a figure."""
@@ -77,8 +90,12 @@ class FigureView(QWidget):
         self.figure = figure
         self.message = ""
         self.text.hide()
-        if image is None or abs(image.width - self.draw_width) > 40:
-            image = render(figure, self.draw_width, self.panel_height)
+        height = self.panel_height_for(figure)
+        if image is None or abs(image.width - self.draw_width) > 40 or abs(
+                getattr(image, "panel_height", height) - height) > 20:
+            image = render(figure, self.draw_width, height)
+            image.panel_height = height
+        self._drawn_height = height
         self.show_image(image)
 
     def show_image(self, image) -> None:
@@ -92,7 +109,8 @@ class FigureView(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.figure is not None and abs(self.draw_width - self._drawn_width) > 40:
+        if self.figure is not None and (abs(self.draw_width - self._drawn_width) > 40 or abs(
+                self.panel_height_for(self.figure) - self._drawn_height) > 20):
             self._resize.start()
 
     def _redraw(self) -> None:

@@ -59,6 +59,7 @@ def compute_preview(name: str, graph, model, data, node, sample: int, options: d
     except NotApplicable as exc:
         return ("message", str(exc))
     image = render(figure, width, height)
+    image.panel_height = height
     return ("figure", figure, image, 1000 * (time.perf_counter() - start))
 
 
@@ -258,7 +259,7 @@ class InsideView(QWidget):
         self._busy = True
         call = BackgroundCall(compute_preview, view.name, run.graph, model, data, self.node,
                               self.sample.value(), self.options(), self.figure_view.draw_width,
-                              self.figure_view.panel_height, self.live, state, what=f"The {view.title} view")
+                              self.figure_view.panel_height_for(), self.live, state, what=f"The {view.title} view")
         call.succeeded.connect(self._computed)
         call.failed.connect(self._failed)
         self.keeper.start(call)
