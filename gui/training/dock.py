@@ -483,6 +483,7 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.drain_timer.stop()
         self._switch_interval.stop()
         changed = run.apply(worker.queue.drain())
+        run.weights = None  # the live copies (Inside tab) served the run only
         if run.active:  # the thread ended without a final event (should not happen)
             run.status, run.message = "failed", "the training thread ended unexpectedly"
             changed.add("status")
