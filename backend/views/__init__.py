@@ -11,8 +11,10 @@ Registry API
   ``compute(ctx: ViewContext) -> Figure``. ``needs`` is a subset of
   ``{"model", "data"}`` (what ``layerloom plot`` must load before calling it);
   ``applies(graph, node_id) -> bool`` is a cheap test the app uses to offer the
-  view for a node; ``options`` maps ``name -> (type, default, help)`` (read from
-  ``ctx.options``; ``layerloom plot`` offers each as ``--NAME``, the app as a field).
+  view for a node; ``options`` maps ``name -> (type, default, help)``:
+  ``layerloom plot`` offers each as ``--NAME``, the Inside tab an ``int`` option as a
+  field whose "auto" leaves it out; an option left out is absent from ``ctx.options``
+  and the view applies its own default (``ctx.options.get("channel")``).
 - :func:`register` ``(view)`` adds it to :data:`VIEWS` (name -> View);
   :func:`list_views` gives them in menu order; :func:`compute` ``(name, ctx)`` runs one.
 - :class:`ViewContext` ``(graph, model, data, node, sample, options)``: the compiled
