@@ -171,8 +171,9 @@ def _receptive_field(model, name: str, x, channel: int, position) -> tuple[slice
     x = x.clone().requires_grad_(True)
     with torch.enable_grad():
         value = _value_after(model, name, x)
-        value[(0, channel, *position)].backward()
-    grad = x.grad[0].abs().sum(dim=0).cpu().numpy()
+        # the gradient with respect to the input only: the model's own .grad stay untouched
+        (grad,) = torch.autograd.grad(value[(0, channel, *position)], x)
+    grad = grad[0].abs().sum(dim=0).cpu().numpy()
     hit = np.nonzero(grad > 0)
     if not hit[0].size:  # a dead unit: the whole position's neighbourhood cannot be told
         return tuple(slice(None) for _ in grad.shape)

@@ -320,7 +320,7 @@ def _heatmap(image, draw, panel: Heatmap, box) -> None:
     f = font(10)
     rows, cols = values.shape
     left_space = max([_length(str(s), f) for s in panel.row_labels[:200]] + [0]) + 6
-    left_space += 14 if panel.row_title else 0
+    left_space += 18 if panel.row_title else 0
     bottom_space = (14 if panel.column_labels else 0) + (14 if panel.column_title else 0)
     width, height = box[2] - box[0] - left_space, box[3] - top - bottom_space
     cw, ch = max(1.0, width / cols), max(1.0, height / rows)

@@ -206,3 +206,11 @@ def test_bad_node_and_sample_are_named():
         compute("activations", ctx("cnn_digits", "conv2d_1", sample=5000))
     with pytest.raises(NotApplicable, match="needs a model with weights"):
         compute("filters", ViewContext(load_template("cnn_digits")))
+
+
+def test_views_leave_the_models_gradients_alone():
+    graph, model, data = setup("cnn_digits")
+    compute("filters", ctx("cnn_digits", "conv2d_2", channel=1))
+    compute("attention", ctx("transformer_sort"))
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.grad is None for p in setup("transformer_sort")[1].parameters())
