@@ -133,16 +133,7 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
     root = nn.Module()
     fxg = fx.Graph()
     values: dict[tuple[str, str], fx.Node] = {}
-    # Unlabelled nodes keep their ids, so a label never takes another node's id.
-    taken = {n.id for n in graph.nodes if not n.label}
-    names: dict[str, str] = {}
-    for nid in analysis.order:
-        node = graph.node(nid)
-        if not node.label:
-            taken.discard(nid)
-        # An input is only a variable; every other node may own a submodule.
-        reserved = VALUE_RESERVED if node.spec.is_input else RESERVED
-        names[nid] = module_name(nid, node.label, taken, reserved)
+    names = node_names(graph, analysis)
     input_names, output_names, module_nodes = [], [], {}
     input_specs, output_specs = [], []
     results: list[fx.Node] = []
@@ -195,6 +186,23 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
     gm.output_specs = output_specs
     gm.module_nodes = module_nodes
     return gm
+
+
+def node_names(graph: Graph, analysis=None) -> dict[str, str]:
+    """Node id -> the name of its submodule and of its result in the compiled
+    module's code (``conv_1``): from its label, or its id when it has none."""
+    analysis = analysis if analysis is not None else graph.analysis()
+    # Unlabelled nodes keep their ids, so a label never takes another node's id.
+    taken = {n.id for n in graph.nodes if not n.label}
+    names: dict[str, str] = {}
+    for nid in analysis.order:
+        node = graph.node(nid)
+        if not node.label:
+            taken.discard(nid)
+        # An input is only a variable; every other node may own a submodule.
+        reserved = VALUE_RESERVED if node.spec.is_input else RESERVED
+        names[nid] = module_name(nid, node.label, taken, reserved)
+    return names
 
 
 def _lower_block(graph: Graph, node, info, names: dict[str, str]) -> Lowering:

@@ -17,7 +17,9 @@ flat; curve histories are decimated). Runs alternate headless / app and the medi
 is reported, because the machine may be shared.
 
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_training.py``
-(``--quick`` for a short check, ``--long SECONDS`` for the memory run).
+(``--quick`` for a short check, ``--long SECONDS`` for the memory run; ``--preview``
+keeps the Inside tab's live node-output preview on top for the whole app run
+instead of cycling the tabs).
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class AppBench:
         self.window.show()
         self.dock.preload()
         self.cycle_tabs = True
+        self.preview = False  # keep the Inside tab (live node outputs) on top instead
         self.tab_seconds = 2.0  # how long each tab stays on top while tabs cycle
 
     def spin(self, seconds: float, until=None) -> None:
@@ -162,7 +165,7 @@ class AppBench:
 
         def side_work() -> None:
             now = time.perf_counter() - t0
-            if self.cycle_tabs and now >= next_tab[0]:  # every view gets painted live in turn
+            if self.cycle_tabs and not self.preview and now >= next_tab[0]:  # every view gets painted live in turn
                 next_tab[0] = now + self.tab_seconds
                 self.dock.tabs.setCurrentIndex(next(tabs) % 4)
             if memory_every and (not memory or now - memory[-1][0] >= memory_every):
@@ -170,6 +173,9 @@ class AppBench:
 
         side.timeout.connect(side_work)
         side.start()
+        drawn_before = self.dock.inside_view.drawn
+        if self.preview:
+            self.dock.tabs.setCurrentWidget(self.dock.inside_view)
         timer.start()
         cpu0 = time.thread_time()
         if self.dock.running:
@@ -192,6 +198,7 @@ class AppBench:
             "lateness_max_ms": late[-1] if late else None,
             "gui_thread_busy": gui_cpu / gui_wall, "drain_ms": self.dock.drain_timer.interval(),
             "steps": run.step, "loss_points": len(run.loss), "loss_group": run.loss.group,
+            "previews": self.dock.inside_view.drawn - drawn_before if self.preview else None,
             "memory": memory,
         }
 
@@ -205,6 +212,8 @@ def main(argv=None) -> int:
     parser.add_argument("--screenshots", metavar="DIR", help="only save screenshots of the dock mid-run")
     parser.add_argument("--epochs", type=int, help="epochs of each run (default: about 15 s of training "
                         "each; 50 for three-second runs, where the start of a run weighs more)")
+    parser.add_argument("--preview", action="store_true",
+                        help="keep the Inside tab's live preview (node outputs) on top during the app runs")
     parser.add_argument("--hidden-views", action="store_true",
                         help="also redraw the views of the tabs that are not on top")
     args = parser.parse_args(argv)
@@ -220,6 +229,7 @@ def main(argv=None) -> int:
     rounds = 1 if args.quick else args.rounds
     bench = AppBench()
     bench.dock.refresh_hidden_views = args.hidden_views
+    bench.preview = args.preview
     report = {"threads": args.threads, "cpus": os.cpu_count(), "load_average": os.getloadavg(),
               "workloads": {}}
     for name in names:
@@ -248,7 +258,9 @@ def main(argv=None) -> int:
               f"{report['workloads'][name]['headless_samples_per_s']:,.0f} samples/s); "
               f"timer lateness p99 {report['workloads'][name]['lateness_p99_ms']:.1f} ms; GUI thread busy "
               f"{report['workloads'][name]['gui_thread_busy']:.0%}; plots every "
-              f"{report['workloads'][name]['plot_period_ms']:.0f} ms; rounds: "
+              f"{report['workloads'][name]['plot_period_ms']:.0f} ms; "
+              + (f"live previews drawn per run: {pairs[-1][1]['previews']}; " if args.preview else "")
+              + "rounds: "
               + ", ".join(f"{r:.0%}" for r in ratios), flush=True)
     if args.long:
         long_run = _long_run(bench, 1_000_000, args.long)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from layerloom.graph import Event, Graph, GraphError
 from layerloom.graph.model import MAX_LABEL
 from layerloom.graph.registry import BLOCK_TYPE
+from layerloom.gui.activation_plot import ActivationPlot
 from layerloom.gui.block_editors import BlockNameEditor, SharedWeightsEditor
 from layerloom.gui.commands import Rename, SetParams
 from layerloom.gui.inspector_blocks import BlockParamsMixin
@@ -161,6 +162,8 @@ class Inspector(BlockParamsMixin, QWidget):
         self.node_error.setProperty("role", "errorBox")
         self.node_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         node_layout.addWidget(self.node_error)
+        self.activation_plot = ActivationPlot(self.node_box)
+        node_layout.addWidget(self.activation_plot)
         layout.addWidget(self.node_box)
 
         self.hint = QLabel(body)
@@ -248,6 +251,7 @@ class Inspector(BlockParamsMixin, QWidget):
             self.label_edit.setPlaceholderText(nodes[0].id if len(nodes) == 1 else "several nodes")
         self.refresh_values()
         self._show_facts(nodes)
+        self.activation_plot.show_for(self.graph, nodes[0].id if len(nodes) == 1 else None)
 
     def _rebuild_form(self, spec) -> None:
         while self.form.rowCount():

@@ -22,6 +22,7 @@ COMMANDS = {
     "sweep": "sweep",
     "export": "export",
     "sample": "sample",
+    "plot": "plot",
     "new": "new",
     "import": "import_cmd",
     "layers": "layers",

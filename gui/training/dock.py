@@ -2,6 +2,7 @@
 
 Layout: the run controls across the top; below them the set-up panel, the loss
 curves (always in view) and tabs for weights, gradient flow, decision boundary,
+Inside (node outputs, filters, attention: :mod:`layerloom.backend.views`),
 confusion matrix, the runs of the session, and Try it. Each view is a row of
 :data:`VIEWS` (a :class:`~layerloom.gui.training.views.live_view.LiveView`): the dock
 builds, shows a run in and refreshes every view through that table alone.
@@ -77,6 +78,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
     ViewRow(f"{_VIEWS}.gradient_view.GradientView", "gradient_view", tab=True),
     ViewRow(f"{_VIEWS}.boundary_view.BoundaryView", "boundary_view", tab=True),
     ViewRow(f"{_VIEWS}.confusion_view.ConfusionView", "confusion_view", tab=True),
+    ViewRow(f"{_VIEWS}.inside_view.InsideView", "inside_view", tab=True),
     ViewRow(f"{_VIEWS}.saliency_view.SaliencyView", "saliency_view", tab=True),
     ViewRow(f"{_VIEWS}.landscape_view.LandscapeView", "landscape_view", tab=True),
     ViewRow(f"{_VIEWS}.embedding_view.EmbeddingView", "embedding_view", tab=True),
@@ -208,6 +210,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         self.weights_view.layerChosen.connect(self._layer_chosen)
         self.runs_panel.overlaysChanged.connect(self._overlays_changed)
         self.runs_panel.runChosen.connect(self.show_run_number)
+        self.inside_view.weightsWanted.connect(self._weights_wanted)
         self.tabs.currentChanged.connect(self._tab_changed)
         if scene is not None:
             scene.selectionChangedIds.connect(self.on_canvas_selection)
@@ -406,6 +409,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         if self._built:
             self.setup.keeper.wait_all()
             self.try_it.generator.keeper.wait_all()
+            self.inside_view.keeper.wait_all()
             for view in self.views:  # views that compute in the background wait for it
                 stop = getattr(view, "shutdown", None)
                 if stop is not None:
@@ -425,6 +429,8 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
 
     def _update(self, run: Run, changed: set[str], worker=None) -> None:
         run.tick()
+        if "data" in changed and worker is not None:
+            self._attach_data(run, worker)  # the validation set, for the Inside tab during the run
         if "data" in changed and run.data is not None:
             self.run_bar.show_message(f"Training on {run.data.name}: {run.data.train_size:,} training and "
                                       f"{run.data.val_size:,} validation samples…")
@@ -521,6 +527,7 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         self.drain_timer.stop()
         self._switch_interval.stop()
         changed = run.apply(worker.queue.drain())
+        run.weights = None  # the live copies (Inside tab) served the run only
         if run.active:  # the thread ended without a final event (should not happen)
             run.status, run.message = "failed", "the training thread ended unexpectedly"
             changed.add("status")
@@ -626,8 +633,15 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
 
     def on_canvas_selection(self, node_ids: list[str]) -> None:
         """A node selected on the canvas becomes the layer shown in Weights."""
+        if len(node_ids) == 1:
+            self.inside_view.select_node(node_ids[0])
         if len(node_ids) == 1 and self.weights_view.select_layer(node_ids[0]):
             self._layer_chosen(node_ids[0])
+
+    def _weights_wanted(self) -> None:
+        request = getattr(self.worker, "request_weights", None)  # the in-app trainer's only
+        if request is not None and self.current is not None and self.current is self.shown:
+            request()
 
     def _layer_chosen(self, node_id: str) -> None:
         if self.worker is not None:

@@ -16,7 +16,7 @@ still loading) is kept and applied as soon as it does.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject
 
@@ -24,6 +24,14 @@ from layerloom.gui.training.worker_base import STATS_INTERVAL, RunWorker
 
 BOUNDARY_INTERVAL = 0.5  # seconds between two decision-boundary grids
 CHECKPOINT_EVERY = 60.0  # seconds between checkpoints after an epoch; always one at the end
+
+
+class WeightsCopy(NamedTuple):
+    """A copy of the model's weights on the CPU, taken between two steps."""
+
+    step: int
+    state: dict
+    kind: str = "weights"
 
 
 class TrainingWorker(RunWorker):
@@ -45,6 +53,7 @@ class TrainingWorker(RunWorker):
         self._pending_lr: float | None = None
         self._last_stats = 0.0
         self._last_boundary = 0.0
+        self._weights_wanted = False
 
     # ---------------------------------------------------------------- control
     def pause(self) -> None:
@@ -72,6 +81,12 @@ class TrainingWorker(RunWorker):
                 self.trainer.set_lr(lr)
             else:
                 self._pending_lr = float(lr)
+
+    def request_weights(self) -> None:
+        """Queue a :class:`WeightsCopy` after the next step (the Inside tab's live view).
+        The step's own check for due probes picks it up: no cost per step."""
+        self._weights_wanted = True
+        self._next_probe = 0.0
 
     def trained_model(self):
         """The trained model on the CPU once the run has ended (``None`` before)."""
@@ -146,8 +161,12 @@ class TrainingWorker(RunWorker):
             self._report_probe(exc, "live statistics are off for this run")
 
     def _measure(self, now: float, force: bool = False) -> None:
+        if self._weights_wanted:
+            self._copy_weights()
         probe, trainer = self._probe, self.trainer
         if probe is None or self._probe_failed or trainer is None:
+            if self._probe_failed:
+                self._next_probe = float("inf")
             return
         try:
             if force or now - self._last_stats >= STATS_INTERVAL:
@@ -163,3 +182,14 @@ class TrainingWorker(RunWorker):
         if probe.grid is not None:
             due = min(due, self._last_boundary + BOUNDARY_INTERVAL)
         self._next_probe = due
+
+    def _copy_weights(self) -> None:
+        self._weights_wanted = False
+        trainer = self.trainer
+        if trainer is None or trainer.model is None:
+            return
+        try:
+            state = {name: t.detach().to("cpu", copy=True) for name, t in trainer.model.state_dict().items()}
+        except RuntimeError:  # out of host memory: the preview waits for the run's end instead
+            return
+        self.queue(WeightsCopy(trainer.step, state))

@@ -198,6 +198,7 @@ class ModelFileActions:
                 run.val = val
                 if run is self.shown:
                     self.try_it.set_run(run)
+                    self.inside_view.set_run(run)
 
     def _opened_data_failed(self, message: str) -> None:
         self.try_it.verdict.setText(f"Cannot load the data to try the model on: {message}")

@@ -91,6 +91,7 @@ class Run:
     problem: str | None = None  # a kept run that cannot be used (damaged, newer), and why
     train_sample: Any = None  # up to 1,024 normalised training samples (the loss landscape)
     weight_path: Any = None  # the trainer's WeightPath: weights snapshots during the run
+    weights: Any = None  # the latest copy of the weights during the run (the Inside tab)
     _tick: float | None = None
     _first_step: int = 0
 
@@ -197,6 +198,10 @@ class Run:
     def _on_confusion(self, event) -> str:
         self.confusion = event
         return "confusion"
+
+    def _on_weights(self, event) -> str:
+        self.weights = event
+        return "weights"
 
     def _on_paused(self, event) -> str:
         self.tick()

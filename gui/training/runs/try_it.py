@@ -34,6 +34,13 @@ from PySide6.QtWidgets import (
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.runs.text_generator import TextGenerator
+from layerloom.gui.training.runs.try_it_pages import (
+    ForecastPage,
+    ReconstructionPage,
+    TokensPage,
+    is_forecast,
+    is_reconstruction,
+)
 from layerloom.gui.training.setup.dataset_preview import mask_colours, mask_thumbnail, thumbnail
 from layerloom.gui.training.views import plot_style as ps
 
@@ -94,10 +101,10 @@ class TryItPanel(QWidget):
         self.prob_plot.addItem(self.bars)
         self.generator = TextGenerator()
         self.masks = self._mask_page()
+        self.forecast, self.reconstruction, self.tokens = ForecastPage(), ReconstructionPage(), TokensPage()
         self.output_stack = QStackedWidget()
-        self.output_stack.addWidget(self.plots)
-        self.output_stack.addWidget(self.generator)
-        self.output_stack.addWidget(self.masks)
+        for page in (self.plots, self.generator, self.masks, self.forecast, self.reconstruction, self.tokens):
+            self.output_stack.addWidget(page)
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
         body.addWidget(self.input_stack)
@@ -206,6 +213,7 @@ class TryItPanel(QWidget):
         finally:
             QApplication.restoreOverrideCursor()
         self._show_input(data, x[0], run)
+        self._x = x[0]
         self.result = self._show_output(data, out, y)
         return self.result
 
@@ -267,11 +275,25 @@ class TryItPanel(QWidget):
             what = "characters" if data.vocabulary is not None else "tokens"
             self.verdict.setText(f"Predicted {data.tokens_text(predicted)} · true {data.tokens_text(true)} · "
                                  f"{right}/{len(true)} {what} right")
+            if not self.vocabulary:  # text has its generator instead
+                names = list(data.class_names or [str(i) for i in range(int(data.num_classes or 0) or
+                                                                         int(np.asarray(out).shape[-1]))])
+                self.output_stack.setCurrentWidget(self.tokens)
+                self.tokens.show(names, self._x, predicted, true)
             return {"predicted": predicted, "true": true}
         predicted = np.asarray(out, np.float64).reshape(-1)
         true = np.asarray(y, np.float64).reshape(-1)
+        if is_reconstruction(data):
+            self.output_stack.setCurrentWidget(self.reconstruction)
+            shown = self.reconstruction.show(self._x, predicted)
+            self.verdict.setText(f"Reconstruction error (mean squared, normalised units) {shown['mse']:.4g}")
+            return {"predicted": predicted, "true": true, "mse": shown["mse"]}
         self.verdict.setText("Predicted " + ", ".join(f"{v:.4g}" for v in predicted) + " · true "
                              + ", ".join(f"{v:.4g}" for v in true))
+        if is_forecast(data):
+            self.output_stack.setCurrentWidget(self.forecast)
+            self.forecast.show(self._x, predicted, true)
+            self.verdict.setText(self.verdict.text() + " · the forecast follows the input window")
         return {"predicted": predicted, "true": true}
 
 

@@ -70,13 +70,15 @@ class BoundaryView(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.points: list[pg.ScatterPlotItem] = []
-        self.note = ps.steady_label("The decision boundary is drawn for datasets with two input features",
+        self.note = ps.steady_label("The decision boundary is drawn during a run on a dataset with two input "
+                                    "features",
                                     2, "boundaryNote")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.plots, 1)
         layout.addWidget(self.note)
+        self.plots.hide()  # until there is something to draw: never empty axes
 
     @property
     def has_image(self) -> bool:
@@ -92,6 +94,10 @@ class BoundaryView(QWidget):
         """Redraw for new data or a new grid (see :meth:`LiveView.refresh`)."""
         run = self.run
         data = run.data if run is not None else None
+        # no empty axes: the plot shows only for data it applies to, the note says why not
+        self.plots.setVisible(data is not None and data.scatter_x is not None)
+        if data is None and run is None:
+            self.note.setText("The decision boundary is drawn during a run on a dataset with two input features")
         if data is not None and self._points_for is not data:
             self._points_for = data
             self._draw_points(data)

@@ -61,6 +61,7 @@ class ConfusionView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.plots, 1)
         layout.addWidget(self.note)
+        self.plots.hide()  # until there is something to draw: never empty axes
 
     def set_run(self, run: Run | None) -> None:
         self.run = run
@@ -73,6 +74,9 @@ class ConfusionView(QWidget):
         run's status changed (a small model can finish several epochs a second)."""
         force = full or (changed is not None and "status" in changed)
         confusion = self.run.confusion if self.run is not None else None
+        self.plots.setVisible(confusion is not None)  # no empty axes: the note says why
+        if confusion is None:
+            self.note.setText(self._why_none())
         if confusion is self._drawn:
             return
         now = time.monotonic()
@@ -137,3 +141,16 @@ class ConfusionView(QWidget):
             counted = f"{int(total)} validation samples · accuracy {accuracy:.1%}"
         self.note.setText(f"epoch {confusion.epoch} · {counted} · hardest class: {names[worst]} "
                           f"({share[worst, worst]:.0%} right)")
+
+    def _why_none(self) -> str:
+        """One line: why there is no matrix (yet)."""
+        data = getattr(self.run, "data", None)
+        if data is not None and data.task not in ("classification", "segmentation"):
+            return (f"The confusion matrix is drawn for classifiers (and segmentations); {data.name} is a "
+                    f"{data.task} task")
+        if data is not None and not data.val_size:
+            return "The confusion matrix is counted on the validation set; this run has none (validation share 0)"
+        if self.run is not None and self.run.active:
+            return "The confusion matrix appears after the first epoch"
+        return ("The confusion matrix appears after the first epoch of a classifier "
+                "(or a segmentation, counted over pixels) with a validation set")
