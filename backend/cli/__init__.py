@@ -28,7 +28,6 @@ COMMANDS = {
     "layers": "layers",
     "help": "help_cmd",
     "blocks": "blocks",
-    "inspect": "inspect_cmd",
     "install-desktop": "desktop",
 }
 

@@ -1,5 +1,6 @@
-"""``layerloom inspect FILE VIEW -o OUT.png``: saliency, Grad-CAM, the loss landscape or an
-embedding as a PNG.
+"""``layerloom plot FILE VIEW -o OUT.png`` for saliency, Grad-CAM, the loss landscape
+and an embedding (:mod:`layerloom.backend.insight`; the other views are
+:mod:`layerloom.backend.views`').
 
 The graph is FILE (a ``.loom``); its weights come from ``--weights`` (a
 ``.safetensors`` file or the folder ``layerloom train`` wrote). Without
@@ -21,25 +22,11 @@ DIRECTIONS = ("auto", "random", "pca", "exact")
 DEFAULT_BUDGET = 300.0  # seconds a landscape may take before the command asks for a smaller grid
 
 
-def add_parser(subs, name: str) -> None:
-    p = subs.add_parser(
-        name, help="draw saliency, Grad-CAM, the loss landscape or an embedding of a model to a PNG",
-        description="Draw what a trained classifier looks at (saliency: the gradient of a class score "
-        "over the input; gradcam: Grad-CAM over a convolutional layer) or the loss landscape around its "
-        "weights (two filter-normalised random directions, or for a single neuron the exact surface over "
-        "its weight and bias), or an Embedding layer's vectors projected to 2-D, to a PNG.",
-    )
-    p.add_argument("file", help="the .loom graph file")
-    p.add_argument("view", choices=VIEWS, help="what to draw")
-    p.add_argument("--weights", metavar="W",
-                   help="trained weights (.safetensors, or the folder 'layerloom train' wrote); "
-                   "default: train the graph here first with its own settings")
-    p.add_argument("--sample", type=_non_negative, default=0, metavar="I",
-                   help="validation sample to explain (default 0)")
+def add_options(p) -> None:
+    """The options of these views on ``layerloom plot``'s parser (which owns
+    FILE, VIEW, --weights, --node, --sample and -o)."""
     p.add_argument("--class", dest="target", type=_non_negative, metavar="C",
-                   help="class whose score is explained (default: the predicted one)")
-    p.add_argument("--node", metavar="N", help="gradcam: the convolutional node (default: the last one); "
-                   "embedding: the Embedding node (default: the first)")
+                   help="saliency, gradcam: class whose score is explained (default: the predicted one)")
     p.add_argument("--grid", type=_grid, metavar="N",
                    help="landscape: points per side (default 21; 41 for a single neuron)")
     p.add_argument("--directions", choices=DIRECTIONS, default="auto",
@@ -49,8 +36,6 @@ def add_parser(subs, name: str) -> None:
                    help="landscape: random directions run from -S to S (default 1)")
     p.add_argument("--max-seconds", type=_positive, default=DEFAULT_BUDGET, metavar="T",
                    help=f"landscape: refuse a grid estimated to take longer (default {DEFAULT_BUDGET:g})")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the PNG to write")
-    p.set_defaults(run=run)
 
 
 def _number(text: str, kind):

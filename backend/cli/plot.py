@@ -19,19 +19,27 @@ from layerloom.backend.cli import EXIT_UNREADABLE, CommandError
 EXIT_NOT_APPLICABLE = 3  # the view does not apply to this node, model or data
 
 
+INSIGHT_HELP = ("saliency: the gradient of a class score over the input; gradcam: Grad-CAM over a "
+                "convolutional layer; landscape: the loss around the weights along two directions, with "
+                "the training path; embedding: an Embedding layer's vectors in 2-D")
+
+
 def add_parser(subs, name: str) -> None:
+    from layerloom.backend.cli import inspect_cmd
     from layerloom.backend.views import list_views
 
     views = list_views()
-    listing = "; ".join(f"{v.name}: {v.help}" for v in views)
+    names = [v.name for v in views] + list(inspect_cmd.VIEWS)
+    listing = "; ".join(f"{v.name}: {v.help}" for v in views) + "; " + INSIGHT_HELP
     p = subs.add_parser(
         name, help="draw a view of the inside of a network (node outputs, filters, attention, ...) to a PNG",
         description=f"Draw one view to a PNG image. The views: {listing}.",
     )
     p.add_argument("file", metavar="FILE", help="the .loom graph, or a .safetensors file saved by LayerLoom")
-    p.add_argument("view", choices=[v.name for v in views], metavar="VIEW",
-                   help=f"the view: {', '.join(v.name for v in views)}")
-    p.add_argument("-w", "--weights", help="trained weights (.safetensors) for a .loom graph")
+    p.add_argument("view", choices=names, metavar="VIEW", help=f"the view: {', '.join(names)}")
+    p.add_argument("-w", "--weights", help="trained weights (.safetensors) for a .loom graph; for "
+                   f"{', '.join(inspect_cmd.VIEWS)} also the folder 'layerloom train' wrote, and without it "
+                   "the graph is trained here first")
     p.add_argument("-n", "--node", help="the node's id (default: the view's choice, e.g. the first convolution)")
     p.add_argument("-s", "--sample", type=_index, default=0, help="index in the validation set (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the .png file to write")
@@ -45,6 +53,7 @@ def add_parser(subs, name: str) -> None:
             seen[option] = kind
             p.add_argument(f"--{option.replace('_', '-')}", dest=f"view_{option}", type=kind, default=None, metavar=option.upper(),
                            help=f"{view.name}: {help_text}")
+    inspect_cmd.add_options(p)
     p.set_defaults(run=run)
 
 
@@ -70,8 +79,12 @@ def _width(text: str) -> int:
 
 
 def run(args) -> int:
+    from layerloom.backend.cli import inspect_cmd
     from layerloom.backend.views import VIEWS, NotApplicable, ViewContext
     from layerloom.backend.views.render import to_png
+
+    if args.view in inspect_cmd.VIEWS:
+        return inspect_cmd.run(args)
 
     out = Path(args.output)
     if out.suffix.lower() != ".png":

@@ -1,7 +1,7 @@
 """What a trained network looks at and where it sits on its loss surface.
 
 Plain functions over a compiled model and NumPy samples, returning NumPy arrays
-(never tensors, never Qt), so the app's panels, ``layerloom inspect`` and tests
+(never tensors, never Qt), so the app's panels, ``layerloom plot`` and tests
 share them:
 
 - :mod:`~layerloom.backend.insight.saliency`: the gradient of a class score with
@@ -14,7 +14,7 @@ share them:
   records it during training).
 - :mod:`~layerloom.backend.insight.embedding`: an Embedding layer's vectors projected
   to 2-D.
-- :mod:`~layerloom.backend.insight.render`: each of them as a PNG (``layerloom inspect``).
+- :mod:`~layerloom.backend.insight.render`: each of them as a PNG (``layerloom plot``).
 """
 
 from layerloom.backend.insight.common import InsightError

@@ -1,6 +1,6 @@
 """The inspect views as PNG files, without a display (matplotlib's Agg backend).
 
-``layerloom inspect`` writes these for slides; they show what the app's panels
+``layerloom plot`` writes these for slides; they show what the app's panels
 show: the sample with the saliency or Grad-CAM heat map over it (bars for
 features), and the loss landscape as filled contours with the training path.
 """

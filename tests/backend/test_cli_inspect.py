@@ -1,4 +1,4 @@
-"""``layerloom inspect``: saliency, Grad-CAM and the loss landscape as PNGs, through
+"""``layerloom plot``: saliency, Grad-CAM and the loss landscape as PNGs, through
 the real command line; bad input ends in one ``error:`` line."""
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ def cnn(tmp_path_factory) -> Path:
 
 def test_saliency_and_gradcam_of_a_cnn_trained_first(cnn, tmp_path):
     out = tmp_path / "gradcam.png"
-    done = layerloom("inspect", str(cnn), "gradcam", "--sample", "3", "--class", "2", "-o", str(out))
+    done = layerloom("plot", str(cnn), "gradcam", "--sample", "3", "--class", "2", "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "no --weights: training" in done.stderr and f"wrote {out}" in done.stdout
     assert_drawn(out)
     out = tmp_path / "saliency.png"
-    done = layerloom("inspect", str(cnn), "saliency", "--sample", "3", "-o", str(out))
+    done = layerloom("plot", str(cnn), "saliency", "--sample", "3", "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert_drawn(out)
 
@@ -68,7 +68,7 @@ def test_landscape_of_trained_weights_and_of_a_run_with_its_path(tmp_path):
     code = ("import sys; from layerloom.backend.cli import main; rc = main(sys.argv[1:]);"
             "print('QT', sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')));"
             "sys.exit(rc)")
-    done = subprocess.run([sys.executable, "-c", code, "inspect", str(loom), "landscape", "--weights",
+    done = subprocess.run([sys.executable, "-c", code, "plot", str(loom), "landscape", "--weights",
                            str(tmp_path / "run"), "--grid", "15", "-o", str(with_weights)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -76,7 +76,7 @@ def test_landscape_of_trained_weights_and_of_a_run_with_its_path(tmp_path):
     assert "training" not in done.stderr  # the weights were used as they are
     assert_drawn(with_weights)
     with_path = tmp_path / "path.png"
-    done = layerloom("inspect", str(loom), "landscape", "--grid", "15", "-o", str(with_path))
+    done = layerloom("plot", str(loom), "landscape", "--grid", "15", "-o", str(with_path))
     assert done.returncode == 0, done.stderr
     a, b = assert_drawn(with_weights), assert_drawn(with_path)
     orange = np.array([249, 115, 22])
@@ -88,7 +88,7 @@ def test_landscape_of_an_mlp_along_random_and_path_directions(tmp_path):
     loom = template_file(tmp_path, "mlp_two_moons", epochs=2)
     for directions in ("random", "pca"):
         out = tmp_path / f"{directions}.png"
-        done = layerloom("inspect", str(loom), "landscape", "--directions", directions, "--grid", "7",
+        done = layerloom("plot", str(loom), "landscape", "--directions", directions, "--grid", "7",
                          "-o", str(out))
         assert done.returncode == 0, done.stderr
         assert_drawn(out)
@@ -114,21 +114,21 @@ def line_run(tmp_path_factory) -> tuple[Path, Path]:
 def test_bad_requests_end_in_one_error_line(tmp_path, line_run, args, message):
     loom, run = line_run
     out = tmp_path / "x.png"
-    done = layerloom("inspect", str(loom), *args, "--weights", str(run), "-o", str(out))
+    done = layerloom("plot", str(loom), *args, "--weights", str(run), "-o", str(out))
     assert done.returncode != 0 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
 
 
 def test_gradcam_needs_a_convolution_and_the_output_must_be_a_png(tmp_path):
     loom = template_file(tmp_path, "mlp_two_moons", epochs=1)
-    done = layerloom("inspect", str(loom), "gradcam", "-o", str(tmp_path / "x.png"))
+    done = layerloom("plot", str(loom), "gradcam", "-o", str(tmp_path / "x.png"))
     assert done.returncode == 1 and "has none; use saliency instead" in done.stderr
-    done = layerloom("inspect", str(loom), "saliency", "-o", str(tmp_path / "x.jpg"))
+    done = layerloom("plot", str(loom), "saliency", "-o", str(tmp_path / "x.jpg"))
     assert done.returncode == 2 and "give a name ending in .png" in done.stderr
-    done = layerloom("inspect", str(loom), "saliency", "--weights", str(tmp_path / "missing"),
+    done = layerloom("plot", str(loom), "saliency", "--weights", str(tmp_path / "missing"),
                      "-o", str(tmp_path / "x.png"))
     assert done.returncode == 2 and "no such file" in done.stderr
-    done = layerloom("inspect", str(loom), "saliency", "--sample", "100000", "-o", str(tmp_path / "x.png"))
+    done = layerloom("plot", str(loom), "saliency", "--sample", "100000", "-o", str(tmp_path / "x.png"))
     assert done.returncode == 2 and "the validation set has 200 samples" in done.stderr
     assert json.loads(loom.read_text())["format"] == "layerloom.graph"  # the user's file is untouched
 
@@ -136,11 +136,11 @@ def test_gradcam_needs_a_convolution_and_the_output_must_be_a_png(tmp_path):
 def test_embedding_of_the_word_template_is_drawn_with_its_words(tmp_path):
     loom = template_file(tmp_path, "word_embeddings", epochs=3)
     out = tmp_path / "embedding.png"
-    done = layerloom("inspect", str(loom), "embedding", "-o", str(out))
+    done = layerloom("plot", str(loom), "embedding", "-o", str(out))
     assert done.returncode == 0, done.stderr
     pixels = assert_drawn(out, min_ink=0.03)  # points and names on white
     blue = np.array([37, 99, 235])
     assert (np.abs(pixels - blue).sum(axis=-1) < 40).sum() > 27 * 20  # 27 word points drawn
-    done = layerloom("inspect", str(loom), "embedding", "--node", "flatten_1", "-o", str(tmp_path / "x.png"))
+    done = layerloom("plot", str(loom), "embedding", "--node", "flatten_1", "-o", str(tmp_path / "x.png"))
     assert done.returncode == 1 and "--node flatten_1: not an Embedding; choose one of embedding_1" in done.stderr
     assert "training" not in done.stderr  # refused before training
