@@ -17,6 +17,6 @@ share them:
 - :mod:`~layerloom.backend.insight.render`: each of them as a PNG (``layerloom plot``).
 """
 
-from layerloom.backend.insight.common import InsightError
+from layerloom.backend.insight.errors import InsightError
 
 __all__ = ["InsightError"]

@@ -9,10 +9,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-
-class InsightError(ValueError):
-    """A view that does not apply to this model or data; the message says why in one
-    line and, where there is one, what to do instead."""
+from layerloom.backend.insight.errors import InsightError
 
 
 def first_output(out):

@@ -160,7 +160,7 @@ def trained_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpt_run")
     done = subprocess.run(
         [*CLI, "train", str(template_path("gpt_chars")), "--epochs", "1", "-o", "n_samples=200",
-         "--out", str(out), "--no-progress"],
+         "--out", str(out), "--no-progress", "--no-record"],  # no run kept beside the shipped template
         capture_output=True, text=True, timeout=300, env=_one_thread_env())
     assert done.returncode == 0, done.stderr
     return out

@@ -87,7 +87,6 @@ class EmbeddingView(QWidget):
 
     def compute(self, *_args):
         from layerloom.backend.insight import InsightError
-        from layerloom.backend.insight.embedding import projection
 
         run = self.run
         self.result = None
@@ -95,6 +94,8 @@ class EmbeddingView(QWidget):
             self._clear("Pause or stop the run to see its embedding" if run is not None and run.active
                         else "Train a model with an Embedding layer to see its vectors")
             return None
+        from layerloom.backend.insight.embedding import projection  # PyTorch: only with a model
+
         try:
             result = projection(run.model, run.graph, self.node.currentData(), run.val)
         except InsightError as exc:

@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from layerloom.backend.insight.common import InsightError
+from layerloom.backend.insight.errors import InsightError
 from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
