@@ -10,6 +10,7 @@ from __future__ import annotations
 from benchmarks.template_blocks_gpt import TEMPLATES as GPT_TEMPLATES
 from benchmarks.template_blocks_unet import unet_shapes
 from benchmarks.template_blocks_vision import VISION_TEMPLATES
+from benchmarks.template_gan import gan_templates
 from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
 from layerloom.graph import Graph
 
@@ -534,3 +535,4 @@ TEMPLATES = {
 }
 TEMPLATES.update(VISION_TEMPLATES)
 TEMPLATES.update(GPT_TEMPLATES)
+TEMPLATES.update(gan_templates(finish))

@@ -52,6 +52,7 @@ CPU_SECONDS = {
     "cnn_digits": 3.9, "rnn_sine": 3.8, "lstm_sine": 1.3, "gru_sine": 4.4,
     "transformer_sort": 9.9, "unet_shapes": 36.0, "mnist1d_mlp": 5.8, "mnist1d_cnn": 6.1, "mnist1d_gru": 62.0,
     "resnet_digits": 17.5, "mobilenet_digits": 24.5, "vit_digits": 24.7, "gpt_chars": 40.0,
+    "gan_mixture": 9.0, "dcgan_digits": 30.0,
 }
 STATS_POINTS = 50  # statistics events per run, for the gradient ratio
 
@@ -75,6 +76,11 @@ def measure_graph(graph, name: str = "", device: str = "cpu", stats: bool = True
                   **overrides) -> Measurement:
     """Train ``graph`` with its own dataset and training sections (plus ``overrides``);
     ``stats`` collects the per-layer statistics the gradient ratio needs."""
+    if graph.training.get("task") == "gan":  # two networks: benchmarks/template_gan.py
+        from benchmarks.template_gan import measure_gan
+
+        metrics, failed, seconds = measure_gan(graph, device, **overrides)
+        return Measurement(name, metrics, failed, seconds)
     settings = TrainSettings.from_dict(graph.training).replace(device=device, **overrides)
     data = prepare_data(DatasetSettings.from_dict(graph.dataset), seed=settings.seed)
     steps = settings.epochs * math.ceil(len(data.train) / (settings.batch_size or len(data.train)))
@@ -143,7 +149,7 @@ def measured_text(clauses: list[Expectation], m: Measurement) -> str:
             parts.append("diverged" if value else "did not diverge")
         elif value is None:
             parts.append(f"{c.metric} n/a")
-        elif "accuracy" in c.metric:
+        elif "accuracy" in c.metric or "share" in c.metric:
             parts.append(f"{c.metric} {value:.1%}")
         elif c.metric == "val loss rise":
             parts.append(f"{c.metric} {value:.0%}")
