@@ -130,7 +130,11 @@ class Prepared:
 
 
 def run(args) -> int:
+    from layerloom.backend.cli.train_gan import is_gan_run, run_gan
     from layerloom.backend.training import TrainingError
+
+    if is_gan_run(args):  # two networks that compete: backend/cli/train_gan.py
+        return run_gan(args)
     from layerloom.backend.training.distributed import worker_env
 
     try:
@@ -152,8 +156,9 @@ def run(args) -> int:
     return _train(args, prepared)
 
 
-def _prepare(args, make_out: bool = True) -> Prepared:
-    """Load and check the graph, settings and data; raises :class:`CommandError`."""
+def _prepare(args, make_out: bool = True, plan: bool = True) -> Prepared:
+    """Load and check the graph, settings and data (and unless not ``plan``, that
+    the graph fits the data); raises :class:`CommandError`."""
     from layerloom.backend.cli.datasets import parse_options
     from layerloom.backend.datasets import DatasetError
     from layerloom.backend.training import (
@@ -202,7 +207,8 @@ def _prepare(args, make_out: bool = True) -> Prepared:
     try:
         resolve_device(settings.device)
         data = prepare_data(data_settings, settings.seed, base_dir)
-        plan_run(graph, data.train, settings)
+        if plan:
+            plan_run(graph, data.train, settings)
     except DatasetError as exc:
         raise CommandError(str(exc)) from None
     except TrainingError as exc:
