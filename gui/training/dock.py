@@ -72,6 +72,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
     ViewRow(f"{_VIEWS}.gradient_view.GradientView", "gradient_view", tab=True),
     ViewRow(f"{_VIEWS}.boundary_view.BoundaryView", "boundary_view", tab=True),
     ViewRow(f"{_VIEWS}.confusion_view.ConfusionView", "confusion_view", tab=True),
+    ViewRow(f"{_VIEWS}.gan_view.GanView", "gan_view", tab=True),
     ViewRow(f"{_RUNS}.runs.RunsPanel", "runs_panel", tab=True),
     ViewRow(f"{_RUNS}.try_it.TryItPanel", "try_it", tab=True),
 )
@@ -274,6 +275,8 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         self.run_bar.notice.hide()
         self.runs_panel.set_runs(self.runs, run)
         self.show_run(run)
+        if run.training.get("task") == "gan":
+            self.tabs.setCurrentWidget(self.gan_view)
         self._switch_interval.start()
         worker.start()
         self._pacer.reset(self.drain_timer)
@@ -286,6 +289,10 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         starts and follows ``layerloom train --nproc``."""
         options = dict(base_dir=self._base_dir(), dataset_obj=self.setup.dataset_for_run(),
                        hist_node=self.weights_view.layer, parent=self)
+        if run.training.get("task") == "gan":  # two networks that compete
+            from layerloom.gui.training.gan_worker import GanWorker
+
+            return GanWorker(snapshot, run.training, run.dataset, **options)
         if processes > 1:
             from layerloom.gui.training.process_worker import ProcessWorker
 
@@ -298,6 +305,16 @@ class TrainingDock(RunActions, ModelFileActions, QDockWidget):
         analysis = self.graph.analysis()
         if not len(self.graph):
             return "The canvas is empty: build a graph (or open an example) before training."
+        if self.graph.training.get("task") == "gan":  # the shapes where the networks meet, named
+            from layerloom.backend.training.gan_parts import GanError, find_networks
+            from layerloom.graph import GraphInvalidError
+
+            try:
+                find_networks(self.graph)
+            except GanError as exc:
+                return f"This GAN cannot train: {exc}."
+            except GraphInvalidError:
+                pass  # said below, node by node
         if not analysis.valid:
             errors = analysis.errors
             first = "; ".join(f"{self._title(nid)}: {msg}" for nid, msg in errors[:2])

@@ -88,6 +88,7 @@ class Run:
     model: Any = None  # the trained model on the CPU, once the run has ended
     normalisation: Any = None
     val: Any = None  # the normalised validation set (Try it)
+    gan: Any = None  # a GAN run's curves and samples (views.gan_record.GanRecord)
     _tick: float | None = None
     _first_step: int = 0
 
@@ -223,6 +224,16 @@ class Run:
     def _on_note(self, event) -> str:
         self.notes = (*self.notes, event.message)
         return "status"
+
+    def _on_gan(self, event) -> str:
+        from layerloom.gui.training.views.gan_record import gan_of
+
+        return gan_of(self).add_progress(event)
+
+    def _on_gan_samples(self, event) -> str:
+        from layerloom.gui.training.views.gan_record import gan_of
+
+        return gan_of(self).add_samples(event)
 
     def _on_probe_problem(self, event) -> str:
         self.notes = (*self.notes, event.message)
