@@ -130,11 +130,11 @@ class Prepared:
 
 
 def run(args) -> int:
-    from layerloom.backend.cli.train_gan import is_gan_run, run_gan
+    from layerloom.backend.cli.train_gan import is_gan_run
     from layerloom.backend.training import TrainingError
 
-    if is_gan_run(args):  # two networks that compete: backend/cli/train_gan.py
-        return run_gan(args)
+    if is_gan_run(args):  # two networks that compete
+        return _train_gan(args)
     from layerloom.backend.training.distributed import worker_env
 
     try:
@@ -222,6 +222,20 @@ def _prepare(args, make_out: bool = True, plan: bool = True) -> Prepared:
     if args.resume and not Path(args.resume).is_dir():
         raise CommandError(f"--resume {args.resume}: no checkpoint folder there")
     return Prepared(graph, settings, data, data_settings, out)
+
+
+def _train_gan(args) -> int:
+    """A GAN project, in this process (:mod:`layerloom.backend.cli.train_gan`)."""
+    from layerloom.backend.cli import train_gan
+
+    train_gan.check(args)
+    prepared = _prepare(args, plan=False)
+    events = _consumer(args)
+    trainer, writer = train_gan.make_trainer(args, prepared, events, BAR_INTERVAL)
+    with _stop_on_sigint(trainer):
+        final = trainer.run()
+    events.close()
+    return train_gan.finish(args, prepared, trainer, final, writer)
 
 
 def trainer_options() -> dict[str, float]:

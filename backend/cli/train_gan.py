@@ -45,10 +45,10 @@ def is_gan_run(args) -> bool:
     return isinstance(training, dict) and training.get("task") == "gan"
 
 
-def run_gan(args) -> int:
-    from layerloom.backend.cli.train import _consumer, _prepare, _stop_on_sigint, trainer_options
-    from layerloom.backend.training.gan import GanTrainer
-    from layerloom.backend.training.gan_parts import GanError, check_data, find_networks
+def check(args) -> None:
+    """Refuse what a GAN run cannot do, and a graph whose networks do not meet,
+    naming the shapes, before the data loads; raises :class:`CommandError`."""
+    from layerloom.backend.training.gan_parts import GanError, find_networks
     from layerloom.graph import GraphFileError, load_graph
 
     if args.resume:
@@ -56,31 +56,37 @@ def run_gan(args) -> int:
     if (args.nproc or 1) > 1:
         raise CommandError(f"--nproc {args.nproc}: a GAN project trains in one process")
     try:
-        graph = load_graph(args.file)
-        find_networks(graph)  # the shapes where the networks meet, named, before anything else
+        find_networks(load_graph(args.file))
     except GraphFileError as exc:
         raise CommandError(str(exc)) from None
     except GanError as exc:
         raise CommandError(f"{args.file}: {exc}", EXIT_INVALID) from None
-    prepared = _prepare(args, plan=False)
+
+
+def make_trainer(args, prepared, events, report_every: float):
+    """The trainer of the prepared run (``layerloom train``'s ``Prepared``), its
+    events going to ``events`` through a :class:`SampleWriter`."""
+    from layerloom.backend.training.gan import GanTrainer
+    from layerloom.backend.training.gan_parts import GanError, check_data, find_networks
+
     settings = prepared.settings.replace(task="gan")
     try:
-        nets = find_networks(prepared.graph)
-        check_data(nets, prepared.data.train)
+        check_data(find_networks(prepared.graph), prepared.data.train)
     except GanError as exc:
         raise CommandError(f"{args.file}: {exc}", EXIT_INVALID) from None
-    if prepared.settings.processes > 1:
-        print(f"note: processes {prepared.settings.processes} ignored: a GAN trains in one process",
+    if settings.processes > 1:
+        print(f"note: processes {settings.processes} ignored: a GAN trains in one process",
               file=sys.stderr)
     samples = prepared.out / SAMPLES
     samples.mkdir(parents=True, exist_ok=True)
-    events = _consumer(args)
     writer = SampleWriter(samples, events)
     trainer = GanTrainer(prepared.graph, prepared.data.train, settings, on_event=writer,
-                         min_step_interval=trainer_options()["min_step_interval"])
-    with _stop_on_sigint(trainer):
-        final = trainer.run()
-    events.close()
+                         min_step_interval=report_every)
+    return trainer, writer
+
+
+def finish(args, prepared, trainer, final, writer) -> int:
+    """After the run: the outputs, or the reason it failed."""
     if writer.error:
         raise CommandError(writer.error)
     if final.kind == "failed":

@@ -31,7 +31,17 @@ import torch
 from layerloom.backend.compile import compile_graph
 from layerloom.backend.datasets import Dataset
 from layerloom.backend.training.checks import describe_failure, resolve_device
-from layerloom.backend.training.events import Consumer, Epoch, Failed, Finished, Note, Paused, Resumed, Started, Step
+from layerloom.backend.training.events import (
+    Consumer,
+    Epoch,
+    Failed,
+    Finished,
+    Note,
+    Paused,
+    Resumed,
+    Started,
+    Step,
+)
 from layerloom.backend.training.gan_measures import class_spread, mode_coverage
 from layerloom.backend.training.gan_parts import (
     CollapseWatch,
