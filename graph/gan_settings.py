@@ -26,17 +26,17 @@ def gan_settings(optimizers: tuple[str, ...]) -> tuple[Param, ...]:
                "by the noise Input) and discriminator block (fed by the generator) compete",
                form="more", flag="--task supervised|gan"),
         Choice("gan_loss", "non_saturating", GAN_LOSSES,
-               "GAN only: minimax, the generator minimises log(1 - D(G(z))); non_saturating, it "
+               "For a GAN: minimax, the generator minimises log(1 - D(G(z))); non_saturating, it "
                "maximises log D(G(z)), which keeps its gradient alive while D wins",
                label="GAN loss", form="more"),
-        Int("d_steps", 1, "GAN only: discriminator steps per generator step", minimum=1,
+        Int("d_steps", 1, "Discriminator steps per generator step (a GAN)", minimum=1,
             maximum=MAX_D_STEPS, label="discriminator steps", form="more", flag="--d-steps N"),
-        Float("g_lr", 0.0, "GAN only: the generator's learning rate (0: the learning rate)",
+        Float("g_lr", 0.0, "The generator's learning rate in a GAN (0: the learning rate)",
               minimum=0.0, maximum=1e3, label="generator lr", form="more"),
-        Float("d_lr", 0.0, "GAN only: the discriminator's learning rate (0: the learning rate)",
+        Float("d_lr", 0.0, "The discriminator's learning rate in a GAN (0: the learning rate)",
               minimum=0.0, maximum=1e3, label="discriminator lr", form="more"),
         Choice("g_optimizer", SAME, (SAME, *optimizers),
-               "GAN only: the generator's optimizer (same: the optimizer setting)", form=""),
+               "The generator's optimizer in a GAN (same: the optimizer setting)", form=""),
         Choice("d_optimizer", SAME, (SAME, *optimizers),
-               "GAN only: the discriminator's optimizer (same: the optimizer setting)", form=""),
+               "The discriminator's optimizer in a GAN (same: the optimizer setting)", form=""),
     )

@@ -410,7 +410,7 @@ class GanTrainer:
         return dict(self.history[-1]["train"]) if self.history else {}
 
 
-def _diverged(which: str, step: int) -> ValueError:
+def _diverged(which: str, step: int) -> Exception:
     from layerloom.backend.training.checks import TrainingError
 
     return TrainingError(f"the {which}'s loss became NaN or infinite at step {step}: lower the "

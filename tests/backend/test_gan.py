@@ -284,3 +284,17 @@ def test_softplus_forms_are_the_bce_the_loss_means():
     logits = torch.tensor([0.3, -2.0])
     assert F.softplus(-logits).mean().item() == pytest.approx(
         F.binary_cross_entropy_with_logits(logits, torch.ones(2)).item())
+
+
+def test_a_nan_loss_fails_the_run_saying_what_to_do(monkeypatch):
+    from layerloom.backend.training import gan
+
+    monkeypatch.setattr(gan, "discriminator_loss", lambda r, f: (r.mean() + f.mean()) * float("nan"))
+    final = GanTrainer(small_gan(), ring(), settings()).run()
+    assert final.kind == "failed"
+    assert "discriminator's loss became NaN or infinite at step 1" in final.message and "d_lr" in final.message
+
+
+def test_data_that_does_not_fit_fails_the_run_with_its_message():
+    final = GanTrainer(small_gan(sample=3, takes=[3]), ring(), settings()).run()
+    assert final.kind == "failed" and "gives samples of shape (2,)" in final.message
