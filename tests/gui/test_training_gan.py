@@ -68,6 +68,26 @@ def test_the_mixture_run_finishes_with_its_modes_counted(qtbot):
         qtbot.wait(100)
 
 
+def test_the_generator_exports_alone_from_the_export_dialog(qtbot, tmp_path):
+    import onnxruntime
+
+    from layerloom.gui.training.runs.export_dialog import ExportDialog
+
+    host = make_host(qtbot, mixture(epochs=1, n_samples=200))
+    dock = host.dock
+    run = dock.start()
+    wait_for(qtbot, lambda: not dock.running, timeout=60)
+    dialog = ExportDialog(run.graph, run.model, str(tmp_path), "ring")
+    qtbot.addWidget(dialog)
+    assert dialog.network.currentData() == "generator"  # what a GAN's user keeps
+    dialog.set_format("onnx")
+    assert dialog.start_export()
+    wait_for(qtbot, lambda: not dialog.busy, timeout=60)
+    assert dialog.error is None, dialog.error
+    session = onnxruntime.InferenceSession(str(tmp_path / "ring.onnx"))
+    assert session.get_inputs()[0].shape[1:] == [8] and session.get_outputs()[0].shape[1:] == [2]
+
+
 def test_the_digits_gan_draws_a_grid_of_images(qtbot):
     graph = load_template("dcgan_digits")
     graph.training = {**graph.training, "epochs": 1, "device": "cpu"}
