@@ -132,7 +132,7 @@ def dcgan_digits(finish: Finish) -> Graph:
             "convolutions (stride 2) double it to 4x4 and 8x8, and a sigmoid keeps pixels in "
             "0..1 like the data's. The discriminator is a small CNN that gives one score. "
             "Double-click a block to see inside. Watch the GAN tab's grid: the same 64 noise "
-            "vectors drawn after each step, first grey blur, then strokes, then digits. The "
+            "vectors redrawn twice a second: first grey blur, then strokes, then digits. The "
             "labels are never used for training; to judge the result, a classifier trained on "
             "the real digits names the class of 1,000 generated ones: after 60 epochs (about "
             "30 s on one CPU thread) they spread over all 10 classes (classes covered: a "
