@@ -45,6 +45,7 @@ from layerloom.backend.training.events import (
 from layerloom.backend.training.gan_measures import class_spread, mode_coverage
 from layerloom.backend.training.gan_parts import (
     CollapseWatch,
+    GanError,
     GanProgress,
     GanSamples,
     check_data,
@@ -192,7 +193,7 @@ class GanTrainer:
         self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
         if not self.g_params or not self.d_params:
             which = "generator" if not self.g_params else "discriminator"
-            raise ValueError(f"the {which} has no weights to learn; give it a layer with weights")
+            raise GanError(f"the {which} has no weights to learn; give it a layer with weights")
         self.g_settings, self.d_settings = network_settings(s, "g"), network_settings(s, "d")
         self.g_opt = build_optimizer(self.g_settings, self.g_params)
         self.d_opt = build_optimizer(self.d_settings, self.d_params)

@@ -132,6 +132,8 @@ class GanView(QWidget):
             real = np.asarray(event.real, np.float32).reshape(-1, 2)
             self.real_points.setData(real[:, 0], real[:, 1])
             self.fake_points.setData(samples[:, 0], samples[:, 1])
+            plot.showAxis("left")
+            plot.showAxis("bottom")
             plot.setAspectLocked(True)
             frame = real if len(real) else samples
             lo, hi = frame.min(axis=0), frame.max(axis=0)
