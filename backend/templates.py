@@ -14,8 +14,11 @@ plus ``val loss rise`` (how far the last validation loss ends above the best one
 as a fraction of the best), ``grad ratio`` (gradient norm of the first layer
 with weights over that of the last; the median over the run's statistics) and
 ``val mean iou`` (a segmentation's mean intersection over union, from the last
-validation confusion matrix) and ``dead units`` (the share of units of the
-layers followed by a ReLU that are zero for every probe sample, at the end).
+validation confusion matrix), ``dead units`` (the share of units of the
+layers followed by a ReLU that are zero for every probe sample, at the end), and
+for GANs (:mod:`layerloom.backend.training.gan_measures`) ``modes covered`` and
+``good share`` (2-D clusters), ``classes covered`` and ``confident share``
+(labelled images, judged by a classifier of the real ones).
 
 Files are read through :mod:`importlib.resources`, so this works from a source
 checkout and from an installed wheel alike.
@@ -34,10 +37,11 @@ from layerloom.resources import EXAMPLES, resource
 
 # Gallery order of the groups; templates with another group come after these.
 GROUPS = ("Basics", "Activations", "Losses", "Optimisation", "Deep networks",
-          "Regularisation", "Architectures", "MNIST-1D")
+          "Regularisation", "Architectures", "Generative models", "MNIST-1D")
 OTHER_GROUP = "More examples"
 METRICS = ("loss", "accuracy", "mae", "r2")
-SPECIAL_METRICS = ("val loss rise", "grad ratio", "val mean iou", "dead units")
+SPECIAL_METRICS = ("val loss rise", "grad ratio", "val mean iou", "dead units",
+                   "modes covered", "good share", "classes covered", "confident share")  # the last four: GANs
 DIVERGES = "diverges"
 _CLAUSE = re.compile(r"^\s*([a-z0-9 ]+?)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
 

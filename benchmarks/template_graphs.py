@@ -11,6 +11,7 @@ from benchmarks.template_blocks_gpt import TEMPLATES as GPT_TEMPLATES
 from benchmarks.template_blocks_unet import unet_shapes
 from benchmarks.template_blocks_vision import VISION_TEMPLATES
 from benchmarks.template_concepts import TEMPLATES as CONCEPT_TEMPLATES
+from benchmarks.template_gan import gan_templates
 from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
 from layerloom.graph import Graph
 
@@ -536,3 +537,4 @@ TEMPLATES = {
 TEMPLATES.update(VISION_TEMPLATES)
 TEMPLATES.update(GPT_TEMPLATES)
 TEMPLATES.update(CONCEPT_TEMPLATES)
+TEMPLATES.update(gan_templates(finish))

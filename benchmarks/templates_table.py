@@ -55,6 +55,7 @@ CPU_SECONDS = {
     "single_neuron_line": 0.3, "width_2": 1.5, "width_8": 1.5, "width_64": 1.6, "early_stopping": 1.5,
     "optimiser_sgd": 1.0, "optimiser_momentum": 1.1, "optimiser_rmsprop": 1.6, "optimiser_adam": 1.4,
     "batch_norm_deep": 4.0, "dying_relu": 0.7, "word_embeddings": 3.0,
+    "gan_mixture": 9.0, "dcgan_digits": 30.0,
 }
 STATS_POINTS = 50  # statistics events per run, for the gradient ratio
 
@@ -78,6 +79,11 @@ def measure_graph(graph, name: str = "", device: str = "cpu", stats: bool = True
                   **overrides) -> Measurement:
     """Train ``graph`` with its own dataset and training sections (plus ``overrides``);
     ``stats`` collects the per-layer statistics the gradient ratio needs."""
+    if graph.training.get("task") == "gan":  # two networks: benchmarks/template_gan.py
+        from benchmarks.template_gan import measure_gan
+
+        metrics, failed, seconds = measure_gan(graph, device, **overrides)
+        return Measurement(name, metrics, failed, seconds)
     settings = TrainSettings.from_dict(graph.training).replace(device=device, **overrides)
     data = prepare_data(DatasetSettings.from_dict(graph.dataset), seed=settings.seed)
     steps = settings.epochs * math.ceil(len(data.train) / (settings.batch_size or len(data.train)))
@@ -157,7 +163,7 @@ def measured_text(clauses: list[Expectation], m: Measurement) -> str:
             parts.append("diverged" if value else "did not diverge")
         elif value is None:
             parts.append(f"{c.metric} n/a")
-        elif "accuracy" in c.metric:
+        elif "accuracy" in c.metric or "share" in c.metric:
             parts.append(f"{c.metric} {value:.1%}")
         elif c.metric in ("val loss rise", "dead units"):
             parts.append(f"{c.metric} {value:.0%}")

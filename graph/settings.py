@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from layerloom.graph.errors import ParamError
+from layerloom.graph.gan_settings import gan_settings
 from layerloom.graph.params import INT_LIMIT, Bool, Choice, Float, Floats, Int, Object, Param, Text
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
@@ -121,6 +122,7 @@ TRAINING: tuple[Param, ...] = (
            "accuracy and r2)", form=""),
     Float("min_delta", 0.0, "The least change that counts as an improvement", minimum=0.0,
           maximum=1e9, form=""),
+    *gan_settings(OPTIMIZERS),
 )
 
 DATASET: tuple[Param, ...] = (

@@ -34,6 +34,9 @@ def add_parser(subs, name: str) -> None:
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
     p.add_argument("--seed", type=int, default=0, help="seed for fresh weights (default 0)")
+    p.add_argument("--network", metavar="NAME",
+                   help="export one block node on its own (its label or block name; in a GAN "
+                   "project also generator or discriminator)")
     p.add_argument("--with-data", action="store_true",
                    help="train-script: also write the file's dataset as OUT's name with .npz, "
                    "so the script runs out of the box")
@@ -58,6 +61,10 @@ def run(args) -> int:
         raise CommandError(f"--with-data goes with --format train-script, not {fmt}")
     graph, model = _load(args)
     try:
+        if args.network:  # one network alone (a GAN's generator): backend.export.network
+            from layerloom.backend.export.network import extract_network
+
+            graph, model = extract_network(graph, model, args.network)
         if fmt == "train-script":  # a standalone training script (backend.export.train_script)
             from layerloom.backend.export.train_script import export_train_script
 

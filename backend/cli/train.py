@@ -138,7 +138,11 @@ class Prepared:
 
 
 def run(args) -> int:
+    from layerloom.backend.cli.train_gan import is_gan_run
     from layerloom.backend.training import TrainingError
+
+    if is_gan_run(args):  # two networks that compete
+        return _train_gan(args)
     from layerloom.backend.training.distributed import worker_env
 
     try:
@@ -160,8 +164,9 @@ def run(args) -> int:
     return _train(args, prepared)
 
 
-def _prepare(args, make_out: bool = True) -> Prepared:
-    """Load and check the graph, settings and data; raises :class:`CommandError`."""
+def _prepare(args, make_out: bool = True, plan: bool = True) -> Prepared:
+    """Load and check the graph, settings and data (and unless not ``plan``, that
+    the graph fits the data); raises :class:`CommandError`."""
     from layerloom.backend.cli.datasets import parse_options
     from layerloom.backend.datasets import DatasetError
     from layerloom.backend.training import (
@@ -211,7 +216,8 @@ def _prepare(args, make_out: bool = True) -> Prepared:
     try:
         resolve_device(settings.device)
         data = prepare_data(data_settings, settings.seed, base_dir)
-        plan_run(graph, data.train, settings)
+        if plan:
+            plan_run(graph, data.train, settings)
         settings = finetune.best_settings(args, settings, data.val is not None)
         model = finetune.init_model(args, graph, settings)
     except DatasetError as exc:
@@ -227,6 +233,20 @@ def _prepare(args, make_out: bool = True) -> Prepared:
     if args.resume and not Path(args.resume).is_dir():
         raise CommandError(f"--resume {args.resume}: no checkpoint folder there")
     return Prepared(graph, settings, data, data_settings, out, model)
+
+
+def _train_gan(args) -> int:
+    """A GAN project, in this process (:mod:`layerloom.backend.cli.train_gan`)."""
+    from layerloom.backend.cli import train_gan
+
+    train_gan.check(args)
+    prepared = _prepare(args, plan=False)
+    events = _consumer(args)
+    trainer, writer = train_gan.make_trainer(args, prepared, events, BAR_INTERVAL)
+    with _stop_on_sigint(trainer):
+        final = trainer.run()
+    events.close()
+    return train_gan.finish(args, prepared, trainer, final, writer)
 
 
 def trainer_options() -> dict[str, float]:

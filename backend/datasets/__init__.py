@@ -17,8 +17,8 @@ per-sample input shape and dtype (for the Input node), target shape and classes
 - :func:`normalise`: statistics from the training set only, applied to all.
 
 Built-ins: ``xor``, ``moons``, ``circles``, ``spirals``, ``blobs``, ``linear``
-(2-D toys); ``iris``, ``wine``, ``breast_cancer``, ``diabetes``, ``digits``
-(scikit-learn's bundled sets); ``mnist1d`` (generated locally and cached in
+and ``ring_mixture`` (2-D toys; the last, Gaussians on a ring, for GANs); ``iris``,
+``wine``, ``breast_cancer``, ``diabetes``, ``digits`` (scikit-learn's bundled sets); ``mnist1d`` (generated locally and cached in
 :func:`cache_dir`; ``split="test"`` gives the official test split, which also
 rides along as ``Dataset.test`` of the training split); ``sine``, ``copy``,
 ``reverse``, ``sort``, ``text`` (sequences; ``text`` carries its character

@@ -159,6 +159,13 @@ class TrainSettings:
     precision: str = _default("training", "precision")
     compile: bool = _default("training", "compile")
     processes: int = _default("training", "processes")
+    task: str = _default("training", "task")  # the GAN settings: layerloom.graph.gan_settings
+    gan_loss: str = _default("training", "gan_loss")
+    d_steps: int = _default("training", "d_steps")
+    g_lr: float = _default("training", "g_lr")
+    d_lr: float = _default("training", "d_lr")
+    g_optimizer: str = _default("training", "g_optimizer")
+    d_optimizer: str = _default("training", "d_optimizer")
 
     def __post_init__(self) -> None:
         self.validate()

@@ -82,6 +82,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
     ViewRow(f"{_VIEWS}.saliency_view.SaliencyView", "saliency_view", tab=True),
     ViewRow(f"{_VIEWS}.landscape_view.LandscapeView", "landscape_view", tab=True),
     ViewRow(f"{_VIEWS}.embedding_view.EmbeddingView", "embedding_view", tab=True),
+    ViewRow(f"{_VIEWS}.gan_view.GanView", "gan_view", tab=True),
     ViewRow(f"{_RUNS}.runs.RunsPanel", "runs_panel", tab=True),
     ViewRow(f"{_RUNS}.try_it.TryItPanel", "try_it", tab=True),
 )
@@ -311,6 +312,8 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         self.run_bar.notice.hide()
         self.runs_panel.set_runs(self.runs, run)
         self.show_run(run)
+        if run.training.get("task") == "gan":
+            self.tabs.setCurrentWidget(self.gan_view)
         self._switch_interval.start()
         worker.start()
         self._pacer.reset(self.drain_timer)
@@ -324,6 +327,10 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         same_data = run.dataset == dict(self.graph.dataset)  # else (Continue) the run loads its own
         options = dict(base_dir=self._base_dir(), dataset_obj=self.setup.dataset_for_run() if same_data else None,
                        hist_node=self.weights_view.layer, parent=self)
+        if run.training.get("task") == "gan":  # two networks that compete
+            from layerloom.gui.training.gan_worker import GanWorker
+
+            return GanWorker(snapshot, run.training, run.dataset, **options)
         if processes > 1:
             from layerloom.gui.training.process_worker import ProcessWorker
 
@@ -336,6 +343,16 @@ class TrainingDock(RunActions, ModelFileActions, FinetuneActions, KeptRunActions
         analysis = self.graph.analysis()
         if not len(self.graph):
             return "The canvas is empty: build a graph (or open an example) before training."
+        if self.graph.training.get("task") == "gan":  # the shapes where the networks meet, named
+            from layerloom.backend.training.gan_parts import GanError, find_networks
+            from layerloom.graph import GraphInvalidError
+
+            try:
+                find_networks(self.graph)
+            except GanError as exc:
+                return f"This GAN cannot train: {exc}."
+            except GraphInvalidError:
+                pass  # said below, node by node
         if not analysis.valid:
             errors = analysis.errors
             first = "; ".join(f"{self._title(nid)}: {msg}" for nid, msg in errors[:2])

@@ -55,7 +55,7 @@ def test_registry_lists_every_builtin_with_consistent_metadata():
     expected = {
         "xor", "moons", "circles", "spirals", "blobs", "linear", "iris", "wine",
         "breast_cancer", "diabetes", "digits", "mnist1d", "shapes", "sine", "copy", "reverse", "sort", "text",
-        "line", "curve", "word_contexts",
+        "line", "curve", "word_contexts", "ring_mixture",
     }
     assert set(names) == expected and len(names) == len(expected)
     for info in list_datasets():

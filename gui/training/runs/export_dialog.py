@@ -41,9 +41,13 @@ FORMATS = {
 }
 
 
-def _export(graph, model, path: str, fmt: str):
+def _export(graph, model, path: str, fmt: str, network: str = ""):
     from layerloom.backend.export import export_model
 
+    if network:  # one block node alone (a GAN's generator)
+        from layerloom.backend.export.network import extract_network
+
+        graph, model = extract_network(graph, model, network)
     return export_model(graph, model, path, fmt)
 
 
@@ -119,6 +123,14 @@ class ExportDialog(QDialog):
         self.export_button.clicked.connect(self.start_export)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout()
+        self.network = QComboBox()  # a GAN's networks export on their own too
+        self.network.setObjectName("exportNetwork")
+        if isinstance(getattr(graph, "training", None), dict) and graph.training.get("task") == "gan":
+            for text, key in (("The generator alone", "generator"), ("The discriminator alone", "discriminator"),
+                              ("The whole graph (noise to score)", "")):
+                self.network.addItem(text, key)
+            self.network.setToolTip("A GAN's generator is what makes new samples: export it on its own")
+            form.addRow("Network", self.network)
         form.addRow("Format", self.format)
         form.addRow("File", where)
         layout = QVBoxLayout(self)
@@ -168,7 +180,7 @@ class ExportDialog(QDialog):
         self.status.setText(f"Exporting to {path}… (the file is checked against the model before it is kept)")
         self._set_busy(True)
         call = BackgroundCall(_export, self.graph, copy.deepcopy(self.model), path, self.fmt,
-                              expected=(ExportError, WeightsError, OSError), parent=self)
+                              self.network.currentData() or "", expected=(ExportError, WeightsError, OSError), parent=self)
         call.succeeded.connect(self._done)
         call.failed.connect(self._failed)
         self.keeper.start(call)
@@ -176,7 +188,7 @@ class ExportDialog(QDialog):
 
     def _set_busy(self, busy: bool) -> None:
         self._running = busy
-        for widget in (self.export_button, self.format, self.path):
+        for widget in (self.export_button, self.format, self.path, self.network):
             widget.setEnabled(not busy)
         if busy:
             QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)

@@ -92,6 +92,7 @@ class Run:
     train_sample: Any = None  # up to 1,024 normalised training samples (the loss landscape)
     weight_path: Any = None  # the trainer's WeightPath: weights snapshots during the run
     weights: Any = None  # the latest copy of the weights during the run (the Inside tab)
+    gan: Any = None  # a GAN run's curves and samples (views.gan_record.GanRecord)
     _tick: float | None = None
     _first_step: int = 0
 
@@ -238,6 +239,16 @@ class Run:
     def _on_note(self, event) -> str:
         self.notes = (*self.notes, event.message)
         return "status"
+
+    def _on_gan(self, event) -> str:
+        from layerloom.gui.training.views.gan_record import gan_of
+
+        return gan_of(self).add_progress(event)
+
+    def _on_gan_samples(self, event) -> str:
+        from layerloom.gui.training.views.gan_record import gan_of
+
+        return gan_of(self).add_samples(event)
 
     def _on_probe_problem(self, event) -> str:
         self.notes = (*self.notes, event.message)

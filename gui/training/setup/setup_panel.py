@@ -572,6 +572,8 @@ class SetupPanel(QScrollArea):
 
     def _update_fixes(self) -> None:
         facts = self.data_facts()
+        if self.graph.training.get("task") == "gan":
+            facts = None  # a GAN's Input is its noise and its Output a score: nothing to fit to the data
         fixes = (input_fix(self.graph, facts), output_fix(self.graph, facts)) if facts is not None else (None, None)
         self._fixes = fixes
         for button, fix in zip((self.fit_input, self.fit_output), fixes, strict=True):
