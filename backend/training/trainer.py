@@ -51,6 +51,7 @@ from layerloom.backend.training.events import (
     Stats,
     Step,
 )
+from layerloom.backend.training.loss_terms import training_forward
 from layerloom.backend.training.fast import (
     compile_model,
     compile_pays,
@@ -266,6 +267,9 @@ class Trainer(CheckpointMixin):
         if self.val_data is not None:
             plan_run(self.graph, self.val_data, s)
         self.objective = self.plan.objective
+        if self.world_size > 1 and self.objective.name == "terms":
+            raise TrainingError("a graph with loss terms (several Outputs or loss nodes) trains on one "
+                                "process for now; leave --nproc out")
         notes = list(self.setup_notes)
         self._amp_dtype = None
         if s.precision != "fp32":
@@ -297,7 +301,8 @@ class Trainer(CheckpointMixin):
         self._epoch_gen_state = self.generator.get_state()
         # _forward trains; _eval_forward evaluates (a distributed run wraps only the first);
         # _eager_forward is what _forward falls back to when torch.compile fails
-        self._forward = self._eval_forward = self._eager_forward = self.model
+        forward = training_forward(self.model, self.graph, self.objective)
+        self._forward = self._eval_forward = self._eager_forward = forward
         self._cuda_graphs = False
         self._keep_output = KEEP_OUTPUT
         if s.compile:
@@ -363,6 +368,7 @@ class Trainer(CheckpointMixin):
 
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
+        self.objective.reset("train")
         self._sums = MetricSums(self.objective, self.device, self._y, spread=self._spread)
         self._outputs: list[torch.Tensor] = []  # training outputs waiting to be scored ...
         self._rows: list[torch.Tensor] = []  # ... and their rows of the data
@@ -509,7 +515,7 @@ class Trainer(CheckpointMixin):
             self.scaler.scale(scaled).backward()
         else:
             scaled.backward()
-        return out, loss
+        return self.objective.scored(out), loss
 
     def _after_step(self) -> None:
         if len(self._window) >= LOSS_GROUP:
@@ -612,7 +618,8 @@ class Trainer(CheckpointMixin):
 
     def _train_metrics(self) -> dict[str, float]:
         """Hook: the epoch's training loss and metrics from the running sums."""
-        return {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result()}
+        return {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result(),
+                **self.objective.term_means("train")}
 
     def _validate(self):
         """Hook: ``(metrics, confusion)`` on the validation set, ``None`` if stopped."""
@@ -638,7 +645,8 @@ class Trainer(CheckpointMixin):
         if result is None:
             return None
         loss_sum, sums = result
-        return {"loss": float(loss_sum) / max(len(x), 1), **sums.result()}, sums.confusion()
+        return ({"loss": float(loss_sum) / max(len(x), 1), **sums.result(), **self.objective.term_means("eval")},
+                sums.confusion())
 
     def _evaluate_sums(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
                        spread: torch.Tensor | None, confusion: bool = False,
@@ -651,6 +659,7 @@ class Trainer(CheckpointMixin):
         if rows != slice(None):
             x, y, y_loss = x[rows], y[rows], y_loss[rows]
         whole = len(x) <= EVAL_BATCH  # one batch: no slicing
+        self.objective.reset("eval")
         self.model.eval()
         try:
             with torch.no_grad():
@@ -662,9 +671,9 @@ class Trainer(CheckpointMixin):
                     with self._autocast():
                         out = self._eval_forward(xb)
                         loss = self.objective(out, tb)
-                    weighted = loss.detach().to(wide) * len(out)
+                    weighted = loss.detach().to(wide) * len(xb)
                     loss_sum = weighted if loss_sum is None else loss_sum + weighted
-                    sums.add(out, yb)
+                    sums.add(self.objective.scored(out), yb)
         finally:
             self.model.train()
         if loss_sum is None:
