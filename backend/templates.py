@@ -14,7 +14,8 @@ plus ``val loss rise`` (how far the last validation loss ends above the best one
 as a fraction of the best), ``grad ratio`` (gradient norm of the first layer
 with weights over that of the last; the median over the run's statistics) and
 ``val mean iou`` (a segmentation's mean intersection over union, from the last
-validation confusion matrix).
+validation confusion matrix). A graph trained on loss terms also reports each
+term, ``val loss_reconstruction`` (``loss_`` and the node's name).
 
 Files are read through :mod:`importlib.resources`, so this works from a source
 checkout and from an installed wheel alike.
@@ -38,7 +39,8 @@ OTHER_GROUP = "More examples"
 METRICS = ("loss", "accuracy", "mae", "r2")
 SPECIAL_METRICS = ("val loss rise", "grad ratio", "val mean iou")
 DIVERGES = "diverges"
-_CLAUSE = re.compile(r"^\s*([a-z0-9 ]+?)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
+_TERM = re.compile(r"^(train|val|test) loss_[a-z0-9_]+$")  # a loss term of a graph (training/loss_terms.py)
+_CLAUSE = re.compile(r"^\s*([a-z0-9_ ]+?)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
 
 
 class TemplateError(LookupError):
@@ -181,7 +183,7 @@ def parse_expected(text: str) -> list[Expectation]:
                 f"'METRIC <= NUMBER' (for example 'val accuracy >= 97%'), or '{DIVERGES}'"
             )
         metric, op, number, percent = match.groups()
-        if metric not in known_metrics():
+        if metric not in known_metrics() and not _TERM.match(metric):
             raise ValueError(
                 f"cannot read the expected result {part!r}: unknown metric {metric!r}; "
                 f"known metrics are {', '.join(known_metrics())}"

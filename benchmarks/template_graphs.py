@@ -11,6 +11,7 @@ from benchmarks.template_blocks_gpt import TEMPLATES as GPT_TEMPLATES
 from benchmarks.template_blocks_unet import unet_shapes
 from benchmarks.template_blocks_vision import VISION_TEMPLATES
 from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
+from benchmarks.template_vae import vae_digits
 from layerloom.graph import Graph
 
 # ------------------------------------------------------------------- basics
@@ -534,3 +535,4 @@ TEMPLATES = {
 }
 TEMPLATES.update(VISION_TEMPLATES)
 TEMPLATES.update(GPT_TEMPLATES)
+TEMPLATES.update({"vae_digits": vae_digits})

@@ -280,10 +280,24 @@ def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None)
     if test:
         print("test: " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()))
     print(f"wrote {model_path}, {metrics_path} and {out / 'checkpoint'}")
+    _write_latent_grid(graph, trainer.model, out)
     if final.reason == "stopped":
         print(f"stopped: continue with --resume {out / 'checkpoint'}", file=sys.stderr)
         return EXIT_STOPPED
     return 0
+
+
+def _write_latent_grid(graph, model, out) -> None:
+    """A VAE with a 2-D code: its latent space as a grid of decoded samples."""
+    from layerloom.backend.generative import LatentError, write_latent_grid
+
+    try:
+        path = write_latent_grid(graph, model, out / "latent_grid.png")
+    except (LatentError, OSError) as exc:
+        print(f"note: no latent grid: {exc}", file=sys.stderr)
+        return
+    if path is not None:
+        print(f"wrote {path} (the latent space: decoded codes from -2 to 2 on both axes)")
 
 
 # ------------------------------------------------------------ several processes

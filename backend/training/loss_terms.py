@@ -29,10 +29,15 @@ import re
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 import torch.fx as fx
+import torch.nn.functional as F
 
-from layerloom.backend.training.losses import Objective, ObjectiveError, default_loss, describe_shapes
+from layerloom.backend.training.losses import (
+    Objective,
+    ObjectiveError,
+    default_loss,
+    describe_shapes,
+)
 from layerloom.graph import fmt_shape
 
 # Loss node type -> the loss it computes (BCELoss: by its ``logits`` param).
@@ -242,7 +247,7 @@ def plan_terms(graph, analysis, data, settings) -> LossTerms:
     """
     outputs, index = _layout(graph, analysis.order)
     loss_nodes = [nid for nid in analysis.order if graph.node(nid).spec.loss]
-    keys = _keys(graph, [*outputs, *loss_nodes])
+    keys = _keys(graph, [nid for nid in outputs if graph.node(nid).params["loss"] != "none"] + loss_nodes)
     (input_id,) = [n.id for n in graph.inputs()]
     input_spec = analysis.nodes[input_id].out
     terms: list[Term] = []

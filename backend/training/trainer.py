@@ -51,7 +51,6 @@ from layerloom.backend.training.events import (
     Stats,
     Step,
 )
-from layerloom.backend.training.loss_terms import training_forward
 from layerloom.backend.training.fast import (
     compile_model,
     compile_pays,
@@ -59,6 +58,7 @@ from layerloom.backend.training.fast import (
     is_compile_failure,
     uses_cuda_graphs,
 )
+from layerloom.backend.training.loss_terms import training_forward
 from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
 from layerloom.backend.training.optim import Schedule, build_optimizer, optimizer_kind, set_lr
 from layerloom.backend.training.settings import TrainSettings, check_values
@@ -271,6 +271,8 @@ class Trainer(CheckpointMixin):
             raise TrainingError("a graph with loss terms (several Outputs or loss nodes) trains on one "
                                 "process for now; leave --nproc out")
         notes = list(self.setup_notes)
+        if self.objective.name == "terms":
+            notes.append(f"loss terms: {self.objective.describe()}")
         self._amp_dtype = None
         if s.precision != "fp32":
             if device.type != "cuda":
