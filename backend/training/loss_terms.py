@@ -39,6 +39,9 @@ from layerloom.backend.training.losses import (
     describe_shapes,
 )
 from layerloom.graph import fmt_shape
+from layerloom.graph.layers.losses import has_loss_terms
+
+__all__ = ["LossTerms", "Term", "has_loss_terms", "plan_terms", "term_value", "training_forward"]
 
 # Loss node type -> the loss it computes (BCELoss: by its ``logits`` param).
 NODE_KINDS = {"mse_loss": "mse", "cross_entropy_loss": "cross_entropy", "kl_divergence": "kl"}
@@ -48,16 +51,6 @@ ELEMENTWISE = {
     "bce": F.binary_cross_entropy,
     "bce_with_logits": F.binary_cross_entropy_with_logits,
 }
-OUTPUT_DEFAULTS = {"loss": "auto", "target": "data", "weight": 1.0}
-
-
-def has_loss_terms(graph) -> bool:
-    """Whether ``graph`` trains on loss terms rather than on the settings' one loss:
-    it holds a loss node, several Outputs, or an Output with loss settings."""
-    outputs = graph.outputs()
-    if len(outputs) > 1 or any(n.spec.loss for n in graph.nodes):
-        return True
-    return any(o.params.get(k, v) != v for o in outputs for k, v in OUTPUT_DEFAULTS.items())
 
 
 def term_value(kind: str, pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

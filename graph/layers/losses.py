@@ -30,6 +30,18 @@ TARGETS = ("data", "wired")
 RECONSTRUCTION_KINDS = ("mse", "bce", "bce_with_logits")
 
 
+OUTPUT_DEFAULTS = {"loss": "auto", "target": "data", "weight": 1.0}  # an Output that trains as always
+
+
+def has_loss_terms(graph) -> bool:
+    """Whether ``graph`` trains on loss terms rather than on the training settings'
+    one loss: it holds a loss node, several Outputs, or an Output with loss settings."""
+    outputs = graph.outputs()
+    if len(outputs) > 1 or any(n.spec.loss for n in graph.nodes):
+        return True
+    return any(o.params.get(k, v) != v for o in outputs for k, v in OUTPUT_DEFAULTS.items())
+
+
 def _weight() -> Float:
     return Float("weight", 1.0, "Weight of this term in the total loss", minimum=0.0, maximum=1e6, key=True)
 

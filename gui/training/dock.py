@@ -72,6 +72,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
     ViewRow(f"{_VIEWS}.gradient_view.GradientView", "gradient_view", tab=True),
     ViewRow(f"{_VIEWS}.boundary_view.BoundaryView", "boundary_view", tab=True),
     ViewRow(f"{_VIEWS}.confusion_view.ConfusionView", "confusion_view", tab=True),
+    ViewRow(f"{_VIEWS}.latent_view.LatentView", "latent_view", tab=True),
     ViewRow(f"{_RUNS}.runs.RunsPanel", "runs_panel", tab=True),
     ViewRow(f"{_RUNS}.try_it.TryItPanel", "try_it", tab=True),
 )

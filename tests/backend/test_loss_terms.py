@@ -13,8 +13,13 @@ from layerloom.backend.compile import compile_graph
 from layerloom.backend.datasets import Dataset
 from layerloom.backend.training import Trainer, TrainSettings
 from layerloom.backend.training.checks import TrainingError, plan_run
-from layerloom.backend.training.loss_terms import has_loss_terms, term_value, training_forward
-from layerloom.graph import Graph, dumps, loads
+from layerloom.backend.training.loss_terms import (
+    NODE_KINDS,
+    has_loss_terms,
+    term_value,
+    training_forward,
+)
+from layerloom.graph import REGISTRY, Graph, dumps, loads
 
 
 def t(values) -> torch.Tensor:
@@ -225,3 +230,15 @@ def test_nothing_to_train_is_refused():
     g.remove_node("kl_divergence_1")
     with pytest.raises(TrainingError, match="nothing to train"):
         plan_run(g, regression_data(), TrainSettings())
+
+
+# ------------------------------------------------- every loss node's declaration
+@pytest.mark.parametrize("spec", [s for s in REGISTRY if s.loss], ids=lambda s: s.type_id)
+def test_every_loss_node_has_a_valid_example_help_and_a_term(spec):
+    assert spec.category == "Loss" and not spec.is_output and not spec.output_ports({})
+    for example in spec.examples:
+        params = spec.check_params(example.params)
+        assert set(example.inputs) == set(spec.input_ports(params))
+        assert spec.infer(params, example.inputs) == {}
+    assert spec.doc.strip() and all(p.help.strip() for p in spec.params)
+    assert spec.type_id in NODE_KINDS or spec.type_id in ("reconstruction_loss", "bce_loss")

@@ -186,6 +186,12 @@ class TryItPanel(QWidget):
         run, data = self.run, self._samples()
         index = max(0, min(int(index), len(data) - 1))
         x, y = data.x[index: index + 1], data.y[index]
+        shapes = getattr(run.model, "output_specs", None)
+        if shapes and data.task != "regression" and tuple(shapes[0].shape) == tuple(data.input_shape):
+            # an autoencoder or a VAE: its output redraws the input, it does not predict the labels
+            self.verdict.setText("This model outputs a reconstruction of its input, not the "
+                                 f"{data.task} targets: see the Loss plot's terms and the Latent space tab")
+            return None
         objective = _objective_of(run)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
