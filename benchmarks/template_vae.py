@@ -56,8 +56,11 @@ def vae_digits() -> Graph:
             "from 0 as the codes spread out to carry information. Then open the Latent space "
             "tab (layerloom train writes latent_grid.png): codes from -2 to 2 on both axes, "
             "decoded; neighbouring digits morph into one another and every point decodes to "
-            "something digit-like. Try the KL node's weight at 0 (a plain autoencoder: the "
-            "grid breaks into blanks and blurs) or at 4 (smoother, blurrier digits)."
+            "something digit-like (after 40 epochs: 1s and 7s at the top, 0s in the middle, 6s "
+            "at the bottom, 4s at the right). Try the KL node's weight at 0: nothing holds the "
+            "codes near 0, they spread far beyond -2..2 (KL near 20) and the grid shows only a "
+            "few digits. At 4 the code collapses: KL falls to 0, every code decodes to the same "
+            "blurred average and the reconstruction loss stays near 27."
         ),
         "expected": "val loss_reconstruction <= 24",
     }, DIGITS, TRAINING)

@@ -242,3 +242,19 @@ def test_every_loss_node_has_a_valid_example_help_and_a_term(spec):
         assert spec.infer(params, example.inputs) == {}
     assert spec.doc.strip() and all(p.help.strip() for p in spec.params)
     assert spec.type_id in NODE_KINDS or spec.type_id in ("reconstruction_loss", "bce_loss")
+
+
+def test_the_learning_rate_finder_sweeps_the_total_of_the_terms():
+    from layerloom.backend.training.lr_find import find_lr
+
+    finding = find_lr(two_headed(), regression_data(), TrainSettings(batch_size=16), steps=12)
+    assert len(finding.losses) == 12 and all(math.isfinite(v) for v in finding.losses)
+
+
+def test_the_training_script_export_says_it_trains_one_loss(tmp_path):
+    from layerloom.backend.export import ExportError, export_train_script
+    from layerloom.backend.templates import load_template
+
+    graph = load_template("vae_digits")
+    with pytest.raises(ExportError, match="this graph sets its own loss terms"):
+        export_train_script(graph, compile_graph(graph, seed=0), tmp_path / "train.py")

@@ -136,6 +136,7 @@ def test_names_cover_the_curriculum():
     assert {"resnet_digits", "mobilenet_digits", "vit_digits"} <= names  # built with blocks
     assert {"gpt_chars"} <= names  # built with blocks
     assert "unet_shapes" in names
+    assert "vae_digits" in names  # generative: loss terms, the Sampling node
     assert [t.name for t in list_templates()][0] == "perceptron_linear"
 
 

@@ -47,3 +47,4 @@ def test_vae_terms_on_the_loss_plot_and_its_latent_space(qtbot):
     assert "each tile is the decoder's drawing" in latent.note.text()
     qtbot.wait(300)
     host.grab().save(os.path.join(SHOTS, "vae_latent_space.png"))
+    dock.grab().save(os.path.join(SHOTS, "vae_training.png"))  # the README's picture
