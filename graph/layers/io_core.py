@@ -107,7 +107,7 @@ SPECS = [
         (
             Choice("loss", "auto", OUTPUT_LOSSES,
                    "Loss on this output: auto = the training loss against the dataset's targets; "
-                   "none = no loss; or a loss of its own (bce: on probabilities)", key=True),
+                   "none = no loss; or a loss of its own (bce: on probabilities)"),
             Choice("target", "data", OUTPUT_TARGETS,
                    "What the loss compares the output with: the dataset's targets, or the "
                    "model's input (an autoencoder's reconstruction)"),

@@ -258,3 +258,10 @@ def test_the_training_script_export_says_it_trains_one_loss(tmp_path):
     graph = load_template("vae_digits")
     with pytest.raises(ExportError, match="this graph sets its own loss terms"):
         export_train_script(graph, compile_graph(graph, seed=0), tmp_path / "train.py")
+
+
+def test_loss_terms_refuse_several_processes_with_a_clear_message():
+    trainer = Trainer(two_headed(), regression_data(), None, TrainSettings(epochs=1))
+    trainer.world_size = 2  # what DistributedTrainer sets
+    final = trainer.run()
+    assert final.kind == "failed" and "trains on one process for now; leave --nproc out" in final.message
