@@ -110,3 +110,19 @@ def test_the_vae_template_trains_headless_and_writes_its_latent_grid(tmp_path):
     assert last["loss_reconstruction"] < first["loss_reconstruction"]
     side = (GRID * 8 + GRID - 1) * 5
     assert Image.open(out / "latent_grid.png").size == (side, side)
+
+
+def test_a_bad_wiring_stops_layerloom_train_naming_the_outputs(tmp_path):
+    from layerloom.graph import save_graph
+
+    graph = load_template("vae_digits")
+    graph.remove_edge(graph.incoming("kl_divergence_1")["logvar"])
+    graph.connect("dense_2", "out", "kl_divergence_1", "logvar")  # the mean, again
+    path = tmp_path / "bad_vae.loom"
+    save_graph(graph, path)
+    done = subprocess.run([sys.executable, "-m", "layerloom.gui.launcher", "train", str(path),
+                           "--epochs", "1", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "KL (KLDivergence): mean and logvar both come from Mean (2) (out)" in done.stderr
+    assert not (tmp_path / "run" / "model.safetensors").exists()
