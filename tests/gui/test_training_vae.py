@@ -45,6 +45,9 @@ def test_vae_terms_on_the_loss_plot_and_its_latent_space(qtbot):
     assert all(np.nanmax(t) > 0.5 for t in tiles)  # ink in the corners' digits
     assert not np.allclose(*tiles)  # different codes draw different digits
     assert "each tile is the decoder's drawing" in latent.note.text()
+    # Try it does not read the decoded image as class scores
+    assert dock.try_it.try_sample(0) is None
+    assert "outputs a reconstruction of its input" in dock.try_it.verdict.text()
     host.resize(1700, 900)  # room for the loss plot's legend beside the grid
     qtbot.wait(300)
     host.grab().save(os.path.join(SHOTS, "vae_latent_space.png"))
