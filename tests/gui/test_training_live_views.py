@@ -41,7 +41,7 @@ def test_every_view_in_the_table_implements_the_protocol(qtbot):
         assert isinstance(view.title, str) and view.title
     titles = [dock.tabs.tabText(i) for i in range(dock.tabs.count())]
     assert titles == [row.load().title for row in dock_module.VIEWS if row.tab]
-    assert titles == ["Weights", "Gradients", "Boundary", "Confusion", "Runs", "Try it"]
+    assert titles == ["Weights", "Gradients", "Boundary", "Confusion", "Latent space", "Runs", "Try it"]
     assert dock.splitter.widget(1) is dock.loss_view  # the one view beside the set-up panel
 
 
