@@ -61,6 +61,9 @@ class LatentView(QWidget):
             return
         if changed is not None and not full and "status" not in changed:
             return
+        if run is None or not any(n.type == "sampling" for n in run.graph.nodes):
+            self._clear(NO_CODE)  # (without importing torch: the window shows before it loads)
+            return
         from layerloom.backend.generative import (
             SPAN,
             LatentError,
@@ -69,9 +72,9 @@ class LatentView(QWidget):
             to_grey,
         )
 
-        node = latent_node(run.graph) if run is not None else None
+        node = latent_node(run.graph)
         if node is None or model is None:
-            self._clear(NO_CODE if run is None or node is None else
+            self._clear(NO_CODE if node is None else
                         "Pause or stop the run to draw its latent space" if run.active else
                         "Train the model to draw its latent space")
             return
