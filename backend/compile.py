@@ -102,7 +102,7 @@ def module_name(node_id: str, label: str, taken: set[str], reserved: set[str] = 
     return name
 
 
-def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
+def compile_graph(graph: Graph, seed: int | None = None, with_losses: bool = False) -> CompiledGraph:
     """Build the torch model of ``graph``.
 
     Parameters
@@ -113,6 +113,12 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
     seed : int, optional
         Seeds parameter initialisation, for reproducible models. The global random
         state is left as it was, so compiling never changes a training run's draws.
+    with_losses : bool
+        Loss nodes are left out of the model (they are no part of what is exported);
+        with this, ``forward`` also returns what training computes them from: after
+        the Outputs' tensors, the tensors wired into each loss node (graph order,
+        port order, listed in ``loss_inputs`` as ``(node id, port)``), then the
+        model's inputs, always as a tuple.
 
     Returns
     -------
@@ -123,13 +129,14 @@ def compile_graph(graph: Graph, seed: int | None = None) -> CompiledGraph:
     analysis = graph.analysis()
     analysis.raise_if_invalid()
     if seed is None:
-        return _build(graph, analysis)
+        return _build(graph, analysis, with_losses=with_losses)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _build(graph, analysis)
+        return _build(graph, analysis, with_losses=with_losses)
 
 
-def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> CompiledGraph:
+def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel",
+           with_losses: bool = False) -> CompiledGraph:
     root = nn.Module()
     fxg = fx.Graph()
     values: dict[tuple[str, str], fx.Node] = {}
@@ -137,6 +144,7 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
     input_names, output_names, module_nodes = [], [], {}
     input_specs, output_specs = [], []
     results: list[fx.Node] = []
+    loss_inputs: list[tuple[tuple[str, str], fx.Node]] = []
     owner: dict[fx.Node, str] = {}  # fx node -> name of the graph node that made it
     final: dict[fx.Node, str] = {}  # fx node -> the name its value must have
     for nid in analysis.order:
@@ -157,6 +165,9 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
             output_names.append(nid)
             output_specs.append(next(iter(info.inputs.values())))
             continue
+        if spec.loss:
+            loss_inputs.extend(((nid, port), arg) for port, arg in zip(node.input_ports(), args, strict=True))
+            continue
         if node.is_block:
             lowered = _lower_block(graph, node, info, names)
         else:
@@ -175,7 +186,11 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
         for port, value in _by_port(out, ports, fxg).items():
             values[(nid, port)] = value
             final[value] = name if port == ports[0] else f"{name}_{port}"
-    fxg.output(results[0] if len(results) == 1 else tuple(results))
+    if with_losses:
+        inputs = [values[(nid, "out")] for nid in input_names]
+        fxg.output(tuple([*results, *(arg for _, arg in loss_inputs), *inputs]))
+    else:
+        fxg.output(results[0] if len(results) == 1 else tuple(results))
     gm = CompiledGraph(root, _renamed(fxg, final, owner), class_name=class_name)
     for name, module in root.named_children():
         if isinstance(module, nn.ModuleList):  # a repeated block: fx copied it as a plain Module
@@ -185,6 +200,8 @@ def _build(graph: Graph, analysis, class_name: str = "LayerLoomModel") -> Compil
     gm.input_specs = input_specs
     gm.output_specs = output_specs
     gm.module_nodes = module_nodes
+    if with_losses:
+        gm.loss_inputs = [key for key, _ in loss_inputs]
     return gm
 
 

@@ -18,7 +18,8 @@ validation confusion matrix), ``dead units`` (the share of units of the
 layers followed by a ReLU that are zero for every probe sample, at the end), and
 for GANs (:mod:`layerloom.backend.training.gan_measures`) ``modes covered`` and
 ``good share`` (2-D clusters), ``classes covered`` and ``confident share``
-(labelled images, judged by a classifier of the real ones).
+(labelled images, judged by a classifier of the real ones). A graph trained on loss
+terms also reports each term, ``val loss_reconstruction`` (``loss_`` and the node's name).
 
 Files are read through :mod:`importlib.resources`, so this works from a source
 checkout and from an installed wheel alike.
@@ -43,7 +44,8 @@ METRICS = ("loss", "accuracy", "mae", "r2")
 SPECIAL_METRICS = ("val loss rise", "grad ratio", "val mean iou", "dead units",
                    "modes covered", "good share", "classes covered", "confident share")  # the last four: GANs
 DIVERGES = "diverges"
-_CLAUSE = re.compile(r"^\s*([a-z0-9 ]+?)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
+_TERM = re.compile(r"^(train|val|test) loss_[a-z0-9_]+$")  # a loss term of a graph (training/loss_terms.py)
+_CLAUSE = re.compile(r"^\s*([a-z0-9_ ]+?)\s*(>=|<=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
 
 
 class TemplateError(LookupError):
@@ -186,7 +188,7 @@ def parse_expected(text: str) -> list[Expectation]:
                 f"'METRIC <= NUMBER' (for example 'val accuracy >= 97%'), or '{DIVERGES}'"
             )
         metric, op, number, percent = match.groups()
-        if metric not in known_metrics():
+        if metric not in known_metrics() and not _TERM.match(metric):
             raise ValueError(
                 f"cannot read the expected result {part!r}: unknown metric {metric!r}; "
                 f"known metrics are {', '.join(known_metrics())}"

@@ -13,6 +13,7 @@ from benchmarks.template_blocks_vision import VISION_TEMPLATES
 from benchmarks.template_concepts import TEMPLATES as CONCEPT_TEMPLATES
 from benchmarks.template_gan import gan_templates
 from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
+from benchmarks.template_vae import vae_digits
 from layerloom.graph import Graph
 
 # ------------------------------------------------------------------- basics
@@ -538,3 +539,4 @@ TEMPLATES.update(VISION_TEMPLATES)
 TEMPLATES.update(GPT_TEMPLATES)
 TEMPLATES.update(CONCEPT_TEMPLATES)
 TEMPLATES.update(gan_templates(finish))
+TEMPLATES.update({"vae_digits": vae_digits})

@@ -56,6 +56,7 @@ CPU_SECONDS = {
     "optimiser_sgd": 1.0, "optimiser_momentum": 1.1, "optimiser_rmsprop": 1.6, "optimiser_adam": 1.4,
     "batch_norm_deep": 4.0, "dying_relu": 0.7, "word_embeddings": 3.0,
     "gan_mixture": 9.0, "dcgan_digits": 30.0,
+    "vae_digits": 20.0,
 }
 STATS_POINTS = 50  # statistics events per run, for the gradient ratio
 

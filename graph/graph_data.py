@@ -46,12 +46,15 @@ def nodes_to_data(graph: GraphStructure) -> tuple[list[dict[str, Any]], list[dic
     nodes = []
     for node in graph.nodes:
         spec = node.spec
+        # An Output's loss settings are written only when set, so the files of graphs
+        # that train with the settings' loss stay as they were before Outputs had any.
         nodes.append({
             "id": node.id,
             "type": node.type,
             "label": node.label,
             "position": [_num(node.position[0]), _num(node.position[1])],
-            "params": {p.name: p.to_json(node.params[p.name]) for p in spec.params},
+            "params": {p.name: p.to_json(node.params[p.name]) for p in spec.params
+                       if not (spec.is_output and node.params[p.name] == p.default)},
         })
         if node.training:  # written only when set: older files stay byte-identical
             nodes[-1]["training"] = training_json(node.training)

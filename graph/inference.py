@@ -128,7 +128,11 @@ def analyse(graph: GraphStructure) -> Analysis:
             sep = " > " if getattr(exc, "inside", False) else ": "
             info.error = f"{node.title} ({spec.name}){sep}{exc.message}"
             info.fix = exc.fix
+            if spec.loss:  # name what is wired in: the outputs of the wrong kind
+                info.error += f" (wired: {_wiring(graph, incoming)})"
             continue
+        if spec.loss:
+            _check_loss_wiring(graph, node, incoming, info)
         too_big = _over_budget(info, budget)
         if too_big:
             info.error = f"{node.title} ({spec.name}): {too_big}"
@@ -213,13 +217,35 @@ def _warnings(graph: GraphStructure, order: list[str], outgoing: dict[str, list[
     feeds_output = set()
     for nid in reversed(order):
         node = graph.node(nid)
-        if node.spec.is_output or any(e.target in feeds_output for e in outgoing[nid]):
+        if node.spec.is_output or node.spec.loss or any(e.target in feeds_output for e in outgoing[nid]):
             feeds_output.add(nid)
     return [
         (nid, f"{graph.node(nid).title} does not reach any Output; its result is unused")
         for nid in order
         if nid not in feeds_output
     ]
+
+
+def _wiring(graph: GraphStructure, incoming: dict[str, Edge]) -> str:
+    """``mean <- Encoder mean (out), logvar <- Encoder logvar (out)``: where a loss
+    node's inputs come from."""
+    return ", ".join(f"{port} <- {graph.node(e.source).title} ({e.source_port})"
+                     for port, e in incoming.items())
+
+
+def _check_loss_wiring(graph: GraphStructure, node, incoming: dict[str, Edge], info: NodeInfo) -> None:
+    """A loss node fed one output on two ports (a KL with the mean as its logvar too)
+    compares a tensor with itself: name the output."""
+    seen: dict[tuple[str, str], str] = {}
+    for port, edge in incoming.items():
+        key = (edge.source, edge.source_port)
+        if key in seen:
+            source = f"{graph.node(edge.source).title} ({edge.source_port})"
+            info.error = (f"{node.title} ({node.spec.name}): {seen[key]} and {port} both come from "
+                          f"{source}, so the term compares a tensor with itself")
+            info.fix = f"wire {port} from another output"
+            return
+        seen[key] = port
 
 
 def validate(graph: GraphStructure) -> list[tuple[str, str]]:

@@ -30,6 +30,7 @@ CATEGORIES = (
     "Merge",
     "Math",
     "Tensor",
+    "Loss",
     "Blocks",
 )
 
@@ -124,6 +125,10 @@ class LayerSpec:
     examples : tuple of Example
         Small valid uses of the layer (see :class:`Example`); a layer without one
         is tried on a few standard inputs.
+    loss : bool
+        A loss node (:mod:`layerloom.graph.layers.losses`): a sink like Output, but
+        not a model output; training adds its value to the total loss, and
+        compile and export leave it out.
     """
 
     type_id: str
@@ -142,6 +147,7 @@ class LayerSpec:
     width_param: str | None = None
     passes_width: bool = False
     examples: tuple[Example, ...] = field(default=(), compare=False)
+    loss: bool = False
     _by_name: dict[str, Param] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -180,7 +186,7 @@ class LayerSpec:
 
     @property
     def is_output(self) -> bool:
-        return not callable(self.outputs) and not self.outputs
+        return not self.loss and not callable(self.outputs) and not self.outputs
 
     def infer(self, params: Params, inputs: Inputs) -> dict[str, TensorSpec]:
         outs = self.shape_rule(params, inputs)

@@ -31,7 +31,8 @@ from layerloom.backend.lowering import LOWERINGS, call_module
 from layerloom.graph import CATEGORIES, REGISTRY, ShapeError, TensorSpec
 from layerloom.graph.examples import examples_of, showcase
 
-LAYERS = [s for s in REGISTRY if not (s.is_input or s.is_output)]
+# Loss nodes are sinks that training computes and no model holds (tests/backend/test_loss_terms.py).
+LAYERS = [s for s in REGISTRY if not (s.is_input or s.is_output or s.loss)]
 LAYER_CATEGORIES = [c for c in CATEGORIES if any(s.category == c for s in LAYERS)]
 MAX_VALUES = 200_000  # per input, in the shape variations
 TOLERANCE = 1e-5

@@ -320,6 +320,7 @@ def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None,
     print(f"wrote {model_path}, {metrics_path}{', ' + str(best_path) if best_path else ''} "
           f"and {out / 'checkpoint'}")
     _record_run(args, p, history, trainer, meta, test, final.best)
+    _write_latent_grid(graph, trainer.model, out)
     if final.reason == "stopped":
         print(f"stopped: continue with --resume {out / 'checkpoint'}", file=sys.stderr)
         return EXIT_STOPPED
@@ -347,6 +348,19 @@ def _record_run(args, p: Prepared, history, trainer, metadata: dict | None, test
         print(f"warning: the run is not kept with the graph: {exc}", file=sys.stderr)
         return
     print(f"kept as {stored.id} in {stored.folder.parent} (layerloom runs {args.file})")
+
+
+def _write_latent_grid(graph, model, out) -> None:
+    """A VAE with a 2-D code: its latent space as a grid of decoded samples."""
+    from layerloom.backend.generative import LatentError, write_latent_grid
+
+    try:
+        path = write_latent_grid(graph, model, out / "latent_grid.png")
+    except (LatentError, OSError) as exc:
+        print(f"note: no latent grid: {exc}", file=sys.stderr)
+        return
+    if path is not None:
+        print(f"wrote {path} (the latent space: decoded codes from -2 to 2 on both axes)")
 
 
 # ------------------------------------------------------------ several processes

@@ -62,7 +62,8 @@ def table(graph, expand: bool = False) -> str:
 def _rows(graph, analysis, rows: list, expand: bool, indent: str) -> None:
     for nid in analysis.order:
         node, info = graph.node(nid), analysis.nodes[nid]
-        shape = str(info.out) if info.out else ("-" if node.spec.is_output else "?")
+        sink = node.spec.is_output or node.spec.loss  # an Output or a loss node: no output of its own
+        shape = str(info.out) if info.out else ("-" if sink and not info.error else "?")
         if node.spec.is_output and info.inputs:
             shape = str(next(iter(info.inputs.values())))
         kind = node.spec.name

@@ -149,13 +149,22 @@ def check_close(got: Sequence, expected: Sequence, what: str, reference: str = "
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Export and check in eval mode (dropout off, running statistics), then give
-    the model back in the mode it was in."""
+    the model back in the mode it was in.
+
+    A Sampling node set to draw in eval mode too (``eval_output="sample"``) gives
+    its mean meanwhile: a file cannot hold random draws that match the model's, so
+    every export holds the mean (the README says so)."""
     was_training = model.training
+    sampling = [m for m in model.modules() if getattr(m, "sample_in_eval", False)]
     model.eval()
+    for m in sampling:
+        m.sample_in_eval = False
     try:
         yield model
     finally:
         model.train(was_training)
+        for m in sampling:
+            m.sample_in_eval = True
 
 
 def reference_outputs(model: nn.Module, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:

@@ -128,6 +128,9 @@ def _config(graph: Graph, model: CompiledGraph, settings, data, plan) -> dict:
     from layerloom.backend.training.distributed import has_unused_parameters
 
     objective = plan.objective
+    if objective.name == "terms":
+        raise ExportError("the training script trains on one loss; this graph sets its own loss terms "
+                          "(several Outputs or loss nodes): train it with layerloom train instead")
     title = str(graph.meta.get("title", "")).strip() if isinstance(graph.meta, dict) else ""
     return {
         "title": title or class_name(graph),

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from layerloom.backend.datasets import Dataset
+from layerloom.backend.training.loss_terms import has_loss_terms, plan_terms
 from layerloom.backend.training.losses import Objective, ObjectiveError, describe_shapes
 from layerloom.backend.training.metrics import metric_names
 from layerloom.backend.training.settings import TrainSettings
@@ -32,7 +33,7 @@ class Plan:
     output_id: str
     input_spec: TensorSpec
     output_spec: TensorSpec
-    objective: Objective
+    objective: Objective  # or LossTerms, for a graph with loss terms (training/loss_terms.py)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,7 +90,8 @@ def plan_run(graph: Graph, data: Dataset, settings: TrainSettings) -> Plan:
         lines = "\n".join(f"  {nid}: {msg}" for nid, msg in analysis.errors)
         raise TrainingError(f"the graph has {len(analysis.errors)} error(s):\n{lines}")
     inputs, outputs = graph.inputs(), graph.outputs()
-    if len(inputs) != 1 or len(outputs) != 1:
+    terms = has_loss_terms(graph)
+    if len(inputs) != 1 or (len(outputs) != 1 and not terms):
         raise TrainingError(
             f"training needs a graph with one Input and one Output node; this one has "
             f"{len(inputs)} Input(s) and {len(outputs)} Output(s). Datasets give one input "
@@ -115,6 +117,13 @@ def plan_run(graph: Graph, data: Dataset, settings: TrainSettings) -> Plan:
             + (" and feed it to an Embedding layer" if data_spec.dtype == "long" else "")
         )
     check_labels(data)
+    if terms:  # several outputs or loss nodes: the weighted sum of their terms
+        try:
+            objective = plan_terms(graph, analysis, data, settings)
+        except ObjectiveError as exc:
+            raise TrainingError(str(exc)) from None
+        _check_monitor(settings, objective.task)
+        return Plan(inp.id, outp.id, in_spec, out_spec, objective)
     problem = describe_shapes(out_spec.shape, data.task, data.num_classes, tuple(data.target_shape))
     if problem:
         raise TrainingError(problem)
@@ -123,14 +132,19 @@ def plan_run(graph: Graph, data: Dataset, settings: TrainSettings) -> Plan:
                               settings.huber_delta)
     except ObjectiveError as exc:
         raise TrainingError(str(exc)) from None
-    metric = settings.monitor.removeprefix("val_")
-    if metric != "loss" and metric not in metric_names(data.task):
-        allowed = ", ".join(f"{p}{m}" for p in ("", "val_") for m in ("loss", *metric_names(data.task)))
-        raise TrainingError(
-            f"monitor {settings.monitor!r} is not measured for a {data.task} task; "
-            f"choose one of {allowed}"
-        )
+    _check_monitor(settings, data.task)
     return Plan(inp.id, outp.id, in_spec, out_spec, objective)
+
+
+def _check_monitor(settings: TrainSettings, task: str) -> None:
+    metric = settings.monitor.removeprefix("val_")
+    names = metric_names(task) if task != "none" else ()
+    if metric != "loss" and metric not in names:
+        allowed = ", ".join(f"{p}{m}" for p in ("", "val_") for m in ("loss", *names))
+        what = "a run on loss terms only" if task == "none" else f"a {task} task"
+        raise TrainingError(
+            f"monitor {settings.monitor!r} is not measured for {what}; choose one of {allowed}"
+        )
 
 
 def check_labels(data: Dataset) -> None:

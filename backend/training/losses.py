@@ -103,6 +103,20 @@ class Objective:
                       "bce_with_logits": F.binary_cross_entropy_with_logits}[name]
         return lambda out, target: torch_loss(out.float(), target)
 
+    # ------------------------------------------- the trainer's view of loss terms
+    # A graph with loss terms trains with a LossTerms (training/loss_terms.py), whose
+    # model returns more than the scored output; one loss has nothing more to say.
+    def scored(self, out: torch.Tensor) -> torch.Tensor:
+        """The output that metrics score: the model's output itself."""
+        return out
+
+    def reset(self, phase: str) -> None:
+        """Start a pass (``"train"`` or ``"eval"``): no terms to count."""
+
+    def term_means(self, phase: str) -> dict[str, float]:
+        """Each loss term's mean over the pass: none besides ``loss``."""
+        return {}
+
     # ------------------------------------------------------------- predictions
     def predictions(self, out: torch.Tensor) -> torch.Tensor:
         """Class (or token) predictions from outputs, for accuracy and confusion."""

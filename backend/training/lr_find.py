@@ -27,6 +27,7 @@ from layerloom.backend.compile import compile_graph
 from layerloom.backend.datasets import Dataset
 from layerloom.backend.node_training import trainable_parameters
 from layerloom.backend.training.checks import plan_run, resolve_device
+from layerloom.backend.training.loss_terms import training_forward
 from layerloom.backend.training.optim import build_optimizer
 from layerloom.backend.training.settings import TrainSettings
 from layerloom.graph import Graph
@@ -151,6 +152,7 @@ def find_lr(graph: Graph, data: Dataset, settings: TrainSettings, start: float =
     device = resolve_device(settings.device)
     model = compile_graph(graph, seed=settings.seed).to(device)
     model.train()
+    forward = training_forward(model, graph, objective)  # with what loss terms need, if any
     optimizer = build_optimizer(settings, trainable_parameters(model))
     x = torch.as_tensor(data.x).to(device)
     targets = objective.loss_targets(torch.as_tensor(data.y).to(device))
@@ -173,7 +175,7 @@ def find_lr(graph: Graph, data: Dataset, settings: TrainSettings, start: float =
         idx = order[at:at + batch].to(device)
         at += batch
         optimizer.zero_grad(set_to_none=True)
-        loss = objective(model(x[idx]), targets[idx])
+        loss = objective(forward(x[idx]), targets[idx])
         value = float(loss.detach())
         if not math.isfinite(value):
             finding.ended = "diverged"

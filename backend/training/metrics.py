@@ -122,6 +122,8 @@ class MetricSums:
 
     def add(self, out: torch.Tensor, y: torch.Tensor) -> None:
         """Add a batch: model outputs ``out`` and the dataset's targets ``y``."""
+        if self.task == "none":  # trained on loss terms only (a VAE): nothing to score
+            return
         if self.task == "regression":
             # summed in the wide dtype, so that how batches are grouped hardly matters
             diff = out.detach().reshape(len(out), -1).to(self.sums.dtype) - y.to(self.sums.dtype)

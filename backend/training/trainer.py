@@ -60,6 +60,7 @@ from layerloom.backend.training.fast import (
     is_compile_failure,
     uses_cuda_graphs,
 )
+from layerloom.backend.training.loss_terms import training_forward
 from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
 from layerloom.backend.training.optim import Schedule, build_optimizer, optimizer_kind, set_lr
 from layerloom.backend.training.settings import TrainSettings, check_values
@@ -296,7 +297,12 @@ class Trainer(CheckpointMixin):
         if self.val_data is not None:
             plan_run(self.graph, self.val_data, s)
         self.objective = self.plan.objective
+        if self.world_size > 1 and self.objective.name == "terms":
+            raise TrainingError("a graph with loss terms (several Outputs or loss nodes) trains on one "
+                                "process for now; leave --nproc out")
         notes = list(self.setup_notes)
+        if self.objective.name == "terms":
+            notes.append(f"loss terms: {self.objective.describe()}")
         self._amp_dtype = None
         if s.precision != "fp32":
             if device.type != "cuda":
@@ -330,7 +336,8 @@ class Trainer(CheckpointMixin):
         self._epoch_gen_state = self.generator.get_state()
         # _forward trains; _eval_forward evaluates (a distributed run wraps only the first);
         # _eager_forward is what _forward falls back to when torch.compile fails
-        self._forward = self._eval_forward = self._eager_forward = self.model
+        forward = training_forward(self.model, self.graph, self.objective)
+        self._forward = self._eval_forward = self._eager_forward = forward
         self._cuda_graphs = False
         self._keep_output = KEEP_OUTPUT
         if s.compile:
@@ -401,6 +408,7 @@ class Trainer(CheckpointMixin):
 
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
+        self.objective.reset("train")
         self._sums = MetricSums(self.objective, self.device, self._y, spread=self._spread)
         self._outputs: list[torch.Tensor] = []  # training outputs waiting to be scored ...
         self._rows: list[torch.Tensor] = []  # ... and their rows of the data
@@ -547,7 +555,7 @@ class Trainer(CheckpointMixin):
             self.scaler.scale(scaled).backward()
         else:
             scaled.backward()
-        return out, loss
+        return self.objective.scored(out), loss
 
     def _after_step(self) -> None:
         if len(self._window) >= LOSS_GROUP:
@@ -655,7 +663,8 @@ class Trainer(CheckpointMixin):
 
     def _train_metrics(self) -> dict[str, float]:
         """Hook: the epoch's training loss and metrics from the running sums."""
-        return {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result()}
+        return {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result(),
+                **self.objective.term_means("train")}
 
     def _validate(self):
         """Hook: ``(metrics, confusion)`` on the validation set, ``None`` if stopped."""
@@ -681,7 +690,8 @@ class Trainer(CheckpointMixin):
         if result is None:
             return None
         loss_sum, sums = result
-        return {"loss": float(loss_sum) / max(len(x), 1), **sums.result()}, sums.confusion()
+        return ({"loss": float(loss_sum) / max(len(x), 1), **sums.result(), **self.objective.term_means("eval")},
+                sums.confusion())
 
     def _evaluate_sums(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
                        spread: torch.Tensor | None, confusion: bool = False,
@@ -694,6 +704,7 @@ class Trainer(CheckpointMixin):
         if rows != slice(None):
             x, y, y_loss = x[rows], y[rows], y_loss[rows]
         whole = len(x) <= EVAL_BATCH  # one batch: no slicing
+        self.objective.reset("eval")
         self.model.eval()
         try:
             with torch.no_grad():
@@ -705,9 +716,9 @@ class Trainer(CheckpointMixin):
                     with self._autocast():
                         out = self._eval_forward(xb)
                         loss = self.objective(out, tb)
-                    weighted = loss.detach().to(wide) * len(out)
+                    weighted = loss.detach().to(wide) * len(xb)
                     loss_sum = weighted if loss_sum is None else loss_sum + weighted
-                    sums.add(out, yb)
+                    sums.add(self.objective.scored(out), yb)
         finally:
             self.model.train()
         if loss_sum is None:

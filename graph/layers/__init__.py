@@ -7,6 +7,7 @@ from layerloom.graph.layers import (
     conv,
     io_core,
     lookup,
+    losses,
     matrix,
     merge,
     norm_act,
@@ -16,6 +17,7 @@ from layerloom.graph.layers import (
     recurrent,
     regularisation,
     resampling,
+    sampling,
     tensor_ops,
     tensor_shape,
     transformer,
@@ -40,7 +42,9 @@ MODULES = (
     matrix,
     tensor_shape,
     tensor_ops,
+    sampling,
     transformer,
+    losses,
 )
 
 for _module in MODULES:

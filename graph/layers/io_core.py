@@ -10,6 +10,11 @@ from layerloom.graph.params import Bool, Choice, Float, Int, Ints
 from layerloom.graph.registry import LayerSpec
 from layerloom.graph.tensor import DTYPES, TensorSpec, fmt_shape
 
+# The loss an Output node's value is trained with. "auto": the training settings'
+# loss against the dataset's targets (what a graph with one Output always did).
+OUTPUT_LOSSES = ("auto", "none", "mse", "l1", "bce", "bce_with_logits", "cross_entropy")
+OUTPUT_TARGETS = ("data", "input")
+
 ACTIVATIONS = ("none", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax")
 
 
@@ -99,7 +104,17 @@ SPECS = [
     LayerSpec(
         "output", "Output", "Input / Output",
         "A model output: its input is returned by the model (and fed to the loss).",
-        (), _output_rule, outputs=(), flops=lambda p, i, o: 0,
+        (
+            Choice("loss", "auto", OUTPUT_LOSSES,
+                   "Loss on this output: auto = the training loss against the dataset's targets; "
+                   "none = no loss; or a loss of its own (bce: on probabilities)"),
+            Choice("target", "data", OUTPUT_TARGETS,
+                   "What the loss compares the output with: the dataset's targets, or the "
+                   "model's input (an autoencoder's reconstruction)"),
+            Float("weight", 1.0, "Weight of this output's loss in the total loss", minimum=0.0,
+                  maximum=1e6),
+        ),
+        _output_rule, outputs=(), flops=lambda p, i, o: 0,
         keywords=("result", "prediction", "logits", "sink"),
     ),
     LayerSpec(

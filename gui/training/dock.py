@@ -83,6 +83,7 @@ VIEWS: tuple[ViewRow, ...] = (  # in the order of the splitter and of the tabs
     ViewRow(f"{_VIEWS}.landscape_view.LandscapeView", "landscape_view", tab=True),
     ViewRow(f"{_VIEWS}.embedding_view.EmbeddingView", "embedding_view", tab=True),
     ViewRow(f"{_VIEWS}.gan_view.GanView", "gan_view", tab=True),
+    ViewRow(f"{_VIEWS}.latent_view.LatentView", "latent_view", tab=True),
     ViewRow(f"{_RUNS}.runs.RunsPanel", "runs_panel", tab=True),
     ViewRow(f"{_RUNS}.try_it.TryItPanel", "try_it", tab=True),
 )

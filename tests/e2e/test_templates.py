@@ -140,6 +140,7 @@ def test_names_cover_the_curriculum():
     assert {"gpt_chars"} <= names  # built with blocks
     assert "unet_shapes" in names
     assert {"gan_mixture", "dcgan_digits"} <= GAN
+    assert "vae_digits" in names  # generative: loss terms, the Sampling node
     assert [t.name for t in list_templates()][0] == "perceptron_linear"
 
 

@@ -42,7 +42,7 @@ def test_every_view_in_the_table_implements_the_protocol(qtbot):
     titles = [dock.tabs.tabText(i) for i in range(dock.tabs.count())]
     assert titles == [row.load().title for row in dock_module.VIEWS if row.tab]
     assert titles == ["Weights", "Gradients", "Boundary", "Confusion", "Inside", "Saliency", "Landscape",
-                      "Embedding", "GAN", "Runs", "Try it"]
+                      "Embedding", "GAN", "Latent space", "Runs", "Try it"]
     assert dock.splitter.widget(1) is dock.loss_view  # the one view beside the set-up panel
 
 

@@ -202,6 +202,10 @@ class TryItPanel(QWidget):
         run, data = self.run, self._samples()
         index = max(0, min(int(index), len(data) - 1))
         x, y = data.x[index: index + 1], data.y[index]
+        if _reconstructs(run):  # a VAE: its output redraws the input, it does not predict the labels
+            self.verdict.setText("This model outputs a reconstruction of its input, not the "
+                                 f"{data.task} targets: see the Loss plot's terms and the Latent space tab")
+            return None
         objective = _objective_of(run)
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
@@ -317,6 +321,16 @@ class TryItPanel(QWidget):
                              f"{kinds(predicted)} · true {kinds(true)}")
         self.verdict.setToolTip(f"Predicted {data.label_text(predicted)}; true {data.label_text(true)}")
         return {"predicted": predicted, "true": true, "pixel_accuracy": right, "probabilities": probs}
+
+
+def _reconstructs(run: Run) -> bool:
+    """The model's (first) Output is not compared with the dataset's targets: its
+    target is the input, or it has no loss (loss nodes train the model)."""
+    names = getattr(run.model, "output_names", None)
+    if not names or not run.graph.has_node(names[0]):
+        return False
+    params = run.graph.node(names[0]).params
+    return params["target"] == "input" or params["loss"] == "none"
 
 
 def _objective_of(run: Run) -> tuple[str, bool]:

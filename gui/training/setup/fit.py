@@ -62,8 +62,8 @@ def last_dense(graph: Graph, channels: bool = False) -> str | None:
     when there is none. With ``channels``, the layer with a ``channels``
     parameter (a convolution) instead, whose channels are the output's first axis."""
     outputs = graph.outputs()
-    if len(outputs) != 1:
-        return None
+    if len(outputs) != 1 or outputs[0].params["target"] == "input" or outputs[0].params["loss"] == "none":
+        return None  # the output is not compared with the dataset's targets
     current = outputs[0].id
     for _ in range(len(graph) + 1):
         wires = graph.incoming(current)

@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import Event, Graph, GraphError, Param, ParamError
+from layerloom.graph.layers.losses import has_loss_terms
 from layerloom.graph.settings import check_values, declared, defaults
 from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.commands import SetParams, SetSettings
@@ -479,7 +480,11 @@ class SetupPanel(QScrollArea):
         task = self.data_facts().task if self.data_facts() is not None else None
         resolved = {"classification": "cross_entropy", "sequence": "cross_entropy",
                     "segmentation": "cross_entropy", "regression": "mse"}.get(task)
-        self.loss_hint.setText(f"auto: {resolved} for {task}" if values["loss"] == "auto" and resolved else "")
+        hint = f"auto: {resolved} for {task}" if values["loss"] == "auto" and resolved else ""
+        if has_loss_terms(self.graph):
+            hint = ("the graph sets its losses (Outputs' loss, loss nodes); this one serves Outputs "
+                    "whose loss is auto" + (f" ({hint})" if hint else ""))
+        self.loss_hint.setText(hint)
 
     def show_problem(self, text: str) -> None:
         self.problem.setText(text)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from layerloom.gui.training.runs.run_record import Run, growing_until
 from layerloom.gui.training.views import plot_style as ps
 from layerloom.gui.training.views.series import finite_range, from_zero, smooth, step_arrays
+from layerloom.gui.training.views.term_curves import TermCurves
 
 VAL_COLOUR = "#ea580c"
 LR_COLOUR = "#7c3aed"
@@ -95,6 +96,7 @@ class LossView(QWidget):
         for item in (self.raw, self.smoothed, self.val):
             self.loss_plot.addItem(item)
         self.legend.removeItem(self.raw)
+        self.terms = TermCurves(self.loss_plot, self.legend)  # a run on loss terms: each term
         self.metric_plot.addItem(self.train_metric)
         self.metric_plot.addItem(self.val_metric)
         self.lr_plot.addItem(self.lr_curve)
@@ -122,6 +124,7 @@ class LossView(QWidget):
         """Show ``run`` (the newest run, or the one picked in the Runs tab)."""
         self.run = run
         self._versions.clear()
+        self.terms.clear()
         for item in (self.val, self.train_metric, self.val_metric):
             item.setSymbol("o")
         self.refresh(full=True)
@@ -187,6 +190,7 @@ class LossView(QWidget):
             self._set(self.val_metric, run.metrics.get(f"val_{name}") if name else None)
         if self._changed("lr", run.number, run.lr.version):
             self._set(self.lr_curve, run.lr, steps=True)
+        self.terms.draw(run)
 
     # ----------------------------------------------------------------- drawing
     def _changed(self, key: str, *version) -> bool:
@@ -269,6 +273,9 @@ class LossView(QWidget):
             vx, vy = run.val_loss.arrays()
             xs += [x, vx]
             ys += [smooth(y, self.smoothing_weight) if run is not self.run else y, vy]
+        for tx, ty in self.terms.arrays():
+            xs.append(tx)
+            ys.append(ty)
         log = self.log_scale.isChecked()
         y = finite_range(*ys, log=log)
         return finite_range(*xs), y if log else from_zero(y)
