@@ -1,5 +1,5 @@
 """Templates for the seed concepts: a single neuron, width, early stopping, optimisers
-compared, batch normalisation, dying ReLU, word embeddings.
+compared, batch normalisation, dying ReLU, weight initialisation, word embeddings.
 
 :data:`TEMPLATES` is merged into :data:`benchmarks.template_graphs.TEMPLATES`
 (one ``TEMPLATES.update`` line there), and ``benchmarks/make_templates.py`` writes
@@ -170,6 +170,49 @@ def dying_relu() -> Graph:
         {"optimizer": "sgd", "lr": 3.0, "epochs": 10, "batch_size": 32})
 
 
+# -------------------------------------------------------- weight initialisation
+INITS = {
+    # scheme: (the node's training settings, stated result, what happens)
+    "zeros": ({"init": "zeros"}, "val accuracy <= 60%",
+              "Every weight starts at 0: each hidden unit outputs 0 for every sample, so every "
+              "gradient but the last layer's bias is 0 and nothing learns; and were the units "
+              "not dead, they would stay identical, all learning the same thing. Accuracy stays "
+              "at chance."),
+    "small": ({"init": "normal", "init_std": 0.01}, "val accuracy <= 60%",
+              "Weights drawn with a standard deviation of 0.01: each layer shrinks the signal "
+              "about tenfold, so after eight layers the output barely depends on the input and "
+              "the gradients reaching the first layers are tiny (the Gradients tab). In these "
+              "epochs the network stays near chance."),
+    "he": ({"init": "kaiming_normal"}, "val accuracy >= 90%",
+           "He (Kaiming) initialisation draws each layer's weights with variance 2 / inputs, "
+           "which keeps the signal's size through ReLU layers: gradients reach every layer and "
+           "the network learns the moons."),
+}
+
+
+def initialisation(scheme: str) -> Graph:
+    settings, expected, about = INITS[scheme]
+    layers: list[Layer] = [dense(32, "relu", f"Layer {i}") for i in range(1, 9)]
+    graph = sequential(POINTS, "Points", [*layers, dense(2, label="Logits")])
+    for node in graph.nodes:
+        if node.type == "dense":
+            graph.set_training(node.id, settings)
+    others = ", ".join(f"init_{k}" for k in INITS if k != scheme)
+    return finish(graph, {
+        "title": f"Weight initialisation: {'zeros' if scheme == 'zeros' else 'too small' if scheme == 'small' else 'He'}",
+        "group": "Deep networks",
+        "description": (
+            "The same 8-layer ReLU network on the moons, trained the same way; only how its "
+            f"weights start differs (the Initialisation field of each Dense layer). {about} "
+            f"Compare with {others}: select a layer and change its initialisation in the "
+            "inspector to try another."
+        ),
+        "expected": expected,
+    }, {"name": "moons", "options": {"n_samples": 1000, "noise": 0.2, "seed": 0},
+        "normalise": "standard", "val_split": 0.2},
+        {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 15, "batch_size": 32})
+
+
 # ------------------------------------------------------------- word embeddings
 def word_embeddings() -> Graph:
     graph = sequential({"shape": [1], "dtype": "long"}, "Word id", [
@@ -202,5 +245,6 @@ TEMPLATES = {
     **{f"optimiser_{k}": (lambda k=k: optimiser(k)) for k in OPTIMISERS},
     "batch_norm_deep": batch_norm_deep,
     "dying_relu": dying_relu,
+    **{f"init_{k}": (lambda k=k: initialisation(k)) for k in INITS},
     "word_embeddings": word_embeddings,
 }

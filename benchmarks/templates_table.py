@@ -54,7 +54,7 @@ CPU_SECONDS = {
     "resnet_digits": 17.5, "mobilenet_digits": 24.5, "vit_digits": 24.7, "gpt_chars": 40.0,
     "single_neuron_line": 0.3, "width_2": 1.5, "width_8": 1.5, "width_64": 1.6, "early_stopping": 1.5,
     "optimiser_sgd": 1.0, "optimiser_momentum": 1.1, "optimiser_rmsprop": 1.6, "optimiser_adam": 1.4,
-    "batch_norm_deep": 4.0, "dying_relu": 0.7, "word_embeddings": 3.0,
+    "batch_norm_deep": 4.0, "dying_relu": 0.7, "init_zeros": 0.5, "init_small": 0.5, "init_he": 0.5, "word_embeddings": 3.0,
     "gan_mixture": 9.0, "dcgan_digits": 30.0,
     "vae_digits": 20.0,
 }

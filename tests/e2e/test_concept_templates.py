@@ -87,3 +87,12 @@ def test_word_embeddings_group_each_topic():
                     if a != b:
                         (within if topic == other else between).append(np.linalg.norm(where[a] - where[b]))
     assert np.mean(within) < 0.5 * np.mean(between)
+
+
+def test_only_the_initialisation_differs_between_the_init_templates():
+    built = {name: TEMPLATES[name]() for name in ("init_zeros", "init_small", "init_he")}
+    shapes = {name: [(n.type, dict(n.params)) for n in g.nodes] for name, g in built.items()}
+    assert shapes["init_zeros"] == shapes["init_small"] == shapes["init_he"]
+    inits = {name: {n.training.get("init") for n in g.nodes if n.type == "dense"} for name, g in built.items()}
+    assert inits == {"init_zeros": {"zeros"}, "init_small": {"normal"}, "init_he": {"kaiming_normal"}}
+    assert {name: g.training for name, g in built.items()}["init_he"] == built["init_zeros"].training
