@@ -84,6 +84,14 @@ class Workspace(QObject):
         if self.mode == "train" and w.dockWidgetArea(w.training_dock) in _SIDES:
             w.resizeDocks([w.training_dock], [int(w.width() * share)], Qt.Orientation.Horizontal)
 
+    def _canvas_room(self) -> None:
+        """A Train layout kept from a wider window leaves the graph its share again
+        (restoring keeps the dock's width in pixels)."""
+        w = self.window
+        if self.mode == "train" and w.width() > 0 and \
+                w.training_dock.width() > (1 - MIN_CANVAS_SHARE) * w.width():
+            self._keep_share(TRAIN_SHARE)
+
     # ---------------------------------------------------------------- actions
     def _build_actions(self) -> dict[str, QAction]:
         w = self.window
@@ -158,6 +166,7 @@ class Workspace(QObject):
         state = self._states.get(mode)
         if state is None or not w.restoreState(state, LAYOUT_VERSION):
             self._default_layout(mode)
+        QTimer.singleShot(0, self._canvas_room)
         self._show_view(mode)
         w.show_status("Train mode: the plots get the room; Ctrl+1 goes back to editing" if mode == "train"
                       else "Edit mode: palette, canvas and inspector; Ctrl+2 for the training view", 4000)
@@ -237,6 +246,7 @@ class Workspace(QObject):
         state = self._states.get(mode)
         if state is None or not w.restoreState(state, LAYOUT_VERSION):
             self._default_layout(mode)
+        QTimer.singleShot(0, self._canvas_room)
         if not self.actions["docks_float"].isChecked():
             for dock in self.docks:
                 dock.setFloating(False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QSplitter
 
-SETUP_MIN_WIDTH = 280  # the form's labels and fields side by side
+SETUP_MIN_WIDTH = 300  # the form's labels and fields side by side (the learning rate with Find…)
 PLOTS_MIN = (240, 120)  # the loss curves and the tabs can shrink this far (their content clips)
 SETUP_WIDTH = (330, 360)  # below the canvas, and in Train mode
 

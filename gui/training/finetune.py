@@ -47,6 +47,9 @@ class StartFromField(QWidget):
         self.path: str | None = None
         self.combo = QComboBox(self)
         self.combo.setObjectName("startFromCombo")
+        # a chosen file's name is long: the field keeps the column's width (its tooltip has it all)
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(12)
         for key, text in CHOICES:
             self.combo.addItem(text, key)
         self.combo.setToolTip(

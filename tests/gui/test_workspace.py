@@ -168,3 +168,19 @@ def test_a_resized_window_keeps_the_plots_share_in_train_mode(window, qtbot):
     window.resize(800, 600)
     _settle(qtbot)
     assert window.view.width() >= 0.18 * 800  # the graph keeps a place beside the plots
+
+
+def test_a_train_layout_kept_from_a_wider_window_leaves_the_graph_its_share(qtbot, tmp_path):
+    first = make_window(qtbot, tmp_path)
+    first.resize(1920, 1080)
+    first.workspace.set_mode("train")
+    _settle(qtbot)
+    first.workspace.set_mode("edit")
+    first.close()  # the Train layout is kept with the dock some 1,380 px wide
+
+    second = make_window(qtbot, tmp_path)
+    second.resize(1280, 800)
+    _settle(qtbot)
+    second.workspace.set_mode("train")
+    qtbot.waitUntil(lambda: second.view.width() >= 0.18 * second.width(), timeout=2000)
+    second.close()
