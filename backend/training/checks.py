@@ -89,6 +89,13 @@ def plan_run(graph: Graph, data: Dataset, settings: TrainSettings) -> Plan:
     if not analysis.valid:
         lines = "\n".join(f"  {nid}: {msg}" for nid, msg in analysis.errors)
         raise TrainingError(f"the graph has {len(analysis.errors)} error(s):\n{lines}")
+    for definition in graph.blocks:  # a loss is a term of the whole graph's training
+        inner = [n.title for n in definition.body.nodes if n.spec.loss]
+        if inner:
+            raise TrainingError(
+                f"block {definition.name!r} holds the loss node(s) {', '.join(inner)}; loss nodes "
+                "are trained only at the top level of the graph: move them out of the block "
+                "(wire the block's outputs to them), or ungroup it")
     inputs, outputs = graph.inputs(), graph.outputs()
     terms = has_loss_terms(graph)
     if len(inputs) != 1 or (len(outputs) != 1 and not terms):

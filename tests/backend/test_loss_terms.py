@@ -265,3 +265,14 @@ def test_loss_terms_refuse_several_processes_with_a_clear_message():
     trainer.world_size = 2  # what DistributedTrainer sets
     final = trainer.run()
     assert final.kind == "failed" and "trains on one process for now; leave --nproc out" in final.message
+
+
+def test_a_loss_node_inside_a_block_is_refused_by_name_not_dropped():
+    from layerloom.graph import make_block
+
+    g = two_headed()
+    mean, logvar, kl = (next(n.id for n in g.nodes if n.label == label) for label in ("mean", "logvar", "KL"))
+    make_block(g, [mean, logvar, kl], "encoder")
+    assert g.analysis().valid
+    with pytest.raises(TrainingError, match=r"block 'encoder' holds the loss node\(s\) KL.*top level"):
+        plan_run(g, regression_data(), TrainSettings())
