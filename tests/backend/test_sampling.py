@@ -97,7 +97,7 @@ def test_the_vae_template_trains_headless_and_writes_its_latent_grid(tmp_path):
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "layerloom.gui.launcher", "train", str(EXAMPLES / "vae_digits.loom"),
-         "--epochs", "2", "--out", str(out), "--no-progress"],
+         "--epochs", "2", "--out", str(out), "--no-progress", "--no-record"],  # no run beside the template
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     log = done.stderr  # the progress: one line per epoch, each term and the total
