@@ -16,6 +16,14 @@ so that cycles among the old graph's objects are collected again.
 Objects that live as long as the app (PyTorch's, some 280,000 once it is
 imported) are set apart for good with :func:`keep`: :func:`release` collects
 once and sets everything alive then apart again, so they never rejoin the walks.
+
+In the app, collections run only on the GUI thread (:func:`collect_on_gui_thread`).
+A collection runs in whichever thread happens to allocate, and the garbage it
+frees may hold a Qt object (a widget's wrapper in a reference cycle): destroyed
+in a worker thread (an ONNX export, a training step), the widget's destructor
+waits for the interpreter lock that the collecting thread holds, and the app
+hangs. So the app turns automatic collection off and a GUI-thread timer collects
+what is due, generation by generation, as the interpreter would have.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _paused = 0
+_gui_timer = None  # the GUI-thread timer that collects, once collect_on_gui_thread ran
+COLLECT_EVERY_MS = 1000
 _added = 0  # objects set apart by settle since the last release (some may be gone since)
 
 
@@ -44,8 +54,50 @@ def quiet() -> Iterator[None]:
         with _lock:
             _paused -= 1
             settle()
-            if _paused == 0:
+            if _paused == 0 and _gui_timer is None:
                 gc.enable()
+
+
+def collect_on_gui_thread(interval_ms: int = COLLECT_EVERY_MS) -> None:
+    """From now on, collect garbage only on the thread calling this (the GUI
+    thread), from a timer: automatic collection is turned off. Calling it again
+    changes nothing."""
+    global _gui_timer
+    if _gui_timer is not None:
+        return
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    _gui_timer = QTimer(QCoreApplication.instance())
+    _gui_timer.setObjectName("guiThreadCollector")
+    _gui_timer.timeout.connect(collect_due)
+    _gui_timer.start(interval_ms)
+    gc.disable()
+
+
+def collects_on_gui_thread() -> bool:
+    """Whether collections run only on the GUI thread's timer."""
+    return _gui_timer is not None
+
+
+def paused() -> bool:
+    """Whether a :func:`quiet` block is running (no collection at all)."""
+    return _paused > 0
+
+
+def collect_due() -> int:
+    """Collect the generations the interpreter would have collected by now (none
+    inside :func:`quiet`); returns the generation collected, -1 for none."""
+    if _paused or gc.isenabled():
+        return -1
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    generation = -1
+    for gen in range(3):
+        if counts[gen] <= thresholds[gen]:
+            break
+        generation = gen
+    if generation >= 0:
+        gc.collect(generation)
+    return generation
 
 
 def settle() -> None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from layerloom.graph import SUFFIX, Graph, GraphError
+from layerloom.gui import heap
 from layerloom.gui.autosave import INTERVAL_MS, Autosaver, Recovery
 from layerloom.gui.block_catalog import key_block_name
 from layerloom.gui.block_library_ui import BlockLibraryUi
@@ -79,6 +80,7 @@ class MainWindow(FileActions, QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        heap.collect_on_gui_thread()  # never in a worker thread, where freeing a widget hangs
         self.setObjectName("mainWindow")
         self.settings = user_settings()
         self.recent = RecentFiles(self.settings)

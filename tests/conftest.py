@@ -18,6 +18,18 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _collect_between_tests():
+    """Once a window has turned the automatic collector off (collections then run
+    on the GUI thread's timer), collect what is due after each test, so that tests
+    which spin no event loop do not pile up garbage."""
+    yield
+    from layerloom.gui import heap
+
+    if heap.collects_on_gui_thread():
+        heap.collect_due()
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """``small_disk(size)``: a folder on a fresh tmpfs of ``size`` (``"64k"``), to fill

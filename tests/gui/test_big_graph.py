@@ -203,7 +203,8 @@ def test_a_big_graph_is_left_out_of_cycle_collection_until_a_small_one_opens(win
     window.file_load.loadFinished.connect(ended.append)
     assert window.load(big_file)
     qtbot.waitUntil(lambda: bool(ended) and not window.scene.builder.busy, timeout=BIG_WAIT_MS)
-    assert gc.isenabled(), "the collector runs again once the file is read"
+    assert not heap.paused(), "the collector runs again once the file is read"
+    assert not gc.isenabled() and heap.collects_on_gui_thread(), "on the GUI thread only"
     big, nodes = heap.settled(), len(window.graph)
     assert big > 20 * nodes, "the graph and its cards are out of the collector's reach"
     released, release = [], heap.release
