@@ -222,6 +222,8 @@ PROBE = r"""
 import json, sys, time
 start = time.perf_counter()
 import layerloom.gui.app
+import layerloom.gui.training.dock as dock
+dock.PRELOAD_DELAY_MS = 60_000  # the deliberate preload waits: on a busy machine the open may take longer
 
 def probe(app, window):
     deadline = time.perf_counter() + 10
