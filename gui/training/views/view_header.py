@@ -20,13 +20,15 @@ def header_bar(*items: str | QWidget) -> QHBoxLayout:
     return bar
 
 
-def lay_out_view(view: QWidget, bar: QHBoxLayout, body: QWidget, note: QWidget) -> QVBoxLayout:
-    """``view``'s layout: the header ``bar``, the ``body`` taking the spare height,
-    and the ``note`` below."""
+def lay_out_view(view: QWidget, bar: QHBoxLayout | None, body: QWidget, note: QWidget) -> QVBoxLayout:
+    """``view``'s layout: the header ``bar`` (``None``: a view with nothing to choose,
+    such as Latent space and GAN), the ``body`` taking the spare height, and the
+    ``note`` below."""
     layout = QVBoxLayout(view)
     layout.setContentsMargins(0, 2, 0, 0)
     layout.setSpacing(2)
-    layout.addLayout(bar)
+    if bar is not None:
+        layout.addLayout(bar)
     layout.addWidget(body, 1)
     layout.addWidget(note)
     return layout
