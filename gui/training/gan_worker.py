@@ -26,14 +26,10 @@ class GanWorker(RunWorker):
     object_name = "ganWorker"
 
     def _run(self) -> None:
-        from layerloom.backend.datasets import DatasetError
-        from layerloom.backend.training import Failed, SettingsError
         from layerloom.backend.training.gan import GanTrainer
 
-        try:
-            data = self._prepare_data()
-        except (SettingsError, DatasetError) as exc:
-            self.queue(Failed(str(exc)))
+        data = self._prepared_data()
+        if data is None:
             return
         trainer = GanTrainer(self.graph, data.train, self.settings, on_event=self.queue,
                              min_step_interval=REPORT_EVERY, sample_every=SAMPLE_EVERY)

@@ -61,13 +61,10 @@ class TrainingWorker(RunWorker):
 
     # -------------------------------------------------------------------- run
     def _run(self) -> None:
-        from layerloom.backend.datasets import DatasetError
-        from layerloom.backend.training import Failed, SettingsError, Trainer
+        from layerloom.backend.training import Trainer
 
-        try:
-            data = self._prepare_data()
-        except (SettingsError, DatasetError) as exc:
-            self.queue(Failed(str(exc)))
+        data = self._prepared_data()
+        if data is None:
             return
         trainer = Trainer(self.graph, data.train, data.val, self.settings, on_event=self._consume,
                           normalisation=data.normalisation, step_every=1, model=self.start_model,

@@ -214,6 +214,18 @@ class RunWorker(QThread):
         self.queue(data_ready(self.data))
         return self.data
 
+    def _prepared_data(self):
+        """:meth:`_prepare_data` for an in-app run: ``None`` where the user's settings or
+        data are at fault, with the reason queued as the run's ``failed`` event."""
+        from layerloom.backend.datasets import DatasetError
+        from layerloom.backend.training import Failed, SettingsError
+
+        try:
+            return self._prepare_data()
+        except (SettingsError, DatasetError) as exc:
+            self.queue(Failed(str(exc)))
+            return None
+
     def _report_probe(self, exc: Exception, what: str) -> None:
         """A live statistic failed: say so once, and measure no more this run."""
         self._probe_failed = True
