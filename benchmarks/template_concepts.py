@@ -8,7 +8,16 @@ them into ``resources/examples`` like every other template.
 
 from __future__ import annotations
 
-from benchmarks.template_parts import Layer, dense, finish, sequential
+from benchmarks.template_parts import (
+    DEEP_TRAINING,
+    MOONS,
+    OVERFIT_MOONS,
+    OVERFIT_TRAINING,
+    Layer,
+    dense,
+    finish,
+    sequential,
+)
 from layerloom.graph import Graph
 
 ONE_INPUT = {"shape": [1], "dtype": "float"}
@@ -82,10 +91,7 @@ def early_stopping() -> Graph:
             "early. Try patience 5 and 50."
         ),
         "expected": "val loss rise <= 40%; val accuracy >= 75%",
-    }, {"name": "moons", "options": {"n_samples": 100, "noise": 0.35, "seed": 0},
-        "normalise": "standard", "val_split": 0.5},
-        {"optimizer": "adam", "lr": 0.001, "epochs": 300, "batch_size": "full", "early_stopping": True,
-         "patience": 20})
+    }, OVERFIT_MOONS, {**OVERFIT_TRAINING, "early_stopping": True, "patience": 20})
 
 
 # ---------------------------------------------------------------- optimisers
@@ -144,9 +150,7 @@ def batch_norm_deep() -> Graph:
             "this one learns the moons. Compare the two in the Runs tab."
         ),
         "expected": "grad ratio >= 0.01; val accuracy >= 90%",
-    }, {"name": "moons", "options": {"n_samples": 1000, "noise": 0.2, "seed": 0},
-        "normalise": "standard", "val_split": 0.2},
-        {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 20, "batch_size": 32})
+    }, MOONS, dict(DEEP_TRAINING))
 
 
 # ----------------------------------------------------------------- dying ReLU
@@ -165,9 +169,7 @@ def dying_relu() -> Graph:
             "Lower the learning rate to 0.05 and train again: almost no unit dies."
         ),
         "expected": "dead units >= 40%; val accuracy <= 85%",
-    }, {"name": "moons", "options": {"n_samples": 1000, "noise": 0.2, "seed": 0},
-        "normalise": "standard", "val_split": 0.2},
-        {"optimizer": "sgd", "lr": 3.0, "epochs": 10, "batch_size": 32})
+    }, MOONS, {"optimizer": "sgd", "lr": 3.0, "epochs": 10, "batch_size": 32})
 
 
 # -------------------------------------------------------- weight initialisation
@@ -208,9 +210,7 @@ def initialisation(scheme: str) -> Graph:
             "inspector to try another."
         ),
         "expected": expected,
-    }, {"name": "moons", "options": {"n_samples": 1000, "noise": 0.2, "seed": 0},
-        "normalise": "standard", "val_split": 0.2},
-        {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 15, "batch_size": 32})
+    }, MOONS, {**DEEP_TRAINING, "epochs": 15})
 
 
 # ------------------------------------------------------------- word embeddings

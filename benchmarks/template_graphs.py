@@ -12,7 +12,18 @@ from benchmarks.template_blocks_unet import unet_shapes
 from benchmarks.template_blocks_vision import VISION_TEMPLATES
 from benchmarks.template_concepts import TEMPLATES as CONCEPT_TEMPLATES
 from benchmarks.template_gan import gan_templates
-from benchmarks.template_parts import ROW, Layer, chain, dense, finish, sequential
+from benchmarks.template_parts import (
+    DEEP_TRAINING,
+    MOONS,
+    OVERFIT_MOONS,
+    OVERFIT_TRAINING,
+    ROW,
+    Layer,
+    chain,
+    dense,
+    finish,
+    sequential,
+)
 from benchmarks.template_vae import vae_digits
 from layerloom.graph import Graph
 
@@ -78,10 +89,6 @@ def mlp_xor() -> Graph:
     }, XOR_DATA, {**PERCEPTRON_TRAINING, "momentum": 0.9})
 
 
-MOONS_DATA = {"name": "moons", "options": {"n_samples": 1000, "noise": 0.2, "seed": 0},
-              "normalise": "standard", "val_split": 0.2}
-
-
 def mlp_two_moons() -> Graph:
     graph = sequential(POINTS, "Points", [
         dense(16, "relu", "Hidden 1"),
@@ -98,7 +105,7 @@ def mlp_two_moons() -> Graph:
             "(the activation_* templates compare them side by side)."
         ),
         "expected": "val accuracy >= 95%",
-    }, MOONS_DATA, {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 32})
+    }, MOONS, {"optimizer": "adam", "lr": 0.01, "epochs": 30, "batch_size": 32})
 
 
 # -------------------------------------------------------------- activations
@@ -135,7 +142,7 @@ def activation(kind: str) -> Graph:
             f"curves and the Boundary tab. The others: {others}."
         ),
         "expected": ACTIVATION_EXPECTED[kind],
-    }, MOONS_DATA, {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 30,
+    }, MOONS, {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 30,
                     "batch_size": 32})
 
 
@@ -261,10 +268,6 @@ def learning_rate(lr: str) -> Graph:
 
 # -------------------------------------------------------- vanishing gradients
 DEPTH = 8
-DEEP_DATA = {"name": "moons", "options": {"n_samples": 1000, "noise": 0.2, "seed": 0},
-             "normalise": "standard", "val_split": 0.2}
-DEEP_TRAINING = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 20,
-                 "batch_size": 32}
 
 
 def deep_plain(kind: str) -> Graph:
@@ -298,7 +301,7 @@ def deep_plain(kind: str) -> Graph:
             "expected": "grad ratio >= 0.05; val accuracy >= 93%",
         }
     meta["group"] = "Deep networks"
-    return finish(graph, meta, DEEP_DATA, dict(DEEP_TRAINING))
+    return finish(graph, meta, MOONS, dict(DEEP_TRAINING))
 
 
 def deep_residual_mlp() -> Graph:
@@ -334,7 +337,7 @@ def deep_residual_mlp() -> Graph:
             "three. Try removing the skip wires or the norm layers one at a time."
         ),
         "expected": "grad ratio >= 0.1; val accuracy >= 93%",
-    }, DEEP_DATA, dict(DEEP_TRAINING))
+    }, MOONS, dict(DEEP_TRAINING))
     # Each block's layers one row down, so the skip wire runs straight along the top
     # row from the block's input to its + node instead of behind the layers.
     graph.move_nodes({nid: (graph.node(nid).position[0], ROW) for nid in branches})
@@ -342,9 +345,6 @@ def deep_residual_mlp() -> Graph:
 
 
 # --------------------------------------------------------------- overfitting
-OVERFIT_DATA = {"name": "moons", "options": {"n_samples": 100, "noise": 0.35, "seed": 0},
-                "normalise": "standard", "val_split": 0.5}
-OVERFIT_TRAINING = {"optimizer": "adam", "lr": 0.001, "epochs": 300, "batch_size": "full"}
 OVERFIT = {
     "baseline": ("without regularisation", 0.0, 0.0,
                  "train accuracy >= 98%; val loss rise >= 100%",
@@ -386,7 +386,7 @@ def overfitting(kind: str) -> Graph:
             f"points of two moons, with 50 more held out for validation. {about}"
         ),
         "expected": expected,
-    }, OVERFIT_DATA, training)
+    }, OVERFIT_MOONS, training)
 
 
 # ------------------------------------------------------------- architectures

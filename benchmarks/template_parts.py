@@ -15,6 +15,18 @@ from layerloom.graph.layout import NODE_HEIGHT, V_GAP, auto_layout
 
 ROW = NODE_HEIGHT + V_GAP  # one row of nodes further down
 
+# The two moons most 2-D templates learn, and the 100 noisy points (half held out)
+# a large MLP overfits.
+MOONS = {"name": "moons", "options": {"n_samples": 1000, "noise": 0.2, "seed": 0},
+         "normalise": "standard", "val_split": 0.2}
+OVERFIT_MOONS = {"name": "moons", "options": {"n_samples": 100, "noise": 0.35, "seed": 0},
+                 "normalise": "standard", "val_split": 0.5}
+# How the deep moons MLPs train (deep_*_mlp, batch_norm_deep), and the overfitting
+# MLP (overfitting_*, early_stopping).
+DEEP_TRAINING = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 20,
+                 "batch_size": 32}
+OVERFIT_TRAINING = {"optimizer": "adam", "lr": 0.001, "epochs": 300, "batch_size": "full"}
+
 # A layer in a chain: (type id, params, label).
 Layer = tuple[str, dict[str, Any], str]
 

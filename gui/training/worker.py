@@ -48,73 +48,29 @@ class TrainingWorker(RunWorker):
                  base_dir: str | None = None, dataset_obj=None, hist_node: str | None = None,
                  parent: QObject | None = None):
         super().__init__(graph, training, dataset, base_dir, dataset_obj, hist_node, parent)
-        self._want_stop = False
-        self._want_pause = False
-        self._pending_lr: float | None = None
         self._last_stats = 0.0
         self._last_boundary = 0.0
         self._weights_wanted = False
 
     # ---------------------------------------------------------------- control
-    def pause(self) -> None:
-        with self._lock:
-            self._want_pause = True
-            if self.trainer is not None:
-                self.trainer.pause()
-
-    def resume(self) -> None:
-        with self._lock:
-            self._want_pause = False
-            if self.trainer is not None:
-                self.trainer.resume()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._want_stop = True
-            if self.trainer is not None:
-                self.trainer.stop()
-
-    def set_lr(self, lr: float) -> None:
-        """Use ``lr`` from the next step (raises ``SettingsError`` for a bad value)."""
-        with self._lock:
-            if self.trainer is not None:
-                self.trainer.set_lr(lr)
-            else:
-                self._pending_lr = float(lr)
-
     def request_weights(self) -> None:
         """Queue a :class:`WeightsCopy` after the next step (the Inside tab's live view).
         The step's own check for due probes picks it up: no cost per step."""
         self._weights_wanted = True
         self._next_probe = 0.0
 
-    def trained_model(self):
-        """The trained model on the CPU once the run has ended (``None`` before)."""
-        trainer = self.trainer
-        return trainer.model.to("cpu") if trainer is not None and trainer.model is not None else None
-
     # -------------------------------------------------------------------- run
     def _run(self) -> None:
-        from layerloom.backend.datasets import DatasetError
-        from layerloom.backend.training import Failed, SettingsError, Trainer
+        from layerloom.backend.training import Trainer
 
-        try:
-            data = self._prepare_data()
-        except (SettingsError, DatasetError) as exc:
-            self.queue(Failed(str(exc)))
+        data = self._prepared_data()
+        if data is None:
             return
         trainer = Trainer(self.graph, data.train, data.val, self.settings, on_event=self._consume,
                           normalisation=data.normalisation, step_every=1, model=self.start_model,
                           resume_from=self.resume_from, checkpoint_dir=self.checkpoint_dir,
                           checkpoint_every=CHECKPOINT_EVERY, record_path=True)
-        with self._lock:
-            self.trainer = trainer
-            if self._pending_lr is not None:
-                trainer.set_lr(self._pending_lr)
-            if self._want_pause:
-                trainer.pause()
-            if self._want_stop:
-                trainer.stop()
+        self._adopt_trainer(trainer)
         trainer.run()
 
     # ------------------------------------------------- consumer (training thread)

@@ -70,8 +70,9 @@ def data_ready(data) -> DataReady:
 
 class RunWorker(QThread):
     """One training run, followed from a thread of its own; subclasses say how it
-    trains (:meth:`_run`) and how it is controlled (:meth:`stop`, and where
-    ``pausable``, :meth:`pause`, :meth:`resume` and :meth:`set_lr`).
+    trains (:meth:`_run`). The controls (:meth:`stop`, and where ``pausable``,
+    :meth:`pause`, :meth:`resume` and :meth:`set_lr`) are an in-app run's, passed on
+    to its trainer under the lock; a run that is not in-app overrides them.
 
     Parameters
     ----------
@@ -124,28 +125,61 @@ class RunWorker(QThread):
         self.data = None
         self.settings = None
         self._lock = threading.Lock()
+        self._want_stop = False
+        self._want_pause = False
+        self._pending_lr: float | None = None
         self._probe = None
         self._probe_failed = False
         self._next_probe = 0.0  # clock time at which the probe is next due
 
     # ---------------------------------------------------------------- control
+    # An in-app run (TrainingWorker, GanWorker) passes these on to its trainer; a
+    # request made before the trainer exists is kept and applied by _adopt_trainer.
     def pause(self) -> None:
         """Pause after this step (nothing where the run is not ``pausable``)."""
+        with self._lock:
+            self._want_pause = True
+            if self.trainer is not None:
+                self.trainer.pause()
 
     def resume(self) -> None:
         """Go on after a pause (nothing where the run is not ``pausable``)."""
+        with self._lock:
+            self._want_pause = False
+            if self.trainer is not None:
+                self.trainer.resume()
 
     def stop(self) -> None:
         """Stop after this step, keeping what the run has learned."""
-        raise NotImplementedError
+        with self._lock:
+            self._want_stop = True
+            if self.trainer is not None:
+                self.trainer.stop()
 
     def set_lr(self, lr: float) -> None:
-        """Use ``lr`` from the next step (raises ``SettingsError`` where it cannot)."""
-        raise NotImplementedError
+        """Use ``lr`` from the next step (raises ``SettingsError`` for a bad value, or
+        where the run cannot change it)."""
+        with self._lock:
+            if self.trainer is not None:
+                self.trainer.set_lr(lr)
+            else:
+                self._pending_lr = float(lr)
 
     def trained_model(self):
         """The trained model on the CPU once the run has ended (``None`` before)."""
-        raise NotImplementedError
+        trainer = self.trainer
+        return trainer.model.to("cpu") if trainer is not None and trainer.model is not None else None
+
+    def _adopt_trainer(self, trainer) -> None:
+        """Keep ``trainer`` and apply what was asked before it existed."""
+        with self._lock:
+            self.trainer = trainer
+            if self._pending_lr is not None:
+                trainer.set_lr(self._pending_lr)
+            if self._want_pause:
+                trainer.pause()
+            if self._want_stop:
+                trainer.stop()
 
     # -------------------------------------------------------------------- run
     def run(self) -> None:  # the worker's thread
@@ -179,6 +213,18 @@ class RunWorker(QThread):
                                  base_dir=self.base_dir, dataset=self.dataset_obj)
         self.queue(data_ready(self.data))
         return self.data
+
+    def _prepared_data(self):
+        """:meth:`_prepare_data` for an in-app run: ``None`` where the user's settings or
+        data are at fault, with the reason queued as the run's ``failed`` event."""
+        from layerloom.backend.datasets import DatasetError
+        from layerloom.backend.training import Failed, SettingsError
+
+        try:
+            return self._prepare_data()
+        except (SettingsError, DatasetError) as exc:
+            self.queue(Failed(str(exc)))
+            return None
 
     def _report_probe(self, exc: Exception, what: str) -> None:
         """A live statistic failed: say so once, and measure no more this run."""

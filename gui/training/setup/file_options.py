@@ -38,6 +38,14 @@ if TYPE_CHECKING:
     from layerloom.backend.datasets import FileKind
 
 
+def data_filter() -> str:
+    """The Open Data dialog's filter: the name endings of every registered file kind."""
+    from layerloom.backend.datasets import list_file_kinds
+
+    patterns = dict.fromkeys(f"*{suffix}" for kind in list_file_kinds() for suffix in kind.suffixes)
+    return f"Data files ({' '.join(patterns)});;All files (*)"
+
+
 @dataclass(frozen=True)
 class _Check:
     key: str  # the option edited

@@ -16,21 +16,10 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QThread, Signal
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
 from layerloom.graph import Graph
+from layerloom.gui.training.setup.background_dialog import BackgroundRunDialog
 
 
 class _FindThread(QThread):
@@ -92,7 +81,7 @@ class RateField(QLineEdit):
         self.setText(f"{rate:g}")
 
 
-class LrFindDialog(QDialog):
+class LrFindDialog(BackgroundRunDialog):
     """The range test for ``graph`` (a snapshot is tested); ``use_rate(rate)`` applies
     the chosen rate to the graph (the set-up panel's undoable edit) and returns
     whether it was taken."""
@@ -104,7 +93,6 @@ class LrFindDialog(QDialog):
         self.setWindowTitle("Find a learning rate")
         self.graph, self.use_rate = graph, use_rate
         self.base_dir, self.dataset_obj = base_dir, dataset_obj
-        self.thread: _FindThread | None = None
         self.finding = None
         self._rates: list[float] = []
         self._losses: list[float] = []
@@ -141,44 +129,17 @@ class LrFindDialog(QDialog):
         self.marker.setVisible(False)
         self.plot.addItem(self.marker)
 
-        self.progress = QProgressBar()
         self.progress.setTextVisible(False)
-        self.status = QLabel("Press Run to start the test.")
+        self.status.setText("Press Run to start the test.")
         self.status.setObjectName("lrFindStatus")
-        self.status.setWordWrap(True)
-        self.run_button = QPushButton("&Run")
-        self.run_button.setObjectName("lrFindRun")
-        self.run_button.setToolTip("Start the test with the graph's current settings and data")
-        self.stop_button = QPushButton("&Stop")
-        self.stop_button.setObjectName("lrFindStop")
-        self.stop_button.setEnabled(False)
-        self.use_button = QPushButton("&Use this rate")
-        self.use_button.setObjectName("lrFindUse")
-        self.use_button.setEnabled(False)
-        self.use_button.setToolTip("Set the graph's learning rate to the suggestion (Undo takes it back)")
-        self.run_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
-        self.use_button.clicked.connect(self._use)
-        buttons = QHBoxLayout()
-        for b in (self.run_button, self.stop_button, self.use_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        buttons.addWidget(close)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addLayout(buttons)
+        self.run_button = self._button("&Run", "lrFindRun", self.start,
+                                       "Start the test with the graph's current settings and data")
+        self.stop_button = self._button("&Stop", "lrFindStop", self.stop, enabled=False)
+        self.use_button = self._button(
+            "&Use this rate", "lrFindUse", self._use,
+            "Set the graph's learning rate to the suggestion (Undo takes it back)", enabled=False)
+        self._lay_out(intro, form, self.plot, [self.run_button, self.stop_button, self.use_button])
         self.resize(560, 520)
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None
 
     # -------------------------------------------------------------- actions
     def start(self) -> None:
@@ -204,11 +165,7 @@ class LrFindDialog(QDialog):
         thread.step.connect(self._step)
         thread.done.connect(self._done)
         thread.failed.connect(self._failed)
-        thread.finished.connect(self._ended)
-        self.thread = thread
-        self.run_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        thread.start()
+        self._launch(thread)
 
     def stop(self) -> None:
         if self.thread is not None:
@@ -248,13 +205,9 @@ class LrFindDialog(QDialog):
     def _failed(self, message: str) -> None:
         self.status.setText(f"The test could not run: {message}")
 
-    def _ended(self) -> None:
-        self.thread = None
-        self.run_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
 
-    def done(self, result: int) -> None:  # Close, Escape, the window's close button
-        if self.thread is not None:
-            self.thread.stop.set()
-            self.thread.wait(30_000)
-        super().done(result)
+    def _cancel(self) -> None:
+        self.thread.stop.set()

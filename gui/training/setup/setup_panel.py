@@ -8,7 +8,7 @@ shapes, normalisation and validation share, and buttons that fit the graph's
 Input node and last Dense layer to the data.
 Training: optimizer, learning rate, batch size, epochs, loss, schedule, seed,
 device, processes (several GPUs: :mod:`~layerloom.gui.training.setup.processes_field`) and mixed
-precision, and a few advanced knobs.
+precision, and a few advanced knobs under More (:mod:`~layerloom.gui.training.setup.more_form`).
 
 The fields are built from the settings' one declaration (:mod:`layerloom.graph.settings`,
 read by the file loader and ``layerloom train`` too), in its order: a setting's
@@ -59,18 +59,13 @@ from layerloom.gui.param_editors import make_editor
 from layerloom.gui.qt_util import qt_listener, signals_blocked
 from layerloom.gui.training.finetune import StartFromField
 from layerloom.gui.training.setup.dataset_preview import DatasetPreview
-from layerloom.gui.training.setup.file_options import FileOptionsForm
+from layerloom.gui.training.setup.file_options import FileOptionsForm, data_filter
 from layerloom.gui.training.setup.fit import Fix, input_fix, output_fix
+from layerloom.gui.training.setup.more_form import MoreForm
 from layerloom.gui.training.setup.processes_field import ProcessesField
 
 OPEN_FILE = "\0open-file"
 OPEN_FOLDER = "\0open-folder"
-def data_filter() -> str:
-    """The Open Data dialog's filter: the name endings of every registered file kind."""
-    from layerloom.backend.datasets import list_file_kinds
-
-    patterns = dict.fromkeys(f"*{suffix}" for kind in list_file_kinds() for suffix in kind.suffixes)
-    return f"Data files ({' '.join(patterns)});;All files (*)"
 
 
 class SetupPanel(QScrollArea):
@@ -337,27 +332,18 @@ class SetupPanel(QScrollArea):
         self.refresh()
 
     def _build_training_form(self) -> None:
-        self.advanced_box = QGroupBox("More")
-        self.advanced_box.setCheckable(True)
-        self.advanced_box.setChecked(False)
-        inner = QWidget()
-        advanced_form = QFormLayout(inner)
-        advanced_form.setContentsMargins(0, 0, 0, 0)
-        forms = {"main": self.training_form, "more": advanced_form}
+        self.more_form = MoreForm()
+        self.advanced_box = self.more_form.box
+        forms = {"main": self.training_form, "more": self.more_form.form}
         own = {"device": self._add_device_row, "processes": self._add_processes_row}
         for param in declared("training"):
             if param.form:
                 own.get(param.name, self._add_training_editor)(forms[param.form], param)
         if "batch_size" in self.training_editors:
             self.training_editors["batch_size"].setSpecialValueText("full")  # 0: the whole set
-        box_layout = QVBoxLayout(self.advanced_box)
-        box_layout.setContentsMargins(4, 0, 4, 0)
-        box_layout.addWidget(inner)
-        inner.setVisible(False)
-        self.advanced_box.toggled.connect(inner.setVisible)
         self.start_from = StartFromField()  # fine-tuning: gui/training/finetune.py
         self.training_form.addRow("Start from", self.start_from)
-        self.training_form.addRow(self.advanced_box)
+        self.training_form.addRow(self.more_form)
 
     def _add_device_row(self, form: QFormLayout, param: Param) -> None:
         """The devices torch finds (:meth:`set_devices`); Auto and CPU until then."""

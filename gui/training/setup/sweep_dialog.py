@@ -21,14 +21,10 @@ from typing import Any
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -49,6 +45,7 @@ from layerloom.backend.training.sweep import (
 from layerloom.graph import Graph, GraphError, ParamError
 from layerloom.graph import settings as declaration
 from layerloom.gui.commands import CompoundCommand, SetParams, SetSettings
+from layerloom.gui.training.setup.background_dialog import BackgroundRunDialog
 from layerloom.gui.training.setup.sweep_plot import SweepPlot
 
 NONE = "(none)"
@@ -188,8 +185,10 @@ class AxisRow(QWidget):
         self.changed.emit()
 
 
-class SweepDialog(QDialog):
+class SweepDialog(BackgroundRunDialog):
     """A sweep of ``graph`` (a snapshot is trained); ``undo_stack`` takes "Use best"."""
+
+    wait_ms = 60_000
 
     def __init__(self, graph: Graph, undo_stack, base_dir: str | None = None, dataset_obj: Any = None,
                  parent: QWidget | None = None, status: Callable[[str], None] | None = None):
@@ -199,7 +198,6 @@ class SweepDialog(QDialog):
         self.graph, self.undo_stack = graph, undo_stack
         self.base_dir, self.dataset_obj = base_dir, dataset_obj
         self.status_message = status or (lambda text: None)
-        self.thread: _SweepThread | None = None
         self.sweep = None
         self.trials: list = []
 
@@ -248,45 +246,17 @@ class SweepDialog(QDialog):
         split.addWidget(self.plot)
         split.setSizes([500, 360])
 
-        self.progress = QProgressBar()
         self.progress.setObjectName("sweepProgress")
-        self.status = QLabel()
         self.status.setObjectName("sweepStatus")
-        self.status.setWordWrap(True)
-        self.start_button = QPushButton("&Start")
-        self.start_button.setObjectName("sweepStart")
-        self.start_button.setToolTip("Run every trial in the background (also: layerloom sweep FILE --set ...)")
-        self.stop_button = QPushButton("S&top")
-        self.stop_button.setObjectName("sweepStop")
-        self.stop_button.setEnabled(False)
-        self.use_button = QPushButton("&Use best")
-        self.use_button.setObjectName("sweepUseBest")
-        self.use_button.setEnabled(False)
-        self.use_button.setToolTip("Write the best trial's values into the graph (Undo takes them back)")
-        self.start_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
-        self.use_button.clicked.connect(self.use_best)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.stop_button, self.use_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        buttons.addWidget(close)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addLayout(buttons)
+        self.start_button = self._button("&Start", "sweepStart", self.start,
+                                         "Run every trial in the background (also: layerloom sweep FILE --set ...)")
+        self.stop_button = self._button("S&top", "sweepStop", self.stop, enabled=False)
+        self.use_button = self._button("&Use best", "sweepUseBest", self.use_best,
+                                       "Write the best trial's values into the graph (Undo takes them back)",
+                                       enabled=False)
+        self._lay_out(intro, form, split, [self.start_button, self.stop_button, self.use_button])
         self.resize(860, 640)
         self._update_count()
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None
 
     def refresh(self) -> None:
         """Offer the graph's current settings and parameters (the dialog is reopened)."""
@@ -364,10 +334,7 @@ class SweepDialog(QDialog):
         thread = _SweepThread(self.sweep, workers, self)
         thread.trial.connect(self._trial)
         thread.epoch.connect(self._epoch)
-        thread.finished.connect(self._ended)
-        self.thread = thread
-        self._set_running(True)
-        thread.start()
+        self._launch(thread)
 
     def stop(self) -> None:
         """First press: end after the trial in progress; second: stop it too."""
@@ -509,8 +476,5 @@ class SweepDialog(QDialog):
         self.status.setText(message)
         self.status_message(f"Sweep finished. {message}")
 
-    def done(self, result: int) -> None:  # Close, Escape, the window's close button
-        if self.thread is not None:
-            self.sweep.stop(cancel=True)
-            self.thread.wait(60_000)
-        super().done(result)
+    def _cancel(self) -> None:
+        self.sweep.stop(cancel=True)

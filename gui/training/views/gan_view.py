@@ -21,10 +21,12 @@ from collections.abc import Set
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.image_grid import grid_image, show_grid
+from layerloom.gui.training.views.view_header import lay_out_view
 
 COLOURS = {"d_loss": "#2563eb", "g_loss": "#ea580c", "real_accuracy": "#16a34a",
            "fake_accuracy": "#dc2626"}
@@ -65,17 +67,13 @@ class GanView(QWidget):
                 plot.addItem(item)
         self.acc_plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=ps.pen("#94a3b8", 1, dash=True)))
         self.acc_plot.setYRange(0, 1.02, padding=0)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = grid_image(self.sample_plot)
         self.real_points = pg.ScatterPlotItem(size=4, pen=pg.mkPen(None), brush=pg.mkBrush(*REAL_COLOUR))
         self.fake_points = pg.ScatterPlotItem(size=5, pen=pg.mkPen(None), brush=pg.mkBrush(*FAKE_COLOUR))
-        for item in (self.image, self.real_points, self.fake_points):
+        for item in (self.real_points, self.fake_points):
             self.sample_plot.addItem(item)
         self.note = ps.steady_label(IDLE_NOTE, 2, "ganNote")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.plots, 1)
-        layout.addWidget(self.note)
+        lay_out_view(self, None, self.plots, self.note)
 
     # ------------------------------------------------------------ LiveView
     def set_run(self, run: Run | None) -> None:
@@ -147,9 +145,8 @@ class GanView(QWidget):
         if images.ndim != 4:
             return
         grid = image_grid(images, cell=1)[::-1]  # row 0 at the top of the plot
-        self.image.setImage(grid, autoLevels=False, levels=(0, 255))
         h, w = grid.shape[:2]
-        self.image.setRect(QRectF(0, 0, w, h))
+        show_grid(self.image, grid, QRectF(0, 0, w, h))
         plot.setAspectLocked(True)
         plot.hideAxis("left")
         plot.hideAxis("bottom")

@@ -17,19 +17,11 @@ from collections.abc import Set
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, QThread, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton, QSpinBox, QWidget
 
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.view_header import header_bar, lay_out_view
 
 BUDGET = 60.0  # seconds a landscape may take in the app
 DIRECTIONS = (("Auto", "auto"), ("Random directions", "random"), ("Training path (PCA)", "pca"))
@@ -119,16 +111,8 @@ class LandscapeView(QWidget):
         self.progress.setObjectName("landscapeProgress")
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(True)
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 0, 4, 0)
-        bar.addWidget(QLabel("Directions"))
-        bar.addWidget(self.directions)
-        bar.addWidget(QLabel("Grid"))
-        bar.addWidget(self.grid)
-        bar.addWidget(self.compute_button)
-        bar.addWidget(self.cancel_button)
-        bar.addWidget(self.progress)
-        bar.addStretch(1)
+        bar = header_bar("Directions", self.directions, "Grid", self.grid, self.compute_button,
+                         self.cancel_button, self.progress)
         self.plots = ps.graphics_widget(self)
         self.plot = ps.style_plot(self.plots.addPlot(), "Loss landscape")
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -144,12 +128,7 @@ class LandscapeView(QWidget):
             self.plot.addItem(item)
         self.note = ps.steady_label("Train a model (or open trained weights), then press Compute", 3,
                                     "landscapeNote")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(bar)
-        layout.addWidget(self.plots, 1)
-        layout.addWidget(self.note)
+        lay_out_view(self, bar, self.plots, self.note)
         self.compute_button.clicked.connect(self.compute)
         self.cancel_button.clicked.connect(self.cancel)
         self._enable()

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.image_grid import grid_image, show_grid
+from layerloom.gui.training.views.view_header import lay_out_view
 
 NO_CODE = ("The latent space is drawn for a graph with a Sampling node of two values "
            "(a VAE with a 2-D code, like the vae_digits template)")
@@ -39,14 +40,9 @@ class LatentView(QWidget):
         self.plots = ps.graphics_widget(self)
         self.plot = ps.style_plot(self.plots.addPlot(), "Latent space (decoded codes)", "z₂", "z₁")
         self.plot.setAspectLocked(True)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.plot.addItem(self.image)
+        self.image = grid_image(self.plot)
         self.note = ps.steady_label(NO_CODE, 2, "latentNote")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.plots, 1)
-        layout.addWidget(self.note)
+        lay_out_view(self, None, self.plots, self.note)
 
     def set_run(self, run: Run | None) -> None:
         self.run = run
@@ -85,8 +81,7 @@ class LatentView(QWidget):
             return
         self._drawn_for = model
         self.grid = grid
-        self.image.setImage(to_grey(grid)[::-1], autoLevels=False, levels=(0, 255))
-        self.image.setRect(QRectF(-SPAN, -SPAN, 2 * SPAN, 2 * SPAN))
+        show_grid(self.image, to_grey(grid)[::-1], QRectF(-SPAN, -SPAN, 2 * SPAN, 2 * SPAN))
         self.plot.setRange(xRange=(-SPAN, SPAN), yRange=(-SPAN, SPAN), padding=0.02)
         self.note.setText(f"Run {run.number}: each tile is the decoder's drawing of one code (z₁, z₂); "
                           "neighbours morph into each other where the space is filled")

@@ -18,13 +18,14 @@ from collections.abc import Set
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QSpinBox, QWidget
 
 from layerloom.backend.insight.errors import InsightError
 from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.view_header import header_bar, lay_out_view
 
 METHODS = ("Saliency", "Grad-CAM")
 HEAT = pg.colormap.get("inferno")
@@ -61,13 +62,8 @@ class SaliencyView(QWidget):
         self.node.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.node.setObjectName("saliencyNode")
         self.node.setToolTip("Grad-CAM: the convolutional layer whose feature maps are weighed (default: the last)")
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 0, 4, 0)
-        for label, widget in (("Method", self.method), ("Sample", self.sample), ("Class", self.target),
-                              ("Layer", self.node)):
-            bar.addWidget(QLabel(label))
-            bar.addWidget(widget)
-        bar.addStretch(1)
+        bar = header_bar("Method", self.method, "Sample", self.sample, "Class", self.target,
+                         "Layer", self.node)
         self.plots = ps.graphics_widget(self)
         self.input_plot = ps.style_plot(self.plots.addPlot(), "Input")
         self.map_plot = ps.style_plot(self.plots.addPlot(), "Saliency")
@@ -86,12 +82,7 @@ class SaliencyView(QWidget):
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.note = ps.steady_label("Train a classifier (or open trained weights) to see what it looks at", 2,
                                     "saliencyNote")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(bar)
-        layout.addWidget(self.plots, 1)
-        layout.addWidget(self.note)
+        lay_out_view(self, bar, self.plots, self.note)
         self.method.currentIndexChanged.connect(self.compute)
         self.sample.valueChanged.connect(self.compute)
         self.target.currentIndexChanged.connect(self.compute)
