@@ -29,6 +29,24 @@ class Prepared:
     model: Any = None  # the --init weights' model, else None (fresh weights)
 
 
+def load_valid_graph(file):
+    """The graph of ``file``, refused with every error it has when it is not valid;
+    raises :class:`CommandError`."""
+    from layerloom.graph import GraphFileError, load_graph
+
+    try:
+        graph = load_graph(file)
+    except GraphFileError as exc:
+        raise CommandError(str(exc)) from None
+    analysis = graph.analysis()
+    if not analysis.valid:
+        lines = "\n".join(f"  {nid}: {msg}" for nid, msg in analysis.errors)
+        raise CommandError(
+            f"{file}: the graph has {len(analysis.errors)} error(s); fix them first:\n{lines}",
+            EXIT_INVALID,
+        )
+    return graph
+
 
 def _prepare(args, make_out: bool = True, plan: bool = True) -> Prepared:
     """Load and check the graph, settings and data (and unless not ``plan``, that
@@ -44,19 +62,8 @@ def _prepare(args, make_out: bool = True, plan: bool = True) -> Prepared:
         prepare_data,
         resolve_device,
     )
-    from layerloom.graph import GraphFileError, load_graph
 
-    try:
-        graph = load_graph(args.file)
-    except GraphFileError as exc:
-        raise CommandError(str(exc)) from None
-    analysis = graph.analysis()
-    if not analysis.valid:
-        lines = "\n".join(f"  {nid}: {msg}" for nid, msg in analysis.errors)
-        raise CommandError(
-            f"{args.file}: the graph has {len(analysis.errors)} error(s); fix them first:\n{lines}",
-            EXIT_INVALID,
-        )
+    graph = load_valid_graph(args.file)
     finetune.apply_freeze(args, graph)
     try:
         settings = TrainSettings.from_dict(graph.training)
