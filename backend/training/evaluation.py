@@ -13,7 +13,7 @@ import torch
 
 from layerloom.backend.datasets import Dataset
 from layerloom.backend.training.checks import TrainingError, plan_run
-from layerloom.backend.training.metrics import MetricSums, wide_dtype
+from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
 
 EVAL_BATCH = 512
 
@@ -22,6 +22,15 @@ class EvaluationMixin:
     """The scoring of a :class:`~layerloom.backend.training.trainer.Trainer`; the
     methods marked as hooks are what :class:`~layerloom.backend.training.distributed.
     DistributedTrainer` overrides to score across processes."""
+
+    def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                               torch.Tensor | None]:
+        """``(x, y, loss targets, spread)`` of ``data`` on the device; ``spread`` (the
+        targets' variance that regression's R² divides by) is computed once here."""
+        x = torch.as_tensor(data.x).to(self.device)
+        y = torch.as_tensor(data.y).to(self.device)
+        spread = target_spread(y, self.device) if self.objective.task == "regression" else None
+        return x, y, self.objective.loss_targets(y), spread
 
     def _settle(self) -> None:
         """Score the training outputs that wait, in one go."""

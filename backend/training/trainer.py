@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from layerloom.backend.training.checks import (
     plan_run,
     resolve_device,
 )
+from layerloom.backend.training.control import StepControl
 from layerloom.backend.training.evaluation import EvaluationMixin
 from layerloom.backend.training.events import (
     Confusion,
@@ -62,9 +62,9 @@ from layerloom.backend.training.fast import (
     uses_cuda_graphs,
 )
 from layerloom.backend.training.loss_terms import training_forward
-from layerloom.backend.training.metrics import MetricSums, target_spread
+from layerloom.backend.training.metrics import MetricSums
 from layerloom.backend.training.optim import Schedule, build_optimizer, optimizer_kind, set_lr
-from layerloom.backend.training.settings import TrainSettings, check_values
+from layerloom.backend.training.settings import TrainSettings
 from layerloom.backend.training.stats import StatsCollector
 from layerloom.backend.training.weight_path import WeightPath
 from layerloom.graph import Graph
@@ -77,7 +77,7 @@ class _ConsumerError(Exception):
     pass
 
 
-class Trainer(EvaluationMixin, CheckpointMixin):
+class Trainer(StepControl, EvaluationMixin, CheckpointMixin):
     """Trains a graph on a dataset.
 
     One process trains on every sample; :class:`~layerloom.backend.training.distributed.
@@ -174,45 +174,7 @@ class Trainer(EvaluationMixin, CheckpointMixin):
         self.exception: BaseException | None = None
         self.setup_notes: list[str] = []  # shown in the ``started`` event's notes
         self._batch = 0  # next batch of the epoch in progress
-        self._stop = threading.Event()
-        self._go = threading.Event()
-        self._go.set()
-        self._lock = threading.Lock()
-        self._pending_lr: float | None = None
-
-    # ------------------------------------------------------------ control
-    def pause(self) -> None:
-        """Pause before the next step (thread-safe)."""
-        self._go.clear()
-
-    def resume(self) -> None:
-        """Continue after :meth:`pause` (thread-safe)."""
-        self._go.set()
-
-    def stop(self) -> None:
-        """Stop before the next step, checkpoint, and finish (thread-safe)."""
-        self._stop.set()
-        self._go.set()
-
-    def set_lr(self, lr: float) -> None:
-        """Use learning rate ``lr`` from the next step (on resume when paused).
-
-        A running schedule continues from the new rate (its reference rates are
-        scaled by the same factor).
-        """
-        lr = check_values("training", {"lr": lr})["lr"]
-        with self._lock:
-            self._pending_lr = lr
-
-    @property
-    def paused(self) -> bool:
-        """True once :meth:`pause` was asked and until :meth:`resume` or :meth:`stop`."""
-        return not self._go.is_set() and not self._stop.is_set()
-
-    @property
-    def stopping(self) -> bool:
-        """True once :meth:`stop` was asked."""
-        return self._stop.is_set()
+        self._init_control()
 
     # ---------------------------------------------------------------- run
     def run(self) -> Finished | Failed:
@@ -397,15 +359,6 @@ class Trainer(EvaluationMixin, CheckpointMixin):
         self.optimizer.zero_grad(set_to_none=True)
         self._emit(Note(self.step + 1, fallback_message(exc)))
 
-    def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                               torch.Tensor | None]:
-        """``(x, y, loss targets, spread)`` of ``data`` on the device; ``spread`` (the
-        targets' variance that regression's R² divides by) is computed once here."""
-        x = torch.as_tensor(data.x).to(self.device)
-        y = torch.as_tensor(data.y).to(self.device)
-        spread = target_spread(y, self.device) if self.objective.task == "regression" else None
-        return x, y, self.objective.loss_targets(y), spread
-
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
         self.objective.reset("train")
@@ -460,8 +413,7 @@ class Trainer(EvaluationMixin, CheckpointMixin):
         return False
 
     def _apply_lr(self) -> None:
-        with self._lock:
-            lr, self._pending_lr = self._pending_lr, None
+        lr = self._take_lr()
         if lr is not None:
             set_lr(self.optimizer, self.schedule, lr)
 
