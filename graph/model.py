@@ -14,18 +14,8 @@ from typing import Any
 from layerloom.graph.blocks import BlockLibrary
 from layerloom.graph.graph_data import graph_to_data
 from layerloom.graph.inference import Analysis, analyse
-from layerloom.graph.structure import (
-    EVENT_KINDS,
-    MAX_COORD,
-    MAX_LABEL,
-    Edge,
-    Event,
-    GraphStructure,
-    Listener,
-    Node,
-    check_label,
-    check_position,
-)
+from layerloom.graph.node_fields import MAX_COORD, MAX_LABEL, check_label, check_position
+from layerloom.graph.structure import EVENT_KINDS, Edge, Event, GraphStructure, Listener, Node
 
 __all__ = [
     "EVENT_KINDS", "MAX_COORD", "MAX_LABEL", "Edge", "Event", "Graph", "Listener", "Node",

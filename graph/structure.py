@@ -13,7 +13,6 @@ which read a ``GraphStructure`` and so need nothing from the module that uses th
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -21,12 +20,9 @@ from typing import Any, Self
 import networkx as nx
 
 from layerloom.graph.errors import ConnectionRefused, GraphError, GraphLintError
+from layerloom.graph.node_fields import check_id, check_label, check_position
 from layerloom.graph.node_training import check_training
 from layerloom.graph.registry import BLOCK_TYPE, REGISTRY, LayerSpec
-
-_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-MAX_LABEL = 80
-MAX_COORD = 1e7
 
 
 @dataclass
@@ -241,7 +237,7 @@ class GraphStructure:
         values = spec.check_params(params)
         extra = check_training(spec, training)
         node_id = node_id or self.new_id(spec.type_id)
-        _check_id(node_id)
+        check_id(node_id)
         if node_id in self._nodes:
             raise GraphError(f"a node with id {node_id!r} already exists")
         node = Node(node_id, spec.type_id, values, check_position(position), check_label(label),
@@ -580,37 +576,3 @@ def block_spec(library: Any, name: Any) -> LayerSpec:
 def _copy_node(node: Node, library: Any) -> Node:
     return Node(node.id, node.type, copy.deepcopy(node.params), node.position, node.label, library,
                 dict(node.training))
-
-
-def _check_id(node_id: Any) -> None:
-    if not isinstance(node_id, str) or not _ID_RE.match(node_id):
-        raise GraphError(
-            f"node id {node_id!r} is not valid: use letters, digits and _ (up to 64, not starting with a digit)"
-        )
-
-
-def check_label(label: Any) -> str:
-    """``label`` if it is a valid node label, else :class:`GraphError`."""
-    if not isinstance(label, str):
-        raise GraphError(f"label must be text, got {label!r}")
-    if len(label) > MAX_LABEL or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in label):
-        raise GraphError(f"label must be one line of at most {MAX_LABEL} characters, got {label[:100]!r}")
-    return label
-
-
-def check_position(position: Iterable[float]) -> tuple[float, float]:
-    """``position`` as two finite floats inside the canvas, else :class:`GraphError`."""
-    if isinstance(position, (str, bytes, dict)):
-        raise GraphError(f"position must be two numbers, got {position!r}")
-    try:
-        x, y = position
-        if any(isinstance(v, (bool, str, bytes)) for v in (x, y)):
-            raise TypeError
-        x, y = float(x), float(y)
-    except (TypeError, ValueError):
-        raise GraphError(f"position must be two numbers, got {position!r}") from None
-    except OverflowError:
-        raise GraphError(f"position {position!r} is outside the canvas (limit ±{MAX_COORD:g})") from None
-    if not (abs(x) <= MAX_COORD and abs(y) <= MAX_COORD):
-        raise GraphError(f"position {position!r} is outside the canvas (limit ±{MAX_COORD:g})")
-    return (x, y)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError
+from layerloom.backend.cli.prepare import load_valid_graph
 
 VIEWS = ("saliency", "gradcam", "landscape", "embedding")
 DIRECTIONS = ("auto", "random", "pca", "exact")
@@ -98,6 +99,10 @@ def run(args) -> int:
 
 
 def _prepare(args):
+    """The graph (refused as ``layerloom train`` refuses it), its settings on the CPU
+    and its data. The rest is not train's ``_prepare``: here ``--seed`` is the seed of
+    fresh weights rather than a training setting, the views run on the CPU whatever
+    the file's device, and a graph that does not fit its data exits as invalid (1)."""
     from layerloom.backend.datasets import DatasetError
     from layerloom.backend.training import (
         DatasetSettings,
@@ -107,17 +112,8 @@ def _prepare(args):
         plan_run,
         prepare_data,
     )
-    from layerloom.graph import GraphFileError, load_graph
 
-    try:
-        graph = load_graph(args.file)
-    except GraphFileError as exc:
-        raise CommandError(str(exc)) from None
-    analysis = graph.analysis()
-    if not analysis.valid:
-        lines = "\n".join(f"  {nid}: {msg}" for nid, msg in analysis.errors)
-        raise CommandError(f"{args.file}: the graph has {len(analysis.errors)} error(s); fix them first:\n{lines}",
-                           EXIT_INVALID)
+    graph = load_valid_graph(args.file)
     try:
         settings = TrainSettings.from_dict(graph.training).replace(device="cpu")
         data_settings = DatasetSettings.from_dict(graph.dataset)

@@ -36,22 +36,20 @@ always the global batch, split between the processes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
 from layerloom.backend.cli import EXIT_INVALID, CommandError, finetune
-from layerloom.backend.cli.settings_options import add_options, overrides
+from layerloom.backend.cli.prepare import Prepared, _prepare
+from layerloom.backend.cli.settings_options import add_options
+from layerloom.backend.cli.train_outputs import EXIT_STOPPED, _record_run, _write_outputs
 from layerloom.backend.training.events import write_event
-from layerloom.graph.fileio import describe_write_error, write_atomic
+from layerloom.graph.fileio import describe_write_error
 
-EXIT_STOPPED = 130
 BAR_WIDTH = 24
 BAR_INTERVAL = 0.1  # seconds between progress-bar redraws
 CHECKPOINT_EVERY = 2.0  # seconds at least between two checkpoints written after an epoch
@@ -125,18 +123,6 @@ def _port(text: str) -> int:
 
 
 # ------------------------------------------------------------------ the command
-@dataclass
-class Prepared:
-    """A run's inputs, checked: what every process of a run loads the same way."""
-
-    graph: Any
-    settings: Any
-    data: Any
-    data_settings: Any
-    out: Path
-    model: Any = None  # the --init weights' model, else None (fresh weights)
-
-
 def run(args) -> int:
     from layerloom.backend.cli.train_gan import is_gan_run
     from layerloom.backend.training import TrainingError
@@ -162,77 +148,6 @@ def run(args) -> int:
     if options.distributed:
         return _launch(args, prepared, options)
     return _train(args, prepared)
-
-
-def _prepare(args, make_out: bool = True, plan: bool = True) -> Prepared:
-    """Load and check the graph, settings and data (and unless not ``plan``, that
-    the graph fits the data); raises :class:`CommandError`."""
-    from layerloom.backend.cli.datasets import parse_options
-    from layerloom.backend.datasets import DatasetError
-    from layerloom.backend.training import (
-        DatasetSettings,
-        SettingsError,
-        TrainingError,
-        TrainSettings,
-        plan_run,
-        prepare_data,
-        resolve_device,
-    )
-    from layerloom.graph import GraphFileError, load_graph
-
-    try:
-        graph = load_graph(args.file)
-    except GraphFileError as exc:
-        raise CommandError(str(exc)) from None
-    analysis = graph.analysis()
-    if not analysis.valid:
-        lines = "\n".join(f"  {nid}: {msg}" for nid, msg in analysis.errors)
-        raise CommandError(
-            f"{args.file}: the graph has {len(analysis.errors)} error(s); fix them first:\n{lines}",
-            EXIT_INVALID,
-        )
-    finetune.apply_freeze(args, graph)
-    try:
-        settings = TrainSettings.from_dict(graph.training)
-    except SettingsError as exc:
-        raise CommandError(f"{args.file}: training settings: {exc}") from None
-    try:
-        data_settings = DatasetSettings.from_dict(graph.dataset)
-    except SettingsError as exc:
-        raise CommandError(f"{args.file}: dataset settings: {exc}") from None
-    try:
-        settings = settings.replace(**overrides(args, "training"))
-        changes = overrides(args, "dataset")
-        name = changes.pop("name", data_settings.name)
-        if name != data_settings.name:  # other data: its own options, a path from here
-            changes.update(name=os.path.abspath(name) if os.path.exists(name) else name, options={})
-        data_settings = data_settings.replace(**changes)
-        if args.option:
-            data_settings = data_settings.replace(
-                options={**data_settings.options, **parse_options(args.option)})
-    except SettingsError as exc:
-        raise CommandError(str(exc)) from None
-    base_dir = str(Path(args.file).resolve().parent)
-    try:
-        resolve_device(settings.device)
-        data = prepare_data(data_settings, settings.seed, base_dir)
-        if plan:
-            plan_run(graph, data.train, settings)
-        settings = finetune.best_settings(args, settings, data.val is not None)
-        model = finetune.init_model(args, graph, settings)
-    except DatasetError as exc:
-        raise CommandError(str(exc)) from None
-    except TrainingError as exc:
-        raise CommandError(f"{args.file}: {exc}") from None
-    out = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
-    if make_out:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CommandError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    if args.resume and not Path(args.resume).is_dir():
-        raise CommandError(f"--resume {args.resume}: no checkpoint folder there")
-    return Prepared(graph, settings, data, data_settings, out, model)
 
 
 def _train_gan(args) -> int:
@@ -272,95 +187,6 @@ def _train(args, p: Prepared) -> int:
         _record_run(args, p, events.history, trainer, None)
         raise CommandError(final.message, EXIT_INVALID)
     return _write_outputs(args, p, trainer, final, history=events.history)
-
-
-def _write_outputs(args, p: Prepared, trainer, final, extra: dict | None = None, history=None) -> int:
-    """Write the model and metrics.json, print the summary; returns the exit status."""
-    from layerloom.backend.export import save_weights
-    from layerloom.backend.text_generation import vocabulary_metadata
-
-    graph, settings, data, out = p.graph, p.settings, p.data, p.out
-    test = trainer.evaluate(data.test) if data.test is not None and final.reason != "stopped" else None
-    meta = {"layerloom.normalisation": json.dumps(data.normalisation.to_dict()),
-            **vocabulary_metadata(data.train.vocabulary)}
-    model_path = save_weights(graph, trainer.model, out / "model.safetensors", meta).path
-    best_path = finetune.write_best(p, trainer, meta)
-    report = {
-        "graph": str(args.file),
-        "dataset": p.data_settings.to_dict(),
-        "device": str(trainer.device),
-        "settings": settings.to_dict(),
-        "epochs": trainer.history,
-        "final": final.metrics,
-        "test": test,
-        "stop_reason": final.reason,
-        "steps": final.steps,
-        "wall_time": round(final.wall_time, 4),
-        "normalisation": data.normalisation.to_dict(),
-        "processes": trainer.world_size,
-        "best": final.best or None,
-        **(extra or {}),
-    }
-    metrics_path = out / "metrics.json"
-    try:
-        write_atomic(metrics_path, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
-    except OSError as exc:
-        raise CommandError(describe_write_error(exc, str(metrics_path))) from None
-    values = ", ".join(f"{k} {v:.4g}" for k, v in final.metrics.items())
-    where = f"{trainer.world_size} processes ({trainer.device.type})" if trainer.world_size > 1 \
-        else str(trainer.device)
-    print(f"{final.reason} after {final.epochs} epoch(s), {final.steps} steps in "
-          f"{final.wall_time:.1f} s on {where}: {values or 'no metrics yet'}", flush=True)
-    if test:
-        print("test: " + ", ".join(f"{k} {v:.4g}" for k, v in test.items()))
-    if final.best:
-        print(f"kept the weights of epoch {final.best['epoch']} (best {final.best['metric']} "
-              f"{final.best['value']:.4g}) in {model_path.name}"
-              + (f" and {best_path.name}" if best_path else ""))
-    print(f"wrote {model_path}, {metrics_path}{', ' + str(best_path) if best_path else ''} "
-          f"and {out / 'checkpoint'}")
-    _record_run(args, p, history, trainer, meta, test, final.best)
-    _write_latent_grid(graph, trainer.model, out)
-    if final.reason == "stopped":
-        print(f"stopped: continue with --resume {out / 'checkpoint'}", file=sys.stderr)
-        return EXIT_STOPPED
-    return 0
-
-
-def _record_run(args, p: Prepared, history, trainer, metadata: dict | None, test=None,
-                best: dict | None = None) -> None:
-    """Keep the run beside the graph (``NAME.runs/run-NNN``) unless ``--no-record``;
-    a run that cannot be kept says why on stderr without failing the command (its
-    outputs are written already)."""
-    from layerloom.backend.runs import NewRun, RunsError, write_run
-    from layerloom.backend.runs.history import recorder_curves
-
-    if getattr(args, "no_record", False) or history is None:
-        return
-    new = NewRun(p.graph, p.settings.to_dict(), p.data_settings.to_dict(), history.status, "cli",
-                 history.failure or "", history.final, test, history.steps, history.epochs,
-                 history.wall_time, str(trainer.device), recorder_curves(history),
-                 best=dict(best or {}))
-    model = trainer.model if metadata is not None else None
-    try:
-        stored = write_run(args.file, new, model, metadata)
-    except RunsError as exc:
-        print(f"warning: the run is not kept with the graph: {exc}", file=sys.stderr)
-        return
-    print(f"kept as {stored.id} in {stored.folder.parent} (layerloom runs {args.file})")
-
-
-def _write_latent_grid(graph, model, out) -> None:
-    """A VAE with a 2-D code: its latent space as a grid of decoded samples."""
-    from layerloom.backend.generative import LatentError, write_latent_grid
-
-    try:
-        path = write_latent_grid(graph, model, out / "latent_grid.png")
-    except (LatentError, OSError) as exc:
-        print(f"note: no latent grid: {exc}", file=sys.stderr)
-        return
-    if path is not None:
-        print(f"wrote {path} (the latent space: decoded codes from -2 to 2 on both axes)")
 
 
 # ------------------------------------------------------------ several processes

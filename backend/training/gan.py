@@ -21,7 +21,6 @@ reported in a ``note`` with what to try (:class:`~.gan_parts.CollapseWatch`).
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ import torch
 from layerloom.backend.compile import compile_graph
 from layerloom.backend.datasets import Dataset
 from layerloom.backend.training.checks import describe_failure, resolve_device
+from layerloom.backend.training.control import StepControl
 from layerloom.backend.training.events import (
     Consumer,
     Epoch,
@@ -55,7 +55,7 @@ from layerloom.backend.training.gan_parts import (
     network_modules,
 )
 from layerloom.backend.training.optim import build_optimizer
-from layerloom.backend.training.settings import TrainSettings, check_values
+from layerloom.backend.training.settings import TrainSettings
 from layerloom.graph import Graph
 
 IMAGE_SAMPLES = 64  # fixed-noise samples drawn as a grid ...
@@ -76,7 +76,7 @@ def network_settings(settings: TrainSettings, which: str) -> TrainSettings:
                             lr=lr or settings.lr)
 
 
-class GanTrainer:
+class GanTrainer(StepControl):
     """Trains the GAN project ``graph`` on the real samples of ``train``.
 
     Parameters
@@ -117,33 +117,8 @@ class GanTrainer:
         self.result: Finished | Failed | None = None
         self.exception: BaseException | None = None
         self._batch = 0
-        self._stop = threading.Event()
-        self._go = threading.Event()
-        self._go.set()
-        self._pending_lr: float | None = None
-        self._lock = threading.Lock()
+        self._init_control()
         self.world_size = 1
-
-    # ------------------------------------------------------------ control
-    def pause(self) -> None:
-        self._go.clear()
-
-    def resume(self) -> None:
-        self._go.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._go.set()
-
-    def set_lr(self, lr: float) -> None:
-        """Both networks learn at ``lr`` from the next step."""
-        lr = check_values("training", {"lr": lr})["lr"]
-        with self._lock:
-            self._pending_lr = lr
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
 
     @property
     def elapsed(self) -> float:
@@ -316,8 +291,7 @@ class GanTrainer:
 
     def _control(self) -> bool:
         """Between steps: apply a new rate, wait while paused; False to stop."""
-        with self._lock:
-            lr, self._pending_lr = self._pending_lr, None
+        lr = self._take_lr()
         if lr is not None:
             for opt in (self.g_opt, self.d_opt):
                 for group in opt.param_groups:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ from layerloom.backend.training.checks import (
     plan_run,
     resolve_device,
 )
+from layerloom.backend.training.control import StepControl
+from layerloom.backend.training.evaluation import EvaluationMixin
 from layerloom.backend.training.events import (
     Confusion,
     Consumer,
@@ -61,14 +62,13 @@ from layerloom.backend.training.fast import (
     uses_cuda_graphs,
 )
 from layerloom.backend.training.loss_terms import training_forward
-from layerloom.backend.training.metrics import MetricSums, target_spread, wide_dtype
+from layerloom.backend.training.metrics import MetricSums
 from layerloom.backend.training.optim import Schedule, build_optimizer, optimizer_kind, set_lr
-from layerloom.backend.training.settings import TrainSettings, check_values
+from layerloom.backend.training.settings import TrainSettings
 from layerloom.backend.training.stats import StatsCollector
 from layerloom.backend.training.weight_path import WeightPath
 from layerloom.graph import Graph
 
-EVAL_BATCH = 512
 LOSS_GROUP = 128  # at most this many steps' losses wait on the device before being read
 KEEP_OUTPUT = 1 << 14  # a step's output of up to this many values waits to be scored in a group
 
@@ -77,7 +77,7 @@ class _ConsumerError(Exception):
     pass
 
 
-class Trainer(CheckpointMixin):
+class Trainer(StepControl, EvaluationMixin, CheckpointMixin):
     """Trains a graph on a dataset.
 
     One process trains on every sample; :class:`~layerloom.backend.training.distributed.
@@ -174,45 +174,7 @@ class Trainer(CheckpointMixin):
         self.exception: BaseException | None = None
         self.setup_notes: list[str] = []  # shown in the ``started`` event's notes
         self._batch = 0  # next batch of the epoch in progress
-        self._stop = threading.Event()
-        self._go = threading.Event()
-        self._go.set()
-        self._lock = threading.Lock()
-        self._pending_lr: float | None = None
-
-    # ------------------------------------------------------------ control
-    def pause(self) -> None:
-        """Pause before the next step (thread-safe)."""
-        self._go.clear()
-
-    def resume(self) -> None:
-        """Continue after :meth:`pause` (thread-safe)."""
-        self._go.set()
-
-    def stop(self) -> None:
-        """Stop before the next step, checkpoint, and finish (thread-safe)."""
-        self._stop.set()
-        self._go.set()
-
-    def set_lr(self, lr: float) -> None:
-        """Use learning rate ``lr`` from the next step (on resume when paused).
-
-        A running schedule continues from the new rate (its reference rates are
-        scaled by the same factor).
-        """
-        lr = check_values("training", {"lr": lr})["lr"]
-        with self._lock:
-            self._pending_lr = lr
-
-    @property
-    def paused(self) -> bool:
-        """True once :meth:`pause` was asked and until :meth:`resume` or :meth:`stop`."""
-        return not self._go.is_set() and not self._stop.is_set()
-
-    @property
-    def stopping(self) -> bool:
-        """True once :meth:`stop` was asked."""
-        return self._stop.is_set()
+        self._init_control()
 
     # ---------------------------------------------------------------- run
     def run(self) -> Finished | Failed:
@@ -397,15 +359,6 @@ class Trainer(CheckpointMixin):
         self.optimizer.zero_grad(set_to_none=True)
         self._emit(Note(self.step + 1, fallback_message(exc)))
 
-    def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                               torch.Tensor | None]:
-        """``(x, y, loss targets, spread)`` of ``data`` on the device; ``spread`` (the
-        targets' variance that regression's R² divides by) is computed once here."""
-        x = torch.as_tensor(data.x).to(self.device)
-        y = torch.as_tensor(data.y).to(self.device)
-        spread = target_spread(y, self.device) if self.objective.task == "regression" else None
-        return x, y, self.objective.loss_targets(y), spread
-
     def _reset_epoch(self) -> None:
         self._loss_sum, self._loss_n = 0.0, 0
         self.objective.reset("train")
@@ -413,22 +366,6 @@ class Trainer(CheckpointMixin):
         self._outputs: list[torch.Tensor] = []  # training outputs waiting to be scored ...
         self._rows: list[torch.Tensor] = []  # ... and their rows of the data
         self._rows_from = 0  # the first one's position in the epoch's order
-
-    def _settle(self) -> None:
-        """Score the training outputs that wait, in one go."""
-        outputs, rows = self._outputs, self._rows
-        if not outputs:
-            return
-        with torch.no_grad():
-            out = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
-            if self.world_size == 1:  # the batches follow each other in the epoch's order
-                at = self._rows_from
-                targets = self._y[self._perm[at:at + len(out)]]
-            else:
-                targets = self._y[rows[0] if len(rows) == 1 else torch.cat(rows)]
-            self._sums.add(out, targets)
-        outputs.clear()
-        rows.clear()
 
     # --------------------------------------------------------------- loop
     def _loop(self) -> str:
@@ -476,8 +413,7 @@ class Trainer(CheckpointMixin):
         return False
 
     def _apply_lr(self) -> None:
-        with self._lock:
-            lr, self._pending_lr = self._pending_lr, None
+        lr = self._take_lr()
         if lr is not None:
             set_lr(self.optimizer, self.schedule, lr)
 
@@ -660,91 +596,3 @@ class Trainer(CheckpointMixin):
     def _checkpoint_due(self) -> bool:
         """Hook: whether the epoch just ended is checkpointed (``checkpoint_every``)."""
         return time.perf_counter() - self._checkpointed[1] >= self.checkpoint_every
-
-    def _train_metrics(self) -> dict[str, float]:
-        """Hook: the epoch's training loss and metrics from the running sums."""
-        return {"loss": self._loss_sum / max(self._loss_n, 1), **self._sums.result(),
-                **self.objective.term_means("train")}
-
-    def _validate(self):
-        """Hook: ``(metrics, confusion)`` on the validation set, ``None`` if stopped."""
-        return self._evaluate(*self._val, confusion=True, stoppable=True)
-
-    def _monitored(self, train: dict, val: dict | None) -> float | None:
-        name = self.settings.monitor
-        source = val if name.startswith("val_") and val is not None else train
-        return source.get(name.removeprefix("val_"))
-
-    def _improved(self, value: float) -> bool:
-        if self._best is None:
-            return True
-        delta = self.settings.min_delta
-        if self.settings.monitor_mode == "min":
-            return value < self._best - delta
-        return value > self._best + delta
-
-    def _evaluate(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
-                  spread: torch.Tensor | None, confusion: bool = False, stoppable: bool = False):
-        """Loss and metrics over ``x`` in eval mode; ``None`` if stopped meanwhile."""
-        result = self._evaluate_sums(x, y, y_loss, spread, confusion, stoppable)
-        if result is None:
-            return None
-        loss_sum, sums = result
-        return ({"loss": float(loss_sum) / max(len(x), 1), **sums.result(), **self.objective.term_means("eval")},
-                sums.confusion())
-
-    def _evaluate_sums(self, x: torch.Tensor, y: torch.Tensor, y_loss: torch.Tensor,
-                       spread: torch.Tensor | None, confusion: bool = False,
-                       stoppable: bool = False, rows: slice = slice(None)):
-        """``(loss sum, MetricSums)`` over the samples ``rows`` of ``x`` (regression's
-        R² still measures ``spread``, that of all of ``y``); ``None`` if stopped."""
-        sums = MetricSums(self.objective, self.device, y, confusion=confusion, spread=spread)
-        wide = wide_dtype(self.device)
-        loss_sum = None
-        if rows != slice(None):
-            x, y, y_loss = x[rows], y[rows], y_loss[rows]
-        whole = len(x) <= EVAL_BATCH  # one batch: no slicing
-        self.objective.reset("eval")
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                for i in range(0, len(x), EVAL_BATCH):
-                    if stoppable and self._stop.is_set():
-                        return None
-                    part = slice(i, i + EVAL_BATCH)
-                    xb, yb, tb = (x, y, y_loss) if whole else (x[part], y[part], y_loss[part])
-                    with self._autocast():
-                        out = self._eval_forward(xb)
-                        loss = self.objective(out, tb)
-                    weighted = loss.detach().to(wide) * len(xb)
-                    loss_sum = weighted if loss_sum is None else loss_sum + weighted
-                    sums.add(self.objective.scored(out), yb)
-        finally:
-            self.model.train()
-        if loss_sum is None:
-            loss_sum = torch.zeros((), dtype=wide, device=self.device)
-        return loss_sum, sums
-
-    def evaluate(self, data: Dataset) -> dict[str, float]:
-        """Loss and metrics of the trained model on ``data`` (normalised like the
-        training data), e.g. a held-out test set after :meth:`run`."""
-        if self.model is None or self.device is None:
-            raise TrainingError("nothing to evaluate yet: run the trainer first")
-        plan_run(self.graph, data, self.settings)
-        metrics, _ = self._evaluate(*self._tensors(data))
-        return metrics
-
-    def final_metrics(self) -> dict[str, float]:
-        """``loss``, ``accuracy``, ..., ``val_loss``, ... of the last epoch (or of the
-        part of an epoch trained before a stop)."""
-        if self.history:
-            last = self.history[-1]
-            train, val = last["train"], last["val"]
-        elif getattr(self, "_loss_n", 0):
-            self._settle()
-            train, val = {"loss": self._loss_sum / self._loss_n, **self._sums.result()}, None
-        else:
-            return {}
-        out = dict(train)
-        out.update({f"val_{k}": v for k, v in (val or {}).items()})
-        return out
