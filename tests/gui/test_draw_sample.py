@@ -89,13 +89,15 @@ def open_trained(qtbot, path):
 
 def test_inside_and_saliency_follow_the_drawn_sample(qtbot, tmp_path):
     host, view = opened(qtbot, tmp_path, "cnn_digits")
+    host.resize(1280, 800)
     show(qtbot, view, "activations", "output_1")
     assert "validation sample 0" in view.result[1].title
+    host.grab().save("/tmp/layerloom_inside_validation.png")
     choice = view.source_choice
     assert choice.draw_button.isEnabled()
     panel = choice.open_panel()
     assert panel is host.dock.drawing.panel and panel.isVisible() and choice.drawn
-    assert not view.sample.isEnabled()
+    assert view.sample.isHidden() and choice.draw_button.isVisible()
     wait_for(qtbot, lambda: view.result is not None and view.result[0] == "figure"
              and "drawn sample" in view.result[1].title and not view._busy)
     blank = view.result[1].data["probabilities"]
@@ -112,7 +114,8 @@ def test_inside_and_saliency_follow_the_drawn_sample(qtbot, tmp_path):
     assert not np.allclose(figure.data["probabilities"], blank)
     np.testing.assert_allclose(figure.panels[0].images[0], drawn[0])  # the input panel is the drawing
     host.dock.tabs.setCurrentWidget(view)
-    panel.move(host.geometry().right() - panel.width(), host.geometry().top())
+    host.resize(1280, 800)
+    qtbot.wait(50)
     host.grab().save("/tmp/layerloom_inside_drawn.png")
     panel.grab().save("/tmp/layerloom_draw_panel.png")
 
@@ -143,14 +146,14 @@ def test_try_it_predicts_a_drawn_digit(qtbot, trained_cnn):
     names = [str(c) for c in range(10)]
     assert panel.verdict.text().startswith(f"Predicted {names[int(np.argmax(probs))]} (")
     assert "for the drawn sample" in panel.verdict.text()
-    assert not panel.sample.isEnabled() and not panel.random.isEnabled()
+    assert panel.sample.isHidden() and panel.random.isHidden()
     heights = panel.bars.opts["height"]
     assert len(heights) == 10 and max(heights) == pytest.approx(probs.max())
     host.resize(1280, 800)
-    draw.move(host.geometry().right() - draw.width(), host.geometry().top())
+    qtbot.wait(50)
     host.grab().save("/tmp/layerloom_try_it_drawn.png")
     panel.source_choice.set_drawn(False)  # back to the validation sample
-    assert panel.result["true"] is not None and panel.sample.isEnabled()
+    assert panel.result["true"] is not None and panel.sample.isVisible()
 
 
 def test_draw_is_not_offered_for_the_moons_mlp(qtbot, tmp_path):
@@ -162,3 +165,18 @@ def test_draw_is_not_offered_for_the_moons_mlp(qtbot, tmp_path):
                                                 "this model takes (2)")
         assert choice.open_panel() is None and not choice.drawn
     assert host.dock.drawing.panel is None
+
+
+def test_a_colour_brush_paints_each_channel(qtbot):
+    from layerloom.gui.training.views.draw_panel import COLOURS
+
+    pad = DrawPad(3, 16, 16)
+    qtbot.addWidget(pad)
+    pad.resize(200, 200)
+    pad.show()
+    qtbot.waitExposed(pad)
+    assert pad.factor == 4
+    pad.brush, pad.ink = 2.0, np.asarray(dict(COLOURS)["Red"], np.float32)
+    stroke(pad, [(8.0, 3.0), (8.0, 12.0)])
+    red = pad.intensity()[:, 8, 4:11]
+    assert red[0].min() > 0.9 and red[1].max() < 0.2 and red[2].max() < 0.2

@@ -79,8 +79,7 @@ class TryItPanel(QWidget):
         bar.addWidget(self.source_choice)
         bar.addWidget(self.sample)
         bar.addWidget(self.random)
-        bar.addSpacing(12)
-        bar.addWidget(self.verdict, 1)
+        bar.addStretch(1)
 
         self.input_stack = QStackedWidget()
         self.input_stack.setFixedWidth(240)
@@ -116,6 +115,7 @@ class TryItPanel(QWidget):
         layout.setContentsMargins(0, 2, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(bar)
+        layout.addWidget(self.verdict)  # a line of its own: a narrow tab still shows it
         layout.addLayout(body, 1)
         self.sample.valueChanged.connect(self.try_sample)
         self.random.clicked.connect(self.try_random)
@@ -240,7 +240,8 @@ class TryItPanel(QWidget):
 
     def _enable(self, on: bool) -> None:
         for widget in (self.sample, self.random):
-            widget.setEnabled(on and not self.source_choice.drawn)
+            widget.setEnabled(on)
+            widget.setVisible(not self.source_choice.drawn)
 
     def _source_changed(self) -> None:
         self._enable(self.ready)

@@ -211,7 +211,7 @@ class InsideView(QWidget):
         return getattr(self.run, "val", None) if self.run is not None else None
 
     def _source_changed(self) -> None:
-        self.sample.setEnabled(not self.source_choice.drawn)
+        self.sample.setVisible(not self.source_choice.drawn)
         view = next((v for v in self.views if v.name == self.view_name), None)
         if view is not None and "sample" in view.needs:
             self.update_view()

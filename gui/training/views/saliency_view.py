@@ -154,7 +154,7 @@ class SaliencyView(QWidget):
         self.keeper.wait_all()
 
     def _source_changed(self) -> None:
-        self.sample.setEnabled(not self.source_choice.drawn)
+        self.sample.setVisible(not self.source_choice.drawn)
         self.compute()
 
     def _model_copy(self, run: Run):

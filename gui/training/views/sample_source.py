@@ -1,7 +1,8 @@
 """The sample source of a tab: a validation sample, or the drawn one.
 
 A small bar, ``[Validation | Drawn] [Draw…]``, that the Inside,
-Saliency and Try it tabs put before their sample index. "Drawn" and Draw…
+Saliency and Try it tabs put before their sample index (shown with "Validation";
+Draw… with "Drawn"). "Drawn" and Draw…
 are offered for models of images only; otherwise they are disabled and their
 tooltip says why. The tabs share one
 :class:`~layerloom.gui.training.views.drawn_source.DrawnSource` (the dock hands it
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
 
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.views.drawn_source import DRAWN_NAME, DrawnSource
@@ -40,7 +41,8 @@ class SampleSourceChoice(QWidget):
         self.choice.setObjectName(f"{prefix}SourceChoice")
         self.choice.addItems(["Validation", "Drawn"])
         self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.draw_button = QPushButton("Draw…")
+        self.draw_button = QToolButton()
+        self.draw_button.setText("Draw…")
         self.draw_button.setObjectName(f"{prefix}Draw")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -107,10 +109,19 @@ class SampleSourceChoice(QWidget):
         if not on and self.choice.currentIndex() == DRAWN:
             with signals_blocked(self.choice):
                 self.choice.setCurrentIndex(VALIDATION)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Draw… beside "Drawn" (the tab's index beside "Validation"); the choice as
+        wide as its text, so a crowded bar does not squeeze it to "Dra…"."""
+        self.draw_button.setVisible(self.drawn)
+        text = self.choice.currentText()
+        self.choice.setMinimumWidth(self.choice.fontMetrics().horizontalAdvance(text) + 32)
 
     def _switched(self) -> None:
         if self.choice.currentIndex() == DRAWN and self.source.available and self.source.panel is None:
             self.source.open(self)
+        self._fit()
         self.changed.emit()
 
     def _drawing_changed(self) -> None:
