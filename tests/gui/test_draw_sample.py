@@ -152,6 +152,7 @@ def test_try_it_predicts_a_drawn_digit(qtbot, trained_cnn):
     host.resize(1280, 800)
     qtbot.wait(50)
     host.grab().save("/tmp/layerloom_try_it_drawn.png")
+    draw.grab().save("/tmp/layerloom_draw_panel_seven.png")
     panel.source_choice.set_drawn(False)  # back to the validation sample
     assert panel.result["true"] is not None and panel.sample.isVisible()
 
@@ -180,3 +181,24 @@ def test_a_colour_brush_paints_each_channel(qtbot):
     stroke(pad, [(8.0, 3.0), (8.0, 12.0)])
     red = pad.intensity()[:, 8, 4:11]
     assert red[0].min() > 0.9 and red[1].max() < 0.2 and red[2].max() < 0.2
+
+
+@pytest.mark.parametrize("template", ["conv_autoencoder_digits", "unet_shapes"])
+def test_try_it_on_a_drawn_sample_for_autoencoders_and_segmentation(qtbot, tmp_path, template):
+    host, _ = opened(qtbot, tmp_path, template)
+    panel = host.dock.try_it
+    host.dock.tabs.setCurrentWidget(panel)
+    draw = panel.source_choice.open_panel()
+    stroke(draw.pad, [(2.5, 2.5), (5.5, 5.5)])
+    drawn = host.dock.drawing.sample()
+    wait_for(qtbot, lambda: panel.result is not None and panel.result["true"] is None
+             and np.array_equal(panel._x, drawn))  # tried on the stroke, after the debounce
+    if template == "unet_shapes":
+        assert panel.output_stack.currentWidget() is panel.masks
+        assert panel.result["predicted"].shape == drawn.shape[1:]
+        assert panel.true_mask.text() == "(a drawn sample has no true mask)"
+        assert panel.verdict.text().startswith("Predicted") and "in the drawn sample" in panel.verdict.text()
+    else:
+        assert panel.output_stack.currentWidget() is panel.reconstruction
+        expected = float(np.mean((panel.result["predicted"].reshape(drawn.shape) - drawn) ** 2))
+        assert panel.result["mse"] == pytest.approx(expected, rel=1e-4)
