@@ -202,3 +202,26 @@ def test_try_it_on_a_drawn_sample_for_autoencoders_and_segmentation(qtbot, tmp_p
         assert panel.output_stack.currentWidget() is panel.reconstruction
         expected = float(np.mean((panel.result["predicted"].reshape(drawn.shape) - drawn) ** 2))
         assert panel.result["mse"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_views_hear_of_a_drawing_at_most_every_150_ms_also_while_it_goes_on(qtbot):
+    from layerloom.backend.datasets import Dataset
+    from layerloom.gui.training.views.drawn_source import DEBOUNCE_MS, DrawnSource
+
+    x = np.linspace(0, 1, 4 * 64, dtype=np.float32).reshape(4, 1, 8, 8)
+    data = Dataset("tiny", x, np.zeros(4, np.int64), "classification", (1, 8, 8), "float", (), 2, None, "")
+    source = DrawnSource()
+    source.set_data(data)
+    panel = source.open()
+    qtbot.addWidget(panel)
+    panel.pad.brush = 2.0
+    heard = []
+    source.changed.connect(lambda: heard.append(source.sample().copy()))
+    for k in range(16):  # a stroke that goes on for about 16 x 40 ms
+        stroke(panel.pad, [(1.5 + k * 0.3, 1.5)])
+        qtbot.wait(40)
+    during = len(heard)
+    qtbot.wait(2 * DEBOUNCE_MS)
+    assert 2 <= during < 16  # updates while drawing, not one per mouse move
+    np.testing.assert_allclose(heard[-1], source.sample())  # the last one is the finished picture
+    assert heard[-1][0, 1, 1] == pytest.approx(1.0)  # full ink: the data's brightest value

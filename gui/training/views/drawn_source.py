@@ -79,6 +79,10 @@ class DrawnSource(QObject):
             intensity = np.zeros(self.shape, np.float32)
         return self.ink.to_sample(intensity)
 
+    def _edited(self) -> None:
+        if not self.timer.isActive():  # at most one change per DEBOUNCE_MS, also while the mouse moves
+            self.timer.start()
+
     def open(self, near=None):
         """Show the drawing panel (made on first use, beside ``near``'s window); returns it."""
         from layerloom.gui.training.views.draw_panel import DrawPanel
@@ -87,7 +91,7 @@ class DrawnSource(QObject):
             window = near.window() if near is not None else None
             self.panel = DrawPanel(self, window)
             self.panel.setWindowFlag(Qt.WindowType.Tool, True)
-            self.panel.edited.connect(self.timer.start)
+            self.panel.edited.connect(self._edited)
         self.panel.set_shape(self.shape)
         self.panel.show()
         self.panel.raise_()
