@@ -125,6 +125,7 @@ def test_inside_and_saliency_follow_the_drawn_sample(qtbot, tmp_path):
     saliency.source_choice.set_drawn(True)
     wait_for(qtbot, lambda: saliency.job is None and saliency.result is not None, timeout=30)
     np.testing.assert_allclose(saliency.result.sample, drawn)
+    host.grab().save("/tmp/layerloom_saliency_drawn.png")
 
 
 def test_try_it_predicts_a_drawn_digit(qtbot, trained_cnn):
