@@ -71,6 +71,7 @@ def _positive(text: str) -> float:
 
 
 def run(args) -> int:
+    from layerloom.backend.cli import image_option
     from layerloom.backend.insight import InsightError
 
     out = Path(args.output)
@@ -79,7 +80,11 @@ def run(args) -> int:
     if not out.parent.exists():
         raise CommandError(f"-o {args.output}: the folder {out.parent} does not exist")
     graph, settings, data = _prepare(args)
-    if args.view in ("saliency", "gradcam"):
+    args.own = None
+    if image_option.takes_image(args, args.view in image_option.INSIGHT_SAMPLE_VIEWS):  # before any training
+        args.own = image_option.own_sample(args, data.val if data.val is not None else data.train,
+                                           data.normalisation)
+    elif args.view in ("saliency", "gradcam"):
         _index(args, data.val if data.val is not None else data.train)  # before any training
     if args.node is not None:
         _check_node(args, graph, settings)
@@ -159,15 +164,17 @@ def _draw(args, graph, settings, data, model, path):
 
     val = data.val if data.val is not None else data.train
     names = val.class_names
+    x, index = (args.own[None], 0) if getattr(args, "own", None) is not None else (val.x, None)
     if args.view == "saliency":
         from layerloom.backend.insight.saliency import saliency
 
-        return render.saliency_figure(saliency(model, val.x, _index(args, val), val.task, args.target), names)
+        index = _index(args, val) if index is None else index
+        return render.saliency_figure(saliency(model, x, index, val.task, args.target), names)
     if args.view == "gradcam":
         from layerloom.backend.insight.gradcam import gradcam
 
-        return render.gradcam_figure(
-            gradcam(model, graph, val.x, _index(args, val), val.task, args.target, args.node), names)
+        index = _index(args, val) if index is None else index
+        return render.gradcam_figure(gradcam(model, graph, x, index, val.task, args.target, args.node), names)
     if args.view == "embedding":
         from layerloom.backend.insight.embedding import projection
 

@@ -5,7 +5,8 @@ attention, activation functions, and any view registered there) to a PNG, for a
 slide or a report. FILE is a ``.loom`` graph (its weights from ``--weights``, or
 fresh ones, with a note saying so) or a ``.safetensors`` file saved by LayerLoom,
 which holds both. The sample is an index into the validation set, split and
-normalised as training did (the graph's seed). Each view's own options become
+normalised as training did (the graph's seed), or with ``--image`` a picture of
+one's own (:mod:`~layerloom.backend.cli.image_option`). Each view's own options become
 ``--NAME`` options here.
 """
 
@@ -25,7 +26,7 @@ INSIGHT_HELP = ("saliency: the gradient of a class score over the input; gradcam
 
 
 def add_parser(subs, name: str) -> None:
-    from layerloom.backend.cli import inspect_cmd
+    from layerloom.backend.cli import image_option, inspect_cmd
     from layerloom.backend.views import list_views
 
     views = list_views()
@@ -42,6 +43,7 @@ def add_parser(subs, name: str) -> None:
                    "the graph is trained here first")
     p.add_argument("-n", "--node", help="the node's id (default: the view's choice, e.g. the first convolution)")
     p.add_argument("-s", "--sample", type=_index, default=0, help="index in the validation set (default 0)")
+    image_option.add_option(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the .png file to write")
     p.add_argument("--width", type=_width, default=900, help="image width in pixels (default 900)")
     p.add_argument("--seed", type=int, default=0, help="seed for fresh weights (default 0)")
@@ -79,7 +81,7 @@ def _width(text: str) -> int:
 
 
 def run(args) -> int:
-    from layerloom.backend.cli import inspect_cmd
+    from layerloom.backend.cli import image_option, inspect_cmd
     from layerloom.backend.views import VIEWS, NotApplicable, ViewContext
     from layerloom.backend.views.render import to_png
 
@@ -92,10 +94,13 @@ def run(args) -> int:
     if not out.parent.is_dir():
         raise CommandError(f"no folder {out.parent} to write {out.name} in")
     view = VIEWS[args.view]
+    image = image_option.takes_image(args, "sample" in view.needs)
     graph, model = _load(args, "model" in view.needs)
-    data = _data(args, graph) if "data" in view.needs else None
+    data, normalisation = _data(args, graph) if "data" in view.needs else (None, None)
+    own = image_option.own_sample(args, data, normalisation) if image else None
     options = {name: getattr(args, f"view_{name}", None) for name in view.options}
-    ctx = ViewContext(graph, model, data, args.node, args.sample, {k: v for k, v in options.items() if v is not None})
+    ctx = ViewContext(graph, model, data, args.node, args.sample, {k: v for k, v in options.items() if v is not None},
+                      own=own, own_name=image_option.own_name(args) if image else "")
     try:
         figure = view.compute(ctx)
     except NotApplicable as exc:
@@ -149,7 +154,8 @@ def _load(args, need_model: bool):
 
 
 def _data(args, graph):
-    """The validation set (else the training set), split and normalised as training did."""
+    """The validation set (else the training set), split and normalised as training
+    did, and the normalisation applied."""
     from layerloom.backend.datasets import DatasetError
     from layerloom.backend.training import (
         DatasetSettings,
@@ -164,4 +170,4 @@ def _data(args, graph):
                             str(Path(args.file).resolve().parent))
     except (SettingsError, DatasetError) as exc:
         raise CommandError(f"{args.file}: cannot load its data: {exc}", EXIT_UNREADABLE) from None
-    return data.val if data.val is not None else data.train
+    return (data.val if data.val is not None else data.train), data.normalisation

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from layerloom.backend.views.base import (
+    SAMPLE_NEEDS,
     Bars,
     Figure,
     Heatmap,
@@ -49,24 +50,24 @@ def compute(ctx: ViewContext) -> Figure:
     node = ctx.graph.node(nid)
     if node.spec.is_input:
         raise NotApplicable(f"{node.title} is the input: pick a layer to see what it makes of the sample")
-    i = ctx.sample_index()
-    x, y = data.x[i: i + 1], data.y[i]
+    x, y, name = ctx.chosen_sample()
     recording = record(model, ctx.graph, x)
     if nid not in recording.outputs:
         raise NotApplicable(f"{node.title} gives no tensor the views can show")
     out = recording.outputs[nid]
-    title = f"{node.title}: output for validation sample {i}"
+    title = f"{node.title}: output for {name}"
     panels = [p for p in (sample_panel(ctx, x[0], y),) if p is not None]
     tokens = token_labels(data, x[0])
     probs = output_probabilities(ctx, out) if node.spec.is_output else None
     if probs is not None:
         names = list(data.class_names or [str(c) for c in range(len(probs))])
         top = np.argsort(-probs)[:10]
-        true = int(y)
-        panels.append(Bars("Predicted probabilities (true class in green)", probs[top],
-                           [names[c] for c in top], [k for k, c in enumerate(top) if c == true],
+        true = int(y) if y is not None else -1
+        panels.append(Bars("Predicted probabilities" + (" (true class in green)" if y is not None else ""),
+                           probs[top], [names[c] for c in top], [k for k, c in enumerate(top) if c == true],
                            y_range=(0.0, 1.0)))
-        note = f"predicted {names[int(top[0])]} ({probs[top[0]]:.0%}) · true class {names[true]}"
+        note = f"predicted {names[int(top[0])]} ({probs[top[0]]:.0%})"
+        note += f" · true class {names[true]}" if y is not None else f" · {name}: no true class"
         return Figure(title, panels, note, data={"output": out, "probabilities": probs})
     panels.append(output_panel(node.title, out, tokens))
     return Figure(title, panels, describe(out, node), columns=2, data={"output": out})
@@ -119,5 +120,5 @@ def describe(out: np.ndarray, node=None) -> str:
 register(View(
     "activations", "Node output",
     "what a node outputs for one validation sample: feature maps, sequences, vectors or class probabilities",
-    compute, applies=lambda graph, nid: not graph.node(nid).spec.is_input, order=10,
+    compute, needs=SAMPLE_NEEDS, applies=lambda graph, nid: not graph.node(nid).spec.is_input, order=10,
 ))

@@ -11,7 +11,15 @@ layer computes it.
 
 from __future__ import annotations
 
-from layerloom.backend.views.base import Figure, Heatmap, NotApplicable, View, ViewContext, register
+from layerloom.backend.views.base import (
+    SAMPLE_NEEDS,
+    Figure,
+    Heatmap,
+    NotApplicable,
+    View,
+    ViewContext,
+    register,
+)
 from layerloom.backend.views.common import token_labels
 
 MAX_HEADS = 8
@@ -30,8 +38,7 @@ def compute(ctx: ViewContext) -> Figure:
     from layerloom.backend.views.capture import record
 
     model, data = ctx.need_model("attention"), ctx.need_data("attention")
-    i = ctx.sample_index()
-    x = data.x[i: i + 1]
+    x, _, name = ctx.chosen_sample()
     recording = record(model, ctx.graph, x, attention=True)
     found = [nid for nid in ctx.graph.analysis().order if recording.attention.get(nid)]
     if not found:
@@ -62,7 +69,7 @@ def compute(ctx: ViewContext) -> Figure:
     panels = [Heatmap(f"Head {h}", weights[h], rows, cols, "query (attends from)", "key (attends to)")
               for h in picked]
     which = f" (attention {layer + 1} of {len(computed)})" if len(computed) > 1 else ""
-    text = data.tokens_text(x[0]) if data.input_dtype == "long" else f"validation sample {i}"
+    text = data.tokens_text(x[0]) if data.input_dtype == "long" else name
     note = (f"{heads} head(s) · {t} queries x {s} keys · each row sums to 1 · bright: where that position "
             f"looks · input {text}")
     return Figure(f"{node.title}: attention weights{which}", panels, note, columns=min(4, len(panels)),
@@ -72,7 +79,7 @@ def compute(ctx: ViewContext) -> Figure:
 register(View(
     "attention", "Attention",
     "each head's attention weights for one validation sample, as a heat map over positions",
-    compute, applies=might_attend,
+    compute, needs=SAMPLE_NEEDS, applies=might_attend,
     options={"head": (int, None, "draw this head only (default: every head, up to 8)"),
              "layer": (int, 0, "which attention of the node, where it computes several (a repeated block)")},
     order=30,

@@ -112,6 +112,12 @@ class ViewContext:
         Index into ``data``.
     options : dict
         View-specific options (``channel``, ``head``, ...), as given.
+    own : np.ndarray or None
+        A sample of the user's own (drawn in the app, or ``--image``), shaped and
+        scaled like ``data``'s samples, used in place of sample ``sample``; it has
+        no true target.
+    own_name : str
+        What to call ``own`` in titles (``"drawn sample"``, ``"digit.png"``).
     """
 
     graph: Any
@@ -120,6 +126,8 @@ class ViewContext:
     node: str | None = None
     sample: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    own: np.ndarray | None = None
+    own_name: str = ""
 
     def title(self, node_id: str) -> str:
         return self.graph.node(node_id).title if self.graph.has_node(node_id) else node_id
@@ -142,6 +150,14 @@ class ViewContext:
                                 f"(0 to {n - 1})")
         return int(self.sample)
 
+    def chosen_sample(self) -> tuple[np.ndarray, Any, str]:
+        """``(x, y, name)``: the sample as a batch of one, its true target (``None``
+        for one's own) and what titles call it."""
+        if self.own is not None:
+            return np.asarray(self.own, np.float32)[None], None, self.own_name or "own sample"
+        i = self.sample_index()
+        return self.data.x[i: i + 1], self.data.y[i], f"validation sample {i}"
+
     def node_or(self, view: str, pick: Callable[[Any], str | None], wanted: str) -> str:
         """The node asked for (checked to exist), else ``pick(graph)``'s, else
         :class:`NotApplicable` saying the graph has no ``wanted``."""
@@ -157,12 +173,16 @@ class ViewContext:
 
 
 # ----------------------------------------------------------------- registry
+SAMPLE_NEEDS = frozenset({"model", "data", "sample"})  # a view of one sample (validation, drawn or a file)
+
+
 @dataclass(frozen=True)
 class View:
     """One registered view.
 
-    ``compute(ctx) -> Figure``; ``needs`` is a subset of ``{"model", "data"}``
-    (what the command line must load); ``applies(graph, node_id) -> bool`` says
+    ``compute(ctx) -> Figure``; ``needs`` is a subset of ``{"model", "data",
+    "sample"}`` (what the command line must load; ``"sample"``: the view shows one
+    sample, which may be the user's own, ``ViewContext.own``); ``applies(graph, node_id) -> bool`` says
     whether the app offers the view for a node (the compute function still
     decides, and says why not); ``options`` maps an option name to ``(type,
     default, help)`` (``layerloom plot`` gives each as ``--NAME``).

@@ -29,8 +29,8 @@ def sample_panel(ctx: ViewContext, x: np.ndarray, y) -> Images | Curves | Bars |
     """The sample as the model sees it: an image, a curve, the feature values;
     ``None`` for tokens (they label the other panels' axes instead)."""
     data = ctx.data
-    what = f"Input: sample {ctx.sample}"
-    if data.task == "classification":
+    what = f"Input: {ctx.own_name or 'own sample'}" if ctx.own is not None else f"Input: sample {ctx.sample}"
+    if data.task == "classification" and y is not None:
         what += f" ({data.label_text(y)})"
     if data.input_dtype == "long":
         return None

@@ -165,6 +165,7 @@ class TrainingDock(RunActions, RunViews, ModelFileActions, FinetuneActions, Kept
             return
         self._built = True
         from layerloom.gui.training.setup.setup_panel import SetupPanel
+        from layerloom.gui.training.views.drawn_source import DrawnSource
 
         graph, scene = self.graph, self.scene
         self.run_bar = RunBar()
@@ -184,6 +185,9 @@ class TrainingDock(RunActions, RunViews, ModelFileActions, FinetuneActions, Kept
             else:
                 beside.append(view)
         self._beside = beside
+        self.drawing = DrawnSource(self)  # one drawn sample for the tabs that show one sample
+        for view in (self.inside_view, self.saliency_view, self.try_it):
+            view.source_choice.use(self.drawing)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("trainingSplitter")
         for index, widget in enumerate((self.setup, *beside, self.tabs)):

@@ -43,6 +43,7 @@ from layerloom.gui.training.runs.try_it_pages import (
 )
 from layerloom.gui.training.setup.dataset_preview import mask_colours, mask_thumbnail, thumbnail
 from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.sample_source import SampleSourceChoice
 
 TOP_CLASSES = 10
 IMAGE_SIZE = 140
@@ -63,6 +64,7 @@ class TryItPanel(QWidget):
         self.sample = QSpinBox()
         self.sample.setObjectName("trySample")
         self.sample.setKeyboardTracking(False)
+        self.source_choice = SampleSourceChoice("try")
         self.random = QPushButton("Random sample")
         self.random.setObjectName("tryRandom")
         self.verdict = ps.steady_label("Train a model (or open trained weights) to try it on a sample", 2,
@@ -73,11 +75,11 @@ class TryItPanel(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addWidget(self.subject)
-        bar.addWidget(QLabel("Validation sample"))
+        bar.addWidget(QLabel("Sample"))
+        bar.addWidget(self.source_choice)
         bar.addWidget(self.sample)
         bar.addWidget(self.random)
-        bar.addSpacing(12)
-        bar.addWidget(self.verdict, 1)
+        bar.addStretch(1)
 
         self.input_stack = QStackedWidget()
         self.input_stack.setFixedWidth(240)
@@ -113,9 +115,11 @@ class TryItPanel(QWidget):
         layout.setContentsMargins(0, 2, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(bar)
+        layout.addWidget(self.verdict)  # a line of its own: a narrow tab still shows it
         layout.addLayout(body, 1)
         self.sample.valueChanged.connect(self.try_sample)
         self.random.clicked.connect(self.try_random)
+        self.source_choice.changed.connect(self._source_changed)
         self._enable(False)
 
     def _mask_page(self) -> QWidget:
@@ -151,6 +155,7 @@ class TryItPanel(QWidget):
     def set_run(self, run: Run | None) -> None:
         """Use ``run``'s model (when it has one) and validation set."""
         self.run = run
+        self.source_choice.set_data(self._samples())
         ready = self.ready
         self._enable(ready)
         vocabulary = self.vocabulary
@@ -194,14 +199,19 @@ class TryItPanel(QWidget):
             self.sample.setValue(int(self._rng.integers(len(self._samples()))))
 
     def try_sample(self, index: int) -> dict | None:
-        """Run the model on sample ``index``; returns what was shown."""
+        """Run the model on sample ``index`` (the drawn sample where it is the source);
+        returns what was shown."""
         if not self.ready:
             return None
         from layerloom.backend.training.probes import predict
 
         run, data = self.run, self._samples()
-        index = max(0, min(int(index), len(data) - 1))
-        x, y = data.x[index: index + 1], data.y[index]
+        drawn = self.source_choice.sample()
+        if drawn is not None:
+            x, y = drawn[None], None
+        else:
+            index = max(0, min(int(index), len(data) - 1))
+            x, y = data.x[index: index + 1], data.y[index]
         if _reconstructs(run):  # a VAE: its output redraws the input, it does not predict the labels
             self.verdict.setText("This model outputs a reconstruction of its input, not the "
                                  f"{data.task} targets: see the Loss plot's terms and the Latent space tab")
@@ -231,6 +241,11 @@ class TryItPanel(QWidget):
     def _enable(self, on: bool) -> None:
         for widget in (self.sample, self.random):
             widget.setEnabled(on)
+            widget.setVisible(not self.source_choice.drawn)
+
+    def _source_changed(self) -> None:
+        self._enable(self.ready)
+        self.try_sample(self.sample.value())
 
     def _show_input(self, data, x: np.ndarray, run: Run) -> None:
         if data.input_dtype == "long":
@@ -256,17 +271,21 @@ class TryItPanel(QWidget):
         page = self.masks if task == "segmentation" else self.generator if self.vocabulary else self.plots
         self.output_stack.setCurrentWidget(page)
         if task == "segmentation":
-            return self._show_masks(data, np.asarray(out), np.asarray(y))
+            return self._show_masks(data, np.asarray(out), None if y is None else np.asarray(y))
         if task == "classification":
             probs = np.asarray(out, np.float64).reshape(-1)
             names = list(data.class_names or [str(i) for i in range(len(probs))])
             order = np.argsort(-probs)[:TOP_CLASSES]
-            true = int(y)
+            true = int(y) if y is not None else -1
             brushes = [pg.mkBrush("#16a34a" if i == true else "#94a3b8") for i in order]
             self.bars.setOpts(x=np.arange(len(order)), height=probs[order], brushes=brushes)
             self.prob_plot.getAxis("bottom").setTicks([[(k, names[i][:10]) for k, i in enumerate(order)]])
             self.prob_plot.getViewBox().setRange(xRange=(-0.6, len(order) - 0.4), yRange=(0, 1.05), padding=0)
             predicted = int(order[0])
+            if y is None:
+                self.verdict.setText(f"Predicted {names[predicted]} ({probs[predicted]:.0%}) for the drawn "
+                                     f"sample · next: {names[int(order[1])] if len(order) > 1 else '-'}")
+                return {"predicted": predicted, "true": None, "probabilities": probs}
             mark = "right" if predicted == true else "wrong"
             self.verdict.setText(f"Predicted {names[predicted]} ({probs[predicted]:.0%}) · true class "
                                  f"{names[true]} · {mark}")
@@ -286,36 +305,44 @@ class TryItPanel(QWidget):
                 self.tokens.show(names, self._x, predicted, true)
             return {"predicted": predicted, "true": true}
         predicted = np.asarray(out, np.float64).reshape(-1)
-        true = np.asarray(y, np.float64).reshape(-1)
+        true = np.asarray(y, np.float64).reshape(-1) if y is not None else None
         if is_reconstruction(data):
             self.output_stack.setCurrentWidget(self.reconstruction)
             shown = self.reconstruction.show(self._x, predicted)
             self.verdict.setText(f"Reconstruction error (mean squared, normalised units) {shown['mse']:.4g}")
             return {"predicted": predicted, "true": true, "mse": shown["mse"]}
-        self.verdict.setText("Predicted " + ", ".join(f"{v:.4g}" for v in predicted) + " · true "
-                             + ", ".join(f"{v:.4g}" for v in true))
-        if is_forecast(data):
+        self.verdict.setText("Predicted " + ", ".join(f"{v:.4g}" for v in predicted) + (
+            " · true " + ", ".join(f"{v:.4g}" for v in true) if true is not None else " for the drawn sample"))
+        if is_forecast(data) and true is not None:
             self.output_stack.setCurrentWidget(self.forecast)
             self.forecast.show(self._x, predicted, true)
             self.verdict.setText(self.verdict.text() + " · the forecast follows the input window")
         return {"predicted": predicted, "true": true}
 
 
-    def _show_masks(self, data, probs: np.ndarray, true: np.ndarray) -> dict:
-        """``probs`` ``(H, W, C)`` per pixel; ``true`` the ``(H, W)`` mask."""
+    def _show_masks(self, data, probs: np.ndarray, true: np.ndarray | None) -> dict:
+        """``probs`` ``(H, W, C)`` per pixel; ``true`` the ``(H, W)`` mask (``None``
+        for a drawn sample)."""
         classes = int(data.num_classes)
         predicted = probs.argmax(axis=-1)
         self.predicted_mask.setPixmap(mask_thumbnail(predicted, classes, IMAGE_SIZE))
-        self.true_mask.setPixmap(mask_thumbnail(true, classes, IMAGE_SIZE))
         names = list(data.class_names or [str(i) for i in range(classes)])
         self.mask_legend.setText("  ".join(
             f'<span style="color: rgb({r}, {g}, {b})">■</span> {name}'
             for (r, g, b), name in zip(mask_colours(classes).tolist(), names, strict=True)))
-        right = float((predicted == true).mean())
 
         def kinds(mask: np.ndarray) -> str:  # the classes a mask holds besides the background
             present = [names[c] for c in np.unique(mask) if c > 0]
             return ", ".join(present) if present else f"{names[0]} only"
+
+        if true is None:
+            self.true_mask.clear()
+            self.true_mask.setText("(a drawn sample has no true mask)")
+            self.verdict.setText(f"Predicted {kinds(predicted)} in the drawn sample")
+            self.verdict.setToolTip(f"Predicted {data.label_text(predicted)}")
+            return {"predicted": predicted, "true": None, "probabilities": probs}
+        self.true_mask.setPixmap(mask_thumbnail(true, classes, IMAGE_SIZE))
+        right = float((predicted == true).mean())
 
         self.verdict.setText(f"{right:.1%} of pixels right · predicted "
                              f"{kinds(predicted)} · true {kinds(true)}")

@@ -1,7 +1,9 @@
 """The Inside tab: what a node outputs for a sample, a convolution's filters, where
 attention goes — any view of :mod:`layerloom.backend.views`, live during a run.
 
-Pick a view, a node (or select it on the canvas) and a validation sample. After a
+Pick a view, a node (or select it on the canvas) and a validation sample, or
+for a model of images a sample drawn in the Draw panel (the view follows the
+picture as it is drawn). After a
 run (or while it is paused) the view reads the run's CPU copy of the model.
 During a run it reads a copy of the weights that the training thread hands over
 between two steps, at most once every :data:`LIVE_INTERVAL` seconds and only
@@ -22,7 +24,9 @@ from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.drawn_source import DRAWN_NAME
 from layerloom.gui.training.views.figure_view import FigureView
+from layerloom.gui.training.views.sample_source import SampleSourceChoice
 
 LIVE_INTERVAL = 1.0  # seconds between two live previews during a run
 AUTO = -1  # an option field's value for "the view's default"
@@ -46,8 +50,9 @@ class LiveModel:
 
 
 def compute_preview(name: str, graph, model, data, node, sample: int, options: dict, width: int,
-                    height: int, live: LiveModel | None = None, state=None):
-    """Off the GUI thread: ``("figure", figure, image, ms)`` or ``("message", text)``."""
+                    height: int, live: LiveModel | None = None, state=None, own=None):
+    """Off the GUI thread: ``("figure", figure, image, ms)`` or ``("message", text)``;
+    ``own``: a drawn sample in place of validation sample ``sample``."""
     from layerloom.backend.views import VIEWS, NotApplicable, ViewContext
     from layerloom.backend.views.render import render
 
@@ -55,7 +60,8 @@ def compute_preview(name: str, graph, model, data, node, sample: int, options: d
     if state is not None:
         model = live.with_weights(graph, state)
     try:
-        figure = VIEWS[name].compute(ViewContext(graph, model, data, node, sample, options))
+        figure = VIEWS[name].compute(ViewContext(graph, model, data, node, sample, options, own=own,
+                                                 own_name=DRAWN_NAME if own is not None else ""))
     except NotApplicable as exc:
         return ("message", str(exc))
     image = render(figure, width, height)
@@ -107,12 +113,14 @@ class InsideView(QWidget):
         self.sample.setToolTip("Index of the validation sample")
         self.sample.setKeyboardTracking(False)
         self.sample.setMaximum(0)
+        self.source_choice = SampleSourceChoice("inside")
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addWidget(self.view_box)
         bar.addWidget(QLabel("Node"))
         bar.addWidget(self.node_box)
         bar.addWidget(QLabel("Sample"))
+        bar.addWidget(self.source_choice)
         bar.addWidget(self.sample)
         self.option_fields: dict[str, tuple[QLabel, QSpinBox]] = {}
         for view in self.views:
@@ -144,6 +152,7 @@ class InsideView(QWidget):
         self.view_box.currentIndexChanged.connect(self._view_changed)
         self.node_box.currentIndexChanged.connect(self.update_view)
         self.sample.valueChanged.connect(self.update_view)
+        self.source_choice.changed.connect(self._source_changed)
         self._view_changed()
 
     # ------------------------------------------------------------------ api
@@ -201,6 +210,12 @@ class InsideView(QWidget):
     def _samples(self):
         return getattr(self.run, "val", None) if self.run is not None else None
 
+    def _source_changed(self) -> None:
+        self.sample.setVisible(not self.source_choice.drawn)
+        view = next((v for v in self.views if v.name == self.view_name), None)
+        if view is not None and "sample" in view.needs:
+            self.update_view()
+
     def _view_changed(self) -> None:
         view = next((v for v in self.views if v.name == self.view_name), None)
         for name, (label, field) in self.option_fields.items():
@@ -212,6 +227,7 @@ class InsideView(QWidget):
     def _fill_nodes(self) -> None:
         graph = self.run.graph if self.run is not None else None
         data = self._samples()
+        self.source_choice.set_data(data)
         with signals_blocked(self.sample):
             self.sample.setMaximum(max(0, len(data) - 1) if data is not None else 0)
         if graph is self._graph_for_nodes:
@@ -259,7 +275,9 @@ class InsideView(QWidget):
         self._busy = True
         call = BackgroundCall(compute_preview, view.name, run.graph, model, data, self.node,
                               self.sample.value(), self.options(), self.figure_view.draw_width,
-                              self.figure_view.panel_height_for(), self.live, state, what=f"The {view.title} view")
+                              self.figure_view.panel_height_for(), self.live, state,
+                              self.source_choice.sample() if "sample" in needs else None,
+                              what=f"The {view.title} view")
         call.succeeded.connect(self._computed)
         call.failed.connect(self._failed)
         self.keeper.start(call)

@@ -1,4 +1,5 @@
-"""The Saliency tab: what a trained classifier looks at, for one validation sample.
+"""The Saliency tab: what a trained classifier looks at, for one validation sample
+(or, for a model of images, a sample drawn in the Draw panel).
 
 Two methods (:mod:`layerloom.backend.insight`): *Saliency*, the gradient of the
 chosen class's score with respect to the input (a heat map over an image, signed
@@ -25,6 +26,7 @@ from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.qt_util import signals_blocked
 from layerloom.gui.training.runs.run_record import Run
 from layerloom.gui.training.views import plot_style as ps
+from layerloom.gui.training.views.sample_source import SampleSourceChoice
 from layerloom.gui.training.views.view_header import header_bar, lay_out_view
 
 METHODS = ("Saliency", "Grad-CAM")
@@ -55,6 +57,7 @@ class SaliencyView(QWidget):
         self.sample.setObjectName("saliencySample")
         self.sample.setKeyboardTracking(False)
         self.sample.setToolTip("Which validation sample to explain")
+        self.source_choice = SampleSourceChoice("saliency")
         self.target = QComboBox()
         self.target.setObjectName("saliencyClass")
         self.target.setToolTip("The class whose score is explained")
@@ -62,8 +65,8 @@ class SaliencyView(QWidget):
         self.node.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.node.setObjectName("saliencyNode")
         self.node.setToolTip("Grad-CAM: the convolutional layer whose feature maps are weighed (default: the last)")
-        bar = header_bar("Method", self.method, "Sample", self.sample, "Class", self.target,
-                         "Layer", self.node)
+        bar = header_bar("Method", self.method, "Sample", self.source_choice, self.sample,
+                         "Class", self.target, "Layer", self.node)
         self.plots = ps.graphics_widget(self)
         self.input_plot = ps.style_plot(self.plots.addPlot(), "Input")
         self.map_plot = ps.style_plot(self.plots.addPlot(), "Saliency")
@@ -85,6 +88,7 @@ class SaliencyView(QWidget):
         lay_out_view(self, bar, self.plots, self.note)
         self.method.currentIndexChanged.connect(self.compute)
         self.sample.valueChanged.connect(self.compute)
+        self.source_choice.changed.connect(self._source_changed)
         self.target.currentIndexChanged.connect(self.compute)
         self.node.currentIndexChanged.connect(self.compute)
 
@@ -124,8 +128,10 @@ class SaliencyView(QWidget):
             self._pending = True
             return None
         data = run.val
-        call = BackgroundCall(explain, self.method.currentText(), self._model_copy(run), run.graph, data.x,
-                              self.sample.value(), data.task, self.target.currentData(), self.node.currentData(),
+        drawn = self.source_choice.sample()
+        x, index = (drawn[None], 0) if drawn is not None else (data.x, self.sample.value())
+        call = BackgroundCall(explain, self.method.currentText(), self._model_copy(run), run.graph, x,
+                              index, data.task, self.target.currentData(), self.node.currentData(),
                               expected=(InsightError,), what="explaining the sample", parent=self)
         call.succeeded.connect(self._succeeded)
         call.failed.connect(self._failed)
@@ -136,6 +142,10 @@ class SaliencyView(QWidget):
     def shutdown(self) -> None:
         """Wait for a job still running (before the window goes away)."""
         self.keeper.wait_all()
+
+    def _source_changed(self) -> None:
+        self.sample.setVisible(not self.source_choice.drawn)
+        self.compute()
 
     def _model_copy(self, run: Run):
         """A copy of the run's model for the background thread (Try it uses the model
@@ -166,6 +176,7 @@ class SaliencyView(QWidget):
     def _fill_choices(self) -> None:
         run = self.run
         data = run.val if run is not None else None
+        self.source_choice.set_data(data)
         with signals_blocked(self.sample), signals_blocked(self.target), signals_blocked(self.node):
             self.sample.setRange(0, max(0, len(data) - 1) if data is not None else 0)
             self.target.clear()
