@@ -161,7 +161,7 @@ def describe(nid: str, title: str, out: np.ndarray, probs: np.ndarray | None = N
         maps = out if out.ndim == 3 else out[:, out.shape[1] // 2]
         maps = maps.reshape(maps.shape[0], maps.shape[-2], maps.shape[-1])
         n = min(len(maps), MAX_MAPS)
-        what = f"{n} maps" if n == len(maps) else f"first {n} of {len(maps)} maps"
+        what = f"{n} map{'s' if n > 1 else ''}" if n == len(maps) else f"first {n} of {len(maps)} maps"
         return Thumbnail(nid, title, shape, "maps", maps[:n], f"{what} · {_range(finite)}", signed)
     if out.ndim == 2:
         rows = min(out.shape[1], MAX_ROWS)
@@ -200,7 +200,9 @@ def picture(thumb: Thumbnail, width: int = SIZE[0], height: int = SIZE[1]) -> np
         tiles = thumb.values
         finite = tiles[np.isfinite(tiles)]
         limits = (float(finite.min()), float(finite.max())) if finite.size else None
-        rgb = _mosaic([colour(t, thumb.diverging, limits) for t in tiles], width, height)
+        n, h, w = tiles.shape
+        coloured = colour(tiles.reshape(n * h, w), thumb.diverging, limits).reshape(n, h, w, 3)  # one pass
+        rgb = _mosaic(list(coloured), width, height)
     else:
         rgb = _fit(colour(thumb.values, thumb.diverging), width, height, square=False)
     h, w = rgb.shape[:2]
