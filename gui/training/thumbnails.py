@@ -53,6 +53,7 @@ class Request:
     data: object  # the validation set, or ("load", dataset settings, seed, base dir)
     sample: int
     weights: str  # which weights, in words, for the tooltip
+    brief: str  # ... in a few words, for the status bar
 
 
 class Caches:
@@ -140,6 +141,7 @@ class OutputThumbnails(QObject):
         self.message = ""  # the last line shown in the status bar
         self.result = None  # the last Thumbnails drawn
         self.weights = ""  # which weights the thumbnails show, in words
+        self.ms = 0.0  # how long the last forward pass and its reading took
         self.refreshes = 0  # jobs finished (tests)
         self._busy = False
         self._shown_key = None
@@ -288,19 +290,22 @@ class OutputThumbnails(QObject):
         sample = self._sample()
         run = dock.shown
         seed = int(graph.training.get("seed", 0) or 0)
-        source = weights = None
+        source = weights = brief = None
         tag: tuple = ()
         if run is not None and self._same_model(run):
             snapshot = getattr(run, "weights", None)
             if run.active and snapshot is not None:
                 source, tag = ("state", run.graph, snapshot.state), ("live", id(snapshot))
                 weights = f"the weights of {run.label} at step {snapshot.step:,} (live)"
+                brief = f"live weights of run {run.number}"
             elif not run.active and run.model is not None:
                 source, tag = ("model", run.model), ("trained", id(run.model))
                 weights = f"the trained weights of {run.label}"
+                brief = f"trained weights of run {run.number}"
         if source is None:
             source, tag = ("fresh", seed), ("fresh", self._model_revision, seed)
             weights = f"the initial weights (seed {seed}): no trained weights for this graph yet"
+            brief = "initial weights (not trained)"
         shown_graph = run.graph if source[0] == "state" else None  # the canvas's: copied when a job starts
         if run is not None and run.val is not None and run.dataset == dict(graph.dataset):
             data, data_tag = run.val, ("run", id(run.val))
@@ -308,7 +313,7 @@ class OutputThumbnails(QObject):
             data = ("load", dict(graph.dataset), seed, dock._base_dir())
             data_tag = data
         key = (tag, sample, self._model_revision if source[0] != "state" else 0, str(data_tag))
-        return Request(shown_graph, source, data, sample, weights), key
+        return Request(shown_graph, source, data, sample, weights, brief), key
 
     # ---------------------------------------------------------------- results
     def _computed(self, outcome) -> None:
@@ -328,11 +333,12 @@ class OutputThumbnails(QObject):
         self.result, self.weights = result, request.weights
         self._shown_key = self._pending_key
         skipped = "; ".join(f"{self._title(nid)}: {why}" for nid, why in result.skipped.items())
-        line = (f"Output thumbnails: validation sample {result.sample}, {request.weights.split(':')[0]} · "
-                f"{result.ms:.0f} ms" + (f" · none for {skipped}" if skipped else ""))
-        if line.split(" · ")[0] != self.message.split(" · ")[0] or not self.message:
+        line = (f"Output thumbnails: validation sample {result.sample}, {request.brief}"
+                + (f"; none for {skipped}" if skipped else ""))
+        if line != self.message:
             self.window.show_status(line, 6000)  # not every second during a run
         self.message = line
+        self.ms = result.ms
         self.updated.emit()
         self._next()
 

@@ -42,7 +42,8 @@ def toggled(qtbot, window, on: bool = True):
 
 def pixels(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB32)
-    return np.array([[image.pixel(x, y) for x in range(image.width())] for y in range(image.height())])
+    words = np.frombuffer(image.constBits(), np.uint32, image.bytesPerLine() * image.height() // 4)
+    return words.reshape(image.height(), -1)[:, : image.width()].copy()
 
 
 def under_card(window, node_id: str) -> np.ndarray:
@@ -68,8 +69,8 @@ def test_toggling_on_draws_a_thumbnail_under_each_card(qtbot, tmp_path, template
         assert "initial weights" in thumb.toolTip() and "validation sample 0" in thumb.toolTip()
     after = under_card(window, node)
     assert (before != after).sum() > 200, "the canvas under the card looks the same"
-    assert thumbs.message.startswith("Output thumbnails: validation sample 0, the initial weights")
-    assert "none for " in thumbs.message and "the Output node passes its input on" in thumbs.message
+    assert thumbs.message.startswith("Output thumbnails: validation sample 0, initial weights (not trained)")
+    assert "; none for " in thumbs.message and "the Output node passes its input on" in thumbs.message
     assert window.statusBar().currentMessage() == thumbs.message
     assert window.settings.value(SETTINGS_KEY) in (True, "true")  # remembered for the next start
     window.grab().save(f"/tmp/layerloom_thumbnails_{template}.png")
