@@ -18,7 +18,9 @@ back in :attr:`Thumbnails.skipped`, one line each.
 
 Graphs of more than :data:`MAX_NODES` nodes are refused (the pictures would be
 too many to read, and too slow to refresh live). A block node shows its output;
-the nodes inside it are not pictured one by one.
+with ``path`` (the app's canvas inside a block; ``--node BLOCK`` for ``layerloom
+plot``) the nodes inside that block instance are pictured instead, from the same
+pass (:func:`~layerloom.backend.views.capture.record_block`).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class Thumbnails:
     skipped: dict[str, str] = field(default_factory=dict)
     sample: int = 0
     ms: float = 0.0
+    graph: object = None  # the graph whose nodes are pictured (a block's inside, for a path)
+    where: str = ""  # which copy of a repeated block, where that matters
 
 
 def too_large(graph) -> str | None:
@@ -89,11 +93,13 @@ def too_large(graph) -> str | None:
     return None
 
 
-def node_thumbnails(graph, model, data, sample: int = 0) -> Thumbnails:
+def node_thumbnails(graph, model, data, sample: int = 0, path=()) -> Thumbnails:
     """Run ``model`` (CPU) once on validation sample ``sample`` of ``data`` and
-    describe every node's output. Raises :class:`NotApplicable` (one line) when no
-    node can be shown: the graph is too large or invalid, the sample out of range."""
-    from layerloom.backend.views.capture import record
+    describe every node's output (with ``path``, a block node's id — and the ids of
+    blocks inside it — every node's inside that block). Raises
+    :class:`NotApplicable` (one line) when no node can be shown: the graph is too
+    large or invalid, the sample out of range, ``path`` no block."""
+    from layerloom.backend.views.capture import record, record_block
     from layerloom.backend.views.common import output_probabilities
 
     start = time.perf_counter()
@@ -110,13 +116,22 @@ def node_thumbnails(graph, model, data, sample: int = 0) -> Thumbnails:
     ctx.need_model("thumbnails")
     ctx.need_data("thumbnails")
     i = ctx.sample_index()
-    recording = record(model, graph, data.x[i: i + 1])
-    feeds = _classifier_feeds(graph, data)
-    result = Thumbnails(sample=i)
-    for nid in analysis.order:
-        node = graph.node(nid)
+    x = data.x[i: i + 1]
+    if path:
+        shown, recording, where = record_block(model, graph, x, list(path))
+        problem = too_large(shown)
+        if problem:
+            raise NotApplicable(problem.replace("this one has", "this block has"))
+        feeds: set[str] = set()
+    else:
+        shown, recording, where = graph, record(model, graph, x), ""
+        feeds = _classifier_feeds(graph, data)
+    result = Thumbnails(sample=i, graph=shown, where=where)
+    for nid in shown.analysis().order:
+        node = shown.node(nid)
         if node.spec.is_output:
-            result.skipped[nid] = "the Output node passes its input on: the card before it shows the prediction"
+            result.skipped[nid] = ("the block's output passes on the value of the node before it" if path else
+                                   "the Output node passes its input on: the card before it shows the prediction")
             continue
         if node.spec.loss:
             result.skipped[nid] = "a loss node gives the training a number, not an output to picture"
@@ -273,14 +288,28 @@ def _draw_bars(canvas: np.ndarray, thumb: Thumbnail) -> None:
 # ------------------------------------------------------------------- the view
 def compute(ctx: ViewContext) -> Figure:
     model, data = ctx.need_model("thumbnails"), ctx.need_data("thumbnails")
-    result = node_thumbnails(ctx.graph, model, data, ctx.sample)
+    path = ctx.node.split("/") if ctx.node else []
+    graph = ctx.graph
+    for depth, nid in enumerate(path):  # a path of block nodes; any other node: the top level
+        if not graph.has_node(nid):
+            raise NotApplicable(f"no node {nid!r} in the graph{' inside ' + path[depth - 1] if depth else ''}; "
+                                f"its nodes are {', '.join(n.id for n in graph.nodes)}")
+        node = graph.node(nid)
+        if not node.is_block:
+            path = path[:depth]
+            break
+        graph = graph.blocks.instance(node.params["block"], node.params, graph.analysis().nodes[nid].inputs).graph
+    result = node_thumbnails(ctx.graph, model, data, ctx.sample, path)
     if not result.items:
         raise NotApplicable("no node of this graph gives an output that can be pictured")
     panels = [Images(thumb.label, [picture(thumb, *PLOT_SIZE) / 255.0], [thumb.caption])
               for thumb in result.items.values()]
-    skipped = "; ".join(f"{ctx.title(nid)}: {why}" for nid, why in result.skipped.items())
-    note = f"Not pictured: {skipped}" if skipped else ""
-    return Figure(f"Every node's output for validation sample {result.sample}", panels, note,
+    skipped = "; ".join(f"{result.graph.node(nid).title}: {why}" for nid, why in result.skipped.items())
+    note = "; ".join(part for part in (result.where and f"Inside {result.where}",
+                                       skipped and f"not pictured: {skipped}") if part)
+    inside = f" inside {'/'.join(path)}" if path else ""
+    return Figure(f"Every node's output{inside} for validation sample {result.sample}", panels,
+                  note[:1].upper() + note[1:],
                   columns=PLOT_COLUMNS, panel_height=PLOT_SIZE[1] + 50,
                   data={"nodes": list(result.items), "skipped": dict(result.skipped), "ms": result.ms,
                         "outputs": {nid: t.values for nid, t in result.items.items()}})
@@ -288,6 +317,7 @@ def compute(ctx: ViewContext) -> Figure:
 
 register(View(
     "thumbnails", "Output thumbnails",
-    f"every node's output for one validation sample, small, in graph order (graphs of up to {MAX_NODES} nodes)",
+    f"every node's output for one validation sample, small, in graph order (graphs of up to {MAX_NODES} "
+    "nodes; --node BLOCK: the nodes inside that block, BLOCK/INNER for a block inside it)",
     compute, applies=lambda graph, nid: len(graph) <= MAX_NODES, order=50,
 ))

@@ -14,8 +14,9 @@ GUI thread only turns them into images. A check once every :data:`INTERVAL`
 seconds, while the thumbnails are on, sees what changed (the weights, the sample,
 the graph, the run) and starts the next job; an edit of the graph asks sooner.
 Graphs of more than :data:`~layerloom.backend.views.thumbnails.MAX_NODES` nodes get
-none: the toggle is disabled and says why. Inside a block the canvas shows no
-thumbnails (the block node's thumbnail, at the top level, shows its output).
+none: the toggle is disabled and says why. At the top level a block node shows its
+output; inside a block the canvas shows the outputs of the nodes inside the
+instance it was opened from (the first copy of a repeated block).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Request:
     sample: int
     weights: str  # which weights, in words, for the tooltip
     brief: str  # ... in a few words, for the status bar
+    path: tuple[str, ...] = ()  # the block nodes opened on the canvas, outermost first
 
 
 class Caches:
@@ -70,7 +72,7 @@ def compute(request: Request, caches: Caches):
 
     model = _model(request, caches)
     data = _data(request.data, caches)
-    result = node_thumbnails(request.graph, model, data, request.sample)
+    result = node_thumbnails(request.graph, model, data, request.sample, request.path)
     pictures = {nid: picture(thumb) for nid, thumb in result.items.items()}
     return result, pictures, request
 
@@ -90,9 +92,7 @@ def _model(request: Request, caches: Caches):
         model.load_state_dict(state)
         return model
     seed = request.source[1]
-    from layerloom.backend.runs.compare import graph_signature
-
-    key = ("fresh", graph_signature(request.graph), seed, id(request.graph.blocks))
+    key = ("fresh", model_signature(request.graph), seed)
     if key not in caches.models:
         caches.models = {key: (None, compile_graph(request.graph, seed=seed).eval())}
     return caches.models[key][1]
@@ -111,6 +111,16 @@ def _data(data, caches: Caches):
         prepared = prepare_data(DatasetSettings.from_dict(dataset), seed, base_dir)
         caches.data = {key: prepared.val if prepared.val is not None else prepared.train}
     return caches.data[key]
+
+
+def model_signature(graph) -> str:
+    """What decides the model a graph compiles to, blocks' insides included."""
+    import json
+
+    from layerloom.backend.runs.compare import graph_signature
+
+    blocks = [(d.name, sorted(d.exposed.items()), graph_signature(d.body)) for d in graph.blocks or ()]
+    return graph_signature(graph) + json.dumps(blocks, default=str)
 
 
 def _expected_errors() -> tuple[type, ...]:
@@ -147,6 +157,7 @@ class OutputThumbnails(QObject):
         self._shown_key = None
         self._model_revision = 0  # bumps on every edit that changes what the model computes
         self._signature = (-1, "")
+        self._run_signature = (None, "")
         self._connected_sample = False
         self._last_weights_ask = 0.0
 
@@ -232,10 +243,6 @@ class OutputThumbnails(QObject):
         w = self.window
         dock = w.training_dock
         self._follow_sample(dock)
-        if w.navigator.levels:
-            self._clear("Output thumbnails show the top level's nodes: leave the block (Esc) to see them; "
-                        "the block node's thumbnail shows its output", "inside block")
-            return
         analysis = w.graph.analysis()
         if not len(w.graph):
             self._clear("Output thumbnails: the canvas is empty", "empty")
@@ -276,13 +283,13 @@ class OutputThumbnails(QObject):
         return dock.inside_view.sample.value() if getattr(dock, "_built", False) else 0
 
     def _same_model(self, run) -> bool:
-        """Whether ``run`` trained the graph on the canvas (same layers and wires)."""
-        from layerloom.backend.runs.compare import graph_signature
-
-        graph = self.window.graph
+        """Whether ``run`` trained the graph on the canvas (same layers, wires and
+        block insides)."""
         if self._signature[0] != self._model_revision:
-            self._signature = (self._model_revision, graph_signature(graph))
-        return run.signature == self._signature[1]
+            self._signature = (self._model_revision, model_signature(self.window.graph))
+        if self._run_signature[0] is not run.graph:
+            self._run_signature = (run.graph, model_signature(run.graph))
+        return self._run_signature[1] == self._signature[1]
 
     def _request(self) -> tuple[Request, tuple]:
         w = self.window
@@ -312,28 +319,34 @@ class OutputThumbnails(QObject):
         else:
             data = ("load", dict(graph.dataset), seed, dock._base_dir())
             data_tag = data
-        key = (tag, sample, self._model_revision if source[0] != "state" else 0, str(data_tag))
-        return Request(shown_graph, source, data, sample, weights, brief), key
+        path = self._path()
+        key = (tag, sample, self._model_revision if source[0] != "state" else 0, str(data_tag), path)
+        return Request(shown_graph, source, data, sample, weights, brief, path), key
+
+    def _path(self) -> tuple[str, ...]:
+        return tuple(level.node_id for level in self.window.navigator.levels)
 
     # ---------------------------------------------------------------- results
     def _computed(self, outcome) -> None:
         self._busy = False
         result, pictures, request = outcome
         self.refreshes += 1
-        if not self.on or self.window.navigator.levels:
-            self._next()
+        if not self.on or request.path != self._path():
+            self._next()  # the canvas shows another level by now
             return
         scene = self.window.scene
         shown = {}
         for nid, thumb in result.items.items():
-            tip = (f"{thumb.label}: {thumb.caption}\nOutput for validation sample {result.sample}, "
+            inside = f", inside {result.where}" if result.where else ""
+            tip = (f"{thumb.label}: {thumb.caption}\nOutput for validation sample {result.sample}{inside}, "
                    f"from {request.weights}")
             shown[nid] = (to_qimage(pictures[nid]), thumb.caption, tip)
         set_canvas_thumbnails(scene, shown)
         self.result, self.weights = result, request.weights
         self._shown_key = self._pending_key
-        skipped = "; ".join(f"{self._title(nid)}: {why}" for nid, why in result.skipped.items())
-        line = (f"Output thumbnails: validation sample {result.sample}, {request.brief}"
+        skipped = "; ".join(f"{result.graph.node(nid).title}: {why}" for nid, why in result.skipped.items())
+        inside = f" inside {self._title(request.path[0])}" if request.path else ""
+        line = (f"Output thumbnails{inside}: validation sample {result.sample}, {request.brief}"
                 + (f"; none for {skipped}" if skipped else ""))
         if line != self.message:
             self.window.show_status(line, 6000)  # not every second during a run

@@ -138,3 +138,32 @@ def test_layerloom_plot_thumbnails_writes_the_grid(tmp_path, cnn):
     done = plot(big, "thumbnails", "-o", tmp_path / "big.png")
     assert done.returncode == 3 and not (tmp_path / "big.png").exists()
     assert done.stderr.strip().splitlines()[-1].endswith(f"up to {MAX_NODES} nodes; this one has {MAX_NODES + 9}")
+
+
+def test_inside_a_block_every_inner_node_is_pictured_from_the_same_pass():
+    graph, model, data = opened("resnet_digits")
+    top = node_thumbnails(graph, model, data, sample=2)
+    inside = node_thumbnails(graph, model, data, sample=2, path=["layer1"])
+    assert list(inside.items) == [n for n in inside.graph.analysis().order if n != "output_1"]
+    assert inside.where == "the first of the 2 copies of Layer1"
+    assert "the block's output passes on" in inside.skipped["output_1"]
+    np.testing.assert_allclose(inside.items["input_1"].values, top.items["relu"].values)  # what goes in
+    # the first copy's last ReLU is what the second copy receives: run the second copy on it
+    second = model.get_submodule("layer1.1")
+    import torch
+
+    with torch.no_grad():
+        out = second(torch.as_tensor(inside.items["relu_2"].values[None], dtype=torch.float32))[0].numpy()
+    np.testing.assert_allclose(out, top.items["layer1"].values, rtol=1e-5, atol=1e-5)
+    with pytest.raises(NotApplicable, match="'conv1' is not a block node"):
+        node_thumbnails(graph, model, data, path=["conv1"])
+
+
+def test_layerloom_plot_thumbnails_inside_a_block(tmp_path):
+    out = tmp_path / "inside.png"
+    done = plot(template_path("resnet_digits"), "thumbnails", "--node", "layer1", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "Every node's output inside layer1 for validation sample 0" in done.stdout
+    assert "Inside the first of the 2 copies of Layer1" in done.stdout
+    done = plot(template_path("resnet_digits"), "thumbnails", "--node", "nope", "-o", tmp_path / "x.png")
+    assert done.returncode == 3 and "no node 'nope' in the graph" in done.stderr

@@ -1,7 +1,8 @@
 """View ▸ Output Thumbnails: under each node card, what the node outputs for the
 current sample, from the initial weights until a run gives others, live during
-the run and from the trained model after it; off for large graphs and inside
-blocks, with the reason in the status bar; never an undoable edit."""
+the run and from the trained model after it; inside a block, its inner nodes'
+outputs; off for large graphs and broken ones, with the reason in the status bar;
+never an undoable edit."""
 
 from __future__ import annotations
 
@@ -122,15 +123,20 @@ def test_thumbnails_follow_edits_undo_and_the_run(qtbot, tmp_path):
     assert "validation sample 7" in canvas_thumbnails(window.scene)["dense_1"].toolTip()
 
 
-def test_off_above_the_node_limit_inside_blocks_and_for_a_broken_graph(qtbot, tmp_path):
+def test_inside_blocks_and_off_above_the_node_limit_and_for_a_broken_graph(qtbot, tmp_path):
     window = from_template(qtbot, tmp_path, "resnet_digits")
     thumbs = toggled(qtbot, window)
     assert "layer1" in canvas_thumbnails(window.scene)  # a block shows its output
+    top = thumbs.result.items
 
     window.scene.select_nodes(["layer1"])
-    assert window.open_selected_block()
-    wait_for(qtbot, lambda: "top level" in thumbs.message, timeout=10)
-    assert canvas_thumbnails(window.scene) == {}
+    assert window.open_selected_block()  # the nodes inside the block get theirs
+    wait_for(qtbot, lambda: "conv2d_1" in canvas_thumbnails(window.scene), timeout=30)
+    inner = canvas_thumbnails(window.scene)
+    assert set(inner) == {n.id for n in window.scene.graph.nodes if not n.spec.is_output}
+    assert "inside the first of the 2 copies of Layer1" in inner["relu_2"].toolTip()
+    assert thumbs.message.startswith("Output thumbnails inside Layer1: validation sample 0")
+    np.testing.assert_allclose(thumbs.result.items["input_1"].values, top["relu"].values[:24])
     window.navigator.leave()
     wait_for(qtbot, lambda: "layer1" in canvas_thumbnails(window.scene), timeout=30)
 
