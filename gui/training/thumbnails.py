@@ -31,6 +31,7 @@ from layerloom.backend.views.thumbnails import MAX_NODES, too_large
 from layerloom.gui.background import BackgroundCall, CallKeeper
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training.views.canvas_thumbnails import (
+    canvas_thumbnails,
     clear_canvas_thumbnails,
     place_canvas_thumbnails,
     set_canvas_thumbnails,
@@ -149,6 +150,7 @@ class OutputThumbnails(QObject):
         self.keeper = CallKeeper(self)
         self.caches = Caches()
         self.message = ""  # the last line shown in the status bar
+        self._line = ""  # ... of which what the thumbnails show
         self.result = None  # the last Thumbnails drawn
         self.weights = ""  # which weights the thumbnails show, in words
         self.ms = 0.0  # how long the last forward pass and its reading took
@@ -211,7 +213,9 @@ class OutputThumbnails(QObject):
             self._shown_key = "too large"
 
     def _on_graph_event(self, event) -> None:
-        if event.kind == "node_moved":
+        if event.kind == "node_moved":  # the outputs stay; where the thumbnails fit may not
+            if self.action.isChecked():
+                QTimer.singleShot(0, self.place)  # after the scene has moved the card
             return
         self._model_revision += 1
         if event.kind in ("node_added", "node_removed"):
@@ -346,11 +350,9 @@ class OutputThumbnails(QObject):
         self._shown_key = self._pending_key
         skipped = "; ".join(f"{result.graph.node(nid).title}: {why}" for nid, why in result.skipped.items())
         inside = f" inside {self._title(request.path[0])}" if request.path else ""
-        line = (f"Output thumbnails{inside}: validation sample {result.sample}, {request.brief}"
-                + (f"; none for {skipped}" if skipped else ""))
-        if line != self.message:
-            self.window.show_status(line, 6000)  # not every second during a run
-        self.message = line
+        self._line = (f"Output thumbnails{inside}: validation sample {result.sample}, {request.brief}"
+                      + (f"; none for {skipped}" if skipped else ""))
+        self._say()
         self.ms = result.ms
         self.updated.emit()
         self._next()
@@ -379,8 +381,19 @@ class OutputThumbnails(QObject):
         return graph.node(nid).title if graph.has_node(nid) else nid
 
     def place(self) -> None:
-        """Put each thumbnail under its card again (a card's height changed)."""
+        """Put each thumbnail where it fits again (a card grew or moved, a badge came)."""
         place_canvas_thumbnails(self.window.scene)
+        if self.result is not None:
+            self._say()
+
+    def _say(self) -> None:
+        """The status line: what the thumbnails show, and which are hidden for want of room."""
+        crowded = [self._title(nid) for nid, t in canvas_thumbnails(self.window.scene).items() if t.crowded]
+        line = self._line + (f"; hidden where other cards leave no room: {', '.join(crowded)} (move the cards "
+                             "apart)" if crowded else "")
+        if line != self.message:
+            self.window.show_status(line, 6000)  # not every second during a run
+            self.message = line
 
     def shutdown(self) -> None:
         self.timer.stop()

@@ -101,6 +101,21 @@ def test_thumbnails_follow_edits_undo_and_the_run(qtbot, tmp_path):
     np.testing.assert_allclose(thumbs.result.items["dense_1"].values, first)
     assert window.undo_stack.count() == edits + 1 and window.undo_stack.index() == edits
 
+    # a card moved right under another: that card's thumbnail goes beside it, or
+    # hides and the status bar says so; it never covers a card
+    above, below = window.scene.node_item("dense_1"), window.scene.node_item("dense_2")
+    window.graph.move_nodes({"dense_2": (above.x(), above.y() + above.height + 30)})
+    wait_for(qtbot, lambda: below.y() > above.y(), timeout=5)
+    thumb = canvas_thumbnails(window.scene)["dense_1"]
+    wait_for(qtbot, lambda: thumb.crowded or thumb.x() > 0, timeout=5)
+    assert not thumb.crowded and not thumb.sceneBoundingRect().intersects(below.sceneBoundingRect())
+    window.graph.move_nodes({"dense_3": (above.x() + above.width + 20, above.y())})  # and one beside it
+    wait_for(qtbot, lambda: thumb.crowded and not thumb.isVisible(), timeout=5)
+    assert "; hidden where other cards leave no room: Hidden 1" in thumbs.message
+    assert window.statusBar().currentMessage() == thumbs.message
+    window.graph.move_nodes({"dense_2": (above.x(), above.y() + above.height + 400)})
+    wait_for(qtbot, lambda: thumb.x() == 0 and thumb.isVisible(), timeout=5)
+
     # a run: live copies of its weights while it trains, its model after it
     dock = window.training_dock
     dock.preload()

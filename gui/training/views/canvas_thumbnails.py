@@ -7,6 +7,10 @@ the scene's :class:`~layerloom.gui.canvas.node_item.NodeItem`, created and owned
 here: the canvas needs no change, and a node that is deleted (or a scene rebuilt
 when a file opens or a block is entered) takes its thumbnail with it. Zoomed out
 below the cards' level of detail, a thumbnail draws nothing.
+
+A thumbnail sits under its card (below the gradient badge during a run); where
+another card is there, beside it at the right; where a card is there too, it
+hides (``crowded``) rather than cover a card.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from PySide6.QtGui import QBrush, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from layerloom.gui.canvas import theme
+from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.training.views import canvas_badges
 
 GAP = 4.0  # between the card (or its gradient badge) and the thumbnail
@@ -44,6 +49,7 @@ class OutputThumbnail(QGraphicsItem):
         self.image = QImage()
         self.caption = ""
         self.drawn = False  # whether the last paint drew the picture (not zoomed out)
+        self.crowded = False  # hidden: other cards leave it no room under or beside its own
         self._rect = QRectF()
 
     def set_picture(self, image: QImage, caption: str, tip: str) -> None:
@@ -62,14 +68,32 @@ class OutputThumbnail(QGraphicsItem):
         self.update()
 
     def place(self) -> None:
-        """Under the card, below its gradient badge when it has one."""
+        """Under the card (below its gradient badge when it has one), else beside
+        it, wherever no other card is; hidden where both are taken."""
         parent = self.parentItem()
         y = getattr(parent, "height", theme.HEADER_HEIGHT) + GAP
         badge = canvas_badges._badge(parent)
         if badge is not None and badge.isVisible():
             y += canvas_badges.HEIGHT + canvas_badges.GAP
-        if self.pos().y() != y:
-            self.setPos(0.0, y)
+        width = getattr(parent, "width", theme.NODE_WIDTH)
+        for x, top in ((0.0, y), (width + 2 * GAP, 0.0)):
+            if self._room_at(x, top):
+                if self.pos().x() != x or self.pos().y() != top:
+                    self.setPos(x, top)
+                self.crowded = False
+                self.setVisible(True)
+                return
+        self.crowded = True
+        self.setVisible(False)
+
+    def _room_at(self, x: float, y: float) -> bool:
+        """Whether no other card overlaps this thumbnail at ``(x, y)`` of its card."""
+        parent, scene = self.parentItem(), self.scene()
+        if scene is None:
+            return True
+        rect = parent.mapRectToScene(self._rect.translated(x, y)).adjusted(-2, -2, 2, 2)
+        return not any(isinstance(item, NodeItem) and item is not parent
+                       for item in scene.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect))
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -127,7 +151,8 @@ def clear_canvas_thumbnails(scene) -> None:
 
 
 def canvas_thumbnails(scene) -> dict[str, OutputThumbnail]:
-    """The thumbnails on show, by node id (for tests and screenshots)."""
+    """The thumbnails on the cards, by node id (for tests and screenshots); a
+    ``crowded`` one is hidden."""
     out = {}
     for item in scene.node_items():
         thumb = _thumbnail(item)
