@@ -118,6 +118,7 @@ def test_thumbnails_follow_edits_undo_and_the_run(qtbot, tmp_path):
 
     # a run: live copies of its weights while it trains, its model after it
     dock = window.training_dock
+    window.graph.set_settings("training", {**window.graph.training, "epochs": 10_000})  # stopped below
     dock.preload()
     wait_for(qtbot, lambda: dock.setup.dataset_for_run() is not None, timeout=30)
     run = dock.start()
