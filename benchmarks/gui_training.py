@@ -19,7 +19,8 @@ is reported, because the machine may be shared.
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_training.py``
 (``--quick`` for a short check, ``--long SECONDS`` for the memory run; ``--preview``
 keeps the Inside tab's live node-output preview on top for the whole app run
-instead of cycling the tabs).
+instead of cycling the tabs; ``--thumbnails`` trains in the full main window with
+View ▸ Output Thumbnails on, so every node card's thumbnail follows the weights live).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def headless(name: str, epochs: int | None = None) -> dict:
 class AppBench:
     """One shown window with a canvas and the training dock."""
 
-    def __init__(self):
+    def __init__(self, thumbnails: bool = False):
         from PySide6.QtCore import Qt
         from PySide6.QtGui import QUndoStack
         from PySide6.QtWidgets import QApplication, QMainWindow
@@ -111,6 +112,28 @@ class AppBench:
 
         self.app = QApplication.instance() or QApplication(["bench"])
         configure_application(self.app)
+        self.thumbnails = None
+        if thumbnails:  # the real main window, its canvas showing every node's output live
+            import tempfile
+
+            from PySide6.QtCore import QSettings
+
+            from layerloom.gui.main_window import MainWindow
+
+            QSettings.setDefaultFormat(QSettings.Format.IniFormat)  # not the user's settings
+            QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                              tempfile.mkdtemp(prefix="layerloom-bench-"))
+
+            self.window = MainWindow()
+            self.window.resize(1400, 900)
+            self.window.show()
+            self.graph, self.scene, self.dock = self.window.graph, self.window.scene, self.window.training_dock
+            self.thumbnails = self.window.output_thumbnails
+            self.thumbnails.action.setChecked(True)
+            self.window.view.set_zoom(1.0)
+            self.dock.preload()
+            self.cycle_tabs, self.preview, self.tab_seconds = True, False, 2.0
+            return
         self.graph = Graph()
         self.stack = QUndoStack()
         self.window = QMainWindow()
@@ -174,6 +197,7 @@ class AppBench:
         side.timeout.connect(side_work)
         side.start()
         drawn_before = self.dock.inside_view.drawn
+        thumbs_before = self.thumbnails.refreshes if self.thumbnails is not None else 0
         if self.preview:
             self.dock.tabs.setCurrentWidget(self.dock.inside_view)
         timer.start()
@@ -199,6 +223,7 @@ class AppBench:
             "gui_thread_busy": gui_cpu / gui_wall, "drain_ms": self.dock.drain_timer.interval(),
             "steps": run.step, "loss_points": len(run.loss), "loss_group": run.loss.group,
             "previews": self.dock.inside_view.drawn - drawn_before if self.preview else None,
+            "thumbnail_refreshes": self.thumbnails.refreshes - thumbs_before if self.thumbnails is not None else None,
             "memory": memory,
         }
 
@@ -214,6 +239,8 @@ def main(argv=None) -> int:
                         "each; 50 for three-second runs, where the start of a run weighs more)")
     parser.add_argument("--preview", action="store_true",
                         help="keep the Inside tab's live preview (node outputs) on top during the app runs")
+    parser.add_argument("--thumbnails", action="store_true",
+                        help="train in the main window with View > Output Thumbnails on (live on every card)")
     parser.add_argument("--hidden-views", action="store_true",
                         help="also redraw the views of the tabs that are not on top")
     args = parser.parse_args(argv)
@@ -227,7 +254,7 @@ def main(argv=None) -> int:
     if args.quick and not args.epochs:
         args.epochs = 20
     rounds = 1 if args.quick else args.rounds
-    bench = AppBench()
+    bench = AppBench(thumbnails=args.thumbnails)
     bench.dock.refresh_hidden_views = args.hidden_views
     bench.preview = args.preview
     report = {"threads": args.threads, "cpus": os.cpu_count(), "load_average": os.getloadavg(),
@@ -260,6 +287,7 @@ def main(argv=None) -> int:
               f"{report['workloads'][name]['gui_thread_busy']:.0%}; plots every "
               f"{report['workloads'][name]['plot_period_ms']:.0f} ms; "
               + (f"live previews drawn per run: {pairs[-1][1]['previews']}; " if args.preview else "")
+              + (f"thumbnail refreshes per run: {pairs[-1][1]['thumbnail_refreshes']}; " if args.thumbnails else "")
               + "rounds: "
               + ", ".join(f"{r:.0%}" for r in ratios), flush=True)
     if args.long:

@@ -54,6 +54,7 @@ from layerloom.gui.main_window_status import GraphStatus
 from layerloom.gui.palette import Palette
 from layerloom.gui.qt_util import qt_listener
 from layerloom.gui.training import TrainingDock
+from layerloom.gui.training.thumbnails import OutputThumbnails
 from layerloom.gui.user_settings import user_settings
 from layerloom.gui.workspace import Workspace
 from layerloom.resources import examples_dir
@@ -118,6 +119,8 @@ class MainWindow(FileActions, QMainWindow):
         self.workspace = Workspace(self)  # Edit / Train mode, Reset Layout
         self.workspace.add_to_menu(self.findChild(QMenu, "menu_view"))
         self.workspace.add_to_toolbar(self.toolbar)
+        self.output_thumbnails = OutputThumbnails(self)  # View ▸ Output Thumbnails
+        self.findChild(QMenu, "menu_view").insertAction(self.actions["auto_layout"], self.output_thumbnails.action)
         self.help_pages = HelpPages(self)
         self.help_pages.add_to_menu(self.findChild(QMenu, "menu_help"))
         self.model_import = ModelImport(self)
@@ -273,6 +276,7 @@ class MainWindow(FileActions, QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.output_thumbnails.shutdown()
         self.model_import.wait()  # its thread must end before the window goes
         self.file_load.wait()
         self.settings.setValue("window/geometry", self.saveGeometry())

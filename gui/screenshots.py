@@ -5,7 +5,8 @@ an empty window, the CNN example with a convolution selected, and the same
 graph with an error (a flat input fed to a convolution) so that the error
 marking, the inspector's message and the status bar's count are visible; then
 the workspace's two modes after a short real run of the two-moons MLP: Edit mode
-at 1280 x 800, and Train mode at 1280 x 800 and at 1920 x 1080. User
+at 1280 x 800, and Train mode at 1280 x 800 and at 1920 x 1080; the digits CNN
+with its output thumbnails after a short run. User
 settings go to a temporary folder, so recent files and window state of the
 person running it are neither used nor changed.
 """
@@ -121,6 +122,36 @@ def take_workspace(app, out_dir: Path) -> list[Path]:
     return written
 
 
+def take_thumbnails(app, out_dir: Path) -> Path | None:
+    """The digits CNN after a short run, with View ▸ Output Thumbnails on."""
+    window = _window(app)
+    if not _open_example(window, app, "cnn_digits.loom"):
+        window.close()
+        return None
+    dock = window.training_dock
+    window.graph.set_settings("training", {**window.graph.training, "epochs": 3, "device": "cpu"})
+    dock.preload()
+    _wait(app, lambda: dock.setup.dataset_for_run() is not None)
+    dock.start()
+    _wait(app, lambda: not dock.running)
+    dock.tabs.setCurrentWidget(dock.inside_view)
+    dock.inside_view.sample.setValue(3)
+    window.palette_dock.hide()
+    thumbs = window.output_thumbnails
+    thumbs.action.setChecked(True)
+    _wait(app, lambda: thumbs.weights.startswith("the trained weights") and not thumbs._busy)
+    _settle(app, 20)
+    window.view.fit_to_view()
+    window.view.set_zoom(window.view.zoom * 0.9)  # the cards fit; the thumbnails under them too
+    _settle(app, 20)
+    path = _save(window, out_dir / "canvas_thumbnails.png")
+    thumbs.action.setChecked(False)
+    window.document.undo_stack.setClean()
+    dock.forget_runs()
+    window.close()
+    return path
+
+
 def take(out_dir: Path) -> list[Path]:
     """Render the screenshots into ``out_dir``; returns the files written."""
     from PySide6.QtCore import QSettings
@@ -159,6 +190,7 @@ def take(out_dir: Path) -> list[Path]:
     window.document.undo_stack.setClean()
     window.close()
     written += take_workspace(app, out_dir)
+    written += [p for p in (take_thumbnails(app, out_dir),) if p is not None]
     return written
 
 

@@ -84,13 +84,15 @@ Panel = Images | Bars | Heatmap | Curves
 @dataclass
 class Figure:
     """What a view returns: a title, panels side by side (wrapping to ``columns``
-    per row) and a one-line note under them."""
+    per row) and a one-line note under them; ``panel_height`` (optional) sets the
+    rows' height in a PNG (small pictures need less than the default)."""
 
     title: str
     panels: list[Panel]
     note: str = ""
     columns: int = 2
     data: dict[str, Any] = field(default_factory=dict)  # the numbers shown, for tests and scripts
+    panel_height: int | None = None  # a PNG's row height (``to_png``), where the default wastes room
 
 
 # ----------------------------------------------------------------- context

@@ -155,6 +155,11 @@ def record(model, graph, x: np.ndarray, attention: bool = False) -> Recording:
     finally:
         model.train(was_training)
     recording.result = result
+    _keep_outputs(recording, recorder, graph)
+    return recording
+
+
+def _keep_outputs(recording: Recording, recorder: _Recorder, graph) -> None:
     for nid, value in recorder.values.items():
         recording.outputs[nid] = value.detach()[0].float().cpu().numpy()
     for node in graph.nodes:
@@ -163,4 +168,47 @@ def record(model, graph, x: np.ndarray, attention: bool = False) -> Recording:
             sources = [e.source for e in incoming.values()]
             if sources and sources[0] in recording.outputs:
                 recording.outputs[node.id] = recording.outputs[sources[0]]
-    return recording
+
+
+def record_block(model, graph, x: np.ndarray, path) -> tuple[object, Recording, str]:
+    """Every output inside a block instance for a batch of one, ``x``.
+
+    ``path`` names the block node and, for a block inside a block, the block node
+    inside it, and so on (``["layer1"]``). One pass of ``model`` gives the block's
+    module its input (its first copy's, where it repeats); that module then runs
+    again, node by node, keeping each inner node's output. Returns the instance's
+    graph (the block's inside, node ids as in its definition), the recording and
+    a note (which copy, or ``""``); raises :class:`NotApplicable` when a path step
+    is not a block node or shares another's weights (its module runs for both).
+    """
+    from layerloom.backend.views.base import NotApplicable
+
+    names_path, notes, g = [], [], graph
+    for nid in path:
+        if not g.has_node(nid) or not g.node(nid).is_block:
+            raise NotApplicable(f"{nid!r} is not a block node of the graph shown")
+        node = g.node(nid)
+        if node.params["shares_weights_with"]:
+            raise NotApplicable(f"{node.title} shares the weights of {node.params['shares_weights_with']}: "
+                                "open that block to see the outputs inside it")
+        names_path.append(node_names(g)[nid] + (".0" if node.params["repeat"] > 1 else ""))
+        if node.params["repeat"] > 1:
+            notes.append(f"the first of the {node.params['repeat']} copies of {node.title}")
+        g = g.blocks.instance(node.params["block"], node.params, g.analysis().nodes[nid].inputs).graph
+    module = model.get_submodule(".".join(names_path))
+    captured: list = []
+    handle = module.register_forward_pre_hook(lambda _m, args: None if captured else captured.append(args))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.as_tensor(x))
+            if not captured:
+                raise NotApplicable("the block did not run in the model's forward pass")
+            recorder = _Recorder(module, node_names(g), None)
+            recording = Recording(result=recorder.run(*captured[0]))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    _keep_outputs(recording, recorder, g)
+    return g, recording, "; ".join(notes)

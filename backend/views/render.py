@@ -168,9 +168,10 @@ def render(figure: Figure, width: int = 900, panel_height: int = 300) -> Image.I
 
 
 def to_png(figure: Figure, path: str | Path | None = None, width: int = 900, panel_height: int = 300) -> bytes:
-    """PNG bytes of the figure, also written to ``path`` when given."""
+    """PNG bytes of the figure, also written to ``path`` when given (rows as high
+    as the figure asks, else ``panel_height``)."""
     buffer = io.BytesIO()
-    render(figure, width, panel_height).save(buffer, format="PNG")
+    render(figure, width, figure.panel_height or panel_height).save(buffer, format="PNG")
     data = buffer.getvalue()
     if path is not None:
         Path(path).write_bytes(data)

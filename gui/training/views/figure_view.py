@@ -68,12 +68,14 @@ class FigureView(QWidget):
 
     def panel_height_for(self, figure=None) -> int:
         """Panels as high as fits the widget (title and note aside), at most
-        ``panel_height`` and at least :data:`MIN_PANEL_HEIGHT`."""
+        ``panel_height`` (or the figure's own, where lower) and at least
+        :data:`MIN_PANEL_HEIGHT`."""
         rows = 1
+        most = min(self.panel_height, getattr(figure, "panel_height", None) or self.panel_height)
         if figure is not None and figure.panels:
             rows = math.ceil(len(figure.panels) / max(1, min(figure.columns, len(figure.panels))))
         room = (self.height() - 8 - 30 - 36) // rows
-        return int(max(MIN_PANEL_HEIGHT, min(self.panel_height, room)))
+        return int(max(min(MIN_PANEL_HEIGHT, most), min(most, room)))
 
     def show_message(self, text: str) -> None:
         """One line (why the view does not apply, what to do first) instead of a figure."""
