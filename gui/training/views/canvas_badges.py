@@ -9,12 +9,12 @@ deleted (or a scene rebuilt when a file opens) takes its badge with it.
 
 from __future__ import annotations
 
-import shiboken6
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem
 
 from layerloom.gui.canvas import theme
+from layerloom.gui.training.views.card_extras import card_extra, card_extras, sync_card_extras
 from layerloom.gui.training.views.health import (
     HEALTH_COLOURS,
     HEALTH_WORDS,
@@ -25,6 +25,7 @@ from layerloom.gui.training.views.health import (
 HEIGHT = 16.0
 PAD = 5.0
 GAP = 4.0  # between the card and the badge
+ATTRIBUTE = "_training_badge"  # where a card keeps its badge
 
 
 class GradientBadge(QGraphicsItem):
@@ -81,28 +82,14 @@ class GradientBadge(QGraphicsItem):
 
 
 def _badge(item) -> GradientBadge | None:
-    badge = getattr(item, "_training_badge", None)
-    if badge is not None and shiboken6.isValid(badge) and badge.parentItem() is item:
-        return badge
-    return None
+    return card_extra(item, ATTRIBUTE)
 
 
 def set_canvas_badges(scene, values: dict[str, tuple[float | None, float | None]]) -> int:
     """Show a badge on each node of ``values`` (``{node id: (grad norm, dead share)}``)
     and remove badges from nodes not in it. Node ids that the scene no longer has
     (deleted since the run started) are skipped. Returns how many badges show."""
-    shown = 0
-    for item in scene.node_items():
-        badge = _badge(item)
-        if item.node_id in values:
-            if badge is None:
-                badge = GradientBadge(item)
-                item._training_badge = badge
-            badge.set_values(*values[item.node_id])
-            shown += 1
-        elif badge is not None:
-            _remove(item, badge)
-    return shown
+    return sync_card_extras(scene, values, ATTRIBUTE, GradientBadge, lambda badge, v: badge.set_values(*v))
 
 
 def clear_canvas_badges(scene) -> None:
@@ -112,16 +99,4 @@ def clear_canvas_badges(scene) -> None:
 
 def canvas_badges(scene) -> dict[str, GradientBadge]:
     """The badges on show, by node id (for tests and screenshots)."""
-    out = {}
-    for item in scene.node_items():
-        badge = _badge(item)
-        if badge is not None:
-            out[item.node_id] = badge
-    return out
-
-
-def _remove(item, badge: GradientBadge) -> None:
-    scene = badge.scene()
-    if scene is not None:
-        scene.removeItem(badge)
-    item._training_badge = None
+    return card_extras(scene, ATTRIBUTE)

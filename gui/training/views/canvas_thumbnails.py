@@ -16,7 +16,6 @@ hides (``crowded``) rather than cover a card.
 from __future__ import annotations
 
 import numpy as np
-import shiboken6
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
@@ -24,10 +23,12 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 from layerloom.gui.canvas import theme
 from layerloom.gui.canvas.node_item import NodeItem
 from layerloom.gui.training.views import canvas_badges
+from layerloom.gui.training.views.card_extras import card_extra, card_extras, sync_card_extras
 
 GAP = 4.0  # between the card (or its gradient badge) and the thumbnail
 PAD = 3.0
 CAPTION_SIZE = 7.0
+ATTRIBUTE = "_output_thumbnail"  # where a card keeps its thumbnail
 CAPTION_HEIGHT = 12.0
 
 
@@ -115,28 +116,14 @@ class OutputThumbnail(QGraphicsItem):
 
 
 def _thumbnail(item) -> OutputThumbnail | None:
-    thumb = getattr(item, "_output_thumbnail", None)
-    if thumb is not None and shiboken6.isValid(thumb) and thumb.parentItem() is item:
-        return thumb
-    return None
+    return card_extra(item, ATTRIBUTE)
 
 
 def set_canvas_thumbnails(scene, pictures: dict[str, tuple[QImage, str, str]]) -> int:
     """Show a thumbnail under each node of ``pictures`` (``{node id: (image,
     caption, tooltip)}``) and remove the others. Node ids the scene does not show
     are skipped. Returns how many thumbnails show."""
-    shown = 0
-    for item in scene.node_items():
-        thumb = _thumbnail(item)
-        if item.node_id in pictures:
-            if thumb is None:
-                thumb = OutputThumbnail(item)
-                item._output_thumbnail = thumb
-            thumb.set_picture(*pictures[item.node_id])
-            shown += 1
-        elif thumb is not None:
-            _remove(item, thumb)
-    return shown
+    return sync_card_extras(scene, pictures, ATTRIBUTE, OutputThumbnail, lambda thumb, p: thumb.set_picture(*p))
 
 
 def place_canvas_thumbnails(scene) -> None:
@@ -153,16 +140,4 @@ def clear_canvas_thumbnails(scene) -> None:
 def canvas_thumbnails(scene) -> dict[str, OutputThumbnail]:
     """The thumbnails on the cards, by node id (for tests and screenshots); a
     ``crowded`` one is hidden."""
-    out = {}
-    for item in scene.node_items():
-        thumb = _thumbnail(item)
-        if thumb is not None:
-            out[item.node_id] = thumb
-    return out
-
-
-def _remove(item, thumb: OutputThumbnail) -> None:
-    scene = thumb.scene()
-    if scene is not None:
-        scene.removeItem(thumb)
-    item._output_thumbnail = None
+    return card_extras(scene, ATTRIBUTE)
