@@ -53,23 +53,10 @@ def main(argv=None) -> int:
     report = {"template": args.template, "threads": args.threads, "nodes": {}}
     nodes = [nid for nid in graph.analysis().order if not graph.node(nid).spec.is_input]
     for nid in nodes:
-        plain, refresh, parts = [], [], {"weights": [], "view": [], "draw": []}
-        for i in range(args.repeat + 3):
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                model(x)
-            t1 = time.perf_counter()
-            model.load_state_dict(state)
-            t2 = time.perf_counter()
-            figure = VIEWS["activations"].compute(ViewContext(graph, model, data, nid, i % len(data)))
-            t3 = time.perf_counter()
-            render(figure, args.width, 260)
-            t4 = time.perf_counter()
-            if i >= 3:  # after the first-use costs
-                plain.append(1000 * (t1 - t0))
-                refresh.append(1000 * (t4 - t1))
-                for key, value in (("weights", t2 - t1), ("view", t3 - t2), ("draw", t4 - t3)):
-                    parts[key].append(1000 * value)
+        plain, refresh, parts, _ = _time_refresh(
+            model, x, state, args.repeat, ("weights", "view", "draw"),
+            lambda i, nid=nid: VIEWS["activations"].compute(ViewContext(graph, model, data, nid, i % len(data))),
+            lambda figure: render(figure, args.width, 260))
         median = statistics.median(refresh)
         row = {"refresh_ms": median, "plain_forward_ms": statistics.median(plain),
                "refresh_over_forward": median / statistics.median(plain),
@@ -93,11 +80,30 @@ def main(argv=None) -> int:
 
 def _thumbnails(graph, model, data, state, x, repeat: int) -> dict:
     """One refresh of the canvas's thumbnails, as the app computes it off the GUI thread."""
-    import torch
-
     from layerloom.backend.views.thumbnails import node_thumbnails, picture
 
-    plain, parts = [], {"weights": [], "pass": [], "draw": []}
+    def draw(result):
+        for thumb in result.items.values():
+            picture(thumb)
+
+    plain, _, parts, result = _time_refresh(model, x, state, repeat, ("weights", "pass", "draw"),
+                                            lambda i: node_thumbnails(graph, model, data, i % len(data)), draw)
+    row = {f"{k}_ms": statistics.median(v) for k, v in parts.items()}
+    row["refresh_ms"] = sum(row.values())
+    row["plain_forward_ms"] = statistics.median(plain)
+    row["refresh_over_forward"] = row["refresh_ms"] / row["plain_forward_ms"]
+    row["nodes"] = len(result.items)
+    return row
+
+
+def _time_refresh(model, x, state, repeat, names, compute, draw):
+    """Time ``repeat`` refreshes after 3 for warm-up, each against a plain forward pass
+    of ``x``: load ``state``, ``result = compute(round)``, ``draw(result)``. Returns
+    the plain passes' and the refreshes' times (ms), each part's times by ``names``
+    (load, compute, draw) and the last result."""
+    import torch
+
+    plain, refresh, parts = [], [], {name: [] for name in names}
     for i in range(repeat + 3):
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -105,21 +111,16 @@ def _thumbnails(graph, model, data, state, x, repeat: int) -> dict:
         t1 = time.perf_counter()
         model.load_state_dict(state)
         t2 = time.perf_counter()
-        result = node_thumbnails(graph, model, data, i % len(data))
+        result = compute(i)
         t3 = time.perf_counter()
-        for thumb in result.items.values():
-            picture(thumb)
+        draw(result)
         t4 = time.perf_counter()
-        if i >= 3:
+        if i >= 3:  # after the first-use costs
             plain.append(1000 * (t1 - t0))
-            for key, value in (("weights", t2 - t1), ("pass", t3 - t2), ("draw", t4 - t3)):
-                parts[key].append(1000 * value)
-    row = {f"{k}_ms": statistics.median(v) for k, v in parts.items()}
-    row["refresh_ms"] = sum(row.values())
-    row["plain_forward_ms"] = statistics.median(plain)
-    row["refresh_over_forward"] = row["refresh_ms"] / row["plain_forward_ms"]
-    row["nodes"] = len(result.items)
-    return row
+            refresh.append(1000 * (t4 - t1))
+            for name, value in zip(names, (t2 - t1, t3 - t2, t4 - t3), strict=True):
+                parts[name].append(1000 * value)
+    return plain, refresh, parts, result
 
 
 if __name__ == "__main__":
