@@ -198,8 +198,8 @@ class LandscapeView(QWidget):
 
         self.note.setText(message[:1].upper() + message[1:])
         fits = getattr(self.job, "fits", None)
-        if fits is not None and fits >= MIN_GRID:
-            self.grid.setValue(fits)  # the largest grid that fits, offered for the next try
+        if fits is not None:  # the largest grid that fits (at least the smallest there is) for the next try
+            self.grid.setValue(max(MIN_GRID, fits))
 
     def _succeeded(self, surface) -> None:
         self._draw(surface)
